@@ -1,0 +1,34 @@
+"""Content-addressed storage of raw originals, scans and attachments in the shared database."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.dialect import insert_for
+from gateway.db.models import Blob
+
+
+class BlobTooLarge(ValueError):
+    """The bytes exceed the configured ``HCP_MAX_BLOB_BYTES``."""
+
+
+async def put_blob(session: AsyncSession, data: bytes, media_type: str, *, max_bytes: int) -> str:
+    """Store ``data`` once, whoever stores it how often; return its SHA-256."""
+    if len(data) > max_bytes:
+        raise BlobTooLarge(f"{len(data)} bytes exceed the limit of {max_bytes} bytes")
+    digest = hashlib.sha256(data).hexdigest()
+    insert = insert_for(session)
+    await session.execute(
+        insert(Blob)
+        .values(sha256=digest, size=len(data), media_type=media_type, data=data, created_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=[Blob.sha256])
+    )
+    return digest
+
+
+async def get_blob(session: AsyncSession, sha256: str) -> Blob | None:
+    return (await session.execute(select(Blob).where(Blob.sha256 == sha256))).scalar_one_or_none()

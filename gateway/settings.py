@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     coordinated_reminder_working_days: int = Field(default=1, ge=0, le=10)
     deadline_warning_minutes: int = Field(default=30, ge=0)
 
+    triage_rules: Path | None = None
+
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 

@@ -1,0 +1,68 @@
+"""The wiring: one place that builds the store, cipher, calendar, triage and ingest from settings.
+
+``gateway.app`` and ``gateway.cli`` both start from ``Services.create``; nothing opens a database
+or loads jieba at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.db.migrate import upgrade_async
+from gateway.db.store import Store
+from gateway.ingest import Classifier, Ingestor
+from gateway.personal import PersonalDataCipher
+from gateway.registry import ensure_default_registry
+from gateway.settings import Settings
+from gateway.workdays import CalendarProvider
+
+log = logging.getLogger(__name__)
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    """The jieba keyword triage with the configured (or packaged) rules."""
+    from triage import Triager
+
+    return Triager.from_rules_file(settings.triage_rules)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    cipher: PersonalDataCipher
+    calendar: CalendarProvider
+    _classifier: Classifier | None = None
+    _ingestor: Ingestor | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, *, classifier: Classifier | None = None) -> Services:
+        store = Store(settings.resolved_database_url)
+        cipher = PersonalDataCipher(settings.encryption_keys(), settings.signing_key())
+        return cls(settings, store, cipher, CalendarProvider(store, settings), classifier)
+
+    @property
+    def classifier(self) -> Classifier:
+        if self._classifier is None:
+            self._classifier = load_classifier(self.settings)
+        return self._classifier
+
+    @property
+    def ingestor(self) -> Ingestor:
+        if self._ingestor is None:
+            self._ingestor = Ingestor(self.store, self.settings, self.classifier, self.cipher, self.calendar.get)
+        return self._ingestor
+
+    async def prepare_database(self) -> None:
+        """Migrate to the latest schema and load the default registry into an empty database."""
+        await upgrade_async(self.store.write_engine)
+        if await ensure_default_registry(self.store):
+            log.info("imported the default registry of halls and service items")
+
+    async def close(self) -> None:
+        await self.store.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"database": self.store.dialect, "key_id": self.cipher.current_key_id}

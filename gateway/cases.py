@@ -1,0 +1,238 @@
+"""Reading and changing cases: the views the CLI and console show, and the staff operations that
+are not plain state moves (correcting the triage, setting a 协调整改 due date).
+
+Personal data leaves this module masked unless the caller asks for ``reveal=True``; the caller
+is responsible for checking that the person may see it (and for auditing that they did).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.contact import mask_email, mask_name, mask_phone
+from gateway.db.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Contact,
+    Hall,
+    Message,
+    ServiceItem,
+    TriageCorrection,
+    Window,
+)
+from gateway.db.store import Store
+from gateway.deadlines import WorkCalendar, deadlines_for
+from gateway.domain import CaseStatus, Category
+from gateway.personal import PersonalDataCipher
+from gateway.workflow import EventSpec, WorkflowError, add_events, apply_transition
+
+TRIAGE_REASONS = {
+    Category.IMMEDIATE: ("environment", "facilities", "attitude"),
+    Category.TIME_LIMITED: ("procedure", "steps", "efficiency"),
+    Category.COORDINATED: ("complex", "cross_department"),
+    Category.NONE: ("praise", "inquiry", "suggestion", "spam"),
+}
+
+
+class CaseNotFound(LookupError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no case with tracking code {code!r}")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def contact_view(contact: Contact | None, cipher: PersonalDataCipher, *, reveal: bool) -> dict[str, Any]:
+    if contact is None:
+        return {"name": None, "phone": None, "email": None}
+    name, phone, email = (cipher.open(contact.name_enc), cipher.open(contact.phone_enc),
+                          cipher.open(contact.email_enc))
+    if reveal:
+        return {"name": name, "phone": phone, "email": email}
+    return {"name": mask_name(name) or None, "phone": mask_phone(phone) or None, "email": mask_email(email) or None}
+
+
+async def _load(session: AsyncSession, code: str) -> Case:
+    case = (await session.execute(select(Case).where(Case.code == code))).scalar_one_or_none()
+    if case is None:
+        raise CaseNotFound(code)
+    return case
+
+
+async def case_summaries(session: AsyncSession, cases: list[Case], cipher: PersonalDataCipher,
+                         *, reveal: bool = False) -> list[dict[str, Any]]:
+    """JSON-ready summaries of ``cases`` with three queries, whatever their number."""
+    ids = [c.id for c in cases]
+    contacts = {c.case_id: c for c in (await session.execute(
+        select(Contact).where(Contact.case_id.in_(ids)))).scalars()} if ids else {}
+    first_refs: dict[int, str] = {}
+    if ids:
+        for row in (await session.execute(
+            select(Message.case_id, Message.source_ref).where(Message.case_id.in_(ids), Message.direction == "in")
+            .order_by(Message.id)
+        )).all():
+            first_refs.setdefault(row.case_id, row.source_ref)
+    names = await _registry_names(session, cases)
+    result = []
+    for case in cases:
+        contact = contact_view(contacts.get(case.id), cipher, reveal=reveal)
+        result.append({
+            "code": case.code,
+            "channel": case.channel,
+            "source_ref": first_refs.get(case.id),
+            "received_at": _iso(case.received_at),
+            "subject": case.subject,
+            "text": case.text,
+            "rating": case.rating,
+            "reasons": case.reasons,
+            "hall": names["hall"].get(case.hall_id),
+            "window": names["window"].get(case.window_id),
+            "service_item": names["item"].get(case.service_item_id),
+            "contact": {**contact, "real_name": case.real_name, "reply_channel": case.reply_channel},
+            "category": case.category,
+            "reason": case.reason,
+            "confidence": case.confidence,
+            "needs_review": case.needs_review,
+            "status": case.status,
+            "verdict": case.verdict,
+            "deadlines": {
+                "first_response_due": _iso(case.first_response_due),
+                "result_due": _iso(case.result_due),
+                "uncertain": case.deadline_uncertain,
+                "first_responded_at": _iso(case.first_responded_at),
+                "result_at": _iso(case.result_at),
+            },
+            "closed_at": _iso(case.closed_at),
+        })
+    return result
+
+
+async def _registry_names(session: AsyncSession, cases: list[Case]) -> dict[str, dict[int | None, Any]]:
+    hall_ids = {c.hall_id for c in cases if c.hall_id}
+    window_ids = {c.window_id for c in cases if c.window_id}
+    item_ids = {c.service_item_id for c in cases if c.service_item_id}
+    halls = {h.id: {"code": h.code, "name": h.name} for h in (await session.execute(
+        select(Hall).where(Hall.id.in_(hall_ids)))).scalars()} if hall_ids else {}
+    windows = {w.id: {"code": w.code, "name": w.name} for w in (await session.execute(
+        select(Window).where(Window.id.in_(window_ids)))).scalars()} if window_ids else {}
+    items = {i.id: {"code": i.code, "name": i.name} for i in (await session.execute(
+        select(ServiceItem).where(ServiceItem.id.in_(item_ids)))).scalars()} if item_ids else {}
+    return {"hall": halls, "window": windows, "item": items}
+
+
+async def list_cases(store: Store, cipher: PersonalDataCipher, *, status: str | None = None,
+                     category: str | None = None, limit: int = 50,
+                     before_id: int | None = None) -> list[dict[str, Any]]:
+    """Newest first, keyset-paginated by ``before_id`` (no OFFSET scans on large tables)."""
+    query = select(Case).order_by(Case.id.desc()).limit(limit)
+    if status:
+        query = query.where(Case.status == CaseStatus(status).value)
+    if category:
+        query = query.where(Case.category == Category(category).value)
+    if before_id:
+        query = query.where(Case.id < before_id)
+    async with store.read() as session:
+        cases = list((await session.execute(query)).scalars())
+        return await case_summaries(session, cases, cipher)
+
+
+async def show_case(store: Store, cipher: PersonalDataCipher, code: str, *, reveal: bool = False) -> dict[str, Any]:
+    """The case with its whole timeline: messages (with attachments) and events."""
+    async with store.read() as session:
+        case = await _load(session, code)
+        [summary] = await case_summaries(session, [case], cipher, reveal=reveal)
+        messages = list((await session.execute(
+            select(Message).where(Message.case_id == case.id).order_by(Message.id))).scalars())
+        attachments: dict[int, list[dict[str, Any]]] = {}
+        if messages:
+            for att in (await session.execute(select(Attachment).where(
+                    Attachment.message_id.in_([m.id for m in messages])).order_by(Attachment.id))).scalars():
+                attachments.setdefault(att.message_id, []).append({
+                    "name": att.name, "media_type": att.media_type, "size": att.size, "sha256": att.sha256,
+                    "rejected": att.rejected})
+        events = list((await session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).scalars())
+    summary["messages"] = [{
+        "direction": m.direction, "channel": m.channel, "source_ref": m.source_ref, "at": _iso(m.at),
+        "author": m.author, "subject": m.subject, "text": m.text, "public": m.public, "raw_sha256": m.raw_sha256,
+        "attachments": attachments.get(m.id, [])} for m in messages]
+    summary["events"] = [{
+        "at": _iso(e.at), "actor": e.actor, "kind": e.kind, "from_status": e.from_status,
+        "to_status": e.to_status, "note": e.note, "data": e.data} for e in events]
+    summary["triage_terms"] = case.triage_terms
+    return summary
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassified:
+    code: str
+    category: str
+    reason: str | None
+    status: str
+
+
+async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str, reason: str | None,
+                     *, actor: str, now: datetime | None = None) -> Reclassified:
+    """The triage team's correction: new category and reason, deadlines recomputed from receipt,
+    the correction kept for ``hcp triage suggest``, and a case waiting for review released."""
+    category = Category(label)
+    if reason is not None and reason not in TRIAGE_REASONS[category]:
+        raise WorkflowError(f"reason {reason!r} does not belong to {category.value}; "
+                            f"choose one of {', '.join(TRIAGE_REASONS[category])}")
+    now = now or datetime.now(UTC)
+    async with store.write() as session:
+        case = (await session.execute(select(Case).where(Case.code == code).with_for_update())).scalar_one_or_none()
+        if case is None:
+            raise CaseNotFound(code)
+        if case.status not in (CaseStatus.RECEIVED, CaseStatus.TRIAGED, CaseStatus.NEEDS_REVIEW,
+                               CaseStatus.VERIFYING):
+            raise WorkflowError(f"the category of a case that is {case.status} can no longer change")
+        old_label, old_reason = case.category, case.reason
+        if (old_label, old_reason) != (category.value, reason):
+            session.add(TriageCorrection(case_id=case.id, text=case.text, old_label=old_label, old_reason=old_reason,
+                                         new_label=category.value, new_reason=reason, actor=actor, at=now))
+        due = deadlines_for(category, case.received_at, calendar)
+        case.category, case.reason = category.value, reason
+        case.first_response_due, case.result_due = due.first_response_due, due.result_due
+        case.deadline_uncertain = not due.certain
+        case.needs_review = False
+        case.updated_at = now
+        await add_events(session, case.id, now, [EventSpec(
+            kind="reclassify", actor=actor, note=f"{old_label}/{old_reason} → {category.value}/{reason}",
+            data={"old": [old_label, old_reason], "new": [category.value, reason]})])
+        if case.status == CaseStatus.NEEDS_REVIEW:
+            await apply_transition(session, case.id, "review", actor=actor, now=now)
+        return Reclassified(case.code, case.category, case.reason, case.status)
+
+
+async def set_due_date(store: Store, code: str, due: datetime, *, actor: str, note: str | None = None) -> None:
+    """The handler's due date for a 协调整改 case (or a new date agreed with the citizen)."""
+    if due.tzinfo is None:
+        raise ValueError("the due date must carry a time zone")
+    async with store.write() as session:
+        case = (await session.execute(select(Case).where(Case.code == code).with_for_update())).scalar_one_or_none()
+        if case is None:
+            raise CaseNotFound(code)
+        if case.category != Category.COORDINATED:
+            raise WorkflowError("only 协调整改 cases take a due date set by the handler")
+        previous = case.result_due
+        case.result_due = due
+        case.updated_at = datetime.now(UTC)
+        await add_events(session, case.id, case.updated_at, [EventSpec(
+            kind="set_due_date", actor=actor, note=note,
+            data={"old": _iso(previous), "new": due.isoformat()})])
+
+
+async def transition(store: Store, code: str, action: str, *, actor: str, note: str | None = None) -> str:
+    """Apply a workflow action to the case with this tracking code; return its new status."""
+    async with store.write() as session:
+        case = await _load(session, code)
+        case = await apply_transition(session, case.id, action, actor=actor, note=note)
+        return case.status

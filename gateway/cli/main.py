@@ -1,0 +1,449 @@
+"""``hcp``: one entry point with a subcommand per job of an administrator."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from channels.intake import Intake, IntakeError
+from gateway import cases as case_ops
+from gateway.cli.common import load_settings, print_json, progress, with_services
+from gateway.db.models import Case, OutboxMessage, TriageCorrection
+from gateway.outbox import retry_failed
+from gateway.registry import import_registry, list_halls, read_registry_file
+from gateway.services import Services
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """hcp — 政务服务“好差评” multi-channel feedback gateway."""
+
+
+# ----- serving ---------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (HCP_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (HCP_PORT, default 8000).")
+@click.option("--no-workers", is_flag=True, help="Serve only; run background jobs with `hcp worker`.")
+def serve(host: str | None, port: int | None, no_workers: bool) -> None:
+    """Serve the web app (and, unless --no-workers, the background jobs)."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = load_settings()
+    app = create_app(settings, run_workers=False if no_workers else None)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower(),
+                proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies))
+
+
+@main.command()
+def worker() -> None:
+    """Run outbox delivery, deadline reminders and channel polling without the web app."""
+    import asyncio
+    import signal
+
+    from gateway.workers import WorkerRunner, standard_jobs
+
+    async def run() -> None:
+        services = Services.create(load_settings())
+        await services.prepare_database()
+        runner = WorkerRunner(services, standard_jobs(services, senders={}))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runner.stop.set)
+        click.echo("worker running; Ctrl-C to stop", err=True)
+        try:
+            await runner.run()
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+
+
+@main.command("config")
+def show_config() -> None:
+    """Print the effective settings (secrets hidden)."""
+    print_json(load_settings().public_view())
+
+
+# ----- database --------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the latest schema (and load the default halls into an empty one)."""
+
+    @with_services
+    async def run(services: Services) -> str:
+        return services.store.dialect
+
+    click.echo(f"database ({run()}) is at the latest schema")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at."""
+    from gateway.db.migrate import current
+
+    click.echo(current(load_settings().resolved_database_url) or "empty (run `hcp db upgrade`)")
+
+
+# ----- registry --------------------------------------------------------------------------------
+
+@main.group()
+def halls() -> None:
+    """Halls (towns and streets), their windows, and service items."""
+
+
+@halls.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+def halls_import(file: Path) -> None:
+    """Import halls, windows and service items from a TOML or JSON file (idempotent)."""
+    data = read_registry_file(file) if file.exists() else None
+    if data is None:
+        raise click.ClickException(f"{file}: no such file")
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await import_registry(services.store, data)
+
+    counts = run()
+    click.echo(f"halls: {counts.halls_added} added, {counts.halls_updated} updated; "
+               f"windows: {counts.windows_added} added, {counts.windows_updated} updated; "
+               f"service items: {counts.items_added} added, {counts.items_updated} updated")
+
+
+@halls.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def halls_list(as_json: bool) -> None:
+    """List halls and their windows."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await list_halls(services.store)
+
+    rows = run()
+    if as_json:
+        print_json([{"code": h.code, "name": h.name, "kind": h.kind, "active": h.active, "windows": h.windows}
+                    for h in rows])
+        return
+    for hall in rows:
+        windows = "、".join(w["name"] for w in hall.windows)
+        click.echo(f"{hall.code:<14} {hall.name:<8} {'' if hall.active else '(停用) '}{windows}")
+
+
+# ----- cases -----------------------------------------------------------------------------------
+
+@main.group()
+def cases() -> None:
+    """Read and move cases (personal data is masked)."""
+
+
+@cases.command("list")
+@click.option("--status", default=None, help="Only cases in this state (received, triaged, …).")
+@click.option("--category", default=None, help="immediate, time_limited, coordinated or none.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--before-id", type=int, default=None, help="Keyset pagination: cases older than this id.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cases_list(status: str | None, category: str | None, limit: int, before_id: int | None, as_json: bool) -> None:
+    """List cases, newest first."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await case_ops.list_cases(services.store, services.cipher, status=status, category=category,
+                                         limit=limit, before_id=before_id)
+
+    rows = run()
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        due = row["deadlines"]["first_response_due"] or row["deadlines"]["result_due"] or "-"
+        click.echo(f"{row['code']}  {row['channel']:<5} {row['status']:<14} {row['category'] or '-':<12} "
+                   f"due {due}  {(row['subject'] or row['text'])[:30]!s}")
+
+
+@cases.command("show")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cases_show(code: str, as_json: bool) -> None:
+    """Show one case with its messages and timeline."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await case_ops.show_case(services.store, services.cipher, code.strip().upper())
+
+    case = run()
+    if as_json:
+        print_json(case)
+        return
+    click.echo(f"{case['code']}  [{case['status']}]  {case['category']}/{case['reason']}  via {case['channel']}")
+    click.echo(f"received {case['received_at']}; first response due {case['deadlines']['first_response_due']}; "
+               f"result due {case['deadlines']['result_due']}"
+               + (" (calendar uncertain)" if case["deadlines"]["uncertain"] else ""))
+    contact = case["contact"]
+    click.echo(f"contact: {contact['name'] or '-'} {contact['phone'] or ''} {contact['email'] or ''}")
+    for message in case["messages"]:
+        click.echo(f"--- {message['direction']} {message['channel']} {message['at']}")
+        click.echo(message["text"])
+    for event in case["events"]:
+        moved = f" {event['from_status']}→{event['to_status']}" if event["to_status"] else ""
+        click.echo(f"* {event['at']} {event['actor']} {event['kind']}{moved} {event['note'] or ''}")
+
+
+@cases.command("move")
+@click.argument("code")
+@click.argument("action")
+@click.option("--note", default=None, help="Required for verdicts, replies and return visits.")
+@click.option("--actor", default="admin:cli", show_default=True)
+def cases_move(code: str, action: str, note: str | None, actor: str) -> None:
+    """Apply a workflow ACTION (start_verification, verify_valid, rectify, reply, close, …)."""
+
+    @with_services
+    async def run(services: Services) -> str:
+        return await case_ops.transition(services.store, code.strip().upper(), action, actor=actor, note=note)
+
+    click.echo(f"{code}: {run()}")
+
+
+@cases.command("reclassify")
+@click.argument("code")
+@click.argument("label", type=click.Choice(["immediate", "time_limited", "coordinated", "none"]))
+@click.argument("reason", required=False)
+@click.option("--actor", default="admin:cli", show_default=True)
+def cases_reclassify(code: str, label: str, reason: str | None, actor: str) -> None:
+    """Correct the triage of a case; deadlines are recomputed and the correction kept."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await case_ops.reclassify(services.store, await services.calendar.get(), code.strip().upper(),
+                                         label, reason, actor=actor)
+
+    result = run()
+    click.echo(f"{result.code}: {result.category}/{result.reason or '-'} ({result.status})")
+
+
+@cases.command("due")
+@click.argument("code")
+@click.argument("when")
+@click.option("--note", default=None)
+@click.option("--actor", default="admin:cli", show_default=True)
+def cases_due(code: str, when: str, note: str | None, actor: str) -> None:
+    """Set the due date of a 协调整改 case (WHEN: 2026-12-15 or 2026-12-15T17:00)."""
+    settings = load_settings()
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        raise click.ClickException(f"{when!r} is not a date like 2026-12-15 or 2026-12-15T17:00") from None
+    if moment.tzinfo is None:
+        moment = (moment.replace(hour=17) if len(when) == 10 else moment).replace(tzinfo=ZoneInfo(settings.timezone))
+
+    @with_services
+    async def run(services: Services) -> None:
+        await case_ops.set_due_date(services.store, code.strip().upper(), moment, actor=actor, note=note)
+
+    run()
+    click.echo(f"{code}: due {moment.isoformat()}")
+
+
+@main.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ingest_files(files: tuple[Path, ...]) -> None:
+    """Ingest intakes from JSON Lines files (one complaint-model object per line).
+
+    Good lines are stored (exactly once, so re-running a file is safe); bad lines are reported
+    with their file and line number, and the command then exits with status 1.
+    """
+    intakes: list[tuple[str, Intake]] = []
+    problems: list[str] = []
+    for file in files:
+        for number, line in enumerate(file.read_text("utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{file}:{number}"
+            try:
+                intakes.append((where, Intake.build(**json.loads(line))))
+            except json.JSONDecodeError as exc:
+                problems.append(f"{where}: not JSON: {exc.msg}")
+            except (IntakeError, TypeError) as exc:
+                problems.append(f"{where}: {exc}")
+
+    @with_services
+    async def run(services: Services) -> tuple[int, int]:
+        created = duplicates = 0
+        for where, intake in progress(intakes, desc="ingest"):
+            try:
+                result = await services.ingestor.ingest(intake)
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            created += result.created
+            duplicates += result.duplicate
+        return created, duplicates
+
+    created, duplicates = run() if intakes else (0, 0)
+    for problem in problems:
+        click.echo(problem, err=True)
+    click.echo(f"{created} new cases, {duplicates} already stored, {len(problems)} rejected")
+    if problems:
+        sys.exit(1)
+
+
+# ----- calendar --------------------------------------------------------------------------------
+
+@main.group()
+def calendar() -> None:
+    """Working-day calendar overrides (days the chinese-calendar package does not know)."""
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2027-01-01") from None
+
+
+@calendar.command("set")
+@click.argument("day")
+@click.option("--workday/--holiday", required=True, help="Declare the day a working day or a day off.")
+@click.option("--note", default=None)
+@click.option("--actor", default="admin:cli", show_default=True)
+def calendar_set(day: str, workday: bool, note: str | None, actor: str) -> None:
+    """Declare DAY a working day or a day off."""
+    parsed = _parse_day(day)
+
+    @with_services
+    async def run(services: Services) -> None:
+        await services.calendar.set_override(parsed, workday, note=note, actor=actor)
+
+    run()
+    click.echo(f"{parsed}: {'working day' if workday else 'day off'}")
+
+
+@calendar.command("unset")
+@click.argument("day")
+def calendar_unset(day: str) -> None:
+    """Remove the override of DAY."""
+    parsed = _parse_day(day)
+
+    @with_services
+    async def run(services: Services) -> bool:
+        return await services.calendar.remove_override(parsed)
+
+    if not run():
+        raise click.ClickException(f"{parsed} has no override")
+    click.echo(f"{parsed}: override removed")
+
+
+@calendar.command("list")
+def calendar_list() -> None:
+    """List the overrides."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await services.calendar.list_overrides()
+
+    for row in run():
+        click.echo(f"{row.day}  {'working day' if row.workday else 'day off'}  {row.note or ''}")
+
+
+@calendar.command("check")
+@click.argument("day")
+def calendar_check(day: str) -> None:
+    """Say whether DAY is a working day, and whether the calendar really knows."""
+    parsed = _parse_day(day)
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return (await services.calendar.get()).day_kind(parsed)
+
+    kind = run()
+    click.echo(f"{parsed}: {'working day' if kind.workday else 'day off'}"
+               + ("" if kind.known else " (assumed from the weekday: the calendar does not cover this year)"))
+
+
+# ----- outbox ----------------------------------------------------------------------------------
+
+@main.group()
+def outbox() -> None:
+    """Outgoing messages (acknowledgements, replies, upstream pushes)."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]), default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def outbox_list(status: str | None, limit: int) -> None:
+    """List outbox rows, newest first (recipients are not shown)."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        async with services.store.read() as session:
+            return list((await session.execute(query)).scalars())
+
+    for row in run():
+        click.echo(f"{row.id:>6} {row.channel:<8} {row.kind:<16} {row.status:<8} attempts={row.attempts} "
+                   f"{row.last_error or ''}")
+
+
+@outbox.command("retry")
+@click.argument("outbox_id", type=int)
+def outbox_retry(outbox_id: int) -> None:
+    """Queue a failed message again."""
+
+    @with_services
+    async def run(services: Services) -> bool:
+        return await retry_failed(services.store, outbox_id)
+
+    if not run():
+        raise click.ClickException(f"outbox row {outbox_id} does not exist or has not failed")
+    click.echo(f"outbox row {outbox_id} queued again")
+
+
+# ----- triage ----------------------------------------------------------------------------------
+
+def _mount_triage() -> None:
+    """``hcp triage …`` comes from the triage package; corrections are read from our database."""
+    try:
+        from triage.cli import triage_group
+    except ImportError:  # the package is optional at this layer; its absence must not break hcp
+        return
+
+    def load_corrections() -> list:  # type: ignore[type-arg]
+        from triage.suggest import Correction
+
+        @with_services
+        async def run(services: Services):  # type: ignore[no-untyped-def]
+            async with services.store.read() as session:
+                rows = (await session.execute(
+                    select(TriageCorrection, Case.code)
+                    .join(Case, Case.id == TriageCorrection.case_id)
+                    .order_by(TriageCorrection.id))).all()
+            return [Correction(text=c.text, old_label=c.old_label, old_reason=c.old_reason, new_label=c.new_label,
+                               new_reason=c.new_reason, case_code=code) for c, code in rows]
+
+        return run()
+
+    class _TriageWithDatabase(click.Group):
+        def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+            ctx.obj = {**(ctx.obj or {}), "load_corrections": load_corrections}
+            return super().invoke(ctx)
+
+    group = _TriageWithDatabase(name="triage", commands=triage_group.commands, help=triage_group.help)
+    main.add_command(group)
+
+
+_mount_triage()

@@ -1,0 +1,63 @@
+"""Test doubles and builders shared by the test modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from channels.intake import Intake
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class FixedOutcome:
+    label: str
+    reason: str | None
+    confidence: float = 0.9
+    needs_review: bool = False
+    terms: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "reason": self.reason, "confidence": self.confidence,
+                "needs_review": self.needs_review, "terms": list(self.terms)}
+
+
+@dataclass
+class FixedClassifier:
+    """Triage by a marker in the text (``#immediate``, ``#review``…), so storage tests control the
+    category without depending on the keyword rules, which ``tests/triage`` covers."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                 reasons: Any = ()) -> FixedOutcome:
+        self.calls.append(text)
+        for label, reason in (("immediate", "attitude"), ("time_limited", "efficiency"),
+                              ("coordinated", "cross_department")):
+            if f"#{label}" in text:
+                return FixedOutcome(label, reason, needs_review="#review" in text,
+                                    terms=({"term": label, "start": 0, "end": 1},))
+        return FixedOutcome("none", "praise", needs_review="#review" in text)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def make_intake(**overrides: Any) -> Intake:
+    fields: dict[str, Any] = {
+        "channel": "web",
+        "source_ref": "form-token-1",
+        "received_at": local(2026, 11, 27, 10, 0),
+        "text": "窗口人员态度不好 #immediate",
+        "rating": "不满意",
+        "reasons": ["attitude"],
+        "hall": "jintun",
+        "window": "w01",
+        "contact": {"name": "王小明", "phone": "138 1234 5678", "real_name": True, "preferred_channel": "sms"},
+    }
+    fields.update(overrides)
+    return Intake.build(**fields)

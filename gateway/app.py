@@ -13,10 +13,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from gateway.channel_plugins import plugin_routes
 from gateway.routes import home
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.workers import WorkerRunner, standard_jobs
+from gateway.workers import WorkerRunner, all_jobs
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         runner_task = None
         runner = None
         if run_workers:
-            runner = WorkerRunner(app.state.services, standard_jobs(app.state.services, senders={}))
+            runner = WorkerRunner(app.state.services, all_jobs(app.state.services))
             runner_task = asyncio.create_task(runner.run())
         try:
             yield
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
+            *plugin_routes(),
             Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         lifespan=lifespan,

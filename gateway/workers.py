@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.channel_plugins import load_plugins, senders_of
 from gateway.db.dialect import insert_for
 from gateway.db.models import WorkerState
 from gateway.locks import singleton
@@ -62,6 +63,12 @@ def standard_jobs(services: Services, senders: Mapping[str, Sender]) -> list[Job
         Job("outbox", deliver, interval=settings.worker_interval_seconds),
         Job("reminders", remind, interval=60.0, singleton=True),
     ]
+
+
+def all_jobs(services: Services) -> list[Job]:
+    """The standard jobs plus every channel plugin's jobs, with the plugins' senders."""
+    plugins = load_plugins(services)
+    return standard_jobs(services, senders_of(plugins)) + [job for plugin in plugins for job in plugin.jobs]
 
 
 class WorkerRunner:

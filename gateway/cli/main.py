@@ -49,12 +49,12 @@ def worker() -> None:
     import asyncio
     import signal
 
-    from gateway.workers import WorkerRunner, standard_jobs
+    from gateway.workers import WorkerRunner, all_jobs
 
     async def run() -> None:
         services = Services.create(load_settings())
         await services.prepare_database()
-        runner = WorkerRunner(services, standard_jobs(services, senders={}))
+        runner = WorkerRunner(services, all_jobs(services))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, runner.stop.set)
@@ -447,3 +447,13 @@ def _mount_triage() -> None:
 
 
 _mount_triage()
+
+
+def _mount_channel_groups() -> None:
+    from gateway.channel_plugins import plugin_cli_groups
+
+    for group in plugin_cli_groups():
+        main.add_command(group)
+
+
+_mount_channel_groups()

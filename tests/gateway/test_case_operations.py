@@ -100,7 +100,8 @@ async def test_coordinated_due_date_and_its_reminder_fire_once(services: Service
     with pytest.raises(WorkflowError, match="only 协调整改"):
         other = (await services.ingestor.ingest(make_intake(source_ref="o"))).case_code
         await ops.set_due_date(services.store, other, local(2026, 12, 10, 17, 0), actor="h")
-    await ops.set_due_date(services.store, code, local(2026, 12, 10, 17, 0), actor="handler:li", note="需国土、税务会商")
+    await ops.set_due_date(services.store, code, local(2026, 12, 10, 17, 0), actor="handler:li",
+                           note="需国土、税务会商")
     policy = ReminderPolicy(warning=timedelta(minutes=30), coordinated_working_days=1)
     calendar = await services.calendar.get()
     assert await sweep(services.store, calendar, policy, now=local(2026, 12, 8, 12, 0)) == 1, "only 'o' overdue"

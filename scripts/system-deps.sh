@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# System packages the test suite and some features need: libzbar0 (QR decoding of scanned slips),
+# dovecot-imapd (a real IMAP server for the e-mail tests) and chromium (browser tests).
+# Installs the missing ones with apt-get when run as root; otherwise says what is missing and
+# carries on — the features that need them report their absence themselves.
+set -euo pipefail
+packages=(libzbar0 dovecot-imapd chromium)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system-deps: missing ${missing[*]} (install them with apt-get as root)" >&2
+  exit 0
+fi
+echo "system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,414 @@
+"""The triage engine: jieba segmentation + data-driven keyword rules.
+
+Pipeline for one text:
+
+1. ``normalize`` (traditional -> simplified, full-width -> half-width,
+   lower-case ASCII; length preserving, so offsets stay valid);
+2. cut quoted replies, signatures and disclaimers (``analysis_end``);
+3. segment with a shared jieba tokenizer that knows every rule word;
+4. one pass over the tokens: term look-up in a dict, negation scope,
+   "hypothetical / past" scope (``以前要跑好几趟``), intensifiers,
+   object + fault combos per clause; then the (few) regex patterns;
+5. sum evidence per reason and label, apply precedence, compute confidence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .normalize import analysis_end, normalize
+from .result import REASONS, MatchedTerm, TriageResult
+from .rules import Rules, load_rules
+
+COMPLAINT_LABELS = ("immediate", "time_limited", "coordinated")
+NONE_REASONS = ("spam", "inquiry", "suggestion", "praise")
+
+# Clause breakers that are always present, independent of the rules file.
+_PUNCT = frozenset("，,。.!！?？;；:：、\n …~～()（）[]【】\"'“”‘’《》<>/|-—_*#@=+")
+_SENTENCE_END = frozenset("。.!！?？;；\n")
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{4,}|[\u4e00-\u9fff].*[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[a-z]{3,}")
+_PSEUDO = {"kind": "meta"}
+
+_tok_lock = threading.Lock()
+_shared_tokenizer: Any = None
+_added_words: set[str] = set()
+
+
+def _tokenizer() -> Any:
+    """The one jieba tokenizer shared by all triagers (its dictionary costs ~60 MB)."""
+    global _shared_tokenizer
+    with _tok_lock:
+        if _shared_tokenizer is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            tok = jieba.Tokenizer()
+            tmp = os.path.join(tempfile.gettempdir(), f"hcp-triage-jieba-{os.getuid()}")
+            os.makedirs(tmp, exist_ok=True)
+            tok.tmp_dir = tmp
+            tok.initialize()
+            _shared_tokenizer = tok
+        return _shared_tokenizer
+
+
+def _ensure_words(tok: Any, words: set[str]) -> None:
+    with _tok_lock:
+        new = sorted(words - _added_words)
+        for w in new:
+            # A generous frequency keeps rule words whole even next to common words.
+            tok.add_word(w, max(tok.suggest_freq(w, False), 50) * 2)
+        _added_words.update(new)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    rules: Rules
+    lex: dict[str, tuple[tuple[str, str, float, int], ...]]
+    pattern_rx: re.Pattern[str] | None
+    pattern_meta: dict[str, tuple[str, float, str]]
+    combo_reason: tuple[str, ...]
+    combo_weight: tuple[float, ...]
+
+
+def _compile(rules: Rules) -> _Compiled:
+    lex: dict[str, list[tuple[str, str, float, int]]] = {}
+    for rname, rr in rules.reasons.items():
+        for term, w in rr.terms.items():
+            lex.setdefault(term, []).append(("term", rname, w, -1))
+    combo_reason: list[str] = []
+    combo_weight: list[float] = []
+    for rname, rr in rules.reasons.items():
+        for combo in rr.combos:
+            idx = len(combo_reason)
+            combo_reason.append(rname)
+            combo_weight.append(combo.weight)
+            for o in combo.objects:
+                lex.setdefault(o, []).append(("obj", rname, combo.weight, idx))
+            for f in combo.faults:
+                lex.setdefault(f, []).append(("fault", rname, combo.weight, idx))
+    parts = []
+    meta: dict[str, tuple[str, float, str]] = {}
+    for rname, rr in rules.reasons.items():
+        for pat, w in rr.patterns.items():
+            g = f"p{len(parts)}"
+            parts.append(f"(?P<{g}>{pat})")
+            meta[g] = (rname, w, pat)
+    rx = re.compile("|".join(parts)) if parts else None
+    return _Compiled(rules, {k: tuple(v) for k, v in lex.items()}, rx, meta,
+                     tuple(combo_reason), tuple(combo_weight))
+
+
+class Triager:
+    """Classifies feedback texts with a rules file; see module docstring."""
+
+    def __init__(self, rules: Rules):
+        self._tok = _tokenizer()
+        _ensure_words(self._tok, rules.all_words())
+        self._c = _compile(rules)
+        self._lock = threading.Lock()
+
+    # -- construction / rules --------------------------------------------------
+    @classmethod
+    def from_rules_file(cls, path: str | os.PathLike[str] | None = None) -> Triager:
+        """Load rules from ``path`` (``None``: the packaged default under ``triage/data/``)."""
+        return cls(load_rules(path))
+
+    @property
+    def rules(self) -> Rules:
+        return self._c.rules
+
+    def reload(self, path: str | os.PathLike[str] | Path | None = None) -> Rules:
+        """Swap to the rules in ``path`` if they validate.
+
+        On any error :class:`~triage.rules.RulesError` is raised and the current
+        (last good) rules stay active, so a running gateway never loses its rules.
+        """
+        new_rules = load_rules(path)  # raises RulesError; nothing changed yet
+        _ensure_words(self._tok, new_rules.all_words())
+        compiled = _compile(new_rules)
+        with self._lock:
+            self._c = compiled
+        return new_rules
+
+    # -- classification -----------------------------------------------------------
+    def segment(self, text: str) -> list[str]:
+        return self._tok.lcut(normalize(text))
+
+    def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                 reasons: Sequence[str] = ()) -> TriageResult:
+        c = self._c
+        rules = c.rules
+        text = text or ""
+        norm = normalize(text)
+        end = analysis_end(norm)
+        body = norm[:end]
+
+        # evidence: [term, start, end, reason, weight, negated]
+        ev: list[list[Any]] = []
+        meaningful = bool(_MEANINGFUL.search(body))
+        tokens: list[str] = self._tok.lcut(body) if meaningful else []
+        lex = c.lex
+        neg_cues = rules.negation_cues
+        post_cues = rules.post_negation_cues
+        breakers = rules.scope_breakers
+        hyp_cues = rules.hypothetical_cues
+        hyp_ends = rules.hypothetical_ends
+        intens = rules.intensifiers
+        scope = rules.negation_scope
+
+        pos = 0
+        last_neg = -100
+        last_break = -1
+        last_int = -100
+        int_w = 1.0
+        hyp = False
+        hyp_spans: list[tuple[int, int]] = []
+        hyp_from = 0
+        clause_start_ev = 0
+        clause_obj: dict[int, list[Any]] = {}
+        clause_fault: dict[int, list[Any]] = {}
+        for i, w in enumerate(tokens):
+            start = pos
+            pos += len(w)
+            if w in _PUNCT or w.isspace():
+                if clause_obj and clause_fault:
+                    self._close_clause(clause_obj, clause_fault, ev, c)
+                clause_obj = {}
+                clause_fault = {}
+                last_break = i
+                clause_start_ev = len(ev)
+                if hyp and w in _SENTENCE_END:
+                    hyp = False
+                    hyp_spans.append((hyp_from, start))
+                continue
+            if w in breakers:
+                if clause_obj and clause_fault:
+                    self._close_clause(clause_obj, clause_fault, ev, c)
+                clause_obj = {}
+                clause_fault = {}
+                last_break = i
+                clause_start_ev = len(ev)
+            if hyp and w in hyp_ends:
+                hyp = False
+                hyp_spans.append((hyp_from, start))
+            entries = lex.get(w)
+            if entries is not None:
+                negated = hyp or (last_neg > last_break and i - last_neg <= scope)
+                boost = int_w if (last_int > last_break and i - last_int <= 2) else 1.0
+                for kind, rname, weight, idx in entries:
+                    if kind == "term":
+                        ev.append([w, start, pos, rname, weight * boost, negated])
+                    elif kind == "obj":
+                        clause_obj.setdefault(idx, [w, start, pos])
+                    else:
+                        prev = clause_fault.get(idx)
+                        if prev is None or (prev[3] and not negated):
+                            clause_fault[idx] = [w, start, pos, negated, boost]
+            if w in neg_cues:
+                last_neg = i
+            if w in intens:
+                last_int = i
+                int_w = intens[w]
+            if w in hyp_cues and not hyp:
+                hyp = True
+                hyp_from = start
+            if w in post_cues:
+                for e in ev[clause_start_ev:]:
+                    e[5] = True
+                for f in clause_fault.values():
+                    f[3] = True
+        if clause_obj and clause_fault:
+            self._close_clause(clause_obj, clause_fault, ev, c)
+        if hyp:
+            hyp_spans.append((hyp_from, len(body)))
+
+        if c.pattern_rx is not None and meaningful:
+            starts: list[int] | None = None
+            for m in c.pattern_rx.finditer(body):
+                g = m.lastgroup
+                if g is None:
+                    continue
+                rname, weight, _pat = c.pattern_meta[g]
+                if starts is None:
+                    starts = []
+                    p = 0
+                    for t in tokens:
+                        starts.append(p)
+                        p += len(t)
+                k = bisect.bisect_right(starts, m.start()) - 1
+                negated = any(a <= m.start() < b for a, b in hyp_spans)
+                if not negated:
+                    for j in range(k - 1, max(-1, k - 1 - scope), -1):
+                        t = tokens[j]
+                        if t in _PUNCT or t.isspace() or t in breakers:
+                            break
+                        if t in neg_cues:
+                            negated = True
+                            break
+                ev.append([m.group(), m.start(), m.end(), rname, weight, negated])
+
+        return self._decide(text, body, meaningful, ev, rating, reasons)
+
+    @staticmethod
+    def _close_clause(objs: dict[int, list[Any]], faults: dict[int, list[Any]], ev: list[list[Any]],
+                      c: _Compiled) -> None:
+        for idx, o in objs.items():
+            f = faults.get(idx)
+            if f is None:
+                continue
+            rname = c.combo_reason[idx]
+            w = c.combo_weight[idx] * f[4]
+            ev.append([o[0], o[1], o[2], rname, w / 2, f[3]])
+            ev.append([f[0], f[1], f[2], rname, w / 2, f[3]])
+
+    def _decide(self, text: str, body: str, meaningful: bool, ev: list[list[Any]],
+                rating: str | None, reason_codes: Sequence[str]) -> TriageResult:
+        rules = self._c.rules
+        rscore: dict[str, float] = {}
+        rmax: dict[str, float] = {}
+        terms: list[MatchedTerm] = []
+        by_reason: dict[str, list[tuple[int, int, float, str]]] = {}
+        for term, start, end, rname, weight, negated in ev:
+            terms.append(MatchedTerm(term, start, end, rname, weight, negated))
+            if not negated:
+                by_reason.setdefault(rname, []).append((start, end, weight, term))
+        for rname, items in by_reason.items():
+            # Overlapping matches of one reason (a term and a pattern on the same
+            # words) count once, at their strongest; a repeated word counts once.
+            items.sort()
+            total = 0.0
+            seen_terms: set[str] = set()
+            grp_end = -1
+            grp_w = 0.0
+            best = 0.0
+            for start, end, weight, term in items:
+                if start < grp_end:
+                    grp_w = max(grp_w, weight)
+                    grp_end = max(grp_end, end)
+                    continue
+                total += grp_w
+                grp_w = 0.0 if term in seen_terms else weight
+                seen_terms.add(term)
+                grp_end = end
+                best = max(best, weight)
+            total += grp_w
+            best = max(best, grp_w)
+            rscore[rname] = total
+            rmax[rname] = best
+
+        # Non-text evidence: the citizen's rating and ticked reason codes.
+        dissatisfied = rating in ("dissatisfied", "very_dissatisfied")
+        if rating and rating in rules.ratings:
+            rname, w = rules.ratings[rating]
+            rscore[rname] = rscore.get(rname, 0.0) + w
+            terms.append(MatchedTerm(f"[rating:{rating}]", 0, 0, rname, w, False))
+        for code in dict.fromkeys(reason_codes):
+            if code in rules.reason_codes:
+                rname, w = rules.reason_codes[code]
+                if dissatisfied:
+                    w *= 2
+                rscore[rname] = rscore.get(rname, 0.0) + w
+                terms.append(MatchedTerm(f"[reason:{code}]", 0, 0, rname, w, False))
+
+        if not meaningful and not any(rscore.get(r, 0) for r in REASONS if REASONS[r] != "none"):
+            spam = MatchedTerm("[empty or meaningless text]", 0, len(text), "spam", 1.0, False)
+            if rscore.get("praise", 0) > 0:
+                return self._result("none", "praise", 0.5 + 0.1 * min(rscore["praise"], 3), terms, rscore)
+            return self._result("none", "spam", 0.3, (*terms, spam), rscore)
+
+        label_score = {lab: 0.0 for lab in COMPLAINT_LABELS}
+        label_max = {lab: 0.0 for lab in COMPLAINT_LABELS}
+        for rname, sc in rscore.items():
+            lab = REASONS[rname]
+            if lab != "none":
+                label_score[lab] += sc
+                label_max[lab] = max(label_max[lab], rmax.get(rname, sc))
+        none_score = {r: rscore.get(r, 0.0) for r in NONE_REASONS}
+        top_comp = max(label_score.values())
+        top_none = max(none_score.values())
+        min_score = rules.min_score
+        # A label qualifies with enough evidence that rests on at least one clear
+        # term (or plenty of weak ones); precedence then picks among qualifying
+        # labels, but weak evidence for a higher label does not override a much
+        # stronger complaint of another kind.
+        qualified = [lab for lab in COMPLAINT_LABELS
+                     if label_score[lab] >= min_score
+                     and (label_max[lab] >= min_score or label_score[lab] >= 1.5 * min_score)]
+
+        if qualified:
+            top_q = max(label_score[lab] for lab in qualified)
+            label = next(lab for lab in rules.precedence
+                         if lab in qualified and label_score[lab] >= rules.precedence_ratio * top_q)
+            s = label_score[label]
+            reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
+            conf = 1.0 - math.exp(-s / 1.3)
+            # Evidence of other complaint labels that lost only through precedence.
+            strongest_other = max((v for k, v in label_score.items() if k != label), default=0.0)
+            if strongest_other > s:
+                conf *= (s / strongest_other) ** 0.5
+            # Within-label split between reasons does not change the label.
+            if top_none > 0:
+                conf *= s / (s + 0.25 * top_none)
+            if rating in ("very_satisfied", "satisfied"):
+                conf *= 0.9
+            return self._result(label, reason, conf, terms, {**label_score, "none": top_none})
+
+        if top_none > 0 and top_none >= top_comp:
+            reason = max(NONE_REASONS, key=lambda r: (none_score[r], -NONE_REASONS.index(r)))
+            conf = 1.0 - math.exp(-top_none / 1.3)
+            if top_comp > 0:
+                conf *= top_none / (top_none + top_comp)
+            if dissatisfied and reason == "praise":
+                conf *= 0.5
+            return self._result("none", reason, conf, terms, {**label_score, "none": top_none})
+
+        if top_comp > 0:
+            label = max(COMPLAINT_LABELS, key=lambda lab: label_score[lab])
+            reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
+            conf = 0.5 * top_comp / min_score
+            return self._result(label, reason, conf, terms, {**label_score, "none": top_none})
+
+        # Meaningful text with no evidence at all.
+        return self._result("none", None, 0.3 if not dissatisfied else 0.2, terms,
+                            {**label_score, "none": 0.0})
+
+    def _result(self, label: str, reason: str | None, conf: float, terms: Sequence[MatchedTerm],
+                scores: dict[str, float]) -> TriageResult:
+        conf = max(0.0, min(1.0, conf))
+        return TriageResult(
+            label=label,
+            reason=reason,
+            confidence=conf,
+            terms=tuple(sorted(terms, key=lambda t: (t.start, t.end))),
+            needs_review=conf < self._c.rules.review_threshold,
+            scores=scores,
+        )
+
+
+_default: Triager | None = None
+_default_lock = threading.Lock()
+
+
+def default_triager() -> Triager:
+    """The shared Triager with the packaged rules, created on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Triager.from_rules_file(None)
+        return _default
+
+
+def classify(text: str, **kw: Any) -> TriageResult:
+    """Classify with the shared default :class:`Triager`."""
+    return default_triager().classify(text, **kw)

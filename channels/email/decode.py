@@ -1,0 +1,193 @@
+"""Bytes to text for e-mail: charsets, RFC 2047 header words, and HTML to plain text.
+
+Chinese mail arrives labelled ``gb2312`` while holding GBK-only characters (镕, 堃, 喆); the
+standard library then decodes them to U+FFFD without raising.  Every GB label is therefore decoded
+as GB18030, the superset, and ``big5`` as ``big5hkscs``.
+
+Order of attempts for a body: the declared charset, then UTF-8, then GB18030, then Big5, then UTF-8
+with replacement characters.  UTF-8 comes before GB18030 on purpose: GB18030 accepts almost any
+byte sequence of even length, so it would turn unlabelled UTF-8 into mojibake without an error,
+while strict UTF-8 practically never accepts GBK text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+_ALIASES = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030", "ms936": "gb18030",
+    "euc-cn": "gb18030", "euccn": "gb18030", "x-euc-cn": "gb18030", "csgb2312": "gb18030", "gb_2312-80": "gb18030",
+    "hz-gb-2312": "hz", "big5": "big5hkscs", "x-big5": "big5hkscs", "cp950": "big5hkscs", "big5-hkscs": "big5hkscs",
+    "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "", "unknown-8bit": "",
+}
+FALLBACKS = ("utf-8", "gb18030", "big5hkscs")
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec to use for a declared charset label, or None when it is unknown."""
+    if not label:
+        return None
+    name = label.strip().strip('"').lower()
+    name = _ALIASES.get(name, name)
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Decode ``data``; return ``(text, codec used)``.  Never raises."""
+    tried: list[str] = []
+    first = codec_for(declared)
+    for codec in ([first] if first else []) + list(FALLBACKS):
+        if codec in tried:
+            continue
+        tried.append(codec)
+        try:
+            return data.decode(codec), codec
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("utf-8", errors="replace"), "utf-8-replace"
+
+
+# ----- headers -------------------------------------------------------------------------------------
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes:
+    if encoding.lower() == "b":
+        cleaned = re.sub(r"[^A-Za-z0-9+/]", "", payload)
+        cleaned += "=" * (-len(cleaned) % 4)
+        try:
+            return base64.b64decode(cleaned)
+        except binascii.Error:
+            return payload.encode("ascii", "replace")
+    return binascii.a2b_qp(payload.encode("ascii", "replace"), header=True)
+
+
+def decode_header_value(value: str | bytes | None) -> str:
+    """Decode a raw header value leniently.
+
+    Handles RFC 2047 encoded words anywhere (also inside quotes or glued to other text, as broken
+    mailers write them), adjacent words split in the middle of a multi-byte character, wrong
+    charset labels, missing base64 padding, and unlabelled 8-bit bytes (which the ``email``
+    package carries as surrogate escapes).  Folding and control characters are removed.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        text = decode_bytes(value)[0]
+    else:
+        text = str(value)
+        if any("\udc80" <= ch <= "\udcff" for ch in text):
+            text = decode_bytes(text.encode("ascii", "surrogateescape"))[0]
+    text = re.sub(r"\r?\n[ \t]*", " ", text)
+    text = _BETWEEN_WORDS.sub(r"\1\2", text)
+    out: list[str] = []
+    position = 0
+    pending: list[tuple[str | None, bytes]] = []
+
+    def flush() -> None:
+        # Join consecutive words of the same charset before decoding: mailers split a character's
+        # bytes across two words.
+        while pending:
+            charset, data = pending.pop(0)
+            while pending and pending[0][0] == charset:
+                data += pending.pop(0)[1]
+            out.append(decode_bytes(data, charset)[0])
+
+    for match in _ENCODED_WORD.finditer(text):
+        if match.start() > position:
+            flush()
+            out.append(text[position:match.start()])
+        pending.append((match.group(1), _word_bytes(match.group(2), match.group(3))))
+        position = match.end()
+    flush()
+    out.append(text[position:])
+    return _CONTROL.sub("", "".join(out)).strip()
+
+
+# ----- HTML ---------------------------------------------------------------------------------------
+
+_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre",
+          "section", "article", "header", "footer", "ul", "ol", "hr", "dd", "dt"}
+_SKIP = {"script", "style", "head", "title", "noscript", "template"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+        self.quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag == "blockquote":
+            self.quote += 1
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "hr"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(self.skip - 1, 0)
+        elif tag == "blockquote":
+            self.quote = max(self.quote - 1, 0)
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        text = re.sub(r"\s+", " ", data)
+        if self.quote:
+            # Keep quoted HTML recognisable as a quote for the triage-text step.
+            text = text.replace("\n", "\n> ")
+            if not self.parts or self.parts[-1].endswith("\n"):
+                text = "> " + text.lstrip()
+        self.parts.append(text)
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from an HTML body: no tags, scripts or styles; paragraphs kept."""
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # html.parser is lenient; be defensive against pathological input anyway
+        return re.sub(r"<[^>]*>", " ", html)
+    text = "".join(parser.parts).replace("\xa0", " ")
+    lines = [line.strip() for line in text.split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def header(message: Any, name: str) -> str:
+    """The decoded value of ``name`` (first occurrence) read from the raw stored header, so
+    unlabelled 8-bit bytes reach ``decode_header_value`` intact."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return decode_header_value(value)
+    return ""

@@ -21,12 +21,13 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .normalize import analysis_end, normalize
+from .patterns import PatternSet
 from .result import REASONS, MatchedTerm, TriageResult
 from .rules import Rules, load_rules
 
@@ -38,7 +39,8 @@ _PUNCT = frozenset("，,。.!！?？;；:：、\n …~～()（）[]【】\"'“�
 _SENTENCE_END = frozenset("。.!！?？;；\n")
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{4,}|[\u4e00-\u9fff].*[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{3,}")
-_PSEUDO = {"kind": "meta"}
+_NOFLAG: tuple[int, tuple[()]] = (0, ())
+F_PUNCT, F_SENT, F_BREAK, F_NEG, F_INT, F_HYP, F_HYPEND, F_POST = (1 << k for k in range(8))
 
 _tok_lock = threading.Lock()
 _shared_tokenizer: Any = None
@@ -75,8 +77,9 @@ def _ensure_words(tok: Any, words: set[str]) -> None:
 class _Compiled:
     rules: Rules
     lex: dict[str, tuple[tuple[str, str, float, int], ...]]
-    pattern_rx: re.Pattern[str] | None
-    pattern_meta: dict[str, tuple[str, float, str]]
+    patterns: PatternSet
+    #: token -> (flags, lexicon entries): one dict look-up per token
+    table: dict[str, tuple[int, tuple[tuple[str, str, float, int], ...]]]
     combo_reason: tuple[str, ...]
     combo_weight: tuple[float, ...]
 
@@ -97,17 +100,27 @@ def _compile(rules: Rules) -> _Compiled:
                 lex.setdefault(o, []).append(("obj", rname, combo.weight, idx))
             for f in combo.faults:
                 lex.setdefault(f, []).append(("fault", rname, combo.weight, idx))
-    parts = []
-    meta: dict[str, tuple[str, float, str]] = {}
+    pats: list[tuple[str, tuple[str, float]]] = []
     for rname, rr in rules.reasons.items():
         for pat, w in rr.patterns.items():
-            g = f"p{len(parts)}"
-            parts.append(f"(?P<{g}>{pat})")
-            meta[g] = (rname, w, pat)
-    rx = re.compile("|".join(parts)) if parts else None
-    return _Compiled(rules, {k: tuple(v) for k, v in lex.items()}, rx, meta,
-                     tuple(combo_reason), tuple(combo_weight))
+            pats.append((pat, (rname, w)))
+    flags: dict[str, int] = {}
 
+    def flag(words: Iterable[str], bit: int) -> None:
+        for w in words:
+            flags[w] = flags.get(w, 0) | bit
+
+    flag(_PUNCT, F_PUNCT)
+    flag(_SENTENCE_END, F_SENT)
+    flag(rules.scope_breakers, F_BREAK)
+    flag(rules.negation_cues, F_NEG)
+    flag(rules.intensifiers, F_INT)
+    flag(rules.hypothetical_cues, F_HYP)
+    flag(rules.hypothetical_ends, F_HYPEND)
+    flag(rules.post_negation_cues, F_POST)
+    table = {w: (flags.get(w, 0), tuple(lex.get(w, ()))) for w in set(flags) | set(lex)}
+    return _Compiled(rules, {k: tuple(v) for k, v in lex.items()}, PatternSet(pats),
+                     table, tuple(combo_reason), tuple(combo_weight))
 
 class Triager:
     """Classifies feedback texts with a rules file; see module docstring."""
@@ -143,7 +156,7 @@ class Triager:
 
     # -- classification -----------------------------------------------------------
     def segment(self, text: str) -> list[str]:
-        return self._tok.lcut(normalize(text))
+        return self._tok.lcut(normalize(text), HMM=False)
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
@@ -157,13 +170,8 @@ class Triager:
         # evidence: [term, start, end, reason, weight, negated]
         ev: list[list[Any]] = []
         meaningful = bool(_MEANINGFUL.search(body))
-        tokens: list[str] = self._tok.lcut(body) if meaningful else []
-        lex = c.lex
-        neg_cues = rules.negation_cues
-        post_cues = rules.post_negation_cues
-        breakers = rules.scope_breakers
-        hyp_cues = rules.hypothetical_cues
-        hyp_ends = rules.hypothetical_ends
+        tokens: list[str] = self._tok.lcut(body, HMM=False) if meaningful else []
+        table = c.table
         intens = rules.intensifiers
         scope = rules.negation_scope
 
@@ -178,32 +186,31 @@ class Triager:
         clause_start_ev = 0
         clause_obj: dict[int, list[Any]] = {}
         clause_fault: dict[int, list[Any]] = {}
-        for i, w in enumerate(tokens):
+        i = -1
+        for w in tokens:
+            i += 1
             start = pos
             pos += len(w)
-            if w in _PUNCT or w.isspace():
-                if clause_obj and clause_fault:
-                    self._close_clause(clause_obj, clause_fault, ev, c)
-                clause_obj = {}
-                clause_fault = {}
-                last_break = i
-                clause_start_ev = len(ev)
-                if hyp and w in _SENTENCE_END:
-                    hyp = False
-                    hyp_spans.append((hyp_from, start))
+            info = table.get(w)
+            if info is None:
                 continue
-            if w in breakers:
+            flags, entries = info
+            if flags & (F_PUNCT | F_BREAK):
                 if clause_obj and clause_fault:
                     self._close_clause(clause_obj, clause_fault, ev, c)
                 clause_obj = {}
                 clause_fault = {}
                 last_break = i
                 clause_start_ev = len(ev)
-            if hyp and w in hyp_ends:
+                if flags & F_PUNCT:
+                    if hyp and flags & F_SENT:
+                        hyp = False
+                        hyp_spans.append((hyp_from, start))
+                    continue
+            if hyp and flags & F_HYPEND:
                 hyp = False
                 hyp_spans.append((hyp_from, start))
-            entries = lex.get(w)
-            if entries is not None:
+            if entries:
                 negated = hyp or (last_neg > last_break and i - last_neg <= scope)
                 boost = int_w if (last_int > last_break and i - last_int <= 2) else 1.0
                 for kind, rname, weight, idx in entries:
@@ -215,15 +222,17 @@ class Triager:
                         prev = clause_fault.get(idx)
                         if prev is None or (prev[3] and not negated):
                             clause_fault[idx] = [w, start, pos, negated, boost]
-            if w in neg_cues:
+            if not flags:
+                continue
+            if flags & F_NEG:
                 last_neg = i
-            if w in intens:
+            if flags & F_INT:
                 last_int = i
                 int_w = intens[w]
-            if w in hyp_cues and not hyp:
+            if flags & F_HYP and not hyp:
                 hyp = True
                 hyp_from = start
-            if w in post_cues:
+            if flags & F_POST:
                 for e in ev[clause_start_ev:]:
                     e[5] = True
                 for f in clause_fault.values():
@@ -233,13 +242,9 @@ class Triager:
         if hyp:
             hyp_spans.append((hyp_from, len(body)))
 
-        if c.pattern_rx is not None and meaningful:
+        if meaningful and len(c.patterns):
             starts: list[int] | None = None
-            for m in c.pattern_rx.finditer(body):
-                g = m.lastgroup
-                if g is None:
-                    continue
-                rname, weight, _pat = c.pattern_meta[g]
+            for m, (rname, weight) in c.patterns.finditer(body):
                 if starts is None:
                     starts = []
                     p = 0
@@ -250,10 +255,10 @@ class Triager:
                 negated = any(a <= m.start() < b for a, b in hyp_spans)
                 if not negated:
                     for j in range(k - 1, max(-1, k - 1 - scope), -1):
-                        t = tokens[j]
-                        if t in _PUNCT or t.isspace() or t in breakers:
+                        tf = table.get(tokens[j], _NOFLAG)[0]
+                        if tf & (F_PUNCT | F_BREAK):
                             break
-                        if t in neg_cues:
+                        if tf & F_NEG:
                             negated = True
                             break
                 ev.append([m.group(), m.start(), m.end(), rname, weight, negated])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 LABELS: tuple[str, ...] = ("immediate", "time_limited", "coordinated", "none")
 
@@ -24,12 +24,13 @@ REASONS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedTerm:
-    """One piece of evidence found in the text.
+class MatchedTerm(NamedTuple):
+    """One piece of evidence found in the text (immutable).
 
     ``start``/``end`` are character offsets into the *original* text passed to
     :meth:`Triager.classify`, so a UI can highlight ``text[start:end]``.
+    Evidence that is not in the text (the rating, ticked reason codes) has a
+    bracketed ``term`` such as ``[rating:very_satisfied]`` and an empty span.
     """
 
     term: str

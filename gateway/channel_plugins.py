@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # "module:function" returning a ChannelPlugin (senders and jobs, built from services).
-PLUGINS: tuple[str, ...] = ()
+PLUGINS: tuple[str, ...] = ("gateway.mail:plugin",)
 # "module:attribute" naming a list of Starlette routes (handlers reach services via request.app.state).
 ROUTES: tuple[str, ...] = ()
 # "module:attribute" naming a click group mounted under ``hcp``.
-CLI_GROUPS: tuple[str, ...] = ()
+CLI_GROUPS: tuple[str, ...] = ("gateway.cli_email:email_group",)
 
 
 @dataclass

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from gateway.db.dialect import insert_for
+from gateway.db.dialect import dialect_of, insert_ignoring
 from gateway.db.models import Blob
 
 
@@ -16,17 +17,13 @@ class BlobTooLarge(ValueError):
     """The bytes exceed the configured ``HCP_MAX_BLOB_BYTES``."""
 
 
-async def put_blob(session: AsyncSession, data: bytes, media_type: str, *, max_bytes: int) -> str:
+def put_blob(session: Session, data: bytes, media_type: str, *, max_bytes: int) -> str:
     """Store ``data`` once, whoever stores it how often; return its SHA-256."""
     if len(data) > max_bytes:
         raise BlobTooLarge(f"{len(data)} bytes exceed the limit of {max_bytes} bytes")
     digest = hashlib.sha256(data).hexdigest()
-    insert = insert_for(session)
-    await session.execute(
-        insert(Blob)
-        .values(sha256=digest, size=len(data), media_type=media_type, data=data, created_at=datetime.now(UTC))
-        .on_conflict_do_nothing(index_elements=[Blob.sha256])
-    )
+    session.execute(insert_ignoring(dialect_of(session), Blob, ("sha256",)), {
+        "sha256": digest, "size": len(data), "media_type": media_type, "data": data, "created_at": datetime.now(UTC)})
     return digest
 
 

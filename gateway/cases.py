@@ -204,7 +204,7 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
         case.deadline_uncertain = not due.certain
         case.needs_review = False
         case.updated_at = now
-        await add_events(session, case.id, now, [EventSpec(
+        await session.run_sync(add_events, case.id, now, [EventSpec(
             kind="reclassify", actor=actor, note=f"{old_label}/{old_reason} → {category.value}/{reason}",
             data={"old": [old_label, old_reason], "new": [category.value, reason]})])
         if case.status == CaseStatus.NEEDS_REVIEW:
@@ -225,7 +225,7 @@ async def set_due_date(store: Store, code: str, due: datetime, *, actor: str, no
         previous = case.result_due
         case.result_due = due
         case.updated_at = datetime.now(UTC)
-        await add_events(session, case.id, case.updated_at, [EventSpec(
+        await session.run_sync(add_events, case.id, case.updated_at, [EventSpec(
             kind="set_due_date", actor=actor, note=note,
             data={"old": _iso(previous), "new": due.isoformat()})])
 

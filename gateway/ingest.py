@@ -10,18 +10,19 @@ message, blobs, timeline events and acknowledgement all commit together or not a
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from channels.intake import Intake, ReplyChannel
 from gateway.blobs import BlobTooLarge, put_blob
-from gateway.db.dialect import insert_for
+from gateway.db.dialect import dialect_of, insert_ignoring
 from gateway.db.models import Attachment, Case, Contact, Hall, Message, ServiceItem, Window
 from gateway.db.store import Store
 from gateway.deadlines import WorkCalendar, deadlines_for
@@ -63,6 +64,20 @@ class IngestResult:
     follow_up: bool = False
 
 
+_DUPLICATE = (
+    select(Message.id, Message.case_id, Case.code)
+    .join(Case, Case.id == Message.case_id)
+    .where(Message.channel == bindparam("channel"), Message.source_ref == bindparam("source_ref"))
+)
+_HALL_ID = select(Hall.id).where(Hall.code == bindparam("code"))
+_WINDOW_ID = select(Window.id).where(Window.hall_id == bindparam("hall_id"), Window.code == bindparam("code"))
+_ITEM_ID = select(ServiceItem.id).where(ServiceItem.code == bindparam("code"))
+_INSERT_CASE = insert(Case).returning(Case.id)
+_INSERT_CONTACT = insert(Contact)
+_SET_CODE = update(Case).where(Case.id == bindparam("case_id")).values(code=bindparam("code"))
+_INSERT_ATTACHMENTS = insert(Attachment)
+
+
 class _LostRace(Exception):
     """Another writer stored the same input first; roll back and return theirs."""
 
@@ -81,9 +96,6 @@ class Ingestor:
         self.tz = ZoneInfo(settings.timezone)
 
     async def ingest(self, intake: Intake) -> IngestResult:
-        existing = await self._find_existing(intake)
-        if existing is not None:
-            return existing
         triage = self.classifier.classify(
             intake.text_for_triage if not intake.subject else f"{intake.subject}\n{intake.text_for_triage}",
             channel=intake.channel.value,
@@ -91,124 +103,116 @@ class Ingestor:
             reasons=intake.reasons,
         )
         calendar: WorkCalendar = await self.calendar()
+
+        def transaction(session: Session) -> IngestResult:
+            duplicate = self._duplicate(session, intake)
+            if duplicate is not None:
+                return duplicate
+            target = self._follow_up_target(session, intake)
+            if target is not None:
+                return self._add_follow_up(session, target, intake)
+            return self._create_case(session, intake, triage, calendar)
+
         try:
-            async with self.store.write() as session:
-                duplicate = await self._duplicate(session, intake)
-                if duplicate is not None:
-                    return duplicate
-                target = await self._follow_up_target(session, intake)
-                if target is not None:
-                    return await self._add_follow_up(session, target, intake)
-                return await self._create_case(session, intake, triage, calendar)
+            return await self.store.run_write(transaction)
         except _LostRace:
-            found = await self._find_existing(intake)
+            found = await self.store.run_write(lambda session: self._duplicate(session, intake))
             if found is None:  # pragma: no cover - the winner committed before we rolled back
                 raise
             return found
 
-    # ----- lookups ---------------------------------------------------------------------------
-
-    async def _find_existing(self, intake: Intake) -> IngestResult | None:
-        async with self.store.read() as session:
-            return await self._duplicate(session, intake)
+    # The transaction body below is synchronous SQLAlchemy: ``Store.run_write`` runs it in one
+    # hop (a writer thread on SQLite, ``run_sync`` on PostgreSQL).
 
     @staticmethod
-    async def _duplicate(session: AsyncSession, intake: Intake) -> IngestResult | None:
-        row = (await session.execute(
-            select(Message.id, Message.case_id, Case.code)
-            .join(Case, Case.id == Message.case_id)
-            .where(Message.channel == intake.channel.value, Message.source_ref == intake.source_ref)
-        )).first()
+    def _duplicate(session: Session, intake: Intake) -> IngestResult | None:
+        row = session.execute(_DUPLICATE, {"channel": intake.channel.value, "source_ref": intake.source_ref}).first()
         if row is None:
             return None
         return IngestResult(case_id=row.case_id, case_code=row.code, message_id=row.id, created=False, duplicate=True)
 
-    async def _follow_up_target(self, session: AsyncSession, intake: Intake) -> Case | None:
+    def _follow_up_target(self, session: Session, intake: Intake) -> Case | None:
         """The case this intake continues: a referenced message of ours, or a quoted tracking code
         from the case's own contact (anyone else quoting it must not write into the case)."""
         if intake.references:
-            row = (await session.execute(
+            row = session.execute(
                 select(Case).join(Message, Message.case_id == Case.id)
                 .where(Message.channel == intake.channel.value, Message.source_ref.in_(intake.references))
                 .order_by(Message.id.desc()).limit(1)
-            )).scalar_one_or_none()
+            ).scalar_one_or_none()
             if row is not None:
                 return row
         if intake.tracking_code:
-            case = (await session.execute(select(Case).where(Case.code == intake.tracking_code))).scalar_one_or_none()
-            if case is not None and await self._same_contact(session, case.id, intake):
+            case = session.execute(select(Case).where(Case.code == intake.tracking_code)).scalar_one_or_none()
+            if case is not None and self._same_contact(session, case.id, intake):
                 return case
         return None
 
-    async def _same_contact(self, session: AsyncSession, case_id: int, intake: Intake) -> bool:
-        contact = (await session.execute(select(Contact).where(Contact.case_id == case_id))).scalar_one_or_none()
+    def _same_contact(self, session: Session, case_id: int, intake: Intake) -> bool:
+        contact = session.execute(select(Contact).where(Contact.case_id == case_id)).scalar_one_or_none()
         if contact is None:
             return False
         phone = self.cipher.search_hash(intake.contact.phone)
         email = self.cipher.search_hash(intake.contact.email)
         return bool((phone and phone == contact.phone_hash) or (email and email == contact.email_hash))
 
-    async def _registry_ids(self, session: AsyncSession, intake: Intake) -> tuple[int | None, int | None, int | None]:
+    @staticmethod
+    def _registry_ids(session: Session, intake: Intake) -> tuple[int | None, int | None, int | None]:
         hall_id = window_id = item_id = None
         if intake.hall:
-            hall_id = (await session.execute(select(Hall.id).where(Hall.code == intake.hall))).scalar_one_or_none()
+            hall_id = session.execute(_HALL_ID, {"code": intake.hall}).scalar_one_or_none()
             if hall_id is None:
                 raise IngestError(f"hall: unknown hall code {intake.hall!r}")
             if intake.window:
-                window_id = (await session.execute(
-                    select(Window.id).where(Window.hall_id == hall_id, Window.code == intake.window)
-                )).scalar_one_or_none()
+                window_id = session.execute(
+                    _WINDOW_ID, {"hall_id": hall_id, "code": intake.window}).scalar_one_or_none()
                 if window_id is None:
                     raise IngestError(f"window: hall {intake.hall} has no window {intake.window!r}")
         if intake.service_item:
-            item_id = (await session.execute(
-                select(ServiceItem.id).where(ServiceItem.code == intake.service_item)
-            )).scalar_one_or_none()
+            item_id = session.execute(_ITEM_ID, {"code": intake.service_item}).scalar_one_or_none()
             if item_id is None:
                 raise IngestError(f"service_item: unknown service item code {intake.service_item!r}")
         return hall_id, window_id, item_id
 
-    # ----- writes ----------------------------------------------------------------------------
-
-    async def _insert_message(self, session: AsyncSession, case_id: int, intake: Intake, now: datetime) -> int:
+    def _insert_message(self, session: Session, case_id: int, intake: Intake) -> int:
         raw_sha = None
         extra: dict[str, Any] = dict(intake.extra)
         if intake.raw is not None:
             try:
-                raw_sha = await put_blob(session, intake.raw.content, intake.raw.media_type,
-                                         max_bytes=self.settings.max_blob_bytes)
+                raw_sha = put_blob(session, intake.raw.content, intake.raw.media_type,
+                                   max_bytes=self.settings.max_blob_bytes)
             except BlobTooLarge as exc:
                 extra["raw_rejected"] = f"{exc} (sha256 {intake.raw.sha256})"
-        statement = insert_for(session)(Message).values(
-            case_id=case_id, direction="in", channel=intake.channel.value, source_ref=intake.source_ref,
-            at=intake.received_at, subject=intake.subject, text=intake.text, raw_sha256=raw_sha, extra=extra,
-            public=False,
-        ).on_conflict_do_nothing(index_elements=[Message.channel, Message.source_ref]).returning(Message.id)
-        message_id = (await session.execute(statement)).scalar_one_or_none()
+        statement = insert_ignoring(dialect_of(session), Message, ("channel", "source_ref"), "id")
+        message_id = session.execute(statement, {
+            "case_id": case_id, "direction": "in", "channel": intake.channel.value, "source_ref": intake.source_ref,
+            "at": intake.received_at, "subject": intake.subject, "text": intake.text, "raw_sha256": raw_sha,
+            "extra": extra, "public": False, "author": None,
+        }).scalar_one_or_none()
         if message_id is None:
             raise _LostRace
-        await self._insert_attachments(session, message_id, intake)
+        self._insert_attachments(session, message_id, intake)
         return message_id
 
-    async def _insert_attachments(self, session: AsyncSession, message_id: int, intake: Intake) -> None:
+    def _insert_attachments(self, session: Session, message_id: int, intake: Intake) -> None:
         rows = []
         for attachment in intake.attachments:
             sha, rejected = attachment.sha256, attachment.rejected
             if attachment.content is not None:
                 try:
-                    await put_blob(session, attachment.content, attachment.media_type,
-                                   max_bytes=self.settings.max_attachment_bytes)
+                    put_blob(session, attachment.content, attachment.media_type,
+                             max_bytes=self.settings.max_attachment_bytes)
                 except BlobTooLarge as exc:
                     rejected = f"too large: {exc}"
             rows.append({"message_id": message_id, "name": attachment.name, "media_type": attachment.media_type,
                          "size": attachment.size, "sha256": None if rejected else sha, "rejected": rejected})
         if rows:
-            await session.execute(insert(Attachment), rows)
+            session.execute(_INSERT_ATTACHMENTS, rows)
 
-    async def _add_follow_up(self, session: AsyncSession, case: Case, intake: Intake) -> IngestResult:
+    def _add_follow_up(self, session: Session, case: Case, intake: Intake) -> IngestResult:
         now = self.clock()
-        message_id = await self._insert_message(session, case.id, intake, now)
-        await add_events(session, case.id, now, [EventSpec(
+        message_id = self._insert_message(session, case.id, intake)
+        add_events(session, case.id, now, [EventSpec(
             kind="follow_up", actor=f"citizen:{intake.channel.value}", note=intake.subject,
             data={"message_id": message_id, "case_status": case.status},
         )])
@@ -216,10 +220,10 @@ class Ingestor:
         return IngestResult(case_id=case.id, case_code=case.code, message_id=message_id, created=False,
                             follow_up=True)
 
-    async def _create_case(self, session: AsyncSession, intake: Intake, triage: TriageOutcome,
-                           calendar: WorkCalendar) -> IngestResult:
+    def _create_case(self, session: Session, intake: Intake, triage: TriageOutcome,
+                     calendar: WorkCalendar) -> IngestResult:
         now = self.clock()
-        hall_id, window_id, item_id = await self._registry_ids(session, intake)
+        hall_id, window_id, item_id = self._registry_ids(session, intake)
         category = Category(triage.label)
         due = deadlines_for(category, intake.received_at, calendar)
         if triage.needs_review:
@@ -228,11 +232,13 @@ class Ingestor:
             status = CaseStatus.CLOSED
         else:
             status = CaseStatus.TRIAGED
-        code = await next_code(session, self.settings.tracking_prefix, day_key(intake.received_at, self.tz))
+        # The per-day counter row is locked until commit; take it last so that concurrent ingests
+        # (PostgreSQL) hold it as briefly as possible.  Until then the case has a unique placeholder.
+        code = f"~{uuid.uuid4().hex[:30]}"
         contact = intake.contact
         reply_channel = self._reply_channel(intake)
         triage_data = triage.to_dict()
-        case_id = (await session.execute(insert(Case).values(
+        case_id = session.execute(_INSERT_CASE, dict(
             code=code, channel=intake.channel.value, status=status.value, received_at=intake.received_at,
             created_at=now, updated_at=now, closed_at=now if status is CaseStatus.CLOSED else None,
             subject=intake.subject, text=intake.text, rating=intake.rating.value if intake.rating else None,
@@ -241,11 +247,11 @@ class Ingestor:
             category=category.value, reason=triage.reason, confidence=triage.confidence,
             needs_review=triage.needs_review, triage_terms=triage_data.get("terms", []),
             first_response_due=due.first_response_due, result_due=due.result_due,
-            deadline_uncertain=not due.certain,
-        ).returning(Case.id))).scalar_one()
-        message_id = await self._insert_message(session, case_id, intake, now)
+            deadline_uncertain=not due.certain, verdict=None, first_responded_at=None, result_at=None,
+        )).scalar_one()
+        message_id = self._insert_message(session, case_id, intake)
         if not contact.is_empty:
-            await session.execute(insert(Contact).values(
+            session.execute(_INSERT_CONTACT, dict(
                 case_id=case_id, key_id=self.cipher.current_key_id, name_enc=self.cipher.seal(contact.name),
                 phone_enc=self.cipher.seal(contact.phone), email_enc=self.cipher.seal(contact.email),
                 phone_hash=self.cipher.search_hash(contact.phone), email_hash=self.cipher.search_hash(contact.email),
@@ -262,9 +268,11 @@ class Ingestor:
         if status is CaseStatus.CLOSED:
             events.append(EventSpec("close", "system:triage", CaseStatus.TRIAGED.value, CaseStatus.CLOSED.value,
                                     note="无需整改，自动办结"))
-        await add_events(session, case_id, now, events)
+        add_events(session, case_id, now, events)
+        code = next_code(session, self.settings.tracking_prefix, day_key(intake.received_at, self.tz))
+        session.execute(_SET_CODE, {"case_id": case_id, "code": code})
         if reply_channel in (ReplyChannel.EMAIL, ReplyChannel.SMS):
-            await enqueue(session, self.cipher, self._acknowledgement(
+            enqueue(session, self.cipher, self._acknowledgement(
                 case_id, code, intake, reply_channel, category, due.first_response_due))
         return IngestResult(case_id=case_id, case_code=code, message_id=message_id, created=True)
 

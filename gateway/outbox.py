@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from gateway.db.dialect import insert_for
+from gateway.db.dialect import dialect_of, insert_ignoring
 from gateway.db.models import OutboxMessage
 from gateway.db.store import Store
 from gateway.personal import PersonalDataCipher
@@ -62,18 +62,18 @@ class Sender(Protocol):
     async def send(self, message: OutgoingMessage) -> SendResult: ...
 
 
-async def enqueue(session: AsyncSession, cipher: PersonalDataCipher, message: OutgoingMessage,
+def enqueue(session: Session, cipher: PersonalDataCipher, message: OutgoingMessage,
                   *, now: datetime | None = None) -> int | None:
     """Add ``message`` to the outbox in the caller's transaction.  A repeated ``dedup_key`` is a
     no-op (returns ``None``), which keeps retried work from sending twice."""
     now = now or datetime.now(UTC)
-    statement = insert_for(session)(OutboxMessage).values(
+    statement = insert_ignoring(dialect_of(session), OutboxMessage, ("dedup_key",), "id")
+    return (session.execute(statement, dict(
         case_id=message.case_id, channel=message.channel, kind=message.kind, dedup_key=message.dedup_key,
         recipient_enc=cipher.seal(message.recipient), key_id=cipher.current_key_id, subject=message.subject,
         body=message.body, payload=dict(message.payload), status=PENDING, attempts=0, next_attempt_at=now,
-        created_at=now,
-    ).on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key]).returning(OutboxMessage.id)
-    return (await session.execute(statement)).scalar_one_or_none()
+        created_at=now, locked_until=None, last_error=None, provider_ref=None, sent_at=None,
+    ))).scalar_one_or_none()
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:

@@ -45,8 +45,9 @@ async def _raise(session: AsyncSession, case: Case, kind: str, due_at: datetime,
     )).scalar_one_or_none()
     if inserted is None:
         return False
-    await add_events(session, case.id, now, [EventSpec(kind="reminder", actor="system:deadlines", note=NOTES[kind],
-                                                       data={"reminder": kind, "due_at": due_at.isoformat()})])
+    await session.run_sync(add_events, case.id, now, [EventSpec(
+        kind="reminder", actor="system:deadlines", note=NOTES[kind],
+        data={"reminder": kind, "due_at": due_at.isoformat()})])
     return True
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from gateway.db.dialect import insert_for
+from gateway.db.dialect import dialect_of, insert_for_dialect
 from gateway.db.models import TrackingCounter
 
 CODE_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,4})(\d{8})-(\d{4,6})(?![0-9])")
@@ -33,11 +35,14 @@ def find_codes(text: str, prefix: str) -> list[str]:
     return [m.group(0) for m in CODE_RE.finditer(normalized) if m.group(1) == prefix]
 
 
-async def next_code(session: AsyncSession, prefix: str, day: str) -> str:
+@cache
+def _next_statement(dialect: str) -> Any:
+    table = TrackingCounter.__table__
+    return insert_for_dialect(dialect)(table).on_conflict_do_update(
+        index_elements=[table.c.day], set_={"last": table.c.last + 1}).returning(table.c.last)
+
+
+def next_code(session: Session, prefix: str, day: str) -> str:
     """Reserve the next code for ``day`` inside the caller's transaction."""
-    statement = insert_for(session)(TrackingCounter).values(day=day, last=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[TrackingCounter.day], set_={"last": TrackingCounter.last + 1}
-    ).returning(TrackingCounter.last)
-    sequence = (await session.execute(statement)).scalar_one()
+    sequence = (session.execute(_next_statement(dialect_of(session)), {"day": day, "last": 1})).scalar_one()
     return format_code(prefix, day, sequence)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from channels.ratings import Rating
 from gateway.db.models import Case, CaseEvent
@@ -47,6 +48,7 @@ class CaseFacts:
         return self.real_name and self.rating is not None and self.rating.is_bad
 
 
+_INSERT_EVENT = insert(CaseEvent)
 Guard = Callable[[CaseFacts], str | None]
 
 
@@ -151,11 +153,13 @@ class EventSpec:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-async def add_events(session: AsyncSession, case_id: int, at: datetime, events: list[EventSpec]) -> None:
+def add_events(session: Session, case_id: int, at: datetime, events: list[EventSpec]) -> None:
+    """Write timeline lines in the caller's (synchronous) transaction; async code uses
+    ``await session.run_sync(add_events, …)``."""
     if not events:
         return
-    await session.execute(
-        insert(CaseEvent),
+    session.execute(
+        _INSERT_EVENT,
         [
             {"case_id": case_id, "at": at, "actor": e.actor, "kind": e.kind, "from_status": e.from_status,
              "to_status": e.to_status, "note": e.note, "data": e.data}
@@ -189,7 +193,7 @@ async def apply_transition(
         case.closed_at = now
     if action == "reply" and case.result_at is None:
         case.result_at = now
-    await add_events(session, case.id, now, [
+    await session.run_sync(add_events, case.id, now, [
         EventSpec(kind=action, actor=actor, from_status=previous, to_status=case.status, note=note, data=data or {})
     ])
     return case

@@ -93,7 +93,7 @@ async def test_racing_writers_on_separate_stores_yield_one_case(services: Servic
 async def test_a_failure_mid_ingest_leaves_nothing_and_a_retry_succeeds(services: Services, monkeypatch) -> None:
     import gateway.ingest
 
-    async def broken_enqueue(*args, **kwargs):
+    def broken_enqueue(*args, **kwargs):
         raise RuntimeError("process died while writing the acknowledgement")
 
     monkeypatch.setattr(gateway.ingest, "enqueue", broken_enqueue)

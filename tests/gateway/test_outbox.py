@@ -30,11 +30,13 @@ class RecordingSender:
 
 
 async def put(services: Services, n: int = 1, channel: str = "email") -> None:
-    async with services.store.write() as session:
+    def work(session) -> None:
         for i in range(n):
-            await enqueue(session, services.cipher, OutgoingMessage(
+            enqueue(session, services.cipher, OutgoingMessage(
                 channel=channel, kind="reply", recipient=f"c{i}@163.com", body="您好", subject="答复",
                 dedup_key=f"k{channel}{i}"), now=local(2026, 11, 27, 9, 0))
+
+    await services.store.run_write(work)
 
 
 async def rows(services: Services) -> list[OutboxMessage]:

@@ -49,12 +49,15 @@ def normalize_phone(raw: str) -> str:
 
 
 def normalize_email(raw: str) -> str:
-    """Lower-case the domain, strip spaces, and check the shape; raise ``ValueError`` if wrong."""
+    """Lower-case, strip spaces, and check the shape; raise ``ValueError`` if wrong.
+
+    The local part is lower-cased too: the mail services citizens use (QQ, 163, 126, Sina, Outlook)
+    treat it case-insensitively, and one spelling per address keeps the search hash stable.
+    """
     text = raw.strip()
     if not _EMAIL.match(text):
         raise ValueError("e-mail address is not of the form name@domain")
-    local, _, domain = text.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    return text.lower()
 
 
 def mask_phone(value: str | None) -> str:

@@ -457,3 +457,7 @@ def _mount_channel_groups() -> None:
 
 
 _mount_channel_groups()
+
+
+if __name__ == "__main__":
+    main()

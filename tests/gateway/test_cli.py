@@ -1,0 +1,131 @@
+"""The ``hcp`` command, run as a real process against a SQLite database in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HCP = [sys.executable, "-m", "gateway.cli.main"]
+
+
+def hcp(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HCP_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(Path(__file__).parents[2])}
+    env.pop("HCP_DATABASE_URL", None)
+    return subprocess.run([*HCP, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120,
+                          cwd=tmp_path)
+
+
+INTAKES = [
+    {"channel": "web", "source_ref": "tok-1", "received_at": "2026-11-27T22:10:00+08:00",
+     "text": "窗口工作人员态度很差，一直玩手机不理人", "rating": "非常不满意", "reasons": ["attitude"],
+     "hall": "jintun", "window": "w01",
+     "contact": {"name": "王小明", "phone": "13812345678", "real_name": True, "preferred_channel": "sms"}},
+    {"channel": "email", "source_ref": "<m1@qq.com>", "received_at": "2026-11-28T09:00:00+08:00",
+     "subject": "表扬", "text": "工作人员非常耐心，一次就办好了，谢谢！", "contact": {"email": "Zhang@QQ.com"}},
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli")
+    lines = [json.dumps(i, ensure_ascii=False) for i in INTAKES]
+    lines += [json.dumps(INTAKES[0], ensure_ascii=False), '{"channel": "fax"}', "not json"]
+    (path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_ingest_reports_bad_lines_and_keeps_good_ones(workdir: Path) -> None:
+    result = hcp(workdir, "ingest", "in.jsonl")
+    assert result.returncode == 1
+    assert "2 new cases, 1 already stored, 2 rejected" in result.stdout
+    assert "in.jsonl:4: channel: Input should be" in result.stderr
+    assert "in.jsonl:5: not JSON" in result.stderr
+    again = hcp(workdir, "ingest", "in.jsonl")
+    assert "0 new cases, 3 already stored, 2 rejected" in again.stdout
+
+
+def test_cases_list_and_show_mask_personal_data(workdir: Path) -> None:
+    hcp(workdir, "ingest", "in.jsonl")
+    listed = json.loads(hcp(workdir, "cases", "list", "--json").stdout)
+    by_ref = {row["source_ref"]: row for row in listed}
+    web = by_ref["tok-1"]
+    assert web["code"] == "JX20261127-0001" and web["channel"] == "web"
+    assert web["category"] == "immediate" and web["reason"] == "attitude"
+    assert web["rating"] == "very_dissatisfied" and web["reasons"] == ["attitude"]
+    assert web["contact"]["phone"] == "138****5678" and web["contact"]["name"] == "王**"
+    assert web["deadlines"]["first_response_due"] == "2026-11-30T01:30:00+00:00", "Friday night → Monday 09:30"
+    praise = by_ref["<m1@qq.com>"]
+    assert praise["category"] == "none" and praise["status"] == "closed"
+    assert praise["contact"]["email"] == "z***@qq.com"
+    shown = hcp(workdir, "cases", "show", "JX20261127-0001", "--json")
+    case = json.loads(shown.stdout)
+    assert [e["kind"] for e in case["events"]][:2] == ["received", "triage"]
+    assert "13812345678" not in shown.stdout and "王小明" not in shown.stdout
+    missing = hcp(workdir, "cases", "show", "JX20000101-0001")
+    assert missing.returncode == 1 and "no case with tracking code 'JX20000101-0001'" in missing.stderr
+
+
+def test_workflow_moves_from_the_command_line(workdir: Path) -> None:
+    hcp(workdir, "ingest", "in.jsonl")
+    code = "JX20261127-0001"
+    bad = hcp(workdir, "cases", "move", code, "close")
+    assert bad.returncode == 1 and "only items that need no rectification" in bad.stderr
+    assert hcp(workdir, "cases", "move", code, "start_verification").stdout.strip() == f"{code}: verifying"
+    no_note = hcp(workdir, "cases", "move", code, "verify_valid")
+    assert no_note.returncode == 1 and "needs a note" in no_note.stderr
+
+
+def test_halls_list_and_import(workdir: Path) -> None:
+    halls = json.loads(hcp(workdir, "halls", "list", "--json").stdout)
+    assert len(halls) == 13
+    assert {h["name"] for h in halls} >= {"嘉祥街道", "梁宝寺镇", "马村镇"}
+    (workdir / "more.toml").write_text(
+        '[[halls]]\ncode = "macun"\nname = "马村镇"\nkind = "town"\n'
+        'windows = [{ code = "w09", name = "新窗口" }]\n', encoding="utf-8")
+    out = hcp(workdir, "halls", "import", "more.toml")
+    assert "halls: 0 added, 0 updated; windows: 1 added" in out.stdout
+    assert "windows: 0 added" in hcp(workdir, "halls", "import", "more.toml").stdout
+    (workdir / "bad.toml").write_text('[[halls]]\ncode = "马村"\nname = ""\n', encoding="utf-8")
+    bad = hcp(workdir, "halls", "import", "bad.toml")
+    assert bad.returncode == 1 and "halls.0.code" in bad.stderr and "halls.0.name" in bad.stderr
+    assert "no such file" in hcp(workdir, "halls", "import", "nope.toml").stderr
+
+
+def test_calendar_overrides(workdir: Path) -> None:
+    assert "assumed from the weekday" in hcp(workdir, "calendar", "check", "2027-01-01").stdout
+    assert hcp(workdir, "calendar", "set", "2027-01-01", "--holiday", "--note", "元旦").returncode == 0
+    assert hcp(workdir, "calendar", "check", "2027-01-01").stdout.strip() == "2027-01-01: day off"
+    assert "元旦" in hcp(workdir, "calendar", "list").stdout
+    bad = hcp(workdir, "calendar", "set", "2027-13-01", "--workday")
+    assert bad.returncode == 2 and "is not a date" in bad.stderr
+    assert hcp(workdir, "calendar", "unset", "2027-01-01").returncode == 0
+    assert hcp(workdir, "calendar", "unset", "2027-01-01").returncode == 1
+
+
+def test_config_hides_secrets(tmp_path: Path) -> None:
+    env_secret = "super-secret-value-123"
+    os.environ["HCP_SMTP_PASSWORD"] = env_secret
+    try:
+        out = hcp(tmp_path, "config")
+    finally:
+        del os.environ["HCP_SMTP_PASSWORD"]
+    assert out.returncode == 0 and env_secret not in out.stdout
+    assert json.loads(out.stdout)["smtp_password"] == "***"
+
+
+def test_a_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
+    os.environ["HCP_OFFICE_HOURS"] = "9-5"
+    try:
+        out = hcp(tmp_path, "config")
+    finally:
+        del os.environ["HCP_OFFICE_HOURS"]
+    assert out.returncode == 1 and "HCP_OFFICE_HOURS" in out.stderr and "HH:MM-HH:MM" in out.stderr
+
+
+def test_triage_is_mounted(workdir: Path) -> None:
+    assert "check-rules" in hcp(workdir, "triage", "--help").stdout

@@ -1,0 +1,68 @@
+"""The web app starts, migrates, serves its pages and runs its background jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.db.models import WorkerState
+from gateway.locks import singleton
+from gateway.services import Services
+from gateway.settings import Settings
+from tests.helpers import make_intake
+
+
+def test_home_and_health_on_a_fresh_database(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", run_workers=True, worker_interval_seconds=0.05)
+    with TestClient(create_app(settings)) as client:
+        home = client.get("/")
+        assert home.status_code == 200
+        assert "政务服务“好差评”受理平台" in home.text and "梁宝寺镇" in home.text
+        assert client.get("/healthz").json() == {"ok": True, "database": "sqlite"}
+        assert client.get("/static/hcp.css").status_code == 200
+        services = client.app.state.services  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        state = None
+        while time.monotonic() < deadline and state is None:
+            time.sleep(0.1)
+            state = client.portal.call(_job_state, services, "job:outbox")  # type: ignore[union-attr]
+        assert state is not None and state["ok"] is True, "the outbox job ran inside the gateway"
+    assert (tmp_path / "var" / "hcp.db").exists()
+
+
+async def _job_state(services: Services, key: str) -> dict | None:
+    async with services.store.read() as session:
+        row = (await session.execute(select(WorkerState).where(WorkerState.key == key))).scalar_one_or_none()
+    return row.value if row else None
+
+
+def test_home_counts_cases_by_state(tmp_path: Path) -> None:
+    from tests.helpers import FixedClassifier
+
+    settings = Settings(data_dir=tmp_path / "var", run_workers=False)
+    services = Services.create(settings, classifier=FixedClassifier())
+    with TestClient(create_app(services=services)) as client:
+        client.portal.call(services.ingestor.ingest, make_intake())  # type: ignore[union-attr]
+        page = client.get("/").text
+    assert "已分类" in page and '<td class="num">1</td>' in page
+
+
+async def test_a_singleton_job_runs_in_one_process_only(services: Services, settings: Settings) -> None:
+    other = Services.create(settings, classifier=services.classifier)
+    try:
+        lock_dir = settings.data_dir / "locks"
+        async with singleton(services.store, "hcp:imap:inbox", lock_dir) as first:
+            async with singleton(other.store, "hcp:imap:inbox", lock_dir) as second:
+                assert first is True and second is False
+            async with singleton(other.store, "hcp:reminders", lock_dir) as unrelated:
+                assert unrelated is True
+        async with singleton(other.store, "hcp:imap:inbox", lock_dir) as after_release:
+            assert after_release is True
+    finally:
+        await other.close()
+    await asyncio.sleep(0)

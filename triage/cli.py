@@ -93,24 +93,12 @@ def eval_cmd(file: Path, as_json: bool, errors: bool, rules_path: Path | None) -
 
 
 def _read_corrections(path: Path) -> list[Correction]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     out = []
-    for no, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{no}: bad JSON: {exc.msg} (column {exc.colno})") from exc
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{no}: expected a JSON object")
+    for obj in read_jsonl(path, required=()):
         try:
             out.append(Correction.from_mapping(obj))
         except ValueError as exc:
-            raise DataError(f"{path}:{no}: {exc}") from exc
+            raise DataError(f"{path}:{obj['_line']}: {exc}") from exc
     return out
 
 

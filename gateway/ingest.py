@@ -1,15 +1,15 @@
 """Exactly-once ingest: an ``Intake`` becomes a case (or a follow-up on one) in one transaction.
 
-``(channel, source_ref)`` is unique on ``case_messages``.  A repeated input finds its message and
-returns the existing case without writing; two concurrent copies race to insert the message row,
-``ON CONFLICT DO NOTHING`` lets exactly one win, and the loser rolls back everything it had
-written (tracking-code counter included) and returns the winner's case.  The case, its contact,
-message, blobs, timeline events and acknowledgement all commit together or not at all.
+``(channel, source_ref)`` is unique on ``case_messages``.  A repeated input finds its message
+inside the write transaction and returns the existing case, writing nothing.  Two concurrent
+copies race to insert the message row; ``ON CONFLICT DO NOTHING`` lets exactly one win, and the
+loser rolls back everything it wrote (tracking-code counter included) and returns the winner's
+case.  The case, its contact, message, blobs, timeline events and acknowledgement all commit
+together or not at all.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,8 +32,6 @@ from gateway.personal import PersonalDataCipher
 from gateway.settings import Settings
 from gateway.tracking import day_key, next_code
 from gateway.workflow import EventSpec, add_events
-
-log = logging.getLogger(__name__)
 
 
 class TriageOutcome(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -65,4 +64,3 @@ async def test_a_singleton_job_runs_in_one_process_only(services: Services, sett
             assert after_release is True
     finally:
         await other.close()
-    await asyncio.sleep(0)

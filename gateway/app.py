@@ -5,22 +5,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from gateway.auth.access import csrf_token, current_user
+from gateway.auth.middleware import PrincipalMiddleware
+from gateway.auth.users import ensure_first_admin
 from gateway.channel_plugins import plugin_routes
+from gateway.http_security import SecurityHeadersMiddleware, http_error
 from gateway.routes import home
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.staff_nav import staff_nav
 from gateway.workers import WorkerRunner, all_jobs
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+
+
+def announce_first_admin(password: str) -> None:
+    """Print the first admin's one-time password on the console: never logged, never stored in clear."""
+    print("\n" + "=" * 64, file=sys.stderr)
+    print("  First start: created the account 'admin' with the password", file=sys.stderr)
+    print(f"      {password}", file=sys.stderr)
+    print("  It is shown only now. Sign in at /login and change it (hcp users passwd admin).", file=sys.stderr)
+    print("=" * 64 + "\n", file=sys.stderr, flush=True)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
@@ -34,6 +53,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         owned = services is None
         app.state.services = services or Services.create(settings)
         await app.state.services.prepare_database()
+        first_password = await ensure_first_admin(app.state.services.store)
+        if first_password:
+            announce_first_admin(first_password)
         runner_task = None
         runner = None
         if run_workers:
@@ -50,6 +72,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["site_name"] = "嘉祥县政务服务好差评"
+    templates.env.globals["csrf_token"] = csrf_token
+    templates.env.globals["current_user"] = current_user
+    templates.env.globals["staff_nav"] = staff_nav
+    https = settings.public_url.startswith("https://")
     app = Starlette(
         routes=[
             Route("/", home.home, name="home"),
@@ -58,7 +84,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+            Middleware(SecurityHeadersMiddleware, https=https),
+            Middleware(SessionMiddleware, secret_key=settings.signing_key().decode(), session_cookie="hcp_session",
+                       max_age=12 * 3600, same_site="lax", https_only=https),
+            Middleware(PrincipalMiddleware),
+        ],
+        exception_handlers={HTTPException: http_error},
     )
     app.state.templates = templates
+    if services is not None:  # injected (tests, embedding): usable even without running the lifespan
+        app.state.services = services
     app.state.settings = settings
     return app

@@ -23,11 +23,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # "module:function" returning a ChannelPlugin (senders and jobs, built from services).
-PLUGINS: tuple[str, ...] = ("gateway.mail:plugin",)
+PLUGINS: tuple[str, ...] = ("gateway.mail:plugin", "gateway.phone.plugin:plugin", "gateway.results.upstream:plugin")
 # "module:attribute" naming a list of Starlette routes (handlers reach services via request.app.state).
-ROUTES: tuple[str, ...] = ()
+ROUTES: tuple[str, ...] = (
+    "gateway.routes.auth:routes",
+    "gateway.routes.console:routes",
+    "gateway.routes.admin:routes",
+    "gateway.paper.routes:routes",
+    "gateway.web.routes:routes",
+    "gateway.results.routes:routes",
+    "gateway.phone.routes:routes",
+)
 # "module:attribute" naming a click group mounted under ``hcp``.
-CLI_GROUPS: tuple[str, ...] = ("gateway.cli_email:email_group",)
+CLI_GROUPS: tuple[str, ...] = (
+    "gateway.cli_email:email_group",
+    "gateway.cli_users:users_group",
+    "gateway.paper.cli:paper_group",
+    "gateway.paper.cli:slips_group",
+    "gateway.web.cli:web_group",
+    "gateway.results.cli:report_group",
+    "gateway.results.cli:demo_group",
+    "gateway.phone.cli:phone_group",
+)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.db.migrate import upgrade
-from gateway.db.models import Base
+from gateway.db.schema import Base
 from gateway.services import Services
 from gateway.settings import Settings
 

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import gateway.db.schema  # noqa: F401  (every table module, so mappers and foreign keys resolve)
+
 T = TypeVar("T")
 
 SQLITE_PRAGMAS = (

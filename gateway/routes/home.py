@@ -6,11 +6,13 @@ from sqlalchemy import func, select, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.auth.access import public
 from gateway.db.models import Case, OutboxMessage
 from gateway.domain import CaseStatus
 from gateway.registry import list_halls
 
 
+@public
 async def home(request: Request) -> Response:
     services = request.app.state.services
     async with services.store.read() as session:
@@ -26,6 +28,7 @@ async def home(request: Request) -> Response:
     })
 
 
+@public
 async def healthz(request: Request) -> Response:
     """200 when the database answers; 503 with the reason otherwise."""
     services = request.app.state.services

@@ -1,0 +1,142 @@
+"""Staff accounts in the store: create, authenticate, disable, change password, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from gateway.auth.passwords import hash_password, needs_rehash, random_password, verify_password
+from gateway.auth.roles import Principal, check_roles
+from gateway.db.models import Hall
+from gateway.db.models_staff import User
+from gateway.db.store import Store
+
+
+class UserError(ValueError):
+    """A user operation that cannot be done; the message is shown to the administrator."""
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user.id, user.username, user.display_name, frozenset(user.roles), frozenset(user.towns))
+
+
+async def _check_towns(store: Store, towns: list[str]) -> None:
+    if not towns:
+        return
+    async with store.read() as session:
+        known = set((await session.execute(select(Hall.code).where(Hall.code.in_(towns)))).scalars())
+    unknown = sorted(set(towns) - known)
+    if unknown:
+        raise UserError(f"unknown town/hall code(s): {', '.join(unknown)}")
+
+
+async def add_user(store: Store, username: str, password: str, roles: list[str], towns: list[str] = (),  # type: ignore[assignment]
+                   display_name: str | None = None) -> Principal:
+    """Create an account; raise ``UserError`` for a taken name, bad role, unknown town or weak password."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise UserError("user name must be 1–64 characters")
+    try:
+        role_set = check_roles(roles)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    if "handler" in role_set and not towns:
+        raise UserError("a handler needs at least one --town")
+    await _check_towns(store, list(towns))
+    password_hash = hash_password(password)
+    async with store.write() as session:
+        exists = (await session.execute(select(User.id).where(User.username == username))).first()
+        if exists:
+            raise UserError(f"user {username!r} already exists")
+        user = User(username=username, display_name=display_name or username, password_hash=password_hash,
+                    roles=sorted(role_set), towns=sorted(set(towns)), active=True, session_version=1,
+                    created_at=datetime.now(UTC))
+        session.add(user)
+        await session.flush()
+        return principal_of(user)
+
+
+async def _get(session, username: str) -> User:  # type: ignore[no-untyped-def]
+    user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+    if user is None:
+        raise UserError(f"no user named {username!r}")
+    return user
+
+
+async def set_password(store: Store, username: str, password: str) -> None:
+    """Change a password and sign the user out everywhere."""
+    password_hash = hash_password(password)
+    async with store.write() as session:
+        user = await _get(session, username)
+        user.password_hash = password_hash
+        user.session_version += 1
+
+
+async def set_active(store: Store, username: str, active: bool) -> None:
+    async with store.write() as session:
+        user = await _get(session, username)
+        user.active = active
+        user.session_version += 1
+
+
+async def set_roles(store: Store, username: str, roles: list[str], towns: list[str]) -> None:
+    try:
+        role_set = check_roles(roles)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    await _check_towns(store, towns)
+    async with store.write() as session:
+        user = await _get(session, username)
+        user.roles, user.towns = sorted(role_set), sorted(set(towns))
+        user.session_version += 1
+
+
+@dataclass(frozen=True)
+class SignIn:
+    principal: Principal
+    session_version: int
+
+
+async def authenticate(store: Store, username: str, password: str) -> SignIn | None:
+    """The principal when the name and password match an active account, else ``None``."""
+    async with store.read() as session:
+        user = (await session.execute(select(User).where(User.username == username.strip()))).scalar_one_or_none()
+    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
+        return None
+    async with store.write() as session:
+        fresh = await session.get(User, user.id)
+        assert fresh is not None
+        fresh.last_login_at = datetime.now(UTC)
+        if needs_rehash(fresh.password_hash):
+            fresh.password_hash = hash_password(password)
+        return SignIn(principal_of(fresh), fresh.session_version)
+
+
+async def load_principal(store: Store, user_id: int, session_version: int) -> Principal | None:
+    """The principal for a session cookie, or ``None`` if the account changed or was disabled since."""
+    async with store.read() as session:
+        user = await session.get(User, user_id)
+    if user is None or not user.active or user.session_version != session_version:
+        return None
+    return principal_of(user)
+
+
+async def list_users(store: Store) -> list[User]:
+    async with store.read() as session:
+        return list((await session.execute(select(User).order_by(User.username))).scalars())
+
+
+async def ensure_first_admin(store: Store) -> str | None:
+    """On an empty user table, create ``admin`` with a random password and return it (once)."""
+    async with store.read() as session:
+        count = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    if count:
+        return None
+    password = random_password()
+    try:
+        await add_user(store, "admin", password, ["admin"], display_name="系统管理员")
+    except UserError:  # another process won the race
+        return None
+    return password

@@ -1,0 +1,3 @@
+"""Tables of the phone feature (see gateway/db/schema.py for how feature tables are collected)."""
+
+from __future__ import annotations

@@ -1,0 +1,20 @@
+"""Every table module, imported once so ``Base.metadata`` is complete.
+
+Each feature keeps its tables in its own ``models_<feature>.py`` beside the core ``models.py``;
+Alembic, the store and the tests import this module so that no table is ever missing from the
+metadata (foreign keys across modules resolve, ``TRUNCATE`` covers every table).
+"""
+
+from __future__ import annotations
+
+from gateway.db import (  # noqa: F401  (imported for their tables)
+    models,
+    models_paper,
+    models_phone,
+    models_results,
+    models_staff,
+    models_web,
+)
+
+Base = models.Base
+metadata = models.Base.metadata

@@ -1,0 +1,1 @@
+"""The phone feature inside the gateway: storage, routes, CLI and workers around channels/phone."""

@@ -1,0 +1,7 @@
+"""Web routes (mounted through gateway/channel_plugins.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+routes: list[Any] = []

@@ -14,6 +14,7 @@ async def test_staff_sign_in_with_the_keyboard_alone(browser: Browser, live_serv
     page = await context.new_page()
     await page.goto(live_server.url + "/console")
     assert "/login" in page.url
+    await page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
     await page.keyboard.type("chen")
     await page.keyboard.press("Tab")
     await page.keyboard.type("correct-horse-42")

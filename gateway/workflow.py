@@ -7,6 +7,7 @@ nothing.
 
     received ─triage→ triaged | needs_review ─review→ triaged
     triaged ─start_verification→ verifying ─verify_*→ valid | not_valid | malicious
+    triaged | verifying ─send_back (退回)→ needs_review
     valid ─rectify→ rectifying ─reply→ replied ─return_visit→ return_visited ─close→ closed
     triaged (category none) ─close→ closed        not_valid | malicious ─close→ closed
 """
@@ -85,6 +86,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("flag_for_review", frozenset({S.RECEIVED, S.TRIAGED}), S.NEEDS_REVIEW, "转人工复核"),
     Transition("review", frozenset({S.NEEDS_REVIEW}), S.TRIAGED, "复核分类"),
     Transition("start_verification", frozenset({S.TRIAGED}), S.VERIFYING, "开始核实", _needs_rectification),
+    Transition("send_back", frozenset({S.TRIAGED, S.VERIFYING}), S.NEEDS_REVIEW, "退回分拣", note_required=True),
     Transition("verify_valid", frozenset({S.VERIFYING}), S.VALID, "核实属实", note_required=True),
     Transition("verify_not_valid", frozenset({S.VERIFYING}), S.NOT_VALID, "核实不属实", note_required=True),
     Transition("verify_malicious", frozenset({S.VERIFYING}), S.MALICIOUS, "认定恶意评价", note_required=True),

@@ -124,6 +124,12 @@ class Case(Base):
     first_responded_at: Mapped[datetime | None]
     result_at: Mapped[datetime | None]
 
+    # Handling beyond the state machine (see gateway/case_actions.py).
+    department: Mapped[str | None] = mapped_column(String(100))
+    paused_at: Mapped[datetime | None]
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    appeal_status: Mapped[str | None] = mapped_column(String(16))
+
 
 class Contact(Base):
     """The evaluator's personal data, encrypted; ``*_hash`` are keyed hashes for exact search."""

@@ -24,6 +24,8 @@ LEGAL = {
     (S.VALID, "rectify"): S.RECTIFYING,
     (S.RECTIFYING, "reply"): S.REPLIED,
     (S.NOT_VALID, "reply"): S.REPLIED,
+    (S.TRIAGED, "send_back"): S.NEEDS_REVIEW,
+    (S.VERIFYING, "send_back"): S.NEEDS_REVIEW,
     (S.REPLIED, "return_visit"): S.RETURN_VISITED,
     (S.REPLIED, "reopen"): S.RECTIFYING,
     (S.RETURN_VISITED, "reopen"): S.RECTIFYING,

@@ -1,4 +1,4 @@
-"""staff accounts and the audit log
+"""staff accounts, the audit log, and the case-handling columns of the console
 
 Revision ID: 0002
 Revises: 0001
@@ -54,8 +54,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
     op.create_index("ix_audit_log_target", "audit_log", ["target_type", "target_id"], unique=False)
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("department", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("paused_at", aware, nullable=True))
+        batch.add_column(sa.Column("paused_seconds", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("appeal_status", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        for column in ("appeal_status", "paused_seconds", "paused_at", "department"):
+            batch.drop_column(column)
     op.drop_table("audit_log")
     op.drop_table("users")

@@ -27,6 +27,7 @@ from gateway.routes import home
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.staff_nav import staff_nav
+from gateway.ui_format import case_countdown, local_date, local_time, rating_label, reason_label
 from gateway.workers import WorkerRunner, all_jobs
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.globals["current_user"] = current_user
     templates.env.globals["staff_nav"] = staff_nav
+    templates.env.globals["case_countdown"] = case_countdown
+    templates.env.filters["local_time"] = local_time
+    templates.env.filters["local_date"] = local_date
+    templates.env.globals["rating_label"] = rating_label
+    templates.env.globals["reason_label"] = reason_label
     https = settings.public_url.startswith("https://")
     app = Starlette(
         routes=[

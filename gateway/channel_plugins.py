@@ -28,6 +28,8 @@ PLUGINS: tuple[str, ...] = ("gateway.mail:plugin", "gateway.phone.plugin:plugin"
 ROUTES: tuple[str, ...] = (
     "gateway.routes.auth:routes",
     "gateway.routes.console:routes",
+    "gateway.routes.triage_queue:routes",
+    "gateway.routes.supervise:routes",
     "gateway.routes.admin:routes",
     "gateway.paper.routes:routes",
     "gateway.web.routes:routes",
@@ -38,6 +40,7 @@ ROUTES: tuple[str, ...] = (
 CLI_GROUPS: tuple[str, ...] = (
     "gateway.cli_email:email_group",
     "gateway.cli_users:users_group",
+    "gateway.cli_keys:keys_group",
     "gateway.paper.cli:paper_group",
     "gateway.paper.cli:slips_group",
     "gateway.web.cli:web_group",

@@ -61,3 +61,23 @@ STATUS_LABELS = {
 }
 
 OPEN_STATUSES = frozenset(CaseStatus) - {CaseStatus.CLOSED}
+
+
+# The triage step's second-level reasons (``triage/data/rules.toml``), as the console shows them.
+TRIAGE_REASON_LABELS = {
+    "environment": "环境卫生",
+    "facilities": "设施设备",
+    "attitude": "服务态度",
+    "procedure": "办事流程",
+    "steps": "办理环节",
+    "efficiency": "办事效率",
+    "complex": "复杂问题",
+    "cross_department": "跨部门协调",
+    "praise": "表扬",
+    "inquiry": "咨询",
+    "suggestion": "建议",
+    "spam": "无效信息",
+}
+
+CHANNEL_LABELS = {"email": "电子邮件", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
+VERDICT_LABELS = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}

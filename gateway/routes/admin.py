@@ -1,7 +1,65 @@
-"""Web routes (mounted through gateway/channel_plugins.py)."""
+"""Account administration in the console (the same operations as ``hcp users``), for ``admin``."""
 
 from __future__ import annotations
 
-from typing import Any
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
-routes: list[Any] = []
+from gateway.auth.access import current_user, staff
+from gateway.auth.audit import audit
+from gateway.auth.passwords import PasswordPolicyError
+from gateway.auth.roles import ROLES
+from gateway.auth.users import UserError, add_user, list_users, set_active, set_password, set_roles
+from gateway.registry import list_halls
+
+
+async def _page(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    services = request.app.state.services
+    return request.app.state.templates.TemplateResponse(request, "admin_users.html", {
+        "users": await list_users(services.store), "roles": ROLES, "halls": await list_halls(services.store),
+        "error": error, "message": request.query_params.get("done"),
+    }, status_code=status)
+
+
+@staff("admin")
+async def users_page(request: Request) -> Response:
+    return await _page(request)
+
+
+@staff("admin")
+async def users_post(request: Request) -> Response:
+    """One form per operation, told apart by ``op``: add, disable, enable, password, roles."""
+    user = current_user(request)
+    form = await request.form()
+    op = str(form.get("op", ""))
+    username = str(form.get("username", "")).strip()
+    roles = [str(r) for r in form.getlist("roles")]
+    towns = [str(t) for t in form.getlist("towns")]
+    store = request.app.state.services.store
+    try:
+        if op == "add":
+            await add_user(store, username, str(form.get("password", "")), roles, towns,
+                           str(form.get("display_name", "")).strip() or None)
+        elif op in ("disable", "enable"):
+            if user is not None and username == user.username and op == "disable":
+                raise UserError("不能停用自己的账号")
+            await set_active(store, username, op == "enable")
+        elif op == "password":
+            await set_password(store, username, str(form.get("password", "")))
+        elif op == "roles":
+            await set_roles(store, username, roles, towns)
+        else:
+            raise HTTPException(400, "未知的操作")
+    except (UserError, PasswordPolicyError) as exc:
+        return await _page(request, error=str(exc), status=400)
+    await audit(store, request, user, f"user:{op}", target_type="user", target_id=username,
+                detail={"roles": roles, "towns": towns} if op in ("add", "roles") else {})
+    return RedirectResponse(f"/admin/users?done={op}:{username}", status_code=303)
+
+
+routes = [
+    Route("/admin/users", users_page, methods=["GET"], name="admin_users"),
+    Route("/admin/users", users_post, methods=["POST"], name="admin_users_post"),
+]

@@ -1,14 +1,57 @@
-"""The staff start page: what needs doing now, for the signed-in person's roles."""
+"""Staff console: the start page, the case list and the case page with every handling step.
+
+Each POST does one thing through ``gateway.case_actions`` (which checks town scope itself and
+writes the timeline event and the audit entry in the same transaction), then redirects back to
+the case (303).  A refused step re-renders the case page with the reason and a 4xx status.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.access import current_user, staff
+from gateway import case_actions
+from gateway.auth.access import current_user, require_town, staff
+from gateway.auth.audit import client_ip
 from gateway.auth.roles import ROLES
+from gateway.case_actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
+from gateway.cases import CaseNotFound, contact_view
+from gateway.console_queries import list_cases
+from gateway.db.models import Attachment, Blob, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, CaseStatus, Category
+from gateway.registry import list_halls
 from gateway.staff_nav import staff_nav
+from gateway.workflow import WorkflowError, allowed_actions, facts_of
+
+VIEWERS = ("operator", "triage", "handler", "supervisor")
+HANDLERS = ("handler", "supervisor")
+EVENT_LABELS = {
+    "received": "收到", "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类", "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
+    "contact": "联系群众", "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
+    "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
+    "send_back": "退回分拣", "set_due_date": "设定办理期限", "return_visit": "回访",
+}
+
+
+def _actor(request: Request) -> Actor:
+    user = current_user(request)
+    assert user is not None
+    return Actor(user, client_ip(request))
+
+
+def _code(request: Request) -> str:
+    return request.path_params["code"].strip().upper()
+
+
+def _form_text(form: Any, name: str, limit: int = 4000) -> str:
+    value = form.get(name)
+    return str(value).strip()[:limit] if value is not None else ""
 
 
 @staff(*ROLES)
@@ -18,4 +61,245 @@ async def console(request: Request) -> Response:
     return request.app.state.templates.TemplateResponse(request, "console.html", {"areas": staff_nav(user)})
 
 
-routes = [Route("/console", console, methods=["GET"], name="console")]
+@staff(*VIEWERS)
+async def cases_page(request: Request) -> Response:
+    user = current_user(request)
+    assert user is not None
+    services = request.app.state.services
+    params = request.query_params
+    filters = {key: params.get(key) or None for key in ("status", "category", "hall", "channel", "code")}
+    if filters["status"] and filters["status"] not in CaseStatus.__members__.values():
+        raise HTTPException(400, "未知的状态筛选")
+    before = params.get("before")
+    overdue = params.get("overdue") == "1"
+    async with services.store.read() as session:
+        rows = await list_cases(session, services.cipher, towns=user.town_filter(), limit=50,
+                                before_id=int(before) if before and before.isdigit() else None,
+                                overdue_at=datetime.now(UTC) if overdue else None, **filters)
+    halls = [h for h in await list_halls(services.store) if user.can_access_town(h.code)]
+    query = {k: v for k, v in {**filters, "overdue": "1" if overdue else None}.items() if v}
+    return request.app.state.templates.TemplateResponse(request, "cases.html", {
+        "rows": rows, "filters": filters, "overdue": overdue, "halls": halls, "query": query,
+        "next_before": rows[-1].case.id if len(rows) == 50 else None,
+        "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS, "channels": CHANNEL_LABELS,
+    })
+
+
+async def _case_context(request: Request, code: str, *, revealed: dict[str, Any] | None = None) -> dict[str, Any]:
+    services = request.app.state.services
+    async with services.store.read() as session:
+        row = (await session.execute(
+            select(Case, Hall).outerjoin(Hall, Hall.id == Case.hall_id).where(Case.code == code))).first()
+        if row is None:
+            raise HTTPException(404, f"没有受理编号为 {code} 的案件")
+        case, hall = row
+        require_town(request, hall.code if hall else None)
+        window = await session.get(Window, case.window_id) if case.window_id else None
+        item = await session.get(ServiceItem, case.service_item_id) if case.service_item_id else None
+        contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
+        messages = list((await session.execute(
+            select(Message).where(Message.case_id == case.id).order_by(Message.id))).scalars())
+        attachments: dict[int, list[Attachment]] = {}
+        if messages:
+            for attachment in (await session.execute(select(Attachment).where(
+                    Attachment.message_id.in_([m.id for m in messages])).order_by(Attachment.id))).scalars():
+                attachments.setdefault(attachment.message_id, []).append(attachment)
+        events = list((await session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).scalars())
+    halls = await list_halls(services.store)
+    user = current_user(request)
+    assert user is not None
+    return {
+        "case": case, "hall": hall, "window": window, "item": item,
+        "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
+        "messages": messages, "attachments": attachments, "events": events,
+        "actions": [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")
+                    and (user.has(*HANDLERS) or t.action in ("flag_for_review",))],
+        "halls": halls, "reply_channels": REPLY_CHANNELS, "appeal_verdicts": APPEAL_VERDICTS,
+        "event_labels": EVENT_LABELS, "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
+        "channels": CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
+        "category": Category(case.category) if case.category else None,
+    }
+
+
+async def _render_case(request: Request, code: str, *, error: str | None = None, status: int = 200,
+                       revealed: dict[str, Any] | None = None) -> Response:
+    context = await _case_context(request, code, revealed=revealed)
+    context["error"] = error
+    return request.app.state.templates.TemplateResponse(request, "case.html", context, status_code=status)
+
+
+@staff(*VIEWERS)
+async def case_page(request: Request) -> Response:
+    return await _render_case(request, _code(request))
+
+
+async def _act(request: Request, operation: Any) -> Response:
+    """Run one case operation; redirect to the case on success, re-render it with the reason on refusal."""
+    code = _code(request)
+    try:
+        await operation(code, _actor(request), await request.form())
+    except CaseNotFound:
+        raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
+    except ScopeError as exc:
+        raise HTTPException(403, str(exc)) from None
+    except (WorkflowError, ValueError) as exc:
+        return await _render_case(request, code, error=str(exc), status=409)
+    return RedirectResponse(f"/cases/{code}", status_code=303)
+
+
+@staff("handler", "supervisor", "triage")
+async def move(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        action = _form_text(form, "action", 40)
+        if action in ("triage", "review", "return_visit"):
+            raise WorkflowError("该操作请在分拣复核或回访页面进行")
+        if not actor.principal.has(*HANDLERS) and action != "flag_for_review" and action != "send_back":
+            raise ScopeError("分拣组只能转人工复核或退回分拣")
+        await case_actions.transition(request.app.state.services, code, action, actor, _form_text(form, "note"))
+
+    return await _act(request, operation)
+
+
+@staff(*HANDLERS)
+async def reply(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.reply(request.app.state.services, code, actor, _form_text(form, "text"),
+                                 channel=_form_text(form, "channel", 10), public=form.get("public") == "1")
+
+    return await _act(request, operation)
+
+
+@staff("operator", "handler", "supervisor")
+async def contact(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.record_contact(request.app.state.services, code, actor, _form_text(form, "note"),
+                                          reached=form.get("reached") == "1", channel=_form_text(form, "channel", 10)
+                                          or "phone")
+
+    return await _act(request, operation)
+
+
+@staff(*HANDLERS)
+async def note(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.add_note(request.app.state.services, code, actor, _form_text(form, "note"))
+
+    return await _act(request, operation)
+
+
+@staff("supervisor")
+async def urge(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.urge(request.app.state.services, code, actor, _form_text(form, "note"))
+
+    return await _act(request, operation)
+
+
+@staff("handler", "supervisor", "triage")
+async def transfer(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.transfer(request.app.state.services, code, actor, to_hall=_form_text(form, "hall", 32),
+                                    department=_form_text(form, "department", 100), reason=_form_text(form, "reason"))
+
+    return await _act(request, operation)
+
+
+@staff(*HANDLERS)
+async def pause(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.pause(request.app.state.services, code, actor, _form_text(form, "note"))
+
+    return await _act(request, operation)
+
+
+@staff(*HANDLERS)
+async def resume(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.resume(request.app.state.services, code, actor, _form_text(form, "note") or None)
+
+    return await _act(request, operation)
+
+
+@staff("handler")
+async def appeal(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        await case_actions.appeal(request.app.state.services, code, actor, claim=_form_text(form, "claim", 20),
+                                  evidence=_form_text(form, "evidence"))
+
+    return await _act(request, operation)
+
+
+@staff("supervisor")
+async def decide_appeal(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        decision = _form_text(form, "decision", 10)
+        if decision not in ("uphold", "reject"):
+            raise WorkflowError("请选择支持或驳回申诉")
+        await case_actions.decide_appeal(request.app.state.services, code, actor, upheld=decision == "uphold",
+                                         note=_form_text(form, "note"))
+
+    return await _act(request, operation)
+
+
+@staff("operator", "handler", "supervisor")
+async def reveal(request: Request) -> Response:
+    """Show the full contact once, on this response only; the audit log records who looked."""
+    code = _code(request)
+    form = await request.form()
+    try:
+        revealed = await case_actions.reveal_contact(request.app.state.services, code, _actor(request),
+                                                     _form_text(form, "reason", 200) or None)
+    except CaseNotFound:
+        raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
+    except ScopeError as exc:
+        raise HTTPException(403, str(exc)) from None
+    return await _render_case(request, code, revealed=revealed)
+
+
+@staff(*VIEWERS)
+async def case_file(request: Request) -> Response:
+    """An attachment or scanned page of a case, only to staff who may see the case."""
+    code, sha = _code(request), request.path_params["sha"]
+    services = request.app.state.services
+    async with services.store.read() as session:
+        row = (await session.execute(
+            select(Case.id, Hall.code).outerjoin(Hall, Hall.id == Case.hall_id).where(Case.code == code))).first()
+        if row is None:
+            raise HTTPException(404, "找不到该文件")
+        require_town(request, row[1])
+        owned = (await session.execute(
+            select(Attachment.name, Attachment.media_type).join(Message, Message.id == Attachment.message_id)
+            .where(Message.case_id == row[0], Attachment.sha256 == sha).limit(1))).first()
+        raw = None if owned else (await session.execute(
+            select(Message.id).where(Message.case_id == row[0], Message.raw_sha256 == sha).limit(1))).first()
+        if owned is None and raw is None:
+            raise HTTPException(404, "找不到该文件")
+        blob = await session.get(Blob, sha)
+    if blob is None:
+        raise HTTPException(404, "找不到该文件")
+    media_type = owned.media_type if owned else "message/rfc822"
+    inline = media_type.startswith("image/") and media_type != "image/svg+xml"
+    disposition = "inline" if inline else "attachment"
+    return Response(blob.data, media_type=media_type if inline else "application/octet-stream",
+                    headers={"content-disposition": f'{disposition}; filename="{sha[:12]}"',
+                             "x-content-type-options": "nosniff"})
+
+
+routes = [
+    Route("/console", console, methods=["GET"], name="console"),
+    Route("/cases", cases_page, methods=["GET"], name="cases"),
+    Route("/cases/{code}", case_page, methods=["GET"], name="case"),
+    Route("/cases/{code}/move", move, methods=["POST"], name="case_move"),
+    Route("/cases/{code}/reply", reply, methods=["POST"], name="case_reply"),
+    Route("/cases/{code}/contact", contact, methods=["POST"], name="case_contact"),
+    Route("/cases/{code}/note", note, methods=["POST"], name="case_note"),
+    Route("/cases/{code}/urge", urge, methods=["POST"], name="case_urge"),
+    Route("/cases/{code}/transfer", transfer, methods=["POST"], name="case_transfer"),
+    Route("/cases/{code}/pause", pause, methods=["POST"], name="case_pause"),
+    Route("/cases/{code}/resume", resume, methods=["POST"], name="case_resume"),
+    Route("/cases/{code}/appeal", appeal, methods=["POST"], name="case_appeal"),
+    Route("/cases/{code}/appeal/decide", decide_appeal, methods=["POST"], name="case_appeal_decide"),
+    Route("/cases/{code}/reveal", reveal, methods=["POST"], name="case_reveal"),
+    Route("/cases/{code}/files/{sha}", case_file, methods=["GET"], name="case_file"),
+]

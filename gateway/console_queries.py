@@ -1,0 +1,166 @@
+"""The console's list queries: cases, the triage review queue, deadlines due soon, overdue per town.
+
+All lists are keyset-paginated (``WHERE (key) > (cursor)``, no OFFSET) and fetch their rows, the
+hall names and the masked contacts in a fixed number of queries, however long the page.  Town
+scope is a parameter of every query: ``None`` means county-wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import case as sql_case
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from channels.contact import mask_name, mask_phone
+from gateway.db.models import Case, Contact, Hall
+from gateway.domain import CaseStatus
+from gateway.personal import PersonalDataCipher
+
+OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
+# The deadline that is running: the first response until it happened, then the result.
+RUNNING_DUE = sql_case((Case.first_responded_at.is_(None), Case.first_response_due), else_=Case.result_due)
+
+
+@dataclass
+class CaseRow:
+    case: Case
+    hall_code: str | None
+    hall_name: str | None
+    contact: dict[str, str | None]
+
+
+def _scoped(query: Select, towns: Iterable[str] | None) -> Select:
+    if towns is None:
+        return query
+    return query.where(Hall.code.in_(sorted(towns)))
+
+
+async def _rows(session: AsyncSession, query: Select, cipher: PersonalDataCipher) -> list[CaseRow]:
+    found = (await session.execute(query)).all()
+    ids = [row[0].id for row in found]
+    contacts = {c.case_id: c for c in (await session.execute(
+        select(Contact).where(Contact.case_id.in_(ids)))).scalars()} if ids else {}
+    rows = []
+    for case, hall_code, hall_name in found:
+        contact = contacts.get(case.id)
+        rows.append(CaseRow(case, hall_code, hall_name, {
+            "name": mask_name(cipher.open(contact.name_enc)) or None if contact else None,
+            "phone": mask_phone(cipher.open(contact.phone_enc)) or None if contact else None,
+        }))
+    return rows
+
+
+def _base() -> Select:
+    return select(Case, Hall.code, Hall.name).outerjoin(Hall, Hall.id == Case.hall_id)
+
+
+async def list_cases(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
+                     status: str | None = None, category: str | None = None, hall: str | None = None,
+                     channel: str | None = None, overdue_at: datetime | None = None, code: str | None = None,
+                     before_id: int | None = None, limit: int = 50) -> list[CaseRow]:
+    """Newest first.  ``overdue_at``: only open cases whose running deadline passed before it."""
+    query = _scoped(_base(), towns).order_by(Case.id.desc()).limit(limit)
+    if status:
+        query = query.where(Case.status == CaseStatus(status).value)
+    if category:
+        query = query.where(Case.category == category)
+    if hall:
+        query = query.where(Hall.code == hall)
+    if channel:
+        query = query.where(Case.channel == channel)
+    if code:
+        query = query.where(Case.code == code.strip().upper())
+    if overdue_at is not None:
+        query = query.where(Case.status.in_(OPEN), Case.paused_at.is_(None), overdue_at > RUNNING_DUE)
+    if before_id:
+        query = query.where(Case.id < before_id)
+    return await _rows(session, query, cipher)
+
+
+async def triage_queue(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
+                       mode: str = "review", after: tuple[int, str, float, int] | None = None,
+                       limit: int = 50) -> list[CaseRow]:
+    """Items for the triage team, most urgent first: first-response deadline (items without one
+    last, oldest first), then lowest confidence.
+
+    ``mode="review"``: the items the classifier was unsure of (待复核); ``"auto"``: the confidently
+    classified open items, for spot checks.
+    """
+    undated = sql_case((Case.first_response_due.is_(None), 1), else_=0)
+    due = func.coalesce(Case.first_response_due, Case.received_at)
+    confidence = func.coalesce(Case.confidence, 0.0)
+    query = _scoped(_base(), towns).order_by(undated, due, confidence, Case.id).limit(limit)
+    if mode == "review":
+        query = query.where(Case.status == CaseStatus.NEEDS_REVIEW.value)
+    else:
+        query = query.where(Case.status == CaseStatus.TRIAGED.value)
+    if after is not None:
+        undated_after, due_after, confidence_after, id_after = after
+        query = query.where(tuple_(undated, due, confidence, Case.id) > tuple_(
+            undated_after, datetime.fromisoformat(due_after), confidence_after, id_after))
+    return await _rows(session, query, cipher)
+
+
+def queue_cursor(row: CaseRow) -> str:
+    case = row.case
+    due = case.first_response_due or case.received_at
+    return f"{int(case.first_response_due is None)}|{due.isoformat()}|{case.confidence or 0.0}|{case.id}"
+
+
+def parse_cursor(text: str | None) -> tuple[int, str, float, int] | None:
+    if not text:
+        return None
+    try:
+        undated, due, confidence, case_id = text.split("|")
+        datetime.fromisoformat(due)
+        return int(undated), due, float(confidence), int(case_id)
+    except ValueError:
+        return None
+
+
+async def due_soon(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
+                   until: datetime, limit: int = 100) -> list[CaseRow]:
+    """Open, running cases whose deadline falls before ``until`` (past ones first)."""
+    query = (_scoped(_base(), towns)
+             .where(Case.status.in_(OPEN), Case.paused_at.is_(None), RUNNING_DUE.is_not(None), until > RUNNING_DUE,
+                    or_(Case.first_responded_at.is_(None), Case.result_at.is_(None)))
+             .order_by(RUNNING_DUE, Case.id).limit(limit))
+    return await _rows(session, query, cipher)
+
+
+async def overdue_by_town(session: AsyncSession, *, now: datetime, towns: Iterable[str] | None) -> list[dict[str, Any]]:
+    """Per town: open cases, of which overdue now, and cases that finished late."""
+    late_now = and_(Case.status.in_(OPEN), Case.paused_at.is_(None), now > RUNNING_DUE)
+    finished_late = and_(Case.result_at.is_not(None), Case.result_due.is_not(None), Case.result_at > Case.result_due)
+    query = (select(Hall.code, Hall.name,
+                    func.count().filter(Case.status.in_(OPEN)),
+                    func.count().filter(late_now),
+                    func.count().filter(finished_late))
+             .select_from(Hall).join(Case, Case.hall_id == Hall.id)
+             .group_by(Hall.code, Hall.name).order_by(Hall.code))
+    if towns is not None:
+        query = query.where(Hall.code.in_(sorted(towns)))
+    return [{"code": code, "name": name, "open": open_count, "overdue": overdue, "finished_late": late}
+            for code, name, open_count, overdue, late in (await session.execute(query)).all()]
+
+
+async def pending_appeals(session: AsyncSession, cipher: PersonalDataCipher, *,
+                          towns: Iterable[str] | None) -> list[CaseRow]:
+    query = _scoped(_base(), towns).where(Case.appeal_status == "pending").order_by(Case.id).limit(200)
+    return await _rows(session, query, cipher)
+
+
+async def missing_return_visits(session: AsyncSession, cipher: PersonalDataCipher, *,
+                                towns: Iterable[str] | None) -> list[CaseRow]:
+    """Real-name 差评 answered but not yet visited (the rule is 100%)."""
+    query = (_scoped(_base(), towns)
+             .where(Case.real_name.is_(True), Case.rating.in_(("dissatisfied", "very_dissatisfied")),
+                    Case.status == CaseStatus.REPLIED.value)
+             .order_by(Case.result_at, Case.id).limit(200))
+    return await _rows(session, query, cipher)

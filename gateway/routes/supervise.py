@@ -1,0 +1,68 @@
+"""Supervisors' pages: deadlines near or past, overdue figures per town, appeals to decide,
+real-name 差评 still waiting for their return visit, and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.auth.access import current_user, staff
+from gateway.console_queries import due_soon, missing_return_visits, overdue_by_town, pending_appeals
+from gateway.db.models_staff import AuditEntry
+from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
+
+AUDIT_PAGE = 100
+
+
+@staff("supervisor")
+async def supervise(request: Request) -> Response:
+    user = current_user(request)
+    assert user is not None
+    services = request.app.state.services
+    now = datetime.now(UTC)
+    hours_text = request.query_params.get("hours", "4")
+    horizon = timedelta(hours=int(hours_text) if hours_text.isdigit() and 0 < int(hours_text) <= 720 else 4)
+    towns = user.town_filter()
+    async with services.store.read() as session:
+        soon = await due_soon(session, services.cipher, towns=towns, until=now + horizon)
+        per_town = await overdue_by_town(session, now=now, towns=towns)
+        appeals = await pending_appeals(session, services.cipher, towns=towns)
+        unvisited = await missing_return_visits(session, services.cipher, towns=towns)
+    return request.app.state.templates.TemplateResponse(request, "supervise.html", {
+        "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
+        "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
+        "channels": CHANNEL_LABELS,
+    })
+
+
+@staff("supervisor")
+async def audit_log(request: Request) -> Response:
+    """Newest first, keyset-paginated; filter by person, action or case."""
+    params = request.query_params
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE)
+    if params.get("user"):
+        query = query.where(AuditEntry.username == params["user"])
+    if params.get("action"):
+        query = query.where(AuditEntry.action == params["action"])
+    if params.get("case"):
+        query = query.where(AuditEntry.target_type == "case", AuditEntry.target_id == params["case"].upper())
+    before = params.get("before", "")
+    if before.isdigit():
+        query = query.where(AuditEntry.id < int(before))
+    async with request.app.state.services.store.read() as session:
+        entries = list((await session.execute(query)).scalars())
+    filters = {k: params.get(k, "") for k in ("user", "action", "case")}
+    return request.app.state.templates.TemplateResponse(request, "audit.html", {
+        "entries": entries, "filters": filters,
+        "next_before": entries[-1].id if len(entries) == AUDIT_PAGE else None,
+    })
+
+
+routes = [
+    Route("/supervise", supervise, methods=["GET"], name="supervise"),
+    Route("/audit", audit_log, methods=["GET"], name="audit"),
+]

@@ -1,0 +1,248 @@
+"""The case page over HTTP: town scope, the legal steps in order, replies through the outbox,
+the clock pause, transfer, appeal, and personal data revealed only with an audit entry."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gateway.app import create_app
+from gateway.db.models import Case, CaseEvent, OutboxMessage, TriageCorrection
+from gateway.db.models_staff import AuditEntry
+from gateway.services import Services
+from tests.helpers import make_intake
+from tests.staff import make_staff, signed_in
+
+
+async def _case(services: Services, **overrides) -> str:  # type: ignore[no-untyped-def]
+    result = await services.ingestor.ingest(make_intake(**overrides))
+    return result.case_code
+
+
+async def _get(services: Services, code: str) -> Case:
+    async with services.store.read() as session:
+        return (await session.execute(select(Case).where(Case.code == code))).scalar_one()
+
+
+async def _events(services: Services, code: str) -> list[str]:
+    async with services.store.read() as session:
+        return list((await session.execute(select(CaseEvent.kind).join(Case, Case.id == CaseEvent.case_id)
+                                           .where(Case.code == code).order_by(CaseEvent.id))).scalars())
+
+
+async def test_a_handler_cannot_see_or_touch_another_towns_case(services: Services) -> None:
+    code = await _case(services, hall="liangbaosi", source_ref="t-scope")
+    await make_staff(services, "jintun-handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "jintun-handler") as client:
+        page = await client.get(f"/cases/{code}")
+        assert page.status_code == 403 and "无权处理其他乡镇的案件" in page.text
+        moved = await client.post_form(f"/cases/{code}/move", {"action": "start_verification"})
+        assert moved.status_code == 403
+        listing = await client.get("/cases")
+        assert listing.status_code == 200 and code not in listing.text
+        assert (await client.post_form(f"/cases/{code}/reveal")).status_code == 403
+    assert (await _get(services, code)).status == "triaged"
+
+
+async def test_a_case_goes_from_intake_to_closed_through_the_legal_steps(services: Services) -> None:
+    code = await _case(services, source_ref="t-flow", text="窗口人员态度不好 #time_limited",
+                       contact={"name": "王小明", "phone": "13812345678", "real_name": False,
+                                "preferred_channel": "sms"})
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        page = await client.get(f"/cases/{code}")
+        assert page.status_code == 200 and "138****5678" in page.text and "13812345678" not in page.text
+        assert (await client.post_form(f"/cases/{code}/move", {"action": "start_verification"})).status_code == 303
+        refused = await client.post_form(f"/cases/{code}/move", {"action": "verify_valid", "note": ""})
+        assert refused.status_code == 409 and "needs a note" in refused.text
+        assert (await client.post_form(f"/cases/{code}/move", {"action": "verify_valid",
+                                                              "note": "调取监控，情况属实"})).status_code == 303
+        assert (await client.post_form(f"/cases/{code}/move", {"action": "rectify"})).status_code == 303
+        assert (await client.post_form(f"/cases/{code}/note", {"note": "已对窗口人员批评教育"})).status_code == 303
+        replied = await client.post_form(f"/cases/{code}/reply", {"channel": "sms", "public": "1",
+                                                                 "text": "已整改，感谢您的监督。"})
+        assert replied.status_code == 303
+        closed = await client.post_form(f"/cases/{code}/move", {"action": "close"})
+        assert closed.status_code == 303
+    case = await _get(services, code)
+    assert (case.status, case.verdict) == ("closed", "valid")
+    assert case.first_responded_at is not None and case.result_at is not None
+    assert await _events(services, code) == ["received", "triage", "start_verification", "verify_valid", "rectify",
+                                             "rectification_note", "reply", "close"]
+    async with services.store.read() as session:
+        replies = list((await session.execute(select(OutboxMessage).where(
+            OutboxMessage.case_id == case.id, OutboxMessage.kind == "reply"))).scalars())
+    assert len(replies) == 1 and replies[0].channel == "sms"
+    assert services.cipher.open(replies[0].recipient_enc) == "13812345678"
+    assert "已整改，感谢您的监督。" in replies[0].body
+
+
+async def test_a_real_name_bad_review_cannot_close_without_its_return_visit(services: Services) -> None:
+    code = await _case(services, source_ref="t-visit", text="态度差 #time_limited")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        await client.post_form(f"/cases/{code}/reply", {"channel": "phone", "text": "已电话答复"})
+        refused = await client.post_form(f"/cases/{code}/move", {"action": "close"})
+    assert refused.status_code == 409 and "回访" in refused.text
+    assert (await _get(services, code)).status == "replied"
+
+
+async def test_pausing_the_clock_moves_the_deadlines_by_the_time_waited(services: Services) -> None:
+    code = await _case(services, source_ref="t-pause", text="材料问题 #time_limited")
+    before = await _get(services, code)
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        assert (await client.post_form(f"/cases/{code}/pause", {"note": "等待群众补充材料"})).status_code == 303
+        page = await client.get(f"/cases/{code}")
+        assert "计时已暂停" in page.text and "已暂停计时" in page.text
+        again = await client.post_form(f"/cases/{code}/pause", {"note": "再次"})
+        assert again.status_code == 409 and "计时已经暂停" in again.text
+        async with services.store.write() as session:  # pretend the citizen took two hours
+            case = (await session.execute(select(Case).where(Case.code == code))).scalar_one()
+            case.paused_at = case.paused_at - timedelta(hours=2)
+        assert (await client.post_form(f"/cases/{code}/resume", {"note": "材料已补齐"})).status_code == 303
+    after = await _get(services, code)
+    assert after.paused_at is None and after.paused_seconds >= 7200
+    assert after.result_due - before.result_due >= timedelta(hours=2)
+    assert after.first_response_due - before.first_response_due >= timedelta(hours=2)
+
+
+async def test_transfer_hands_the_case_to_another_town(services: Services) -> None:
+    code = await _case(services, source_ref="t-transfer")
+    await make_staff(services, "jintun", ["handler"], ["jintun"])
+    await make_staff(services, "lbs", ["handler"], ["liangbaosi"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "jintun") as client:
+        missing = await client.post_form(f"/cases/{code}/transfer", {"hall": "liangbaosi", "reason": ""})
+        assert missing.status_code == 409 and "转办理由" in missing.text
+        done = await client.post_form(f"/cases/{code}/transfer", {"hall": "liangbaosi", "department": "民政办",
+                                                                 "reason": "事项属梁宝寺镇管辖"})
+        assert done.status_code == 303
+        assert (await client.get(f"/cases/{code}")).status_code == 403
+    async with signed_in(app, "lbs") as client:
+        page = await client.get(f"/cases/{code}")
+        assert page.status_code == 200 and "民政办" in page.text and "事项属梁宝寺镇管辖" in page.text
+
+
+async def test_an_upheld_appeal_takes_the_case_out_of_the_statistics(services: Services) -> None:
+    code = await _case(services, source_ref="t-appeal", text="乱写一通 #time_limited")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    await make_staff(services, "boss", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        assert (await client.post_form(f"/cases/{code}/appeal/decide", {"decision": "uphold", "note": "x"})
+                ).status_code == 403
+        filed = await client.post_form(f"/cases/{code}/appeal", {"claim": "malicious",
+                                                                 "evidence": "同一号码一天内差评 30 次"})
+        assert filed.status_code == 303
+    async with signed_in(app, "boss") as client:
+        supervise = await client.get("/supervise")
+        assert code in supervise.text
+        assert (await client.post_form(f"/cases/{code}/urge", {"note": "请尽快处理"})).status_code == 303
+        decided = await client.post_form(f"/cases/{code}/appeal/decide", {"decision": "uphold",
+                                                                         "note": "证据充分，认定恶意"})
+        assert decided.status_code == 303
+    case = await _get(services, code)
+    assert (case.status, case.verdict, case.appeal_status) == ("malicious", "malicious", "upheld")
+    assert (await _events(services, code))[-3:] == ["appeal", "urge", "appeal_decided"]
+
+
+async def test_revealing_personal_data_is_deliberate_and_audited(services: Services) -> None:
+    code = await _case(services, source_ref="t-reveal")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    await make_staff(services, "triager", ["triage"])
+    await make_staff(services, "boss", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "triager") as client:
+        assert "王**" in (await client.get(f"/cases/{code}")).text
+        assert (await client.post_form(f"/cases/{code}/reveal")).status_code == 403
+    async with signed_in(app, "handler") as client:
+        masked = await client.get(f"/cases/{code}")
+        assert "王**" in masked.text and "王小明" not in masked.text and "13812345678" not in masked.text
+        shown = await client.post_form(f"/cases/{code}/reveal", {"reason": "回电核实"})
+        assert shown.status_code == 200 and "王小明" in shown.text and "13812345678" in shown.text
+        assert "王小明" not in (await client.get(f"/cases/{code}")).text
+    async with services.store.read() as session:
+        entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "reveal_personal_data"))
+                 ).scalar_one()
+    assert (entry.username, entry.target_id, entry.note, entry.ip) == ("handler", code, "回电核实", "10.0.0.1")
+    async with signed_in(app, "boss") as client:
+        log = await client.get("/audit?action=reveal_personal_data")
+        assert log.status_code == 200 and code in log.text and "handler" in log.text
+        assert "王小明" not in log.text
+
+
+async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Services) -> None:
+    first = await _case(services, source_ref="q1", text="环境脏 #immediate #review")
+    second = await _case(services, source_ref="q2", text="跑了三趟 #time_limited #review")
+    third = await _case(services, source_ref="q3", text="要多部门 #coordinated #review")
+    fourth = await _case(services, source_ref="q4", text="表扬 #review")
+    await make_staff(services, "triager", ["triage"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "triager") as client:
+        queue = await client.get("/triage")
+        assert queue.status_code == 200
+        assert [m for m in re.findall(r'data-code="([^"]+)"', queue.text)] == [first, second, third, fourth]
+        assert "<mark>immediate</mark>" in queue.text
+        assert (await client.post_form(f"/triage/{first}/accept")).status_code == 303
+        again = await client.post_form(f"/triage/{first}/accept")
+        assert again.status_code == 409
+        relabel = await client.post_form(f"/triage/{second}/label", {"label": "coordinated",
+                                                                    "reason": "cross_department"})
+        assert relabel.status_code == 303
+        bulk = await client.post_form("/triage/accept", {"codes": [third, fourth]})
+        assert bulk.status_code == 303 and "已批量确认 2 条" in unquote(bulk.headers["location"])
+        assert "队列已清空" in (await client.get("/triage")).text
+    statuses = {code: (await _get(services, code)).status for code in (first, second, third, fourth)}
+    assert set(statuses.values()) == {"triaged"}
+    assert (await _get(services, second)).category == "coordinated"
+    async with services.store.read() as session:
+        correction = (await session.execute(select(TriageCorrection))).scalar_one()
+    assert (correction.old_label, correction.new_label, correction.actor) == ("time_limited", "coordinated", "triager")
+
+
+async def test_the_admin_page_manages_accounts(services: Services) -> None:
+    await make_staff(services, "root", ["admin"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "root") as client:
+        weak = await client.post_form("/admin/users", {"op": "add", "username": "zhang", "password": "short",
+                                                       "roles": ["operator"]})
+        assert weak.status_code == 400 and "密码至少需要" in weak.text
+        handler_without_town = await client.post_form("/admin/users", {"op": "add", "username": "zhang",
+                                                                       "password": "long-enough-1",
+                                                                       "roles": ["handler"]})
+        assert handler_without_town.status_code == 400 and "town" in handler_without_town.text
+        added = await client.post_form("/admin/users", {"op": "add", "username": "zhang", "password": "long-enough-1",
+                                                        "roles": ["handler"], "towns": ["jintun"]})
+        assert added.status_code == 303
+        assert (await client.post_form("/admin/users", {"op": "disable", "username": "root"})).status_code == 400
+        assert (await client.post_form("/admin/users", {"op": "disable", "username": "zhang"})).status_code == 303
+        assert "已停用" in (await client.get("/admin/users")).text
+
+
+async def test_the_triage_queue_pages_by_keyset_in_urgency_order(services: Services) -> None:
+    from gateway.console_queries import queue_cursor, triage_queue
+
+    texts = ["无期限 #review", "一小时 #immediate #review", "一个工作日 #time_limited #review",
+             "协调 #coordinated #review", "再一个一小时 #immediate #review"]
+    codes = [await _case(services, source_ref=f"k{i}", text=text) for i, text in enumerate(texts)]
+    seen = []
+    after = None
+    async with services.store.read() as session:
+        while True:
+            rows = await triage_queue(session, services.cipher, towns=None, limit=2, after=after)
+            if not rows:
+                break
+            seen.extend(row.case.code for row in rows)
+            after = tuple(queue_cursor(rows[-1]).split("|"))
+            after = (int(after[0]), after[1], float(after[2]), int(after[3]))
+    assert seen == [codes[1], codes[4], codes[2], codes[0], codes[3]]

@@ -32,7 +32,8 @@ from gateway.workflow import WorkflowError, allowed_actions, facts_of
 VIEWERS = ("operator", "triage", "handler", "supervisor")
 HANDLERS = ("handler", "supervisor")
 EVENT_LABELS = {
-    "received": "收到", "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类", "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
+    "received": "收到", "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类",
+    "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
     "contact": "联系群众", "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
     "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
     "send_back": "退回分拣", "set_due_date": "设定办理期限", "return_visit": "回访",

@@ -11,8 +11,9 @@ too (``_load_for``), not only in the routes, so no caller can forget it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
 from gateway.cases import CaseNotFound
 from gateway.db.models import Case, CaseEvent, Contact, Hall, Message
-from gateway.domain import CaseStatus
+from gateway.domain import CaseStatus, Category
 from gateway.outbox import OutgoingMessage, enqueue
 from gateway.personal import PersonalDataCipher
 from gateway.workflow import EventSpec, WorkflowError, add_events, apply_transition
@@ -226,6 +227,32 @@ async def resume(services: Services, code: str, actor: Actor, note: str | None =
         await _event(session, case, actor, "resume", now=now, note=note,
                      data={"paused_seconds": int(waited.total_seconds())})
         return waited
+
+
+async def notify_new_date(services: Services, code: str, actor: Actor, *, reason: str, new_date: date) -> datetime:
+    """协调整改: the citizen has been told why the matter takes longer and by when it will be done.
+
+    The case's result deadline becomes the end of office hours on ``new_date`` (Asia/Shanghai); the
+    contact counts as the first response.  Returns the new deadline.
+    """
+    reason = _required(reason, "需要协调的理由")
+    now = datetime.now(UTC)
+    closing = services.settings.office_intervals[-1][1]
+    due = datetime.combine(new_date, closing, tzinfo=ZoneInfo(services.settings.timezone))
+    if due <= now:
+        raise WorkflowError("新的办理期限必须晚于现在")
+    async with services.store.write() as session:
+        case, _ = await _load_for(session, code, actor)
+        _not_finished(case)
+        if case.category != Category.COORDINATED.value:
+            raise WorkflowError("只有协调整改类案件需要告知理由和新的办理期限")
+        previous = case.result_due
+        case.result_due, case.updated_at = due, now
+        if case.first_responded_at is None:
+            case.first_responded_at = now
+        await _event(session, case, actor, "coordinated_notice", now=now, note=reason,
+                     data={"old_due": previous.isoformat() if previous else None, "new_due": due.isoformat()})
+        return due
 
 
 async def appeal(services: Services, code: str, actor: Actor, *, claim: str, evidence: str) -> None:

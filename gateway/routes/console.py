@@ -7,7 +7,7 @@ the case (303).  A refused step re-renders the case page with the reason and a 4
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +36,8 @@ EVENT_LABELS = {
     "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
     "contact": "联系群众", "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
     "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
-    "send_back": "退回分拣", "set_due_date": "设定办理期限", "return_visit": "回访",
+    "send_back": "退回分拣", "set_due_date": "设定办理期限", "coordinated_notice": "告知理由和新期限",
+    "return_visit": "回访",
 }
 
 
@@ -222,6 +223,19 @@ async def resume(request: Request) -> Response:
     return await _act(request, operation)
 
 
+@staff(*HANDLERS)
+async def coordinate(request: Request) -> Response:
+    async def operation(code: str, actor: Actor, form: Any) -> None:
+        try:
+            new_date = date.fromisoformat(_form_text(form, "new_date", 10))
+        except ValueError:
+            raise WorkflowError("请填写新的办理期限（日期）") from None
+        await case_actions.notify_new_date(request.app.state.services, code, actor,
+                                           reason=_form_text(form, "reason"), new_date=new_date)
+
+    return await _act(request, operation)
+
+
 @staff("handler")
 async def appeal(request: Request) -> Response:
     async def operation(code: str, actor: Actor, form: Any) -> None:
@@ -299,6 +313,7 @@ routes = [
     Route("/cases/{code}/transfer", transfer, methods=["POST"], name="case_transfer"),
     Route("/cases/{code}/pause", pause, methods=["POST"], name="case_pause"),
     Route("/cases/{code}/resume", resume, methods=["POST"], name="case_resume"),
+    Route("/cases/{code}/coordinate", coordinate, methods=["POST"], name="case_coordinate"),
     Route("/cases/{code}/appeal", appeal, methods=["POST"], name="case_appeal"),
     Route("/cases/{code}/appeal/decide", decide_appeal, methods=["POST"], name="case_appeal_decide"),
     Route("/cases/{code}/reveal", reveal, methods=["POST"], name="case_reveal"),

@@ -4,8 +4,8 @@ the clock pause, transfer, appeal, and personal data revealed only with an audit
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from datetime import timedelta
+from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.db.models import Case, CaseEvent, OutboxMessage, TriageCorrection
 from gateway.db.models_staff import AuditEntry
 from gateway.services import Services
+from gateway.ui_format import local_time
 from tests.helpers import make_intake
 from tests.staff import make_staff, signed_in
 
@@ -246,3 +247,23 @@ async def test_the_triage_queue_pages_by_keyset_in_urgency_order(services: Servi
             after = tuple(queue_cursor(rows[-1]).split("|"))
             after = (int(after[0]), after[1], float(after[2]), int(after[3]))
     assert seen == [codes[1], codes[4], codes[2], codes[0], codes[3]]
+
+
+async def test_a_coordinated_case_records_the_reason_and_the_new_date_told_to_the_citizen(services: Services) -> None:
+    code = await _case(services, source_ref="t-coord", text="需要多部门协调 #coordinated")
+    plain = await _case(services, source_ref="t-coord-2", text="普通 #time_limited")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        past = await client.post_form(f"/cases/{code}/coordinate", {"reason": "需国土部门现场勘测",
+                                                                   "new_date": "2020-01-01"})
+        assert past.status_code == 409 and "晚于现在" in past.text
+        wrong = await client.post_form(f"/cases/{plain}/coordinate", {"reason": "x", "new_date": "2099-01-05"})
+        assert wrong.status_code == 409 and "只有协调整改" in wrong.text
+        done = await client.post_form(f"/cases/{code}/coordinate", {"reason": "需国土部门现场勘测",
+                                                                   "new_date": "2099-01-05"})
+        assert done.status_code == 303
+        page = await client.get(f"/cases/{code}")
+        assert "告知理由和新期限" in page.text and "需国土部门现场勘测" in page.text
+    case = await _get(services, code)
+    assert local_time(case.result_due) == "2099-01-05 17:00" and case.first_responded_at is not None

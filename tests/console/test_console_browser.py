@@ -1,0 +1,86 @@
+"""The console in a real headless Chromium: review the triage queue with the keyboard, then take
+one case from intake to closed on the case page."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, Page
+from sqlalchemy import select
+
+from gateway.db.models import Case
+from tests.browser import DESKTOP, LiveServer
+from tests.helpers import make_intake
+from tests.staff import PASSWORD, make_staff
+
+
+async def _sign_in(page: Page, server: LiveServer, username: str) -> None:
+    await page.goto(server.url + "/login")
+    await page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+
+
+async def _status(server: LiveServer, code: str) -> tuple[str, str | None]:
+    async with server.services.store.read() as session:
+        case = (await session.execute(select(Case).where(Case.code == code))).scalar_one()
+    return case.status, case.category
+
+
+async def test_the_triage_team_reviews_the_queue_with_the_keyboard(browser: Browser, live_server: LiveServer) -> None:
+    services = live_server.services
+    first = (await services.ingestor.ingest(make_intake(source_ref="b1", text="大厅太脏 #immediate #review"))).case_code
+    second = (await services.ingestor.ingest(make_intake(source_ref="b2", text="跑三趟 #time_limited #review"))
+              ).case_code
+    await make_staff(services, "triager", ["triage"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "triager")
+    await page.goto(live_server.url + "/triage")
+    assert await page.locator("#queue .item").count() == 2
+    assert await page.locator("#queue .item.selected").get_attribute("data-code") == first
+    async with page.expect_navigation():
+        await page.keyboard.press("a")  # accept the first item as classified
+    assert await _status(live_server, first) == ("triaged", "immediate")
+    assert await page.locator("#queue .item.selected").get_attribute("data-code") == second
+    async with page.expect_navigation():
+        await page.keyboard.press("3")  # correct the second to 协调整改
+    assert await _status(live_server, second) == ("triaged", "coordinated")
+    assert "队列已清空" in await page.locator("#queue").inner_text()
+    await context.close()
+
+
+async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: Browser,
+                                                                     live_server: LiveServer) -> None:
+    services = live_server.services
+    code = (await services.ingestor.ingest(make_intake(
+        source_ref="b3", text="窗口工作人员玩手机 #immediate",
+        contact={"name": "李四", "phone": "13900001111", "real_name": True, "preferred_channel": "sms"}))).case_code
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "handler")
+    await page.goto(live_server.url + f"/cases/{code}")
+    assert "139****1111" in await page.content() and "13900001111" not in await page.content()
+
+    async def move(action_label: str, note: str = "") -> None:
+        form = page.locator("form.move")
+        await form.locator("textarea[name=note]").fill(note)
+        async with page.expect_navigation():
+            await form.get_by_role("button", name=action_label).click()
+
+    contact = page.locator("form.contact-log")
+    await contact.locator("textarea[name=note]").fill("已回电，群众反映属实")
+    async with page.expect_navigation():
+        await contact.get_by_role("button", name="登记联系").click()
+    await move("开始核实")
+    await move("核实属实", "调取监控，属实")
+    await move("开始整改")
+    reply = page.locator("form.reply")
+    await reply.locator("textarea[name=text]").fill("已批评教育当事人并调整岗位。")
+    async with page.expect_navigation():
+        await reply.get_by_role("button", name="发送答复").click()
+    assert await _status(live_server, code) == ("replied", "immediate")
+    assert "已答复" in await page.locator("h1").inner_text()
+    await context.close()

@@ -1,4 +1,4 @@
-"""web feature tables
+"""web feature tables: status lookup attempts
 
 Revision ID: 0004
 Revises: 0003
@@ -7,10 +7,10 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
-import gateway.db.types  # noqa: F401
+import gateway.db.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -19,8 +19,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    aware = gateway.db.types.AwareDateTime(timezone=True)
+    op.create_table(
+        "web_lookup_attempts",
+        sa.Column("id", big_id, nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("at", aware, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_lookup_attempts")),
+    )
+    op.create_index(op.f("ix_web_lookup_attempts_at"), "web_lookup_attempts", ["at"], unique=False)
+    op.create_index("ix_web_lookup_attempts_code_at", "web_lookup_attempts", ["code", "at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_web_lookup_attempts_code_at", table_name="web_lookup_attempts")
+    op.drop_index(op.f("ix_web_lookup_attempts_at"), table_name="web_lookup_attempts")
+    op.drop_table("web_lookup_attempts")

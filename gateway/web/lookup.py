@@ -1,0 +1,150 @@
+"""What a citizen may read back: the receipt of their own submission and the status of a case.
+
+Both read only what the page shows.  The status lookup needs the tracking code and a second factor
+(the last four digits of the phone number given, or the derived 查询码 when none was given) and
+reveals the status and the *public* replies only: never the complaint text, names or numbers.
+
+Wrong guesses are counted per tracking code in ``web_lookup_attempts``.  Each lookup first records
+an attempt and commits it, then counts the attempts of the period: the k-th concurrent guess sees at
+least k, so no burst of parallel requests gets past the limit, on SQLite or PostgreSQL, in one
+process or several.  A right answer deletes its own attempt row, so honest lookups never lock a
+code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import aliased
+
+from channels.web.tokens import status_pin
+from gateway.db.models import Case, Contact, Hall, Message, Window
+from gateway.db.models_web import LookupAttempt
+from gateway.db.store import Store
+from gateway.personal import PersonalDataCipher
+
+CODE_SHAPE = re.compile(r"^[A-Z]{1,4}\d{8}-\d{4,6}$")
+_DASHES = str.maketrans({"－": "-", "—": "-", "–": "-", "_": "-", " ": ""})
+_FULLWIDTH = str.maketrans("０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ",
+                           "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def normalize_code(raw: str) -> str:
+    """``jx20261128－0007`` → ``JX20261128-0007``: what people type from a slip or an SMS."""
+    return raw.strip().translate(_FULLWIDTH).upper().translate(_DASHES)[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The confirmation of one web submission, read back by its form token."""
+
+    code: str
+    status: str
+    category: str | None
+    needs_review: bool
+    first_response_due: datetime | None
+    result_due: datetime | None
+    deadline_uncertain: bool
+    reply_channel: str | None
+    phone: str | None
+    hall_name: str | None
+    window_name: str | None
+    rating: str | None
+
+
+async def receipt_for(store: Store, cipher: PersonalDataCipher, source_ref: str) -> Receipt | None:
+    hall, window = aliased(Hall), aliased(Window)
+    query = (
+        select(Case, hall.name.label("hall_name"), window.name.label("window_name"), Contact.phone_enc)
+        .join(Message, Message.case_id == Case.id)
+        .outerjoin(hall, hall.id == Case.hall_id)
+        .outerjoin(window, window.id == Case.window_id)
+        .outerjoin(Contact, Contact.case_id == Case.id)
+        .where(Message.channel == "web", Message.source_ref == source_ref)
+    )
+    async with store.read() as session:
+        row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    case: Case = row[0]
+    return Receipt(
+        code=case.code, status=case.status, category=case.category, needs_review=case.needs_review,
+        first_response_due=case.first_response_due, result_due=case.result_due,
+        deadline_uncertain=case.deadline_uncertain, reply_channel=case.reply_channel,
+        phone=cipher.open(row.phone_enc) if row.phone_enc else None,
+        hall_name=row.hall_name, window_name=row.window_name, rating=case.rating,
+    )
+
+
+async def is_used(store: Store, source_ref: str) -> bool:
+    """Whether a submission with this form token is stored (an honest retry of it)."""
+    async with store.read() as session:
+        found = (await session.execute(select(Message.id).where(
+            Message.channel == "web", Message.source_ref == source_ref))).first()
+    return found is not None
+
+
+class LookupOutcome(StrEnum):
+    FOUND = "found"
+    WRONG = "wrong"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicReply:
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    code: str
+    status: str
+    received_at: datetime
+    closed_at: datetime | None
+    replies: tuple[PublicReply, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    outcome: LookupOutcome
+    view: StatusView | None = None
+
+
+def _second_factor_matches(key: bytes, code: str, phone: str | None, secret: str) -> bool:
+    expected = phone[-4:] if phone else status_pin(key, code)
+    return hmac.compare_digest(expected.encode(), secret.encode())
+
+
+async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, code: str, secret: str, *,
+                        now: datetime, limit: int, period: timedelta) -> LookupResult:
+    """Check ``secret`` for case ``code`` (already normalised, ``secret`` four digits)."""
+    async with store.write() as session:
+        await session.execute(delete(LookupAttempt).where(LookupAttempt.at < now - period))
+        attempt_id = (await session.execute(
+            insert(LookupAttempt).values(code=code, at=now).returning(LookupAttempt.id))).scalar_one()
+    async with store.read() as session:
+        attempts = (await session.execute(select(func.count()).select_from(LookupAttempt).where(
+            LookupAttempt.code == code, LookupAttempt.at > now - period))).scalar_one()
+        if attempts > limit:
+            return LookupResult(LookupOutcome.BLOCKED)
+        row = (await session.execute(
+            select(Case.id, Case.code, Case.status, Case.received_at, Case.closed_at, Contact.phone_enc)
+            .outerjoin(Contact, Contact.case_id == Case.id).where(Case.code == code))).first()
+        if row is None or not _second_factor_matches(
+                key, row.code, cipher.open(row.phone_enc) if row.phone_enc else None, secret):
+            return LookupResult(LookupOutcome.WRONG)
+        replies = (await session.execute(
+            select(Message.at, Message.text).where(Message.case_id == row.id, Message.public.is_(True),
+                                                   Message.direction == "out")
+            .order_by(Message.at, Message.id))).all()
+    async with store.write() as session:
+        await session.execute(delete(LookupAttempt).where(LookupAttempt.id == attempt_id))
+    return LookupResult(LookupOutcome.FOUND, StatusView(
+        code=row.code, status=row.status, received_at=row.received_at, closed_at=row.closed_at,
+        replies=tuple(PublicReply(r.at, r.text) for r in replies)))

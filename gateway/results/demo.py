@@ -1,0 +1,389 @@
+"""``hcp demo seed``: realistic demo cases, so a new installation looks alive and benchmarks have data.
+
+Each case gets a whole life: receipt on a channel, triage, verification with a verdict, rectification,
+a public reply, a return visit with the citizen's satisfaction, closing — cut off at the anchor
+moment, so that recent cases are still in progress and some are overdue.  Personal data (made-up
+names, phone numbers, e-mail addresses) goes through ``services.cipher`` like real data.
+
+Deterministic: the same ``--seed`` and ``--until`` give the same cases (only the encryption nonces
+differ).  Demo tracking codes use the prefix ``DEMO`` (``DEMO20261127-00042``, per-day sequence),
+which real cases never use (the configured prefix is refused if it is ``DEMO``), and their
+``source_ref`` is ``demo:SEED:N``.  Demo cases are never pushed upstream.
+
+Rows go in with bulk ``INSERT``s of explicit ids in batches, not through the per-case ingest
+path: a million cases (≈ 8 million rows with messages, events and contacts) must load in minutes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
+
+from channels.ratings import REASONS, Rating
+from gateway.db.models import Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.db.store import Store
+from gateway.deadlines import WorkCalendar, deadlines_for
+from gateway.domain import CaseStatus, Category
+from gateway.personal import PersonalDataCipher
+from gateway.results import demo_texts as T
+
+DEMO_PREFIX = "DEMO"
+BATCH = 2000
+CHANNELS = (("web", 0.38), ("paper", 0.27), ("phone", 0.2), ("email", 0.15))
+RATINGS = ((Rating.VERY_SATISFIED, 0.56), (Rating.SATISFIED, 0.24), (Rating.BASIC, 0.08),
+           (Rating.DISSATISFIED, 0.08), (Rating.VERY_DISSATISFIED, 0.04))
+REASON_CATEGORY = {"attitude": Category.IMMEDIATE, "environment": Category.IMMEDIATE,
+                   "platform": Category.IMMEDIATE, "competence": Category.TIME_LIMITED,
+                   "efficiency": Category.TIME_LIMITED, "guidance": Category.TIME_LIMITED,
+                   "repeat_trips": Category.TIME_LIMITED, "materials": Category.TIME_LIMITED,
+                   "convenience": Category.TIME_LIMITED, "coordination": Category.COORDINATED}
+TRIAGE_REASON = {"attitude": "attitude", "environment": "environment", "platform": "facilities",
+                 "competence": "procedure", "efficiency": "efficiency", "guidance": "procedure",
+                 "repeat_trips": "steps", "materials": "steps", "convenience": "procedure",
+                 "coordination": "cross_department"}
+WINDOW_ITEMS = {"w01": ("HJ001", "WS001", "NY001", "JY001"), "w02": ("SB001", "SB002", "SB003", "JY001"),
+                "w03": ("MZ001", "MZ002", "MZ003", "TY001"), "w04": ("BDC001",)}
+
+
+class DemoError(ValueError):
+    """The demo cannot be seeded as asked (repeated seed, no halls, bad prefix)."""
+
+
+@dataclass
+class Registry:
+    halls: list[tuple[int, str]]
+    windows: dict[int, list[tuple[int, str, str]]]
+    items: dict[str, tuple[int, str]]
+
+
+@dataclass
+class Batch:
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Ids:
+    case: int
+    message: int
+    event: int
+    contact: int
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
+    roll = rng.random()
+    for value, weight in weighted:
+        roll -= weight
+        if roll < 0:
+            return value
+    return weighted[-1][0]
+
+
+class DemoGenerator:
+    """Makes the rows of demo cases; pure Python, no database (``seed_demo`` writes them)."""
+
+    def __init__(self, registry: Registry, calendar: WorkCalendar, cipher: PersonalDataCipher, *, seed: int,
+                 until: date, days: int, tz: str) -> None:
+        self.registry = registry
+        self.calendar = calendar
+        self.cipher = cipher
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.tz = ZoneInfo(tz)
+        self.until = until
+        self.days = days
+        self.now = datetime.combine(until, time(12, 0), self.tz).astimezone(UTC)
+        self.day_seq: dict[str, int] = {}
+        self.workdays = [until - timedelta(days=i) for i in range(days)]
+        self._workday_cache: dict[date, bool] = {}
+
+    # ----- one case ------------------------------------------------------------------------------
+
+    def _received_at(self) -> datetime:
+        rng = self.rng
+        while True:
+            day = self.workdays[rng.randrange(self.days)]
+            workday = self._workday_cache.get(day)
+            if workday is None:
+                workday = self._workday_cache[day] = self.calendar.is_workday(day)
+            if workday or rng.random() < 0.12:
+                break
+        minute = rng.randrange(8 * 60 + 30, 17 * 60) if rng.random() < 0.85 else rng.randrange(0, 24 * 60)
+        moment = datetime.combine(day, time(minute // 60, minute % 60, rng.randrange(60)), self.tz)
+        return moment.astimezone(UTC)
+
+    def _contact(self, channel: str) -> dict[str, str | None]:
+        rng = self.rng
+        name = rng.choice(T.SURNAMES) + "".join(rng.choice(T.GIVEN) for _ in range(rng.choice((1, 2))))
+        phone = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+        email = f"{rng.choice('abcdefghjkmnpqrstwxyz')}{rng.randrange(10**7)}@{rng.choice(T.EMAIL_DOMAINS)}" \
+            if channel == "email" or rng.random() < 0.1 else None
+        return {"name": name, "phone": None if channel == "email" and rng.random() < 0.6 else phone, "email": email}
+
+    def _code(self, received_at: datetime) -> str:
+        day = received_at.astimezone(self.tz).strftime("%Y%m%d")
+        seq = self.day_seq.get(day, 0) + 1
+        self.day_seq[day] = seq
+        return f"{DEMO_PREFIX}{day}-{seq:05d}"
+
+    def make(self, index: int, ids: Ids, batch: Batch) -> None:
+        """Append the rows of demo case ``index`` to ``batch``, taking ids from ``ids``."""
+        rng = self.rng
+        received = self._received_at()
+        channel = _pick(rng, CHANNELS)
+        window_hall = self.registry.halls[rng.randrange(len(self.registry.halls))]
+        hall_id = window_hall[0]
+        windows = self.registry.windows[hall_id]
+        window_id, window_code, window_name = windows[rng.randrange(len(windows))] if windows else (None, "", "窗口")
+        item_codes = WINDOW_ITEMS.get(window_code) or tuple(self.registry.items)
+        item_id, item_name = self.registry.items.get(rng.choice(item_codes), (None, "业务"))
+        unrated = channel in ("email", "phone") and rng.random() < 0.35
+        rating = None if unrated else _pick(rng, RATINGS)
+        complaint = (rating is not None and rating.is_bad) or (unrated and rng.random() < 0.7)
+        reason_code = rng.choice(REASONS).code if complaint else None
+        fill = {"window": window_name, "item": item_name}
+        if complaint:
+            assert reason_code is not None
+            category = REASON_CATEGORY[reason_code]
+            if rng.random() < 0.08:
+                category = rng.choice((Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED))
+            body = rng.choice(T.COMPLAINTS[reason_code]).format(**fill)
+            subject = T.SUBJECTS[reason_code] if channel == "email" else None
+            triage_reason = TRIAGE_REASON[reason_code]
+        else:
+            category = Category.NONE
+            body = rng.choice(T.PRAISE if rating is not None else T.INQUIRIES).format(**fill)
+            subject = "表扬" if channel == "email" and rating is not None else ("咨询" if channel == "email" else None)
+            triage_reason = "praise" if rating is not None else "inquiry"
+        real_name = rng.random() < (0.65 if complaint else 0.25)
+        case_id = ids.case
+        ids.case += 1
+        due = deadlines_for(category, received, self.calendar)
+        first_due, result_due = due.first_response_due, due.result_due
+        needs_review = complaint and rng.random() < 0.06
+        events: list[tuple[datetime, str, str, str | None, str | None, str | None, dict[str, Any]]] = []
+        status = [CaseStatus.RECEIVED.value]
+        state: dict[str, Any] = {"verdict": None, "first": None, "result": None, "closed": None,
+                                 "result_due": result_due}
+
+        def step(at: datetime, kind: str, actor: str, to: str | None, note: str | None = None,
+                 data: dict[str, Any] | None = None) -> bool:
+            if at > self.now:
+                return False
+            events.append((at, actor, kind, status[0], to, note, data or {}))
+            if to:
+                status[0] = to
+            return True
+
+        step(received, "received", f"citizen:{channel}", CaseStatus.RECEIVED.value, data={"message_id": ids.message})
+        conf = round(rng.uniform(0.35, 0.6) if needs_review else rng.uniform(0.7, 0.99), 3)
+        triage_data = {"label": category.value, "reason": triage_reason, "confidence": conf}
+        if needs_review:
+            step(received, "flag_for_review", "system:triage", CaseStatus.NEEDS_REVIEW.value, data=triage_data)
+            self._handle_review(received, step)
+        else:
+            step(received, "triage", "system:triage", CaseStatus.TRIAGED.value, data=triage_data)
+        if category is Category.NONE:
+            if step(received, "close", "system:triage", CaseStatus.CLOSED.value, note="无需整改，自动办结"):
+                state["closed"] = received
+        elif status[0] == CaseStatus.TRIAGED.value:
+            self._handle(received, category, real_name, first_due, fill, step, state, batch, case_id, ids)
+        rated_label = rating.value if rating else None
+        code = self._code(received)
+        updated = events[-1][0] if events else received
+        batch.cases.append(dict(
+            id=case_id, code=code, channel=channel, status=status[0], received_at=received,
+            created_at=received, updated_at=updated, closed_at=state["closed"], subject=subject, text=body,
+            rating=rated_label, reasons=[reason_code] if reason_code and rating is not None else [],
+            hall_id=hall_id, window_id=window_id, service_item_id=item_id, real_name=real_name,
+            reply_channel=None, category=category.value, reason=triage_reason, confidence=conf,
+            needs_review=needs_review, triage_terms=[], verdict=state["verdict"], first_response_due=first_due,
+            result_due=state["result_due"], deadline_uncertain=not due.certain,
+            first_responded_at=state["first"], result_at=state["result"],
+            department=None, paused_at=None, paused_seconds=0, appeal_status=None,
+        ))
+        batch.messages.append(dict(
+            id=ids.message, case_id=case_id, direction="in", channel=channel,
+            source_ref=f"demo:{self.seed}:{index}", at=received, author=None, subject=subject, text=body,
+            public=False, raw_sha256=None, extra={"demo": True}))
+        ids.message += 1
+        for at, actor, kind, from_status, to_status, note, data in events:
+            batch.events.append(dict(id=ids.event, case_id=case_id, at=at, actor=actor, kind=kind,
+                                     from_status=from_status, to_status=to_status, note=note, data=data))
+            ids.event += 1
+        if real_name or (complaint and rng.random() < 0.3):
+            contact = self._contact(channel)
+            if not real_name:
+                contact["name"] = None
+            batch.contacts.append(dict(
+                id=ids.contact, case_id=case_id, key_id=self.cipher.current_key_id,
+                name_enc=self.cipher.seal(contact["name"]), phone_enc=self.cipher.seal(contact["phone"]),
+                email_enc=self.cipher.seal(contact["email"]), phone_hash=self.cipher.search_hash(contact["phone"]),
+                email_hash=self.cipher.search_hash(contact["email"])))
+            ids.contact += 1
+
+    def _handle_review(self, received: datetime, step: Callable[..., bool]) -> None:
+        if self.rng.random() < 0.9:
+            step(received + timedelta(minutes=self.rng.randrange(15, 300)), "review", "demo:triage",
+                 CaseStatus.TRIAGED.value, note="人工复核分类")
+
+    def _handle(self, received: datetime, category: Category, real_name: bool, first_due: datetime | None,
+                fill: dict[str, str], step: Callable[..., bool], state: dict[str, Any], batch: Batch,
+                case_id: int, ids: Ids) -> None:
+        """Verification, rectification, reply, return visit and closing of a complaint."""
+        rng = self.rng
+        stall = rng.random() < 0.03  # a case someone forgot: it will show up as overdue
+        t = received + timedelta(minutes=rng.randrange(10, 120))
+        if not step(t, "start_verification", "demo:handler", CaseStatus.VERIFYING.value) or stall:
+            return
+        t += timedelta(minutes=rng.randrange(10, 600))
+        verdict = _pick(rng, (("valid", 0.86), ("not_valid", 0.1), ("malicious", 0.04)))
+        action = {"valid": "verify_valid", "not_valid": "verify_not_valid", "malicious": "verify_malicious"}[verdict]
+        if not step(t, action, "demo:handler", verdict, note={"valid": "经核实情况属实",
+                                                              "not_valid": "经调取监控核实不属实",
+                                                              "malicious": "多次重复恶意评价"}[verdict]):
+            return
+        state["verdict"] = verdict
+        late = rng.random() < 0.08
+        if verdict == "malicious":
+            t += timedelta(hours=rng.randrange(1, 48))
+            if step(t, "close", "demo:supervisor", CaseStatus.CLOSED.value):
+                state["closed"] = t
+            return
+        if verdict == "valid":
+            if not step(t, "rectify", "demo:handler", CaseStatus.RECTIFYING.value):
+                return
+            if first_due is not None:
+                first = (first_due + timedelta(minutes=rng.randrange(5, 600)) if late
+                         else received + (first_due - received) * rng.uniform(0.2, 0.95))
+                if first <= self.now:
+                    state["first"] = first
+            if category is Category.COORDINATED:
+                state["result_due"] = datetime.combine(
+                    received.astimezone(self.tz).date() + timedelta(days=rng.randrange(10, 25)), time(17, 0),
+                    self.tz).astimezone(UTC)
+            result_due = state["result_due"]
+            if result_due is not None:
+                result = (result_due + timedelta(hours=rng.randrange(2, 96)) if late
+                          else max(t, received + (result_due - received) * rng.uniform(0.3, 0.95)))
+            else:
+                result = max(t, (first_due or t) + timedelta(minutes=rng.randrange(10, 240)))
+            reply = rng.choice(T.REPLIES[category.value]).format(**fill)
+            public = True
+        else:
+            result = t + timedelta(hours=rng.randrange(1, 30))
+            reply = T.REPLIES["not_valid"][0]
+            public = False
+        if stall or not step(result, "reply", "demo:handler", CaseStatus.REPLIED.value, note=reply):
+            return
+        state["result"] = result
+        batch.messages.append(dict(
+            id=ids.message, case_id=case_id, direction="out", channel="phone" if real_name else "web",
+            source_ref=f"demo-reply:{self.seed}:{case_id}", at=result, author="demo:handler", subject=None,
+            text=reply, public=public, raw_sha256=None, extra={"demo": True}))
+        ids.message += 1
+        visit = (real_name and rng.random() < 0.97) or (not real_name and rng.random() < 0.4)
+        t = result + timedelta(hours=rng.randrange(4, 72))
+        if visit:
+            satisfied = rng.random() < 0.9
+            if not step(t, "return_visit", "demo:handler", CaseStatus.RETURN_VISITED.value,
+                        note="电话回访：群众表示满意" if satisfied else "电话回访：群众仍不满意",
+                        data={"satisfied": satisfied, "method": "phone"}):
+                return
+            t += timedelta(hours=rng.randrange(1, 48))
+        elif real_name:
+            return  # a real-name 差评 without its visit cannot close: it stays replied (an exception)
+        if step(t, "close", "demo:supervisor", CaseStatus.CLOSED.value):
+            state["closed"] = t
+
+
+async def load_registry(store: Store) -> Registry:
+    async with store.read() as session:
+        halls = [(h.id, h.code) for h in (await session.execute(
+            select(Hall.id, Hall.code).where(Hall.active.is_(True)).order_by(Hall.id))).all()]
+        windows: dict[int, list[tuple[int, str, str]]] = {hall_id: [] for hall_id, _ in halls}
+        for w in (await session.execute(select(Window.id, Window.hall_id, Window.code, Window.name)
+                                        .where(Window.active.is_(True)).order_by(Window.id))).all():
+            windows.setdefault(w.hall_id, []).append((w.id, w.code, w.name))
+        items = {i.code: (i.id, i.name) for i in (await session.execute(
+            select(ServiceItem.code, ServiceItem.id, ServiceItem.name).where(ServiceItem.active.is_(True)))).all()}
+    if not halls:
+        raise DemoError("no halls in the registry: run `hcp halls import FILE` first")
+    return Registry(halls, windows, items)
+
+
+def _next_ids(session: Session) -> Ids:
+    def next_of(model: Any) -> int:
+        return int(session.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one()) + 1
+
+    return Ids(next_of(Case), next_of(Message), next_of(CaseEvent), next_of(Contact))
+
+
+def _write(session: Session, batch: Batch) -> None:
+    session.execute(insert(Case), batch.cases)
+    session.execute(insert(Message), batch.messages)
+    session.execute(insert(CaseEvent), batch.events)
+    if batch.contacts:
+        session.execute(insert(Contact), batch.contacts)
+
+
+def _existing_day_sequences(session: Session) -> dict[str, int]:
+    """Highest demo sequence per day already used, so a second seed continues the numbering."""
+    rows = session.execute(
+        select(func.substr(Case.code, 5, 8), func.max(Case.code))
+        .where(Case.code.like(f"{DEMO_PREFIX}%")).group_by(func.substr(Case.code, 5, 8))).all()
+    return {day: int(code.rsplit("-", 1)[1]) for day, code in rows}
+
+
+async def seed_demo(store: Store, cipher: PersonalDataCipher, calendar: WorkCalendar, *, cases: int, seed: int,
+                    until: date, days: int, tz: str, tracking_prefix: str,
+                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Insert ``cases`` demo cases; return counts.  Refuses a seed already used (exactly once)."""
+    if cases < 1:
+        raise DemoError("--cases must be at least 1")
+    if days < 1:
+        raise DemoError("--days must be at least 1")
+    if tracking_prefix == DEMO_PREFIX:
+        raise DemoError(f"HCP_TRACKING_PREFIX is {DEMO_PREFIX}, the prefix reserved for demo cases")
+    async with store.read() as session:
+        used = (await session.execute(select(Message.id).where(
+            Message.channel.in_([c for c, _ in CHANNELS]), Message.source_ref == f"demo:{seed}:0"))).first()
+    if used is not None:
+        raise DemoError(f"demo data with --seed {seed} is already in this database; choose another --seed")
+    registry = await load_registry(store)
+    generator = DemoGenerator(registry, calendar, cipher, seed=seed, until=until, days=days, tz=tz)
+    ids = await store.run_write(_next_ids)
+    generator.day_seq = await store.run_write(_existing_day_sequences)
+    totals = {"cases": 0, "messages": 0, "events": 0, "contacts": 0}
+    done = 0
+    while done < cases:
+        batch = Batch()
+        for index in range(done, min(done + BATCH, cases)):
+            generator.make(index, ids, batch)
+        await store.run_write(lambda session, batch=batch: _write(session, batch))
+        for name in totals:
+            totals[name] += len(getattr(batch, name))
+        if progress is not None:
+            progress(len(batch.cases))
+        done += len(batch.cases)
+    if store.dialect == "postgresql":
+        await store.run_write(_reset_sequences)
+    totals["first_day"] = (until - timedelta(days=days - 1)).isoformat()
+    totals["last_day"] = until.isoformat()
+    return totals
+
+
+def _reset_sequences(session: Session) -> None:
+    """Explicit ids bypass PostgreSQL's sequences: move them past the highest id."""
+    for table in ("cases", "case_messages", "case_events", "contacts"):
+        session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"))

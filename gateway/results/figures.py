@@ -1,0 +1,540 @@
+"""Every figure of the 好差评 results, defined once.
+
+The county reports (通报) the 好评率 and how 差评 were handled; the public page, the hall screen, the
+supervisors' Excel report, the CSV export and the benchmarks all take their numbers from here.  A
+figure is either a **counter** (how many cases meet a condition, one SQL expression over ``cases``)
+or a **rate** (one counter over another, computed in Python from summed counters, so a rate of a
+month is never an average of daily rates).
+
+Vocabulary (each a predicate below, used by every counter that needs it):
+
+* **evaluation** — every case received in the period, whatever its channel or rating.
+* **adopted** (采纳) — a case whose verification did not reject it: ``verdict`` is ``valid`` or not
+  yet given.  ``not_valid`` (核实不属实) and ``malicious`` (恶意评价) are *not adopted* and are left out
+  of every figure except the three verdict counters that report them.
+* **rated** — an adopted case with a rating level (非常满意 … 非常不满意).
+* **good** — rated 非常满意, 满意 or 基本满意.  **好评率 = good / rated.**
+* **差评** — rated 不满意 or 非常不满意, *or* unrated but put by triage on a rectification track
+  (立整立改 / 限时整改 / 协调整改): a complaint by e-mail or phone that carries no rating level is a
+  差评 in substance, and leaving it out would hide exactly the cases that need handling.
+  ``bad_received`` counts every 差评; ``bad`` only the adopted ones.
+* **verdicts of 差评** — ``bad_valid`` (核实属实), ``bad_not_valid``, ``bad_malicious`` (the last two not
+  adopted); a 差评 not yet verified is adopted until a verdict says otherwise.
+* **rectified** (已整改), per category — an adopted 差评 of that category with a result
+  (``result_at``, set when the citizen is answered after rectification).  **整改率 = rectified / 差评
+  of the category.**
+* **on time** (按时整改) — rectified, and every deadline the case had was met: the first response
+  (``first_responded_at``, or the result if no separate first response was recorded) by
+  ``first_response_due``, and the result by ``result_due``.  A deadline the case never had (a
+  协调整改 case whose handler set no date) cannot be missed.  **按时整改率 = on time / rectified.**
+* **replied** (已答复) — an adopted 差评 with a first response, a result, or an outbound message
+  (``case_messages.direction = 'out'``).  **答复率 = replied / 差评.**
+* **return visit** (回访) — a ``return_visit`` event on the case's timeline (the workflow's
+  记录回访 step).  The rule is that *every* real-name 差评 is visited (实名差评回访率 100%).  A
+  real-name 差评 is **due** for its visit once it is answered (``result_at``) or closed (closed
+  without an answer — e.g. triaged as 无需整改 although rated 差评 — is an exception too).
+  **实名差评回访率 = real-name 差评 visited / real-name 差评 due**; every due one without a visit is
+  listed by case code (``gateway.results.lists.return_visit_exceptions``).  Cases still being
+  handled are not yet due; when late they appear in the overdue list instead.
+* **satisfaction after rectification** (整改后满意率) — of the adopted 差评 with a return visit whose
+  latest ``return_visit`` event records the citizen's answer (``data.satisfied`` true or false),
+  the share that answered satisfied.  **整改后满意率 = satisfied / visits with an answer.**
+
+Days are Asia/Shanghai (``settings.timezone``) calendar days of *receipt*: a case counts in the
+period it was received in, and its handling figures follow it there, so a month's report changes
+as that month's cases are handled — which is what a 通报 of "how were this month's 差评 handled"
+needs.
+
+Dimensions (``Dim``): hall (镇/街道 — each town has one hall, so town and hall are one dimension),
+window, service item, channel, and day / week (ISO, Monday first) / month or the whole period.
+**Staff member** is not a dimension yet: it needs window rosters (who sat at which window when),
+which issue #10 adds.  It will be one more entry of ``GROUPINGS`` whose column is the roster's
+staff id joined on (window, time of receipt), plus a ``staff_id`` key column of ``results_daily``;
+nothing else here changes.
+
+Where the numbers come from: ``results_daily`` (the roll-up, see ``gateway.results.rollup``) when
+every dimension and filter is one it keeps (hall, window, channel, time), otherwise the ``cases``
+table directly with the same counter expressions.  Both paths sum the same ``COUNTERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.ratings import Rating
+from gateway.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window
+from gateway.db.models_results import COUNTER_COLUMNS, ResultsDaily
+from gateway.domain import CaseStatus, Category
+
+RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
+GOOD_RATINGS = tuple(r.value for r in Rating if r.is_good)
+BAD_RATINGS = tuple(r.value for r in Rating if r.is_bad)
+NOT_ADOPTED = ("not_valid", "malicious")
+RETURN_VISIT_EVENT = "return_visit"
+
+# ----- predicates: the vocabulary of the module docstring, each written once --------------------
+
+ADOPTED: ColumnElement[bool] = or_(Case.verdict.is_(None), Case.verdict.not_in(NOT_ADOPTED))
+RATED: ColumnElement[bool] = and_(Case.rating.is_not(None), ADOPTED)
+GOOD: ColumnElement[bool] = and_(Case.rating.in_(GOOD_RATINGS), ADOPTED)
+BAD_RECEIVED: ColumnElement[bool] = or_(
+    Case.rating.in_(BAD_RATINGS),
+    and_(Case.rating.is_(None), Case.category.in_([c.value for c in RECTIFY_CATEGORIES])),
+)
+BAD: ColumnElement[bool] = and_(BAD_RECEIVED, ADOPTED)
+FIRST_RESPONSE = func.coalesce(Case.first_responded_at, Case.result_at)
+DEADLINES_MET: ColumnElement[bool] = and_(
+    or_(Case.first_response_due.is_(None), Case.first_response_due >= FIRST_RESPONSE),
+    or_(Case.result_due.is_(None), Case.result_at <= Case.result_due),
+)
+RECTIFIED: ColumnElement[bool] = and_(BAD, Case.result_at.is_not(None))
+HAS_OUT_MESSAGE = exists().where(Message.case_id == Case.id, Message.direction == "out")
+REPLIED: ColumnElement[bool] = and_(
+    BAD, or_(Case.first_responded_at.is_not(None), Case.result_at.is_not(None), HAS_OUT_MESSAGE))
+VISITED_EVENT = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
+RN_BAD: ColumnElement[bool] = and_(BAD, Case.real_name.is_(True))
+RN_VISIT_DUE: ColumnElement[bool] = and_(
+    RN_BAD, or_(Case.result_at.is_not(None), Case.status == CaseStatus.CLOSED.value))
+VISITED: ColumnElement[bool] = and_(BAD, VISITED_EVENT)
+LATEST_VISIT_SATISFIED = (
+    select(CaseEvent.data["satisfied"].as_boolean())
+    .where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
+    .order_by(CaseEvent.id.desc()).limit(1).correlate(Case).scalar_subquery()
+)
+VISIT_ANSWERED: ColumnElement[bool] = and_(VISITED, LATEST_VISIT_SATISFIED.is_not(None))
+SATISFIED: ColumnElement[bool] = and_(VISITED, LATEST_VISIT_SATISFIED.is_(True))
+
+
+def _of_category(category: Category, predicate: ColumnElement[bool]) -> ColumnElement[bool]:
+    return and_(predicate, Case.category == category.value)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A count of cases meeting ``predicate``; ``None`` means every case (``COUNT(*)``)."""
+
+    name: str
+    label: str
+    predicate: ColumnElement[bool] | None
+
+    def sql(self) -> Any:
+        if self.predicate is None:
+            return func.count()
+        return func.coalesce(func.sum(case((self.predicate, 1), else_=0)), 0)
+
+
+def _category_counters() -> list[Counter]:
+    counters = []
+    for c in RECTIFY_CATEGORIES:
+        counters += [
+            Counter(f"bad_{c.value}", f"{c.label}差评", _of_category(c, BAD)),
+            Counter(f"rectified_{c.value}", f"{c.label}已整改", _of_category(c, RECTIFIED)),
+            Counter(f"on_time_{c.value}", f"{c.label}按时整改", _of_category(c, and_(RECTIFIED, DEADLINES_MET))),
+        ]
+    return counters
+
+
+COUNTERS: tuple[Counter, ...] = (
+    Counter("evaluations", "评价总数", None),
+    Counter("rated", "有效评价（有评价等级）", RATED),
+    Counter("good", "好评数", GOOD),
+    Counter("bad_received", "收到差评", BAD_RECEIVED),
+    Counter("bad_valid", "差评核实属实", and_(BAD_RECEIVED, Case.verdict == "valid")),
+    Counter("bad_not_valid", "差评核实不属实（不采纳）", and_(BAD_RECEIVED, Case.verdict == "not_valid")),
+    Counter("bad_malicious", "恶意差评（不采纳）", and_(BAD_RECEIVED, Case.verdict == "malicious")),
+    Counter("bad", "采纳差评", BAD),
+    *_category_counters(),
+    Counter("replied", "已答复差评", REPLIED),
+    Counter("rn_bad", "实名差评", RN_BAD),
+    Counter("rn_visit_due", "应回访实名差评", RN_VISIT_DUE),
+    Counter("rn_visited", "已回访实名差评", and_(RN_VISIT_DUE, VISITED_EVENT)),
+    Counter("visited", "已回访差评", VISITED),
+    Counter("visit_answered", "回访有满意度答复", VISIT_ANSWERED),
+    Counter("satisfied", "回访满意", SATISFIED),
+)
+assert tuple(c.name for c in COUNTERS) == COUNTER_COLUMNS, "results_daily columns must follow COUNTERS"
+COUNTER_LABELS: dict[str, str] = {c.name: c.label for c in COUNTERS}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``numerator / denominator`` of summed counters; ``None`` when nothing is in the denominator."""
+
+    name: str
+    label: str
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...]
+
+
+def _sum(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(names)
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("good_rate", "好评率", ("good",), ("rated",)),
+    Rate("reply_rate", "差评答复率", ("replied",), ("bad",)),
+    Rate("rectified_rate", "差评整改率", _sum(f"rectified_{c.value}" for c in RECTIFY_CATEGORIES),
+         _sum(f"bad_{c.value}" for c in RECTIFY_CATEGORIES)),
+    Rate("on_time_rate", "按时整改率", _sum(f"on_time_{c.value}" for c in RECTIFY_CATEGORIES),
+         _sum(f"rectified_{c.value}" for c in RECTIFY_CATEGORIES)),
+    *[r for c in RECTIFY_CATEGORIES for r in (
+        Rate(f"rectified_rate_{c.value}", f"{c.label}整改率", (f"rectified_{c.value}",), (f"bad_{c.value}",)),
+        Rate(f"on_time_rate_{c.value}", f"{c.label}按时整改率", (f"on_time_{c.value}",), (f"rectified_{c.value}",)),
+    )],
+    Rate("return_visit_rate", "实名差评回访率", ("rn_visited",), ("rn_visit_due",)),
+    Rate("satisfaction_rate", "整改后满意率", ("satisfied",), ("visit_answered",)),
+)
+RATES_BY_NAME: dict[str, Rate] = {r.name: r for r in RATES}
+
+
+class Counts(Mapping[str, int]):
+    """Summed counters of one group, with the rates computed from them."""
+
+    def __init__(self, values: Mapping[str, int] | None = None) -> None:
+        self._values = {name: int((values or {}).get(name) or 0) for name in COUNTER_COLUMNS}
+
+    def __getitem__(self, name: str) -> int:
+        return self._values[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def add(self, other: Mapping[str, int]) -> None:
+        for name in COUNTER_COLUMNS:
+            self._values[name] += int(other.get(name) or 0)
+
+    def rate(self, name: str) -> float | None:
+        rate = RATES_BY_NAME[name]
+        denominator = sum(self._values[n] for n in rate.denominator)
+        if denominator == 0:
+            return None
+        return sum(self._values[n] for n in rate.numerator) / denominator
+
+    def rates(self) -> dict[str, float | None]:
+        return {r.name: self.rate(r.name) for r in RATES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self._values, **self.rates()}
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """``0.9234`` → ``"92.3%"``; no denominator → ``"—"`` (never a misleading 0% or 100%)."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+# ----- periods and filters ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days ``start`` … ``end`` (both included) in ``tz``."""
+
+    start: date
+    end: date
+    tz: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """UTC instants [from, to) covering the local days."""
+        start = datetime.combine(self.start, time(0), self.zone).astimezone(UTC)
+        end = datetime.combine(self.end + timedelta(days=1), time(0), self.zone).astimezone(UTC)
+        return start, end
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    @classmethod
+    def month_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return cls(first, following - timedelta(days=1), tz)
+
+    @classmethod
+    def week_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:
+        monday = day - timedelta(days=day.weekday())
+        return cls(monday, monday + timedelta(days=6), tz)
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%Y-%m-%d} 至 {self.end:%Y-%m-%d}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which cases count: the period plus optional hall / window / service item / channel codes.
+
+    ``halls`` is also how a town-scoped member of staff is limited (``Principal.town_filter()``);
+    ``windows`` are ``"hall:window"`` codes.
+    """
+
+    period: Period
+    halls: tuple[str, ...] | None = None
+    windows: tuple[str, ...] | None = None
+    service_items: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+
+    @property
+    def rollup_ok(self) -> bool:
+        return self.service_items is None
+
+
+class Dim(StrEnum):
+    """A grouping of the figures."""
+
+    HALL = "hall"
+    WINDOW = "window"
+    SERVICE_ITEM = "service_item"
+    CHANNEL = "channel"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+    @property
+    def label(self) -> str:
+        return DIM_LABELS[self]
+
+    @property
+    def is_time(self) -> bool:
+        return self in (Dim.DAY, Dim.WEEK, Dim.MONTH)
+
+
+DIM_LABELS = {Dim.HALL: "镇（街道）", Dim.WINDOW: "窗口", Dim.SERVICE_ITEM: "服务事项", Dim.CHANNEL: "评价渠道",
+              Dim.DAY: "日", Dim.WEEK: "周", Dim.MONTH: "月"}
+CHANNEL_LABELS = {"email": "电子邮件", "phone": "热线电话", "paper": "纸质意见卡", "web": "找茬窗口网页"}
+
+
+def time_bucket(day: date, dim: Dim) -> str:
+    if dim is Dim.DAY:
+        return day.isoformat()
+    if dim is Dim.WEEK:
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day:%Y-%m}"
+
+
+def bucket_label(key: str, dim: Dim) -> str:
+    if dim is Dim.WEEK:
+        year, week = key.split("-W")
+        return f"{year}年第{int(week)}周"
+    if dim is Dim.MONTH:
+        year, month = key.split("-")
+        return f"{year}年{int(month)}月"
+    return key
+
+
+# ----- registry names -------------------------------------------------------------------------------
+
+@dataclass
+class Names:
+    """Codes and Chinese names of halls, windows and service items, by id (small tables, read once)."""
+
+    halls: dict[int, tuple[str, str]] = field(default_factory=dict)
+    windows: dict[int, tuple[str, str, int]] = field(default_factory=dict)
+    items: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> Names:
+        names = cls()
+        for h in (await session.execute(select(Hall.id, Hall.code, Hall.name))).all():
+            names.halls[h.id] = (h.code, h.name)
+        for w in (await session.execute(select(Window.id, Window.code, Window.name, Window.hall_id))).all():
+            names.windows[w.id] = (w.code, w.name, w.hall_id)
+        for i in (await session.execute(select(ServiceItem.id, ServiceItem.code, ServiceItem.name,
+                                               ServiceItem.department))).all():
+            names.items[i.id] = (i.code, i.name, i.department)
+        return names
+
+    def hall_ids(self, codes: Iterable[str]) -> list[int]:
+        wanted = set(codes)
+        return [i for i, (code, _) in self.halls.items() if code in wanted]
+
+    def window_ids(self, codes: Iterable[str]) -> list[int]:
+        wanted = set(codes)
+        return [i for i, (code, _, hall_id) in self.windows.items()
+                if f"{self.halls.get(hall_id, ('?', ''))[0]}:{code}" in wanted]
+
+    def item_ids(self, codes: Iterable[str]) -> list[int]:
+        wanted = set(codes)
+        return [i for i, (code, _, _) in self.items.items() if code in wanted]
+
+    def key_of_hall(self, hall_id: int | None) -> tuple[str, str]:
+        return self.key_of(Dim.HALL, hall_id)
+
+    def key_of_window(self, window_id: int | None) -> tuple[str, str]:
+        return self.key_of(Dim.WINDOW, window_id)
+
+    def key_of(self, dim: Dim, value: Any) -> tuple[str, str]:
+        """(code, label) of a group value."""
+        if dim is Dim.HALL:
+            return self.halls.get(value, ("", "未指明大厅")) if value else ("", "未指明大厅")
+        if dim is Dim.WINDOW:
+            if not value or value not in self.windows:
+                return ("", "未指明窗口")
+            code, name, hall_id = self.windows[value]
+            hall_code, hall_name = self.halls.get(hall_id, ("", ""))
+            return (f"{hall_code}:{code}", f"{hall_name}·{name}")
+        if dim is Dim.SERVICE_ITEM:
+            if not value or value not in self.items:
+                return ("", "未指明事项")
+            code, name, _ = self.items[value]
+            return (code, name)
+        if dim is Dim.CHANNEL:
+            return (value, CHANNEL_LABELS.get(value, value))
+        return (value, bucket_label(value, dim))
+
+
+# ----- computing ----------------------------------------------------------------------------------
+
+@dataclass
+class FigureRow:
+    """One group: its key per dimension as (code, label), and its counts."""
+
+    key: dict[Dim, tuple[str, str]]
+    counts: Counts
+
+    def label(self, dim: Dim) -> str:
+        return self.key[dim][1]
+
+    def code(self, dim: Dim) -> str:
+        return self.key[dim][0]
+
+
+def uses_rollup(filters: Filters, by: Sequence[Dim]) -> bool:
+    return filters.rollup_ok and Dim.SERVICE_ITEM not in by
+
+
+def local_day_sql(dialect: str, tz: str) -> Any:
+    """The local calendar day of ``received_at`` in SQL (raw path only).
+
+    PostgreSQL converts with the zone database; SQLite has no zones, so the zone's current UTC
+    offset is applied — exact for Asia/Shanghai, which has had no daylight saving since 1991.
+    """
+    if dialect == "postgresql":
+        return func.date(func.timezone(tz, Case.received_at))
+    offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    hours = offset.total_seconds() / 3600
+    return func.date(Case.received_at, f"{hours:+g} hours")
+
+
+def _case_filters(filters: Filters, names: Names) -> list[ColumnElement[bool]]:
+    start, end = filters.period.bounds()
+    where: list[ColumnElement[bool]] = [Case.received_at >= start, Case.received_at < end]
+    if filters.halls is not None:
+        where.append(Case.hall_id.in_(names.hall_ids(filters.halls)))
+    if filters.windows is not None:
+        where.append(Case.window_id.in_(names.window_ids(filters.windows)))
+    if filters.service_items is not None:
+        where.append(Case.service_item_id.in_(names.item_ids(filters.service_items)))
+    if filters.channels is not None:
+        where.append(Case.channel.in_(filters.channels))
+    return where
+
+
+def counter_columns() -> list[Any]:
+    return [c.sql().label(c.name) for c in COUNTERS]
+
+
+async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (),
+                  *, names: Names | None = None) -> list[FigureRow]:
+    """The figures of ``filters`` grouped by ``by`` (at most one time dimension), ordered by key."""
+    if sum(1 for d in by if d.is_time) > 1:
+        raise ValueError("group by at most one of day, week and month")
+    names = names or await Names.load(session)
+    time_dim = next((d for d in by if d.is_time), None)
+    plain = [d for d in by if not d.is_time]
+    if uses_rollup(filters, by):
+        raw_rows = await _from_rollup(session, filters, plain, time_dim is not None, names)
+    else:
+        raw_rows = await _from_cases(session, filters, plain, time_dim is not None, names)
+    grouped: dict[tuple[Any, ...], Counts] = {}
+    for values, counts in raw_rows:
+        key_values = list(values)
+        if time_dim is not None:
+            day = key_values.pop()
+            day = day if isinstance(day, date) else date.fromisoformat(str(day))
+            key_values.append(time_bucket(day, time_dim))
+        grouped.setdefault(tuple(key_values), Counts()).add(counts)
+    dims = [*plain, *([time_dim] if time_dim else [])]
+    rows = [FigureRow({d: names.key_of(d, v) for d, v in zip(dims, key, strict=True)}, counts)
+            for key, counts in grouped.items()]
+    rows.sort(key=lambda r: tuple(r.key[d][0] or "~" for d in by))
+    return rows
+
+
+ROLLUP_COLUMNS = {Dim.HALL: ResultsDaily.hall_id, Dim.WINDOW: ResultsDaily.window_id,
+                  Dim.CHANNEL: ResultsDaily.channel}
+CASE_COLUMNS = {Dim.HALL: Case.hall_id, Dim.WINDOW: Case.window_id, Dim.SERVICE_ITEM: Case.service_item_id,
+                Dim.CHANNEL: Case.channel}
+
+
+async def _from_rollup(session: AsyncSession, filters: Filters, plain: list[Dim], by_day: bool,
+                       names: Names) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    columns = [ROLLUP_COLUMNS[d] for d in plain] + ([ResultsDaily.day] if by_day else [])
+    sums = [func.coalesce(func.sum(getattr(ResultsDaily, n)), 0).label(n) for n in COUNTER_COLUMNS]
+    where: list[ColumnElement[bool]] = [ResultsDaily.day >= filters.period.start,
+                                        ResultsDaily.day <= filters.period.end]
+    if filters.halls is not None:
+        where.append(ResultsDaily.hall_id.in_(names.hall_ids(filters.halls) or [-1]))
+    if filters.windows is not None:
+        where.append(ResultsDaily.window_id.in_(names.window_ids(filters.windows) or [-1]))
+    if filters.channels is not None:
+        where.append(ResultsDaily.channel.in_(filters.channels))
+    query = select(*columns, *sums).where(*where)
+    if columns:
+        query = query.group_by(*columns)
+    rows = (await session.execute(query)).all()
+    result = []
+    for row in rows:
+        mapping = row._mapping
+        if not columns and not mapping["evaluations"]:
+            continue
+        result.append((tuple(row[: len(columns)]), {n: mapping[n] for n in COUNTER_COLUMNS}))
+    return result
+
+
+async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim], by_day: bool,
+                      names: Names) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    dialect = session.get_bind().dialect.name
+    columns: list[Any] = [CASE_COLUMNS[d] for d in plain]
+    if by_day:
+        columns.append(local_day_sql(dialect, filters.period.tz).label("day"))
+    query = select(*columns, *counter_columns()).where(*_case_filters(filters, names))
+    if columns:
+        query = query.group_by(*columns)
+    rows = (await session.execute(query)).all()
+    result = []
+    for row in rows:
+        mapping = row._mapping
+        if not mapping["evaluations"]:
+            continue
+        result.append((tuple(row[: len(columns)]), {n: mapping[n] for n in COUNTER_COLUMNS}))
+    return result
+
+
+def total(rows: Iterable[FigureRow]) -> Counts:
+    counts = Counts()
+    for row in rows:
+        counts.add(row.counts)
+    return counts
+
+
+async def totals(session: AsyncSession, filters: Filters, *, names: Names | None = None) -> Counts:
+    """The figures of the whole filtered period in one group."""
+    return total(await compute(session, filters, (), names=names))

@@ -72,7 +72,8 @@ async def test_rotation_reseals_personal_data_under_the_new_key(services: Servic
     await services.ingestor.ingest(make_intake(source_ref="rot-2", contact={"email": "a@b.cn"}))
     old_spec = ",".join(f"{key_id}:{base64.b64encode(key).decode()}" for key_id, key in settings.encryption_keys())
     new_spec = "k2:" + base64.b64encode(os.urandom(32)).decode() + "," + old_spec
-    rotated = Services.create(settings.model_copy(update={"data_keys": SecretStr(new_spec)}), classifier=FixedClassifier())
+    new_settings = settings.model_copy(update={"data_keys": SecretStr(new_spec)})
+    rotated = Services.create(new_settings, classifier=FixedClassifier())
     try:
         assert await count_stale(rotated.store, rotated.cipher) >= 2
         report = await rotate(rotated.store, rotated.cipher, batch=1)

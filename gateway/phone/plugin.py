@@ -1,4 +1,8 @@
-"""This feature's sender and background jobs (see gateway/channel_plugins.py)."""
+"""The hotline's outbox sender (``sms`` through Twilio) when Twilio is configured; nothing otherwise.
+
+Incoming calls and messages arrive by webhook (``gateway.phone.routes``) and by ``hcp phone
+import``; no background polling is needed.
+"""
 
 from __future__ import annotations
 
@@ -11,4 +15,9 @@ if TYPE_CHECKING:
 
 
 def plugin(services: Services) -> ChannelPlugin:
-    return ChannelPlugin()
+    from gateway.phone.sms import TwilioSmsSender, twilio_configured
+
+    result = ChannelPlugin()
+    if twilio_configured(services.settings):
+        result.senders["sms"] = TwilioSmsSender(services)
+    return result

@@ -1,7 +1,168 @@
-"""Web routes of this feature (mounted through gateway/channel_plugins.py)."""
+"""Web routes of the results feature: the public page, the hall screen and the supervisors' reports.
+
+``/public`` and ``/screen/{hall}`` are open to anyone and show aggregate figures and anonymised
+public replies only.  ``/reports`` and its downloads are for supervisors, limited to their towns.
+"""
 
 from __future__ import annotations
 
+import io
+from datetime import date, datetime
 from typing import Any
 
-routes: list[Any] = []
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from gateway.auth.access import current_user, public, staff
+from gateway.auth.audit import audit
+from gateway.results import rollup, views
+from gateway.results.export import CSV_NAME, iter_cases_csv
+from gateway.results.figures import CHANNEL_LABELS, Dim, Filters, Names, Period, compute, percent, total
+from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
+
+MONTH_FORMAT = "%Y-%m"
+
+
+def _month(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, MONTH_FORMAT).date()
+    except ValueError:
+        raise HTTPException(400, "月份格式应为 2026-11") from None
+
+
+@public
+async def public_page(request: Request) -> Response:
+    services = request.app.state.services
+    context = await views.public_view(services, month=_month(request.query_params.get("month")))
+    return request.app.state.templates.TemplateResponse(request, "public.html", context)
+
+
+@public
+async def screen_page(request: Request) -> Response:
+    services = request.app.state.services
+    hall = request.path_params["hall"]
+    context = await views.screen_view(services, hall)
+    if context is None:
+        raise HTTPException(404, "没有这个服务大厅")
+    return request.app.state.templates.TemplateResponse(request, "screen.html", context)
+
+
+# ----- supervisors' reports -----------------------------------------------------------------------
+
+def _day(value: str | None, default: date, field: str) -> date:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{field}日期格式应为 2026-11-01") from None
+
+
+def report_filters(request: Request) -> Filters:
+    """The period and filters of a reports request, limited to the towns the person may see."""
+    services = request.app.state.services
+    tz = services.settings.timezone
+    params = request.query_params
+    current = views.today(tz)
+    start = _day(params.get("from"), current.replace(day=1), "开始")
+    end = _day(params.get("to"), current, "结束")
+    if end < start:
+        raise HTTPException(400, "结束日期早于开始日期")
+    if (end - start).days > 3660:
+        raise HTTPException(400, "统计期间不能超过十年")
+    user = current_user(request)
+    assert user is not None
+    allowed = user.town_filter()
+    hall = params.get("hall") or None
+    if hall and allowed is not None and hall not in allowed:
+        raise HTTPException(403, "无权查看其他乡镇的统计")
+    halls = (hall,) if hall else (tuple(sorted(allowed)) if allowed is not None else None)
+    channel = params.get("channel") or None
+    if channel and channel not in CHANNEL_LABELS:
+        raise HTTPException(400, "未知的评价渠道")
+    return Filters(Period(start, end, tz), halls=halls, channels=(channel,) if channel else None)
+
+
+def _query(filters: Filters, request: Request) -> str:
+    parts = [f"from={filters.period.start}", f"to={filters.period.end}"]
+    if request.query_params.get("hall"):
+        parts.append(f"hall={request.query_params['hall']}")
+    if filters.channels:
+        parts.append(f"channel={filters.channels[0]}")
+    return "&".join(parts)
+
+
+@staff("supervisor")
+async def reports_page(request: Request) -> Response:
+    services = request.app.state.services
+    filters = report_filters(request)
+    await rollup.refresh(services.store, services.settings.timezone)
+    params = request.query_params
+    async with services.store.read() as session:
+        names = await Names.load(session)
+        by_hall = await compute(session, filters, [Dim.HALL], names=names)
+        by_channel = await compute(session, filters, [Dim.CHANNEL], names=names)
+        late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
+        unvisited = await return_visit_exceptions(session, names, filters,
+                                                  cursor=params.get("visit_after") or None)
+    user = current_user(request)
+    assert user is not None
+    allowed = user.town_filter()
+    halls = [(code, name) for code, name in sorted(names.halls.values()) if allowed is None or code in allowed]
+    counts = total(by_hall)
+    ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
+    return request.app.state.templates.TemplateResponse(request, "reports.html", {
+        "filters": filters, "query": _query(filters, request), "headlines": views.headlines(counts),
+        "ranking": ranking, "by_channel": by_channel, "overdue": late, "unvisited": unvisited, "halls": halls,
+        "channels": CHANNEL_LABELS, "hall": params.get("hall") or "", "channel": params.get("channel") or "",
+        "percent": percent, "Dim": Dim, "counts": counts, "tz": views.ZoneInfo(services.settings.timezone),
+        "hall_chart": views.charts.bar_chart("各镇（街道）好评率", views.hall_bars(ranking), maximum=1.0),
+        "params": dict(params),
+    })
+
+
+@staff("supervisor")
+async def reports_xlsx(request: Request) -> Response:
+    services = request.app.state.services
+    filters = report_filters(request)
+    workbook, summary = await build_workbook(services, filters)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    await audit(services.store, request, current_user(request), "report.xlsx", target_type="report",
+                detail={"from": str(filters.period.start), "to": str(filters.period.end),
+                        "halls": list(filters.halls or []), "evaluations": summary["evaluations"]})
+    name = f"haochaping-{filters.period.start:%Y%m%d}-{filters.period.end:%Y%m%d}.xlsx"
+    return Response(buffer.getvalue(), media_type=XLSX_MEDIA_TYPE,
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@staff("supervisor")
+async def reports_csv(request: Request) -> Response:
+    services = request.app.state.services
+    filters = report_filters(request)
+    await audit(services.store, request, current_user(request), "report.csv", target_type="report",
+                detail={"from": str(filters.period.start), "to": str(filters.period.end),
+                        "halls": list(filters.halls or [])})
+
+    async def body() -> Any:
+        yield "\ufeff".encode()
+        async for chunk in iter_cases_csv(services, filters):
+            yield chunk.encode("utf-8")
+
+    name = CSV_NAME.format(start=filters.period.start, end=filters.period.end)
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
+                             headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+routes = [
+    Route("/public", public_page, methods=["GET"], name="results_public"),
+    Route("/screen/{hall}", screen_page, methods=["GET"], name="results_screen"),
+    Route("/reports", reports_page, methods=["GET"], name="results_reports"),
+    Route("/reports/export.xlsx", reports_xlsx, methods=["GET"], name="results_xlsx"),
+    Route("/reports/export.csv", reports_csv, methods=["GET"], name="results_csv"),
+]

@@ -43,7 +43,7 @@ SPECS = [
     Spec("c2", local(*MON, 9, 5), "满意", "很快办好了", channel="paper", window="w02"),
     Spec("c3", local(*MON, 9, 10), "基本满意", "还可以", channel="paper"),
     # 4: real-name 立整立改 差评, rectified within the hour, visited, satisfied.
-    Spec("c4", local(*MON, 10, 0), "不满意", "态度不好 #immediate", reasons=("attitude",),
+    Spec("c4", local(*MON, 10, 0), "不满意", "窗口人员一直玩手机 #immediate", reasons=("attitude",),
          contact={"name": NAMES[0], "phone": PHONES[0], "email": EMAILS[0], "real_name": True},
          steps=(("start_verification", local(*MON, 10, 5), None), ("verify_valid", local(*MON, 10, 10), None),
                 ("rectify", local(*MON, 10, 12), None), ("reply", local(*MON, 10, 30), None),

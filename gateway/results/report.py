@@ -1,0 +1,218 @@
+"""The supervisors' Excel report (通报) of a period, built with openpyxl.
+
+Sheets: 通报 (the headline figures with the counts behind each rate, 差评 handling per track and
+verdict), 镇街排名 (towns ranked by 好评率), 趋势 (by day for a period up to two months, else by
+month), 渠道, 窗口, 服务事项, 超期案件 (every overdue case now), 未回访实名差评 (every exception
+to the 100% rule) and 指标说明 (each formula in words).  Rates are written as numbers with a
+percent format, so the workbook can be sorted and computed on; a rate without a denominator is an
+empty cell, not 0%.  No sheet holds personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from gateway.results import rollup
+from gateway.results.figures import (
+    COUNTER_LABELS,
+    RATES,
+    RATES_BY_NAME,
+    RECTIFY_CATEGORIES,
+    Counts,
+    Dim,
+    FigureRow,
+    Filters,
+    Names,
+    compute,
+    total,
+)
+from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.services import Services
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="0B5CAD")
+TITLE_FONT = Font(bold=True, size=14)
+PERCENT = "0.0%"
+TABLE_RATES = ("good_rate", "rectified_rate", "on_time_rate", "reply_rate", "return_visit_rate", "satisfaction_rate")
+TABLE_COUNTS = ("evaluations", "rated", "good", "bad_received", "bad_not_valid", "bad_malicious", "bad")
+
+DEFINITIONS = (
+    ("评价总数", "期间内受理的全部评价与意见（按受理日，北京时间）。"),
+    ("采纳", "核实结论为“属实”或尚未核实的评价；核实“不属实”和“恶意评价”不纳入统计。"),
+    ("好评率", "（非常满意＋满意＋基本满意）÷ 有评价等级的采纳评价。"),
+    ("差评", "评价等级为不满意、非常不满意，或未评等级但分拣为立整立改、限时整改、协调整改的意见。"),
+    ("差评整改率", "已整改（已答复整改结果）的采纳差评 ÷ 需整改的采纳差评，分三类整改分别计算。"),
+    ("按时整改率", "期限内完成的整改 ÷ 已整改：首次响应不晚于首次响应期限，整改结果不晚于办结期限；"
+                   "协调整改未设期限的不计超期。"),
+    ("差评答复率", "已首次响应、已答复结果或已向群众发出回复的采纳差评 ÷ 采纳差评。"),
+    ("实名差评回访率", "已记录回访的实名差评 ÷ 已答复或已办结的实名差评（应回访）。要求100%，"
+                       "未回访的逐件列于“未回访实名差评”表。"),
+    ("整改后满意率", "最近一次回访记录为满意的差评 ÷ 回访时记录了满意与否的差评。"),
+)
+
+
+def _header(sheet: Worksheet, row: int, titles: list[str]) -> None:
+    for column, title in enumerate(titles, start=1):
+        cell = sheet.cell(row=row, column=column, value=title)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _widths(sheet: Worksheet, widths: list[int]) -> None:
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def _print_setup(sheet: Worksheet) -> None:
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _rate_cell(sheet: Worksheet, row: int, column: int, value: float | None) -> None:
+    cell = sheet.cell(row=row, column=column, value=value)
+    cell.number_format = PERCENT
+
+
+def _figure_table(sheet: Worksheet, rows: list[FigureRow], dims: list[Dim], *, start_row: int = 1,
+                  rank: bool = False) -> None:
+    titles = (["名次"] if rank else []) + [d.label for d in dims] + [COUNTER_LABELS[n] for n in TABLE_COUNTS] \
+        + [RATES_BY_NAME[n].label for n in TABLE_RATES]
+    _header(sheet, start_row, titles)
+    for offset, row in enumerate(rows, start=1):
+        r = start_row + offset
+        values: list[Any] = ([offset] if rank else []) + [row.label(d) for d in dims]
+        values += [row.counts[n] for n in TABLE_COUNTS]
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=r, column=column, value=value)
+        for i, name in enumerate(TABLE_RATES):
+            _rate_cell(sheet, r, len(values) + 1 + i, row.counts.rate(name))
+    sheet.freeze_panes = sheet.cell(row=start_row + 1, column=1 + len(dims) + (1 if rank else 0))
+    _widths(sheet, ([6] if rank else []) + [22] * len(dims) + [11] * (len(TABLE_COUNTS) + len(TABLE_RATES)))
+    _print_setup(sheet)
+
+
+def _summary_sheet(sheet: Worksheet, filters: Filters, counts: Counts, generated: datetime) -> None:
+    sheet.title = "通报"
+    sheet["A1"] = "政务服务“好差评”情况通报"
+    sheet["A1"].font = TITLE_FONT
+    sheet["A2"] = f"统计期间：{filters.period.label}（按受理日，北京时间）"
+    scope = "、".join(filters.halls) if filters.halls else "全县"
+    sheet["A3"] = f"范围：{scope}；生成时间：{generated:%Y-%m-%d %H:%M}"
+    _header(sheet, 5, ["指标", "数值", "分子", "分母"])
+    row = 6
+    for name in ("evaluations", "rated", "good", "bad_received", "bad_valid", "bad_not_valid", "bad_malicious",
+                 "bad"):
+        sheet.cell(row=row, column=1, value=COUNTER_LABELS[name])
+        sheet.cell(row=row, column=2, value=counts[name])
+        row += 1
+    for rate in RATES:
+        sheet.cell(row=row, column=1, value=rate.label)
+        _rate_cell(sheet, row, 2, counts.rate(rate.name))
+        sheet.cell(row=row, column=3, value=sum(counts[n] for n in rate.numerator))
+        sheet.cell(row=row, column=4, value=sum(counts[n] for n in rate.denominator))
+        row += 1
+    row += 1
+    _header(sheet, row, ["整改类别", "采纳差评", "已整改", "整改率", "按时整改", "按时整改率"])
+    for category in RECTIFY_CATEGORIES:
+        row += 1
+        c = category.value
+        sheet.cell(row=row, column=1, value=category.label)
+        sheet.cell(row=row, column=2, value=counts[f"bad_{c}"])
+        sheet.cell(row=row, column=3, value=counts[f"rectified_{c}"])
+        _rate_cell(sheet, row, 4, counts.rate(f"rectified_rate_{c}"))
+        sheet.cell(row=row, column=5, value=counts[f"on_time_{c}"])
+        _rate_cell(sheet, row, 6, counts.rate(f"on_time_rate_{c}"))
+    _widths(sheet, [30, 14, 12, 12, 12, 12])
+    _print_setup(sheet)
+
+
+def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, overdue_sheet: bool) -> None:
+    titles = ["受理编号", "镇（街道）", "窗口", "评价渠道", "评价等级", "整改类别", "状态", "受理时间",
+              "首次响应期限", "办结期限"] + (["超期时长（小时）", "超期环节"] if overdue_sheet else ["整改答复时间"])
+    _header(sheet, 1, titles)
+
+    def local(value: str | None) -> str:
+        return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    for r, row in enumerate(rows, start=2):
+        values: list[Any] = [row["code"], row["hall_name"], row["window_name"], row["channel"], row["rating_label"],
+                             row["category_label"], row["status_label"], local(row["received_at"]),
+                             local(row["first_response_due"]), local(row["result_due"])]
+        if overdue_sheet:
+            values += [round(row["overdue_seconds"] / 3600, 1),
+                       "、".join({"first_response": "首次响应", "result": "整改办结"}[m] for m in row["missed"])]
+        else:
+            values.append(local(row["result_at"]))
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=r, column=column, value=value)
+    if not rows:
+        sheet.cell(row=2, column=1, value="无")
+    sheet.freeze_panes = "B2"
+    _widths(sheet, [22, 12, 16, 10, 10, 10, 10, 17, 17, 17, 14, 16])
+    _print_setup(sheet)
+
+
+async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook, dict[str, int]]:
+    """The workbook of ``filters`` and a summary (evaluations, overdue, unvisited)."""
+    tz = ZoneInfo(filters.period.tz)
+    await rollup.refresh(services.store, filters.period.tz)
+    trend_dim = Dim.DAY if (filters.period.end - filters.period.start).days <= 62 else Dim.MONTH
+    async with services.store.read() as session:
+        names = await Names.load(session)
+        by_hall = await compute(session, filters, [Dim.HALL], names=names)
+        trend = await compute(session, filters, [trend_dim], names=names)
+        by_channel = await compute(session, filters, [Dim.CHANNEL], names=names)
+        by_window = await compute(session, filters, [Dim.WINDOW], names=names)
+        by_item = await compute(session, filters, [Dim.SERVICE_ITEM], names=names)
+        late: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await overdue(session, names, halls=filters.halls, cursor=cursor, limit=1000)
+            late += page.rows
+            if not (cursor := page.cursor):
+                break
+        unvisited: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = await return_visit_exceptions(session, names, filters, cursor=cursor, limit=1000)
+            unvisited += page.rows
+            if not (cursor := page.cursor):
+                break
+    counts = total(by_hall)
+    workbook = Workbook()
+    _summary_sheet(workbook.active, filters, counts, datetime.now(UTC).astimezone(tz))
+    ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
+    _figure_table(workbook.create_sheet("镇街排名"), ranking, [Dim.HALL], rank=True)
+    _figure_table(workbook.create_sheet("趋势"), trend, [trend_dim])
+    _figure_table(workbook.create_sheet("渠道"), by_channel, [Dim.CHANNEL])
+    _figure_table(workbook.create_sheet("窗口"), by_window, [Dim.WINDOW])
+    _figure_table(workbook.create_sheet("服务事项"), by_item, [Dim.SERVICE_ITEM])
+    _case_sheet(workbook.create_sheet("超期案件"), late, tz, overdue_sheet=True)
+    _case_sheet(workbook.create_sheet("未回访实名差评"), unvisited, tz, overdue_sheet=False)
+    notes = workbook.create_sheet("指标说明")
+    _header(notes, 1, ["指标", "口径"])
+    for r, (label, text) in enumerate(DEFINITIONS, start=2):
+        notes.cell(row=r, column=1, value=label)
+        notes.cell(row=r, column=2, value=text).alignment = Alignment(wrap_text=True)
+    _widths(notes, [18, 100])
+    workbook.properties.title = f"好差评通报 {filters.period.label}"
+    workbook.properties.creator = "hcp"
+    return workbook, {"evaluations": counts["evaluations"], "overdue": len(late), "unvisited": len(unvisited)}
+
+
+async def write_workbook(services: Services, filters: Filters, path: Path) -> dict[str, int]:
+    workbook, summary = await build_workbook(services, filters)
+    workbook.save(path)
+    return summary

@@ -1,0 +1,161 @@
+"""What the public page, the hall screen and the reports page show, assembled from the figures.
+
+Only aggregate numbers and the anonymised latest-rectified list leave this module for the public
+pages: no query here reads ``contacts`` or a citizen's own text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from gateway.results import charts, rollup
+from gateway.results.figures import (
+    COUNTER_LABELS,
+    RATES_BY_NAME,
+    Counts,
+    Dim,
+    FigureRow,
+    Filters,
+    Names,
+    Period,
+    compute,
+    percent,
+    total,
+)
+from gateway.results.lists import latest_rectified
+from gateway.services import Services
+
+PUBLIC_MAX_AGE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Headline:
+    label: str
+    text: str
+    detail: str
+
+
+def headlines(counts: Counts) -> list[Headline]:
+    """The figures a 通报 leads with, each with the counts behind it."""
+    def rate(name: str) -> Headline:
+        r = RATES_BY_NAME[name]
+        num = sum(counts[n] for n in r.numerator)
+        den = sum(counts[n] for n in r.denominator)
+        return Headline(r.label, percent(counts.rate(name)), f"{num} / {den}")
+
+    return [
+        Headline("评价总数", f"{counts['evaluations']:,}", f"有等级 {counts['rated']:,}"),
+        rate("good_rate"),
+        Headline("差评（采纳）", f"{counts['bad']:,}",
+                 f"不属实 {counts['bad_not_valid']} · 恶意 {counts['bad_malicious']}"),
+        rate("rectified_rate"),
+        rate("on_time_rate"),
+        rate("reply_rate"),
+        rate("return_visit_rate"),
+        rate("satisfaction_rate"),
+    ]
+
+
+def month_start(day: date, months_back: int) -> date:
+    year, month = day.year, day.month - months_back
+    while month <= 0:
+        month += 12
+        year -= 1
+    return date(year, month, 1)
+
+
+def today(tz: str) -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+
+
+def hall_bars(rows: list[FigureRow]) -> list[charts.Bar]:
+    return [charts.Bar(r.label(Dim.HALL), r.counts.rate("good_rate"), percent(r.counts.rate("good_rate")))
+            for r in rows]
+
+
+def trend_points(rows: list[FigureRow], dim: Dim, rate: str = "good_rate") -> list[charts.Bar]:
+    return [charts.Bar(r.label(dim).replace("年", "-").rstrip("月") if dim is Dim.MONTH else r.label(dim)[5:],
+                       r.counts.rate(rate), percent(r.counts.rate(rate), 0)) for r in rows]
+
+
+def count_bars(rows: list[FigureRow], dim: Dim) -> list[charts.Bar]:
+    return [charts.Bar(r.label(dim), r.counts["evaluations"], f"{r.counts['evaluations']:,}") for r in rows]
+
+
+async def public_view(services: Services, *, month: date | None = None) -> dict[str, Any]:
+    """The county's figures of a month by town, the last twelve months, and the latest rectified."""
+    tz = services.settings.timezone
+    await rollup.refresh(services.store, tz, max_age=PUBLIC_MAX_AGE)
+    current = today(tz)
+    month = month or current.replace(day=1)
+    period = Period.month_of(month, tz)
+    trend_period = Period(month_start(month, 11), period.end, tz)
+    year_period = Period(date(month.year, 1, 1), period.end, tz)
+    async with services.store.read() as session:
+        names = await Names.load(session)
+        by_hall = await compute(session, Filters(period), [Dim.HALL], names=names)
+        trend = await compute(session, Filters(trend_period), [Dim.MONTH], names=names)
+        by_channel = await compute(session, Filters(period), [Dim.CHANNEL], names=names)
+        year_rows = await compute(session, Filters(year_period), [], names=names)
+        latest = await latest_rectified(session, names, limit=10)
+    counts = total(by_hall)
+    all_halls = [(code, name) for code, name in sorted(names.halls.values())]
+    return {
+        "period": period, "month": month, "previous": month_start(month, 1), "is_current": month >= current.replace(
+            day=1), "following": month_start(month, -1),
+        "headlines": headlines(counts), "year_headlines": headlines(total(year_rows)), "year": month.year,
+        "by_hall": by_hall, "by_channel": by_channel, "trend": trend,
+        "hall_chart": charts.bar_chart(f"{month:%Y年%m月}各镇（街道）好评率", hall_bars(by_hall), maximum=1.0),
+        "trend_chart": charts.line_chart("近十二个月好评率", trend_points(trend, Dim.MONTH), maximum=1.0),
+        "count_chart": charts.bar_chart(f"{month:%Y年%m月}各渠道评价数", count_bars(by_channel, Dim.CHANNEL)),
+        "latest": latest, "halls": all_halls, "percent": percent, "Dim": Dim, "tz": ZoneInfo(tz),
+    }
+
+
+async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | None:
+    """One hall's screen: today, this month, the last 30 days, and its latest rectified cases."""
+    tz = services.settings.timezone
+    await rollup.refresh(services.store, tz, max_age=PUBLIC_MAX_AGE)
+    current = today(tz)
+    async with services.store.read() as session:
+        names = await Names.load(session)
+        hall = next(((hid, name) for hid, (code, name) in names.halls.items() if code == hall_code), None)
+        if hall is None:
+            return None
+        only = (hall_code,)
+        month_rows = await compute(session, Filters(Period.month_of(current, tz), halls=only), [], names=names)
+        today_rows = await compute(session, Filters(Period(current, current, tz), halls=only), [], names=names)
+        days = await compute(session, Filters(Period(current - timedelta(days=29), current, tz), halls=only),
+                             [Dim.DAY], names=names)
+        windows = await compute(session, Filters(Period.month_of(current, tz), halls=only), [Dim.WINDOW],
+                                names=names)
+        latest = await latest_rectified(session, names, hall_code=hall_code, limit=6)
+    month_counts, today_counts = total(month_rows), total(today_rows)
+    return {
+        "hall_code": hall_code, "hall_name": hall[1], "today": current,
+        "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),
+        "month_headlines": headlines(month_counts), "today_counts": today_counts,
+        "today_good_rate": percent(today_counts.rate("good_rate")),
+        "day_chart": charts.bar_chart("近30天每日评价数", [
+            charts.Bar(r.code(Dim.DAY)[5:], r.counts["evaluations"], str(r.counts["evaluations"])) for r in days],
+            css_class="chart screen-days", label_width=70, bar_height=14, gap=4),
+        "window_chart": charts.bar_chart("本月各窗口好评率", [
+            charts.Bar(r.label(Dim.WINDOW).split("·")[-1], r.counts.rate("good_rate"),
+                       percent(r.counts.rate("good_rate"))) for r in windows], maximum=1.0,
+            css_class="chart screen-windows", label_width=170),
+        "latest": latest, "tz": ZoneInfo(tz),
+    }
+
+
+def figure_columns() -> list[tuple[str, str]]:
+    """(name, label) of every counter and rate, for the report tables."""
+    return [*COUNTER_LABELS.items(), *[(r.name, r.label) for r in RATES_BY_NAME.values()]]
+
+
+def no_chart() -> Markup:
+    return Markup("")

@@ -1,0 +1,106 @@
+"""The public page, the hall screen and the reports page: figures shown, personal data never."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+
+from gateway.app import create_app
+from gateway.results import views
+from gateway.services import Services
+from tests.results import dataset
+from tests.staff import anonymous_client, make_staff, signed_in
+
+PERSONAL = [*dataset.NAMES, *dataset.PHONES, *dataset.EMAILS, "138****5678"]
+
+
+@pytest.fixture(autouse=True)
+def november(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages default to the current month: pin "today" into the month of the hand-made cases."""
+    monkeypatch.setattr(views, "today", lambda tz: date(2026, 11, 20))
+
+
+def assert_anonymous(text: str) -> None:
+    for value in PERSONAL:
+        assert value not in text, f"personal data {value!r} leaked"
+    for name in dataset.NAMES:
+        assert name[0] + "*" not in text, "not even a masked name belongs on a public page"
+
+
+async def test_public_page_shows_figures_charts_and_public_replies_only(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        page = await client.get("/public")
+        other = await client.get("/public?month=2026-10")
+        bad = await client.get("/public?month=november")
+    assert page.status_code == 200
+    text = page.text
+    assert_anonymous(text)
+    assert "<svg" in text and "金屯镇" in text and "梁宝寺镇" in text
+    assert "57.1%" in text, "好评率 4/7 of the month"
+    assert "4 / 7" in text
+    assert dataset.PUBLIC_REPLY in text, "the public reply of the rectified case is shown"
+    assert "联系电话***" in text, "a phone number inside a public reply is scrubbed"
+    assert "玩手机" not in text and "跑了好几趟" not in text, "citizens' own texts are never published"
+    assert "<script" not in text and "cdn" not in text.lower()
+    assert other.status_code == 200 and "本月暂无评价" in other.text
+    assert bad.status_code == 400 and "月份格式" in bad.text
+
+
+async def test_hall_screen_refreshes_itself_and_stays_anonymous(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        screen = await client.get("/screen/jintun")
+        missing = await client.get("/screen/atlantis")
+        script = await client.get("/static/screen.js")
+    assert screen.status_code == 200
+    assert_anonymous(screen.text)
+    assert "金屯镇为民服务中心" in screen.text and 'src="http://testserver/static/screen.js"' in screen.text
+    assert 'data-refresh-seconds="60"' in screen.text and "<svg" in screen.text
+    assert dataset.PUBLIC_REPLY in screen.text
+    assert "<script>" not in screen.text, "no inline script under the CSP"
+    assert missing.status_code == 404 and "没有这个服务大厅" in missing.text
+    assert script.status_code == 200 and "setInterval(refresh" in script.text
+
+
+async def test_reports_page_and_downloads_for_supervisors(services: Services) -> None:
+    codes = await dataset.load(services)
+    await make_staff(services, "chief", ["supervisor"], [])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "chief") as client:
+        page = await client.get("/reports?from=2026-11-01&to=2026-11-30")
+        xlsx = await client.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30")
+        csv_response = await client.get("/reports/export.csv?from=2026-11-01&to=2026-11-30&hall=jintun")
+        backwards = await client.get("/reports?from=2026-11-30&to=2026-11-01")
+    assert page.status_code == 200
+    assert "57.1%" in page.text and codes["c5"] in page.text, "the unvisited real-name 差评 is listed"
+    assert_anonymous(page.text)
+    assert backwards.status_code == 400 and "结束日期早于开始日期" in backwards.text
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"].startswith("application/vnd.openxml")
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames[:2] == ["通报", "镇街排名"]
+    assert "未回访实名差评" in book.sheetnames and "超期案件" in book.sheetnames
+    assert book["未回访实名差评"]["A2"].value == codes["c5"]
+    assert csv_response.status_code == 200
+    content = csv_response.content.decode("utf-8")
+    assert content.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff"))))
+    assert rows[0][0] == "受理编号" and len(rows) == 1 + 9, "nine cases of 金屯镇"
+    assert "王**" in content and "138****5678" in content
+    for value in PERSONAL[:-1]:
+        assert value not in content
+
+
+async def test_reports_refuse_other_roles(services: Services) -> None:
+    await make_staff(services, "clerk", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "clerk") as client:
+        page = await client.get("/reports")
+        xlsx = await client.get("/reports/export.xlsx")
+    assert page.status_code == 403 and xlsx.status_code == 403

@@ -153,7 +153,9 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
             phone = normalize_phone(values.phone)
         except ValueError:
             phone = None
-        if phone is None or len(values.phone) > PHONE_MAX or not _LOCAL_OR_MOBILE.match(phone):
+        digits = re.sub(r"\D", "", values.phone)
+        if (phone is None or len(values.phone) > PHONE_MAX or not _LOCAL_OR_MOBILE.match(phone)
+                or digits.startswith(("400", "800"))):  # hotlines, read by the "+86 without 0" rule
             problems["phone"] = "请填写 11 位手机号码，或带区号的固定电话（如 0537-6851890）"
             phone = None
     reply = values.reply if values.reply in REPLY_LABELS else None

@@ -163,6 +163,11 @@ class Intake(_Frozen):
     hall: Code | None = None
     window: Code | None = None
     service_item: Code | None = None
+    # When the evaluated service happened, if the channel knows (a hotline caller names the visit,
+    # the queue system reports the finish time); ``staff`` is the evaluated staff member's
+    # employee number when the source system names them.  Both feed the staff attribution.
+    visited_at: datetime | None = None
+    staff: Code | None = None
     contact: Contact = Contact()
     attachments: tuple[Attachment, ...] = ()
     raw: RawOriginal | None = None
@@ -177,10 +182,10 @@ class Intake(_Frozen):
             raise ValueError("contains control characters")
         return value
 
-    @field_validator("received_at")
+    @field_validator("received_at", "visited_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
             raise ValueError("must be timezone-aware (for example 2026-11-28T09:30:00+08:00)")
         return value
 

@@ -29,6 +29,7 @@ from gateway.deadlines import WorkCalendar, deadlines_for
 from gateway.domain import CaseStatus, Category
 from gateway.outbox import OutgoingMessage, enqueue
 from gateway.personal import PersonalDataCipher
+from gateway.rosters import attribute
 from gateway.settings import Settings
 from gateway.tracking import day_key, next_code
 from gateway.workflow import EventSpec, add_events
@@ -222,6 +223,7 @@ class Ingestor:
                      calendar: WorkCalendar) -> IngestResult:
         now = self.clock()
         hall_id, window_id, item_id = self._registry_ids(session, intake)
+        attribution = attribute(session, intake, hall_id, window_id)
         category = Category(triage.label)
         due = deadlines_for(category, intake.received_at, calendar)
         if triage.needs_review:
@@ -246,6 +248,7 @@ class Ingestor:
             needs_review=triage.needs_review, triage_terms=triage_data.get("terms", []),
             first_response_due=due.first_response_due, result_due=due.result_due,
             deadline_uncertain=not due.certain, verdict=None, first_responded_at=None, result_at=None,
+            staff_id=attribution.staff_id, staff_attribution=attribution.kind,
         )).scalar_one()
         message_id = self._insert_message(session, case_id, intake)
         if not contact.is_empty:
@@ -263,6 +266,9 @@ class Ingestor:
                       data={"label": triage.label, "reason": triage.reason, "confidence": triage.confidence,
                             "deadline_uncertain": not due.certain}),
         ]
+        if attribution.kind == "ambiguous":
+            events.append(EventSpec("attribution", "system:rosters", note="评价时段窗口有多名工作人员在岗，需人工确认",
+                                    data={"candidates": list(attribution.candidates)}))
         if status is CaseStatus.CLOSED:
             events.append(EventSpec("close", "system:triage", CaseStatus.TRIAGED.value, CaseStatus.CLOSED.value,
                                     note="无需整改，自动办结"))

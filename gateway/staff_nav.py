@@ -26,8 +26,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/cases", "案件", frozenset({"operator", "triage", "handler", "supervisor"}), "4"),
     NavItem("/supervise", "督办", frozenset({"supervisor"}), "5"),
     NavItem("/reports", "统计报表", frozenset({"supervisor"}), "6"),
-    NavItem("/audit", "审计日志", frozenset({"supervisor"}), "7"),
-    NavItem("/admin/users", "用户管理", frozenset({"admin"}), "8"),
+    NavItem("/rosters", "窗口排班", frozenset({"admin", "supervisor", "handler"}), "7"),
+    NavItem("/audit", "审计日志", frozenset({"supervisor"}), "8"),
+    NavItem("/admin/users", "用户管理", frozenset({"admin"}), "9"),
+    NavItem("/me/evaluations", "我的评价", frozenset({"operator", "mailroom", "triage", "handler", "supervisor"}), "0"),
 )
 
 

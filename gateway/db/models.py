@@ -130,6 +130,10 @@ class Case(Base):
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     appeal_status: Mapped[str | None] = mapped_column(String(16))
 
+    # Who was evaluated (gateway/rosters.py): the staff member on duty at the window, when known.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"), index=True)
+    staff_attribution: Mapped[str | None] = mapped_column(String(16))
+
 
 class Contact(Base):
     """The evaluator's personal data, encrypted; ``*_hash`` are keyed hashes for exact search."""

@@ -12,6 +12,7 @@ from gateway.db import (  # noqa: F401  (imported for their tables)
     models_paper,
     models_phone,
     models_results,
+    models_rosters,
     models_staff,
     models_web,
 )

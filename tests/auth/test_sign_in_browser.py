@@ -21,7 +21,7 @@ async def test_staff_sign_in_with_the_keyboard_alone(browser: Browser, live_serv
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     assert page.url == live_server.url + "/console"
-    assert await page.locator("nav.staff-nav a").all_inner_texts() == ["分拣复核", "案件"]
+    assert await page.locator("nav.staff-nav a").all_inner_texts() == ["分拣复核", "案件", "我的评价"]
     headers = (await page.request.get(live_server.url + "/console")).headers
     assert "script-src 'self'" in headers["content-security-policy"]
     await context.close()

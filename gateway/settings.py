@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from: str | None = None
+    upstream_url: str | None = None  # city/provincial 好差评 endpoint (gateway/results/upstream.py)
+    upstream_key: SecretStr | None = None  # HMAC-SHA256 key shared with the upstream endpoint
     twilio_api_base_url: str | None = None  # a local fake Twilio API in tests; None = api.twilio.com
     web_token_max_age_hours: float = Field(default=24.0, gt=0)  # 找茬窗口 form pages older than this re-ask
     web_submissions_per_client: int = Field(default=20, ge=1)  # per client address and 10 minutes

@@ -108,6 +108,7 @@ class CallStore:
             elif record.source == "twilio":
                 # Twilio answers every call with the voice mailbox: no case means no message was left.
                 self._raise_task(session, "no_message", record, row_id, phone_hash, now, counts)
+                return
             else:
                 counts.unmatched += 1
             if phone_hash:
@@ -194,7 +195,7 @@ def close_tasks(session: Session, phone_hash: str, *, before: datetime, now: dat
     """Close the open call-back tasks of a number whose calls came before ``before``."""
     result = session.execute(
         update(CallbackTask)
-        .where(CallbackTask.phone_hash == phone_hash, CallbackTask.status == OPEN, CallbackTask.called_at <= before)
+        .where(CallbackTask.phone_hash == phone_hash, CallbackTask.status == OPEN, CallbackTask.called_at < before)
         .values(status=DONE, closed_at=now, closed_by=by[:64], note=note)
     )
     return int(result.rowcount or 0)

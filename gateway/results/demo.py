@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS, Rating
@@ -338,9 +338,9 @@ def _write(session: Session, batch: Batch) -> None:
 
 def _existing_day_sequences(session: Session) -> dict[str, int]:
     """Highest demo sequence per day already used, so a second seed continues the numbering."""
+    day = func.substr(Case.code, literal_column(str(len(DEMO_PREFIX) + 1)), literal_column("8"))
     rows = session.execute(
-        select(func.substr(Case.code, 5, 8), func.max(Case.code))
-        .where(Case.code.like(f"{DEMO_PREFIX}%")).group_by(func.substr(Case.code, 5, 8))).all()
+        select(day, func.max(Case.code)).where(Case.code.like(f"{DEMO_PREFIX}%")).group_by(day)).all()
     return {day: int(code.rsplit("-", 1)[1]) for day, code in rows}
 
 

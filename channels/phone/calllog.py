@@ -113,6 +113,8 @@ def call_log_intake(form: Mapping[str, Any], *, received_at: datetime, operator:
         problems["follow_up"] = "受理编号格式应如 JX20261128-0007"
     if follow_up and not phone:
         problems["follow_up"] = "续报需要来电号码，用来核对是否为同一位群众"
+    if _text(form, "window") and not _text(form, "hall"):
+        problems["window"] = "填写窗口时必须同时选择乡镇/大厅"
     if problems:
         raise CallLogError(problems)
     try:

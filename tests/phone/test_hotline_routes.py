@@ -69,7 +69,8 @@ async def test_history_follow_up_and_masking(services: Services) -> None:
         other = await client.post("/hotline/history", json={"phone": "0537-6851890"},
                                   headers={**JSON, "X-CSRF-Token": client.csrf})
         assert other.json()["cases"] == []
-        bad = await client.post("/hotline/history", json={"phone": "12ab"}, headers={**JSON, "X-CSRF-Token": client.csrf})
+        bad = await client.post("/hotline/history", json={"phone": "12ab"},
+                                headers={**JSON, "X-CSRF-Token": client.csrf})
         assert bad.status_code == 422 and "号码格式不对" in bad.json()["error"]
     async with services.store.read() as session:
         assert len((await session.execute(select(Case))).all()) == 1

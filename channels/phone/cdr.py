@@ -371,7 +371,7 @@ def parse_twilio_calls(items: Iterable[Mapping[str, Any] | Any], *, area_code: s
             end = end_value if isinstance(end_value, datetime) or end_value is None else parse_time(
                 str(end_value), utc, "end_time")
             duration = _seconds(str(_value(item, "duration", "CallDuration") or ""), "duration")
-            raw_from = _value(item, "from_", "from", "From")
+            raw_from = _value(item, "_from", "from_", "from", "From")
             caller = None if is_hidden(raw_from) else _caller(str(raw_from), area_code)
         except RowError as exc:
             parsed.problems.append(RowProblem(number, "error", str(exc)))

@@ -97,7 +97,7 @@ class TwilioSmsSender:
             except TwilioRestException as exc:
                 code = str(exc.code or "")
                 permanent = code in PERMANENT_ERRORS or (400 <= exc.status < 500 and exc.status != 429)
-                return SendResult(ok=False, error=scrub(f"Twilio {exc.status} {code}: {exc.msg}"),
+                return SendResult(ok=False, error=f"Twilio error {code or '-'} (HTTP {exc.status}): {scrub(exc.msg)}",
                                   permanent=permanent)
             except (aiohttp.ClientError, OSError, TimeoutError, TwilioException) as exc:
                 return SendResult(ok=False, error=scrub(f"{type(exc).__name__}: {exc}"))

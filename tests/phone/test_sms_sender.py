@@ -1,0 +1,104 @@
+"""The twilio ``Client`` (its own HTTP code) against a local fake Twilio API: SMS through the outbox
+with retries, error handling without leaking numbers, and the REST call list for ``hcp phone import``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from gateway.db.models import Message, OutboxMessage
+from gateway.db.models_phone import CallbackTask
+from gateway.outbox import OutboxDelivery, OutgoingMessage, enqueue
+from gateway.phone.importer import fetch_twilio_calls, store_parsed
+from gateway.phone.sms import TwilioSmsSender
+from gateway.services import Services
+from tests.helpers import make_intake
+from tests.phone.conftest import ACCOUNT, FROM, FakeTwilio
+
+# The twilio library's asyncio client still uses aiohttp's older BasicAuth API.
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")
+
+
+def delivery(services: Services, sender: TwilioSmsSender) -> OutboxDelivery:
+    return OutboxDelivery(services.store, services.cipher, {"sms": sender}, max_attempts=3, backoff_seconds=30)
+
+
+async def _enqueue(services: Services, recipient: str, key: str) -> int:
+    return await services.store.run_write(lambda session: enqueue(session, services.cipher, OutgoingMessage(
+        channel="sms", kind="reply", recipient=recipient, body="您反映的问题已整改。", dedup_key=key)))
+
+
+async def test_acknowledgement_goes_out_through_the_twilio_client(services: Services, fake_twilio: FakeTwilio) -> None:
+    services.settings.twilio_api_base_url = fake_twilio.url
+    result = await services.ingestor.ingest(make_intake())
+    sender = TwilioSmsSender(services)
+    assert await delivery(services, sender).run_once() == {"sent": 1, "retry": 0, "failed": 0}
+    [request] = fake_twilio.requests
+    form = request["form"]
+    assert request["auth"] and request["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+    assert form["To"] == "+8613812345678" and form["From"] == FROM
+    assert form["Body"].startswith("【嘉祥县政务服务】您好！您的意见已受理，受理编号：" + result.case_code)
+    async with services.store.read() as session:
+        row = (await session.execute(select(OutboxMessage))).scalar_one()
+        outbound = (await session.execute(select(Message).where(Message.direction == "out"))).scalar_one()
+    assert form["StatusCallback"] == f"http://127.0.0.1:8000/twilio/sms-status?outbox={row.id}"
+    assert row.status == "sent" and row.provider_ref.startswith("SM") and len(row.provider_ref) == 34
+    assert (outbound.channel, outbound.source_ref, outbound.case_id) == ("sms", row.provider_ref, result.case_id)
+
+
+async def test_refusals_and_outages(services: Services, fake_twilio: FakeTwilio) -> None:
+    services.settings.twilio_api_base_url = fake_twilio.url
+    sender = TwilioSmsSender(services)
+    invalid = await _enqueue(services, "13900001111", "a")
+    fake_twilio.fail_next = [(400, {"code": 21211, "status": 400, "more_info": "https://www.twilio.com/docs/errors/21211",
+                                    "message": "The 'To' number +8613900001111 is not a valid phone number."})]
+    assert await delivery(services, sender).run_once() == {"sent": 0, "retry": 0, "failed": 1}
+    outage = await _enqueue(services, "13900002222", "b")
+    fake_twilio.fail_next = [(503, {"code": 20500, "status": 503, "message": "Service unavailable"})]
+    assert await delivery(services, sender).run_once() == {"sent": 0, "retry": 1, "failed": 0}
+    landline = await _enqueue(services, "0537-6851890", "c")
+    requests_before = len(fake_twilio.requests)
+    assert (await delivery(services, sender).run_once())["failed"] == 1
+    assert len(fake_twilio.requests) == requests_before, "nothing is sent to a fixed line"
+    async with services.store.read() as session:
+        rows = {r.id: r for r in (await session.execute(select(OutboxMessage))).scalars()}
+    assert rows[invalid].status == "failed" and "21211" in rows[invalid].last_error
+    assert "13900001111" not in rows[invalid].last_error and "[号码]" in rows[invalid].last_error
+    assert rows[outage].status == "pending" and rows[outage].attempts == 1 and "503" in rows[outage].last_error
+    assert rows[landline].status == "failed" and "fixed lines" in rows[landline].last_error
+    # The outage is over: the retry goes out.
+    async with services.store.write() as session:
+        (await session.get(OutboxMessage, outage)).next_attempt_at = datetime.now(UTC)
+    assert (await delivery(services, sender).run_once())["sent"] == 1
+
+
+async def test_wrong_credentials_are_a_permanent_failure(services: Services, fake_twilio: FakeTwilio) -> None:
+    services.settings.twilio_api_base_url = fake_twilio.url
+    services.settings.twilio_auth_token = type(services.settings.twilio_auth_token)("wrong")
+    await _enqueue(services, "13900001111", "d")
+    assert (await delivery(services, TwilioSmsSender(services)).run_once())["failed"] == 1
+    assert fake_twilio.requests[0]["auth"] is False
+
+
+async def test_call_list_through_the_rest_api(services: Services, fake_twilio: FakeTwilio) -> None:
+    services.settings.twilio_api_base_url = fake_twilio.url
+    fake_twilio.calls = [
+        {"sid": "CA" + "1" * 32, "from": "+8613812345678", "to": FROM, "status": "no-answer", "direction": "inbound",
+         "start_time": "Fri, 27 Nov 2026 02:00:00 +0000", "end_time": None, "duration": "0"},
+        {"sid": "CA" + "2" * 32, "from": "+8613900001111", "to": FROM, "status": "completed", "direction": "inbound",
+         "start_time": "Fri, 27 Nov 2026 02:10:00 +0000", "end_time": "Fri, 27 Nov 2026 02:11:00 +0000",
+         "duration": "60"},
+    ]
+    parsed = await fetch_twilio_calls(services, since=datetime(2026, 11, 26, tzinfo=UTC))
+    [request] = fake_twilio.requests
+    assert request["auth"] and request["query"]["To"] == FROM
+    assert request["query"]["StartTime>"].startswith("2026-11-26")
+    assert [(r.outcome, r.caller) for _, r in parsed.records] == [("missed", "13812345678"),
+                                                                  ("answered", "13900001111")]
+    counts = await store_parsed(services, parsed)
+    assert (counts.new, counts.callbacks) == (2, 2)  # the completed call left no message: a call back too
+    async with services.store.read() as session:
+        kinds = sorted(t.kind for t in (await session.execute(select(CallbackTask))).scalars())
+    assert kinds == ["missed", "no_message"]

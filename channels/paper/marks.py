@@ -102,7 +102,7 @@ def box_scores(array: np.ndarray, matrix: np.ndarray, boxes: Sequence[Box], *,
     ink = _ink_level(array, matrix, qr_corners) if qr_corners else 0.0
     if paper - ink < 20:
         ink = max(0.0, paper - 120)
-    threshold = ink + 0.6 * (paper - ink)
+    threshold = ink + 0.75 * (paper - ink)
     pixels_per_mm = scale_of(matrix)
     height, width = array.shape
     scores: dict[str, float | None] = {}

@@ -181,7 +181,10 @@ async def callbacks(request: Request) -> Response:
     user = _user(request)
     entries = await open_callbacks(request.app.state.services, town_filter=user.town_filter(),
                                    options=_options(request))
-    return JSONResponse({"callbacks": [entry.as_dict(_tz(request)) for entry in entries]})
+    listed = [entry.as_dict(_tz(request)) for entry in entries]
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"callbacks": listed})
+    return request.app.state.templates.TemplateResponse(request, "hotline_callbacks.html", {"callbacks": listed})
 
 
 def _choice(value: Any) -> bool | None:

@@ -169,12 +169,13 @@
       : null;
     const resultDue = data.result_due ? el("p", { class: "deadline" }, "整改结果期限：", el("strong", {}, data.result_due)) : null;
     const none = !data.first_response_due && !data.result_due ? el("p", { class: "deadline" }, "该分类没有法定回复期限") : null;
-    result.replaceChildren(
+    const parts = [
       el("p", { class: "code" }, "受理编号 ", el("strong", {}, data.code)),
       el("p", {}, `${data.message}；分类：`, el("strong", {}, data.category_label || "待复核"),
         data.needs_review ? "（待人工复核）" : "", `；状态：${data.status_label}`),
       due, resultDue, none,
-      data.tasks_closed ? el("p", {}, `已完成该号码的 ${data.tasks_closed} 个回拨任务`) : null);
+      data.tasks_closed ? el("p", {}, `已完成该号码的 ${data.tasks_closed} 个回拨任务`) : null];
+    result.replaceChildren(...parts.filter((part) => part !== null));
     result.className = "result shown level-" + (data.level || "none");
   }
 
@@ -267,20 +268,17 @@
   setInterval(tick, 30000);
 
   async function refreshCallbacks() {
-    const count = document.querySelector(".callbacks .count");
+    const section = document.getElementById("callbacks");
     try {
-      const response = await fetch("/hotline/callbacks", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      const response = await fetch("/hotline/callbacks", { headers: { Accept: "text/html" }, credentials: "same-origin" });
       if (!response.ok) return;
-      const data = await response.json();
-      if (count) count.textContent = String(data.callbacks.length);
-      const listed = new Set(data.callbacks.map((c) => c.ref));
-      for (const node of document.querySelectorAll(".callback[data-ref]")) {
-        if (!listed.has(node.dataset.ref)) node.remove();
-      }
+      const fragment = document.createRange().createContextualFragment(await response.text());
+      section.replaceChildren(fragment);
+      tick();
     } catch (error) { /* the list refreshes with the next page load */ }
   }
 
-  document.querySelector(".callbacks").addEventListener("click", async (event) => {
+  document.getElementById("callbacks").addEventListener("click", async (event) => {
     const button = event.target.closest("button.reveal, button.dial");
     if (!button) return;
     const { status, body } = await post("/hotline/reveal", { ref: button.dataset.ref });

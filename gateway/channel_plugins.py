@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # "module:function" returning a ChannelPlugin (senders and jobs, built from services).
-PLUGINS: tuple[str, ...] = ("gateway.mail:plugin", "gateway.phone.plugin:plugin", "gateway.results.upstream:plugin")
+PLUGINS: tuple[str, ...] = ("gateway.mail:plugin", "gateway.phone.plugin:plugin", "gateway.results.upstream:plugin",
+                           "gateway.api.plugin:plugin")
 # "module:attribute" naming a list of Starlette routes (handlers reach services via request.app.state).
 ROUTES: tuple[str, ...] = (
     "gateway.routes.auth:routes",
@@ -31,6 +32,7 @@ ROUTES: tuple[str, ...] = (
     "gateway.routes.triage_queue:routes",
     "gateway.routes.supervise:routes",
     "gateway.routes.rosters:routes",
+    "gateway.api.routes:routes",
     "gateway.routes.admin:routes",
     "gateway.paper.routes:routes",
     "gateway.web.routes:routes",
@@ -43,6 +45,7 @@ CLI_GROUPS: tuple[str, ...] = (
     "gateway.cli_users:users_group",
     "gateway.cli_keys:keys_group",
     "gateway.cli_rosters:rosters_group",
+    "gateway.api.cli:api_group",
     "gateway.paper.cli:paper_group",
     "gateway.paper.cli:slips_group",
     "gateway.web.cli:web_group",

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     web_submissions_per_client: int = Field(default=20, ge=1)  # per client address and 10 minutes
     web_submissions_per_window: int = Field(default=60, ge=1)  # per window (or town, general form), 10 minutes
 
+    # Inbound API (queue-calling systems, online platforms) and evaluation requests per 办件.
+    api_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    api_clock_skew_seconds: int = Field(default=300, ge=30, le=3600)
+    evaluation_link_days: int = Field(default=7, ge=1, le=90)
+    # Matters not rated within ``unrated_after_days``: "off" counts them as 未评 only; "basic"
+    # also records a 基本满意 evaluation for them (some provinces' rule).  未评 is counted either way.
+    unrated_policy: Literal["off", "basic"] = "off"
+    unrated_after_days: int = Field(default=7, ge=1, le=90)
+
     @field_validator("office_hours")
     @classmethod
     def _office_hours(cls, value: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gateway.db import (  # noqa: F401  (imported for their tables)
     models,
+    models_matters,
     models_paper,
     models_phone,
     models_results,

@@ -102,7 +102,9 @@ def _otsu(array: np.ndarray) -> int:
     means = np.cumsum(histogram * np.arange(256))
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (means[-1] * weights / total - means) ** 2 / (weights * (total - weights))
-    return int(np.nanargmax(between))
+    if not np.isfinite(between).any():  # a single grey level: nothing to separate
+        return 127
+    return int(np.nanargmax(np.where(np.isfinite(between), between, np.nan)))
 
 
 def dark_map(array: np.ndarray, block: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from gateway.db.models_paper import PaperDraft, PaperPage, PaperScan
 from gateway.paper.slips import issued_run, window_exists
 from gateway.services import Services
 
+log = logging.getLogger(__name__)
 PAGE_JPEG_QUALITY = 80
 SLIP_DPI = 150
 
@@ -106,7 +108,11 @@ def _encode(image: Image.Image, bilevel: bool) -> tuple[bytes, str]:
 def _prepare(page: LoadedPage, key: bytes) -> _Prepared:
     if page.image is None:
         return _Prepared(page, None, None, "", [])
-    reading = read_page(page.image, key, dpi=page.dpi)
+    try:
+        reading = read_page(page.image, key, dpi=page.dpi)
+    except Exception:  # a decoder bug must not lose the page: it goes to the manual-id list
+        log.exception("decoding page %d failed; the page goes to the manual-id list", page.index + 1)
+        reading = PageReading(width=page.image.width, height=page.image.height)
     data, media_type = _encode(page.image, page.bilevel)
     crops: list[bytes | None] = []
     for slip in reading.slips:

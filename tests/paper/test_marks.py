@@ -17,7 +17,10 @@ def blank(size: str, dpi: int) -> Image.Image:
     return rasterize(slip_pdf(codes(1, size=size, first=5), size), dpi)[0]
 
 
-def read(image: Image.Image, dpi: int, spec: Degradation = Degradation()):  # type: ignore[no-untyped-def]
+STRAIGHT = Degradation()
+
+
+def read(image: Image.Image, dpi: int, spec: Degradation = STRAIGHT):  # type: ignore[no-untyped-def]
     slips = read_page(degrade(on_a4([image], dpi), spec), KEY, dpi=dpi).slips
     assert len(slips) == 1
     return slips[0]

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -374,14 +375,18 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = {**os.environ, "HCP_DATA_DIR": str(work / "var"), "HCP_SECRET_KEY": secret,
-               "HCP_RUN_WORKERS": "false", "PYTHONPATH": str(ROOT)}
+               "HCP_RUN_WORKERS": "false",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.pop("HCP_DATABASE_URL", None)
         hcp = [sys.executable, "-m", "gateway.cli.main", "serve", "--no-workers"]
         if args.profile:
             hcp = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "gateway.cli.main",
                    "serve", "--no-workers"]
         bare = [sys.executable, str(Path(__file__).resolve()), "--bare-server"]
-        print(f"{os.cpu_count()} CPUs; {len(paths)} windows; uvicorn access log on; load generator in this process")
+        stack = (f"uvicorn http={'httptools' if find_spec('httptools') else 'h11'}, "
+                 f"loop={'uvloop' if find_spec('uvloop') else 'asyncio'}")
+        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {len(paths)} windows; {stack}; "
+              "access log on; load generator in this process")
         app = await run_server("hcp", hcp, env, work, paths, args, work / "var" / "hcp.db")
         base = await run_server("bare-starlette", bare, env, work, paths, args, None)
     goal = app["open"]["p99"] <= 100 and app["saturation"]["rate"] >= 300

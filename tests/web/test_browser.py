@@ -96,7 +96,9 @@ async def test_reasons_follow_the_rating_then_submit_show_the_code_and_look_it_u
     code = await page.locator("#tracking-code").inner_text()
     assert re.fullmatch(r"JX\d{8}-\d{4}", code)
     code_size = await page.locator("#tracking-code").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
-    assert code_size >= 36, "the tracking code is in large type"
+    assert code_size >= 28, "the tracking code is in large type (about 1.6 times the body text)"
+    one_line = "e => e.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(e).fontSize)"
+    assert await page.locator("#tracking-code").evaluate(one_line), "the code fits on one line of a phone"
     assert "立整立改" in await page.locator("#deadline").inner_text()
     pin = await page.locator("#pin").inner_text()
     async with live_server.services.store.read() as session:

@@ -140,21 +140,6 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         return case.status
 
 
-async def record_contact(services: Services, code: str, actor: Actor, note: str, *, reached: bool,
-                         channel: str = "phone") -> None:
-    """A call back or other first contact; a reached citizen stops the first-response clock."""
-    note = _required(note, "联系情况")
-    now = datetime.now(UTC)
-    async with services.store.write() as session:
-        case, _ = await _load_for(session, code, actor)
-        _not_finished(case)
-        if reached and case.first_responded_at is None:
-            case.first_responded_at = now
-        case.updated_at = now
-        await _event(session, case, actor, "contact", now=now, note=note,
-                     data={"reached": reached, "channel": channel})
-
-
 async def add_note(services: Services, code: str, actor: Actor, note: str) -> None:
     """A rectification note (整改情况) on the timeline."""
     note = _required(note, "整改情况")

@@ -19,22 +19,25 @@ from starlette.routing import Route
 from gateway import case_actions
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
-from gateway.auth.roles import ROLES
+from gateway.auth.roles import ROLES, Principal
 from gateway.case_actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
 from gateway.cases import CaseNotFound, contact_view
 from gateway.console_queries import list_cases
 from gateway.db.models import Attachment, Blob, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
 from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, CaseStatus, Category
+from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
+from gateway.phone.return_visits import ScopeError as VisitScopeError
 from gateway.registry import list_halls
 from gateway.staff_nav import staff_nav
-from gateway.workflow import WorkflowError, allowed_actions, facts_of
+from gateway.workflow import Transition, WorkflowError, allowed_actions, facts_of
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
 HANDLERS = ("handler", "supervisor")
 EVENT_LABELS = {
     "received": "收到", "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类",
     "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
-    "contact": "联系群众", "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
+    "contact": "联系群众", "call_back": "回电", "return_visit_attempt": "回访未接通",
+    "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
     "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
     "send_back": "退回分拣", "set_due_date": "设定办理期限", "coordinated_notice": "告知理由和新期限",
     "return_visit": "回访",
@@ -87,6 +90,18 @@ async def cases_page(request: Request) -> Response:
     })
 
 
+def _offered_actions(case: Case, user: Principal) -> list[Transition]:
+    """The workflow buttons this person may press now: handlers and supervisors every legal move
+    (except the triage and return-visit steps, which have their own pages), the triage team only
+    flagging for review and sending back, other roles none."""
+    legal = [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")]
+    if user.has(*HANDLERS):
+        return legal
+    if user.has("triage"):
+        return [t for t in legal if t.action in ("flag_for_review", "send_back")]
+    return []
+
+
 async def _case_context(request: Request, code: str, *, revealed: dict[str, Any] | None = None) -> dict[str, Any]:
     services = request.app.state.services
     async with services.store.read() as session:
@@ -115,9 +130,9 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events,
-        "actions": [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")
-                    and (user.has(*HANDLERS) or t.action in ("flag_for_review",))],
-        "halls": halls, "reply_channels": REPLY_CHANNELS, "appeal_verdicts": APPEAL_VERDICTS,
+        "actions": _offered_actions(case, user),
+        "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
+        "appeal_verdicts": APPEAL_VERDICTS,
         "event_labels": EVENT_LABELS, "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
         "category": Category(case.category) if case.category else None,
@@ -174,10 +189,29 @@ async def reply(request: Request) -> Response:
 
 @staff("operator", "handler", "supervisor")
 async def contact(request: Request) -> Response:
+    """A call to the citizen: before the reply it is the call back (stops the first-response clock
+    when reached); after the reply it is the return visit (回访) with its questionnaire."""
+
     async def operation(code: str, actor: Actor, form: Any) -> None:
-        await case_actions.record_contact(request.app.state.services, code, actor, _form_text(form, "note"),
-                                          reached=form.get("reached") == "1", channel=_form_text(form, "channel", 10)
-                                          or "phone")
+        reached = form.get("reached") == "1"
+        satisfied = {"1": True, "0": False}.get(str(form.get("satisfied", "")))
+        answers = None
+        if reached:
+            def score(name: str) -> int | None:
+                value = _form_text(form, name, 2)
+                return int(value) if value.isdigit() else None
+
+            answers = Questionnaire(
+                problem_solved=_form_text(form, "problem_solved", 10) or None,
+                rectification_satisfaction=_form_text(form, "rectification_satisfaction", 20) or None,
+                policy_awareness=score("policy_awareness"), convenience=score("convenience"),
+                service_satisfaction=score("service_satisfaction"))
+        try:
+            await record_visit(request.app.state.services, code, reached=reached, who=actor.principal,
+                               satisfied=satisfied if reached else None, note=_form_text(form, "note") or None,
+                               questionnaire=answers, ip=actor.ip)
+        except VisitScopeError as exc:
+            raise ScopeError(str(exc)) from None
 
     return await _act(request, operation)
 

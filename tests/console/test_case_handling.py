@@ -83,7 +83,7 @@ async def test_a_case_goes_from_intake_to_closed_through_the_legal_steps(service
     assert "已整改，感谢您的监督。" in replies[0].body
 
 
-async def test_a_real_name_bad_review_cannot_close_without_its_return_visit(services: Services) -> None:
+async def test_a_real_name_bad_review_closes_only_after_its_return_visit(services: Services) -> None:
     code = await _case(services, source_ref="t-visit", text="态度差 #time_limited")
     await make_staff(services, "handler", ["handler"], ["jintun"])
     app = create_app(services=services, run_workers=False)
@@ -92,8 +92,26 @@ async def test_a_real_name_bad_review_cannot_close_without_its_return_visit(serv
             assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
         await client.post_form(f"/cases/{code}/reply", {"channel": "phone", "text": "已电话答复"})
         refused = await client.post_form(f"/cases/{code}/move", {"action": "close"})
-    assert refused.status_code == 409 and "回访" in refused.text
-    assert (await _get(services, code)).status == "replied"
+        assert refused.status_code == 409 and "回访" in refused.text
+        missed = await client.post_form(f"/cases/{code}/contact", {"reached": "0", "note": "无人接听"})
+        assert missed.status_code == 303
+        assert (await _get(services, code)).status == "replied"
+        bad = await client.post_form(f"/cases/{code}/contact", {"reached": "1", "policy_awareness": "9"})
+        assert bad.status_code == 409 and "1 到 5 分" in bad.text
+        visited = await client.post_form(f"/cases/{code}/contact", {
+            "reached": "1", "satisfied": "1", "problem_solved": "yes", "rectification_satisfaction": "satisfied",
+            "policy_awareness": "4", "convenience": "5", "service_satisfaction": "4", "note": "群众表示满意"})
+        assert visited.status_code == 303
+        assert (await _get(services, code)).status == "return_visited"
+        assert (await client.post_form(f"/cases/{code}/move", {"action": "close"})).status_code == 303
+    assert (await _get(services, code)).status == "closed"
+    assert (await _events(services, code))[-3:] == ["return_visit_attempt", "return_visit", "close"]
+    from gateway.db.models_phone import ReturnVisit
+
+    async with services.store.read() as session:
+        visits = list((await session.execute(select(ReturnVisit).order_by(ReturnVisit.id))).scalars())
+    assert [(v.reached, v.satisfied, v.problem_solved, v.policy_awareness) for v in visits] == [
+        (False, None, None, None), (True, True, "yes", 4)]
 
 
 async def test_pausing_the_clock_moves_the_deadlines_by_the_time_waited(services: Services) -> None:

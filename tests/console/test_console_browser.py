@@ -83,4 +83,15 @@ async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: B
         await reply.get_by_role("button", name="发送答复").click()
     assert await _status(live_server, code) == ("replied", "immediate")
     assert "已答复" in await page.locator("h1").inner_text()
+    visit = page.locator("form.contact-log")
+    await visit.get_by_label("满意", exact=True).check()
+    await visit.locator("select[name=problem_solved]").select_option("yes")
+    await visit.locator("textarea[name=note]").fill("群众对整改满意")
+    async with page.expect_navigation():
+        await visit.get_by_role("button", name="登记回访").click()
+    assert await _status(live_server, code) == ("return_visited", "immediate")
+    await move("办结")
+    assert await _status(live_server, code) == ("closed", "immediate")
+    timeline = await page.locator("ol.events").inner_text()
+    assert "回访" in timeline and "办结" in timeline
     await context.close()

@@ -29,6 +29,7 @@ class PhoneCall(Base):
         UniqueConstraint("source", "call_id"),
         Index("ix_phone_calls_caller_started", "caller_hash", "started_at"),
         Index("ix_phone_calls_started", "started_at"),
+        Index("ix_phone_calls_message", "message_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))

@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_phone_calls_case_id"), "phone_calls", ["case_id"], unique=False)
     op.create_index("ix_phone_calls_caller_started", "phone_calls", ["caller_hash", "started_at"], unique=False)
     op.create_index("ix_phone_calls_started", "phone_calls", ["started_at"], unique=False)
+    op.create_index("ix_phone_calls_message", "phone_calls", ["message_id"], unique=False)
 
     op.create_table(
         "phone_callbacks",

@@ -12,6 +12,7 @@ so the common page (one or two codes read at once) costs one pass.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -217,7 +218,7 @@ def find_codes(array: np.ndarray, *, dpi: float | None = None,
     def try_crop(box: tuple[int, int, int, int], steps: slice) -> bool:
         x0, y0, x1, y1 = box
         crop = array[y0:y1, x0:x1]
-        for method, variant, factor in list(_ladder(crop, module_px))[steps]:
+        for method, variant, factor in itertools.islice(_ladder(crop, module_px), steps.start, steps.stop):
             transform = None
             if method.endswith("rotate"):
                 base = (round(crop.shape[1] * factor), round(crop.shape[0] * factor))

@@ -40,11 +40,13 @@ class MarkReading:
         return "高" if self.confidence >= 0.8 else "中" if self.confidence >= 0.5 else "低"
 
 
-def _sample(array: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """3×3-averaged grey values at pixel positions (points outside the page read as paper)."""
+def _sample(array: np.ndarray, points: np.ndarray, *, average: bool = True) -> np.ndarray:
+    """Grey values at pixel positions, 3×3-averaged unless ``average`` is off (positions are clipped to the page)."""
     height, width = array.shape
     px = np.clip(np.round(points[..., 0]).astype(int), 1, width - 2)
     py = np.clip(np.round(points[..., 1]).astype(int), 1, height - 2)
+    if not average:
+        return array[py, px].astype(np.float64)
     total = np.zeros(px.shape, dtype=np.float64)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
@@ -79,7 +81,8 @@ def _perimeter(box: Box, count: int = 10) -> np.ndarray:
     ])
 
 
-_OFFSETS = np.array([(dx, dy) for dy in np.arange(-1.2, 1.21, 0.2) for dx in np.arange(-1.2, 1.21, 0.2)])
+_COARSE = np.array([(dx, dy) for dy in np.arange(-1.2, 1.21, 0.3) for dx in np.arange(-1.2, 1.21, 0.3)])
+_FINE = np.array([(dx, dy) for dy in (-0.15, 0.0, 0.15) for dx in (-0.15, 0.0, 0.15)])
 
 
 def _register(array: np.ndarray, matrix: np.ndarray, box: Box) -> tuple[float, float]:
@@ -88,21 +91,32 @@ def _register(array: np.ndarray, matrix: np.ndarray, box: Box) -> tuple[float, f
     The QR-based map is exact near the code and drifts by up to a millimetre across the slip;
     each box corrects that drift locally by finding its own printed outline."""
     perimeter = _perimeter(box)
-    shifted = perimeter[None, :, :] + _OFFSETS[:, None, :]
-    values = _sample(array, apply(matrix, shifted.reshape(-1, 2)).reshape(shifted.shape))
-    best = int(np.argmin(values.mean(axis=1)))
-    return float(_OFFSETS[best, 0]), float(_OFFSETS[best, 1])
+    best = np.zeros(2)
+    for offsets in (_COARSE, _FINE):  # coarse to fine: 81 + 9 positions instead of a dense grid
+        candidates = best + offsets
+        shifted = perimeter[None, :, :] + candidates[:, None, :]
+        values = _sample(array, apply(matrix, shifted.reshape(-1, 2)).reshape(shifted.shape), average=False)
+        best = candidates[int(np.argmin(values.mean(axis=1)))]
+    return float(best[0]), float(best[1])
 
 
-def box_scores(array: np.ndarray, matrix: np.ndarray, boxes: Sequence[Box], *,
-               slip_size: tuple[float, float],
-               qr_corners: tuple[tuple[float, float], ...] | None = None) -> dict[str, float | None]:
-    """Darkness score of each box's interior; ``None`` for a box outside the scanned area."""
+def dark_threshold(array: np.ndarray, matrix: np.ndarray, slip_size: tuple[float, float],
+                   qr_corners: tuple[tuple[float, float], ...] | None = None) -> float:
+    """The grey level below which a sampled point counts as pen: three quarters of the way from
+    the slip's ink to its paper, so faint scans and pencil ticks still count."""
     paper = _paper_level(array, matrix, *slip_size)
     ink = _ink_level(array, matrix, qr_corners) if qr_corners else 0.0
     if paper - ink < 20:
         ink = max(0.0, paper - 120)
-    threshold = ink + 0.75 * (paper - ink)
+    return ink + 0.75 * (paper - ink)
+
+
+def box_scores(array: np.ndarray, matrix: np.ndarray, boxes: Sequence[Box], *,
+               slip_size: tuple[float, float], qr_corners: tuple[tuple[float, float], ...] | None = None,
+               threshold: float | None = None) -> dict[str, float | None]:
+    """Darkness score of each box's interior; ``None`` for a box outside the scanned area."""
+    if threshold is None:
+        threshold = dark_threshold(array, matrix, slip_size, qr_corners)
     pixels_per_mm = scale_of(matrix)
     height, width = array.shape
     scores: dict[str, float | None] = {}

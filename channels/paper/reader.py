@@ -17,7 +17,7 @@ from channels.paper import geometry
 from channels.paper.codes import SlipCode, parse_payload, verify
 from channels.paper.decode import FoundCode, find_codes
 from channels.paper.layout import SlipLayout, layout_for
-from channels.paper.marks import MarkReading, box_scores, read_multiple, read_single
+from channels.paper.marks import MarkReading, box_scores, dark_threshold, read_multiple, read_single
 
 Point = tuple[float, float]
 
@@ -119,7 +119,8 @@ def _read_slip(array: np.ndarray, found: FoundCode, code: SlipCode, key: bytes, 
     reasons: tuple[str, ...] = ()
     reasons_confidence = 0.0
     if read_marks:
-        options = {"slip_size": (lay.width, lay.height), "qr_corners": lay.qr_corners}
+        size = (lay.width, lay.height)
+        options = {"slip_size": size, "threshold": dark_threshold(array, matrix, size, lay.qr_corners)}
         rating = read_single(box_scores(array, matrix, lay.ratings, **options))  # type: ignore[arg-type]
         reasons, reasons_confidence = read_multiple(box_scores(array, matrix, lay.reasons, **options))  # type: ignore[arg-type]
         reply = read_single(box_scores(array, matrix, lay.replies, **options))  # type: ignore[arg-type]

@@ -65,6 +65,30 @@ async def drop_postgres_database(url: str) -> None:
         await admin.dispose()
 
 
+def upgrade_sqlite_keeping_rows(path: Path) -> None:
+    """Migrate with foreign keys off, as SQLite's own guide for table rebuilds says.
+
+    Alembic rebuilds a SQLite table to alter it (copy, drop, rename); with ``foreign_keys=ON`` the
+    drop of the old ``cases`` cascades to every case's messages, events and contacts.  A kept
+    benchmark database crossing such a migration would lose them, so migrate it here first.
+    """
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from gateway.db.migrate import alembic_config
+
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            config = alembic_config(f"sqlite+aiosqlite:///{path}")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
 async def fill(services: Services, target: int) -> None:
     async with services.store.read() as session:
         have = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
@@ -160,6 +184,8 @@ async def follow_pages(services: Services, names: Names) -> list[tuple[str, floa
 
 async def bench(label: str, url: str, args: argparse.Namespace, data_dir: Path) -> list[tuple[str, float, float]]:
     print(f"\n== {label}: {url.split('@')[-1]}")
+    if url.startswith("sqlite") and Path(url.split("///", 1)[1]).exists():
+        upgrade_sqlite_keeping_rows(Path(url.split("///", 1)[1]))
     settings = Settings(data_dir=data_dir, database_url=url, run_workers=False, _env_file=None)  # type: ignore[call-arg]
     services = Services.create(settings)
     await services.prepare_database()

@@ -1,10 +1,13 @@
 """Tables and indexes of the results feature (see gateway/db/schema.py for how feature tables are collected).
 
 * ``results_daily`` is a roll-up of the figure counters (``gateway.results.figures.COUNTERS``) per
-  Asia/Shanghai day of receipt, hall, window and channel.  It is derived data, rebuilt day by day
-  from ``cases`` by ``gateway.results.rollup``; the dashboards read it so that a year of a million
-  cases sums a few tens of thousands of rows instead of scanning the cases.  Unknown hall or window
-  is stored as 0 (not NULL) so that the primary key really is unique.
+  Asia/Shanghai day of receipt and hall, in three *cubes*, each split by one more dimension:
+  ``channel`` (member = channel code), ``window`` (member = window id) and ``item`` (member =
+  service item id).  One wide cube (day × hall × window × item × channel) would hold about one row
+  per case and save nothing; three narrow ones hold ≈ 50–80 rows per day each, so a year of a
+  million cases sums ≈ 20,000 rows instead of scanning ≈ 500,000 cases.  It is derived data,
+  rebuilt day by day from ``cases`` by ``gateway.results.rollup``.  Unknown hall or member is
+  stored as 0 / ``"0"`` (not NULL) so that the primary key really is unique.
 * The indexes on ``cases`` below serve the results queries (see ``benchmarks/reports.py``); they
   are declared here, against the core ``Case`` table, so that this feature owns them.
 """
@@ -29,14 +32,14 @@ COUNTER_COLUMNS: tuple[str, ...] = (
 
 
 class ResultsDaily(Base):
-    """Figure counters of the cases received on one local day, per hall, window and channel."""
+    """Figure counters of the cases received on one local day, per hall and one cube's member."""
 
     __tablename__ = "results_daily"
 
+    cube: Mapped[str] = mapped_column(String(8), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     hall_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    window_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    member: Mapped[str] = mapped_column(String(32), primary_key=True)
 
     evaluations: Mapped[int] = mapped_column(Integer, default=0)
     rated: Mapped[int] = mapped_column(Integer, default=0)

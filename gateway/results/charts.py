@@ -51,13 +51,19 @@ def bar_chart(title: str, bars: Sequence[Bar], *, maximum: float | None = None, 
     return Markup("".join(parts))
 
 
-def line_chart(title: str, points: Sequence[Bar], *, maximum: float | None = None, minimum: float = 0.0,
+def line_chart(title: str, points: Sequence[Bar], *, maximum: float | None = None, minimum: float | None = None,
                css_class: str = "chart line", width: int = 640, height: int = 240) -> Markup:
     """A line through ``points`` (left to right) with each value written above its point; a point
-    without a value breaks the line."""
-    pad_left, pad_right, pad_top, pad_bottom = 16, 16, 28, 36
+    without a value breaks the line.  Without ``minimum`` the scale starts a little below the
+    lowest value (rounded down to a tenth of the top), so that small changes stay visible; the
+    numbers beside the points say the exact values."""
+    pad_left, pad_right, pad_top, pad_bottom = 30, 30, 28, 36
     values = [p.value for p in points if p.value is not None]
     top = maximum if maximum is not None else (max(values) if values else 1) or 1
+    if minimum is None:
+        low = min(values) if values else 0.0
+        step_size = top / 10
+        minimum = max(0.0, (int(low / step_size) - 1) * step_size) if step_size else 0.0
     bottom = minimum
     span = (top - bottom) or 1
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom

@@ -16,6 +16,7 @@ path: a million cases (≈ 8 million rows with messages, events and contacts) mu
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, literal_column, select, text
+from sqlalchemy import JSON, func, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS, Rating
@@ -336,6 +337,26 @@ def _write(session: Session, batch: Batch) -> None:
         session.execute(insert(Contact), batch.contacts)
 
 
+async def _write_copy(store: Store, batch: Batch) -> None:
+    """PostgreSQL: ``COPY`` the batch in binary through asyncpg, an order of magnitude faster than
+    multi-row ``INSERT``s through SQLAlchemy.  Columns a batch does not name get their defaults."""
+    async with store.write() as session:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        for model, rows in ((Case, batch.cases), (Message, batch.messages), (CaseEvent, batch.events),
+                            (Contact, batch.contacts)):
+            if not rows:
+                continue
+            table = model.__table__
+            columns = [c.name for c in table.columns if c.name in rows[0]]
+            json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+            records = [tuple(json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c]
+                             for c in columns) for row in rows]
+            await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
 def _existing_day_sequences(session: Session) -> dict[str, int]:
     """Highest demo sequence per day already used, so a second seed continues the numbering."""
     day = func.substr(Case.code, literal_column(str(len(DEMO_PREFIX) + 1)), literal_column("8"))
@@ -369,7 +390,10 @@ async def seed_demo(store: Store, cipher: PersonalDataCipher, calendar: WorkCale
         batch = Batch()
         for index in range(done, min(done + BATCH, cases)):
             generator.make(index, ids, batch)
-        await store.run_write(lambda session, batch=batch: _write(session, batch))
+        if store.dialect == "postgresql":
+            await _write_copy(store, batch)
+        else:
+            await store.run_write(lambda session, batch=batch: _write(session, batch))
         for name in totals:
             totals[name] += len(getattr(batch, name))
         if progress is not None:

@@ -53,8 +53,9 @@ staff id joined on (window, time of receipt), plus a ``staff_id`` key column of 
 nothing else here changes.
 
 Where the numbers come from: ``results_daily`` (the roll-up, see ``gateway.results.rollup``) when
-every dimension and filter is one it keeps (hall, window, channel, time), otherwise the ``cases``
-table directly with the same counter expressions.  Both paths sum the same ``COUNTERS``.
+one of its cubes keeps every dimension and filter asked for — hall and time always, plus at most
+one of channel, window or service item — otherwise the ``cases`` table directly with the same
+counter expressions (e.g. by window *and* channel).  Both paths sum the same ``COUNTERS``.
 """
 
 from __future__ import annotations
@@ -290,9 +291,16 @@ class Filters:
     service_items: tuple[str, ...] | None = None
     channels: tuple[str, ...] | None = None
 
-    @property
-    def rollup_ok(self) -> bool:
-        return self.service_items is None
+    def split_dims(self) -> set[Dim]:
+        """The dimensions besides hall and time that the filters restrict."""
+        used = set()
+        if self.windows is not None:
+            used.add(Dim.WINDOW)
+        if self.service_items is not None:
+            used.add(Dim.SERVICE_ITEM)
+        if self.channels is not None:
+            used.add(Dim.CHANNEL)
+        return used
 
 
 class Dim(StrEnum):
@@ -416,8 +424,15 @@ class FigureRow:
         return self.key[dim][0]
 
 
-def uses_rollup(filters: Filters, by: Sequence[Dim]) -> bool:
-    return filters.rollup_ok and Dim.SERVICE_ITEM not in by
+CUBES: dict[Dim, str] = {Dim.CHANNEL: "channel", Dim.WINDOW: "window", Dim.SERVICE_ITEM: "item"}
+
+
+def cube_for(filters: Filters, by: Sequence[Dim]) -> str | None:
+    """The roll-up cube that can answer ``filters`` grouped ``by``, or ``None`` (use ``cases``)."""
+    needed = filters.split_dims() | {d for d in by if d in CUBES}
+    if len(needed) > 1:
+        return None
+    return CUBES[needed.pop()] if needed else CUBES[Dim.CHANNEL]
 
 
 def local_day_sql(dialect: str, tz: str) -> Any:
@@ -459,8 +474,9 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
     names = names or await Names.load(session)
     time_dim = next((d for d in by if d.is_time), None)
     plain = [d for d in by if not d.is_time]
-    if uses_rollup(filters, by):
-        raw_rows = await _from_rollup(session, filters, plain, time_dim is not None, names)
+    cube = cube_for(filters, by)
+    if cube is not None:
+        raw_rows = await _from_rollup(session, cube, filters, plain, time_dim is not None, names)
     else:
         raw_rows = await _from_cases(session, filters, plain, time_dim is not None, names)
     grouped: dict[tuple[Any, ...], Counts] = {}
@@ -478,34 +494,52 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
     return rows
 
 
-ROLLUP_COLUMNS = {Dim.HALL: ResultsDaily.hall_id, Dim.WINDOW: ResultsDaily.window_id,
-                  Dim.CHANNEL: ResultsDaily.channel}
 CASE_COLUMNS = {Dim.HALL: Case.hall_id, Dim.WINDOW: Case.window_id, Dim.SERVICE_ITEM: Case.service_item_id,
                 Dim.CHANNEL: Case.channel}
 
 
-async def _from_rollup(session: AsyncSession, filters: Filters, plain: list[Dim], by_day: bool,
+def _members(filters: Filters, cube: str, names: Names) -> list[str] | None:
+    if cube == "channel" and filters.channels is not None:
+        return list(filters.channels)
+    if cube == "window" and filters.windows is not None:
+        return [str(i) for i in names.window_ids(filters.windows)]
+    if cube == "item" and filters.service_items is not None:
+        return [str(i) for i in names.item_ids(filters.service_items)]
+    return None
+
+
+def _member_value(dim: Dim, member: str) -> Any:
+    return member if dim is Dim.CHANNEL else (int(member) or None)
+
+
+async def _from_rollup(session: AsyncSession, cube: str, filters: Filters, plain: list[Dim], by_day: bool,
                        names: Names) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
-    columns = [ROLLUP_COLUMNS[d] for d in plain] + ([ResultsDaily.day] if by_day else [])
+    columns: list[Any] = [ResultsDaily.hall_id if d is Dim.HALL else ResultsDaily.member for d in plain]
+    if by_day:
+        columns.append(ResultsDaily.day)
     sums = [func.coalesce(func.sum(getattr(ResultsDaily, n)), 0).label(n) for n in COUNTER_COLUMNS]
-    where: list[ColumnElement[bool]] = [ResultsDaily.day >= filters.period.start,
+    where: list[ColumnElement[bool]] = [ResultsDaily.cube == cube, ResultsDaily.day >= filters.period.start,
                                         ResultsDaily.day <= filters.period.end]
     if filters.halls is not None:
         where.append(ResultsDaily.hall_id.in_(names.hall_ids(filters.halls) or [-1]))
-    if filters.windows is not None:
-        where.append(ResultsDaily.window_id.in_(names.window_ids(filters.windows) or [-1]))
-    if filters.channels is not None:
-        where.append(ResultsDaily.channel.in_(filters.channels))
+    members = _members(filters, cube, names)
+    if members is not None:
+        where.append(ResultsDaily.member.in_(members or ["-"]))
     query = select(*columns, *sums).where(*where)
     if columns:
         query = query.group_by(*columns)
-    rows = (await session.execute(query)).all()
     result = []
-    for row in rows:
+    for row in (await session.execute(query)).all():
         mapping = row._mapping
-        if not columns and not mapping["evaluations"]:
+        if not mapping["evaluations"]:
             continue
-        result.append((tuple(row[: len(columns)]), {n: mapping[n] for n in COUNTER_COLUMNS}))
+        values = list(row[: len(columns)])
+        for i, dim in enumerate(plain):
+            if dim is not Dim.HALL:
+                values[i] = _member_value(dim, values[i])
+            elif values[i] == 0:
+                values[i] = None
+        result.append((tuple(values), {n: mapping[n] for n in COUNTER_COLUMNS}))
     return result
 
 

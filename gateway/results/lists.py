@@ -127,11 +127,13 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     if cursor:
         due_s, id_s = cursor.split("|")
         after_due, after_id = datetime.fromisoformat(due_s), int(id_s)
-    first = select(Case).where(
+    # SQLite's planner otherwise takes the full index on result_at for "result_at IS NULL" (which
+    # holds for every case closed without a result) and sorts; name the partial indexes instead.
+    first = select(Case).with_hint(Case, "INDEXED BY ix_cases_open_first_due", "sqlite").where(
         *base, Case.first_response_due.is_not(None), Case.first_response_due < now,
         or_(Case.first_responded_at.is_(None), and_(Case.result_due.is_not(None), Case.result_due < now)))
-    coordinated = select(Case).where(*base, Case.first_response_due.is_(None), Case.result_due.is_not(None),
-                                     Case.result_due < now)
+    coordinated = select(Case).with_hint(Case, "INDEXED BY ix_cases_open_result_due", "sqlite").where(
+        *base, Case.first_response_due.is_(None), Case.result_due.is_not(None), Case.result_due < now)
     if after_due is not None:
         first = first.where(tuple_(Case.first_response_due, Case.id) > tuple_(after_due, after_id))
         coordinated = coordinated.where(tuple_(Case.result_due, Case.id) > tuple_(after_due, after_id))

@@ -27,6 +27,7 @@ from gateway.db.store import Store
 from gateway.results.figures import counter_columns
 
 STATE_KEY = "results:rollup"
+CUBE_NAMES = ("channel", "window", "item")
 SAFETY_MARGIN = timedelta(minutes=5)
 DAYS_PER_TRANSACTION = 7
 LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('hcp:results_rollup'))")
@@ -38,25 +39,42 @@ def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, datetime(following.year, following.month, following.day, tzinfo=tz).astimezone(UTC)
 
 
+def day_rows(session: Session, day: date, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The roll-up rows of one day: one grouped query over the day's cases (hall × window × item ×
+    channel), summed in Python into the three cubes."""
+    start, end = _day_bounds(day, tz)
+    hall = func.coalesce(Case.hall_id, 0)
+    window = func.coalesce(Case.window_id, 0)
+    item = func.coalesce(Case.service_item_id, 0)
+    fine = session.execute(
+        select(hall.label("hall_id"), window.label("window_id"), item.label("item_id"), Case.channel,
+               *counter_columns())
+        .where(Case.received_at >= start, Case.received_at < end)
+        .group_by(hall, window, item, Case.channel)
+    ).all()
+    cubes: dict[tuple[str, int, str], list[int]] = {}
+    for row in fine:
+        values = [int(row._mapping[n] or 0) for n in COUNTER_COLUMNS]
+        for cube, member in (("channel", row.channel), ("window", str(row.window_id)),
+                             ("item", str(row.item_id))):
+            totals = cubes.setdefault((cube, row.hall_id, member), [0] * len(COUNTER_COLUMNS))
+            for i, value in enumerate(values):
+                totals[i] += value
+    return [{"cube": cube, "day": day, "hall_id": hall_id, "member": member, **dict(zip(COUNTER_COLUMNS, totals,
+                                                                                            strict=True))}
+            for (cube, hall_id, member), totals in cubes.items()]
+
+
 def rebuild_days_sync(session: Session, days: Iterable[date], tz: ZoneInfo) -> int:
     """Rebuild the roll-up rows of ``days`` inside the caller's transaction; return rows written."""
     if dialect_of(session) == "postgresql":
         session.execute(LOCK_SQL)
-    hall = func.coalesce(Case.hall_id, 0)
-    window = func.coalesce(Case.window_id, 0)
     written = 0
     for day in days:
-        start, end = _day_bounds(day, tz)
-        session.execute(delete(ResultsDaily).where(ResultsDaily.day == day))
-        rows = session.execute(
-            select(hall.label("hall_id"), window.label("window_id"), Case.channel, *counter_columns())
-            .where(Case.received_at >= start, Case.received_at < end)
-            .group_by(hall, window, Case.channel)
-        ).all()
+        session.execute(delete(ResultsDaily).where(ResultsDaily.cube.in_(CUBE_NAMES), ResultsDaily.day == day))
+        rows = day_rows(session, day, tz)
         if rows:
-            session.execute(insert(ResultsDaily), [
-                {"day": day, "hall_id": r.hall_id, "window_id": r.window_id, "channel": r.channel,
-                 **{n: int(r._mapping[n] or 0) for n in COUNTER_COLUMNS}} for r in rows])
+            session.execute(insert(ResultsDaily), rows)
             written += len(rows)
     return written
 

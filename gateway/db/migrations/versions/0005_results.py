@@ -28,12 +28,12 @@ OPEN_WHERE = "result_at IS NULL AND closed_at IS NULL"
 def upgrade() -> None:
     op.create_table(
         "results_daily",
+        sa.Column("cube", sa.String(length=8), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("hall_id", sa.Integer(), nullable=False),
-        sa.Column("window_id", sa.Integer(), nullable=False),
-        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("member", sa.String(length=32), nullable=False),
         *[sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS],
-        sa.PrimaryKeyConstraint("day", "hall_id", "window_id", "channel", name=op.f("pk_results_daily")),
+        sa.PrimaryKeyConstraint("cube", "day", "hall_id", "member", name=op.f("pk_results_daily")),
     )
     op.create_index("ix_cases_triage_queue", "cases", ["status", "first_response_due", "confidence", "id"])
     op.create_index("ix_cases_updated", "cases", ["updated_at"])

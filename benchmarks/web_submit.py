@@ -14,9 +14,10 @@ Phases, for each server:
    is shared per simulated citizen group.
 2. saturation: the N submissions ``POST``-ed by ``--concurrency`` closed-loop connections:
    submissions/s, p50/p99 latency.
-3. open loop: M fresh submissions arriving at ``--rate`` per second on schedule (latency counted
+3. the receipt pages of phase 2 (what the browser shows after the 303), for the app only.
+4. open loop: M fresh submissions arriving at ``--rate`` per second on schedule (latency counted
    from the scheduled time, so queueing is not hidden): the goal is p99 <= 100 ms at 300/s.
-4. re-sent: a sample of phase-2 submissions POST-ed again (a double tap): must all be answered
+5. re-sent: a sample of phase-2 submissions POST-ed again (a double tap): must all be answered
    with the same receipt and create nothing; the database is checked afterwards (exactly once).
 
     python benchmarks/web_submit.py [--n 3000] [--concurrency 16] [--rate 300] [--open-n 3000]
@@ -165,12 +166,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def summary(label: str, latencies: list[float], elapsed: float) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summary(label: str, latencies: list[float], elapsed: float, cpu: float) -> dict[str, float]:
+    """One line of figures; ``cpu`` is the server's CPU seconds for the phase, which other load on a
+    shared machine disturbs far less than wall-clock rates (1000 / CPU ms = what one core could do)."""
     rate = len(latencies) / elapsed
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    print(f"  {label:<34} {len(latencies):>6} in {elapsed:6.2f} s  {rate:8.0f}/s  "
-          f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  max {max(latencies) * 1000:6.1f} ms")
-    return {"rate": rate, "p50": p50, "p99": p99}
+    cpu_ms = cpu / len(latencies) * 1000
+    print(f"  {label:<34} {len(latencies):>6} in {elapsed:6.2f} s  {rate:6.0f}/s  p50 {p50:6.1f} ms  "
+          f"p99 {p99:6.1f} ms  max {max(latencies) * 1000:6.1f} ms  server CPU {cpu_ms:5.2f} ms each")
+    return {"rate": rate, "p50": p50, "p99": p99, "cpu_ms": cpu_ms}
 
 
 async def closed_loop(port: int, requests: list[bytes], concurrency: int,
@@ -271,6 +281,107 @@ def submissions(citizens: list[Citizen]) -> list[bytes]:
     return [post_request(c.path, c.address, c.cookie, [("t", c.token), *c.fields]) for c in citizens]
 
 
+# ----- in-process breakdown ----------------------------------------------------------------------
+
+async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
+    """Where one submission's time goes, measured inside one process without the network: the app is
+    called as an ASGI callable one request at a time, and the ingest transaction runs inline (not on the
+    SQLite writer thread) so every step is timed on one thread."""
+    from concurrent.futures import Executor, Future
+
+    from gateway.app import create_app
+    from gateway.services import Services
+    from gateway.settings import Settings
+
+    class Inline(Executor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            future: Future = Future()
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+            return future
+
+    settings = Settings(data_dir=work / "breakdown", secret_key=secret, run_workers=False)  # type: ignore[arg-type]
+    services = Services.create(settings)
+    await services.prepare_database()
+    services.store._writer_thread = Inline()  # type: ignore[assignment]
+    app = create_app(services=services, run_workers=False)
+    spent = {"triage": 0.0, "transaction": 0.0}
+    classifier = services.classifier
+    original_classify, original_write = classifier.classify, services.store.run_write
+
+    def classify(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return original_classify(*args, **kwargs)
+        finally:
+            spent["triage"] += time.perf_counter() - started
+
+    async def run_write(work_fn):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return await original_write(work_fn)
+        finally:
+            spent["transaction"] += time.perf_counter() - started
+
+    classifier.classify = classify  # type: ignore[method-assign]
+    services.store.run_write = run_write  # type: ignore[method-assign]
+
+    async def call(raw: bytes) -> tuple[int, bytes, bytes]:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        method, target, _ = lines[0].split(" ")
+        path, _, query = target.partition("?")
+        headers = [(k.strip().lower().encode(), v.strip().encode()) for k, v in (x.split(":", 1) for x in lines[1:])]
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+                 "headers": headers, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80), "app": app}
+        sent = False
+        status, out_headers, chunks = 0, b"", []
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            nonlocal status, out_headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                out_headers = b"\r\n".join(k + b": " + v for k, v in message["headers"])
+            else:
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return status, out_headers, b"".join(chunks)
+
+    citizens = make_citizens(n + 100, paths, seed=9)
+    for citizen in citizens:
+        status, head, body = await call(get_request(citizen.path, citizen.address, citizen.cookie))
+        cookie = COOKIE.search(head + b";")
+        citizen.cookie = citizen.cookie or (cookie.group(1).decode() if cookie else None)
+        match = TOKEN.search(body)
+        citizen.token = match.group(1).decode() if match else ""
+    warm, timed = citizens[:100], citizens[100:]
+    for raw in submissions(warm):
+        await call(raw)
+    spent.update(triage=0.0, transaction=0.0)
+    started = time.perf_counter()
+    for raw in submissions(timed):
+        status, _, _ = await call(raw)
+        if status != 303:
+            raise SystemExit(f"breakdown: submission answered {status}")
+    total = (time.perf_counter() - started) / n * 1000
+    triage, transaction = spent["triage"] / n * 1000, spent["transaction"] / n * 1000
+    await services.close()
+    print(f"in-process, one at a time, {n} submissions: {total:.2f} ms each = triage {triage:.2f} ms "
+          f"+ ingest transaction {transaction:.2f} ms + everything else {total - triage - transaction:.2f} ms "
+          f"(HTTP framework, middleware, form checks, token, Intake, redirect)")
+
+
 # ----- running a server ---------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -325,17 +436,29 @@ async def run_server(label: str, command: list[str], env: dict[str, str], cwd: P
         await fetch_pages(port, warm, 8)
         await closed_loop(port, submissions(warm), 8, (303,))  # jieba, caches and connections warm up
         citizens = make_citizens(args.n, paths, seed=2)
+        cpu = cpu_seconds(process.pid)
         latencies, elapsed = await fetch_pages(port, citizens, args.concurrency)
-        figures["page"] = summary("GET form page", latencies, elapsed)
+        figures["page"] = summary("GET form page", latencies, elapsed, cpu_seconds(process.pid) - cpu)
+        cpu = cpu_seconds(process.pid)
         latencies, elapsed, results = await closed_loop(port, submissions(citizens), args.concurrency, (303,))
-        figures["saturation"] = summary(f"POST submit, {args.concurrency} connections", latencies, elapsed)
+        figures["saturation"] = summary(f"POST submit, {args.concurrency} connections", latencies, elapsed,
+                                        cpu_seconds(process.pid) - cpu)
+        if label == "hcp":
+            receipts = [get_request(r[1].split(b"location: ")[1].split(b"\r\n")[0].decode(), c.address, c.cookie)
+                        for c, r in zip(citizens, results, strict=True)]
+            cpu = cpu_seconds(process.pid)
+            latencies, elapsed, _ = await closed_loop(port, receipts, args.concurrency, (200,))
+            figures["receipt"] = summary("GET receipt page", latencies, elapsed, cpu_seconds(process.pid) - cpu)
         later = make_citizens(args.open_n, paths, seed=3)
         await fetch_pages(port, later, args.concurrency)
+        cpu = cpu_seconds(process.pid)
         latencies, elapsed = await open_loop(port, submissions(later), args.rate, (303,))
-        figures["open"] = summary(f"POST submit, open loop {args.rate:.0f}/s", latencies, elapsed)
+        figures["open"] = summary(f"POST submit, open loop {args.rate:.0f}/s", latencies, elapsed,
+                                  cpu_seconds(process.pid) - cpu)
         sample = citizens[: max(1, args.n // 10)]
+        cpu = cpu_seconds(process.pid)
         latencies, elapsed, again = await closed_loop(port, submissions(sample), args.concurrency, (303,))
-        figures["repeat"] = summary("POST re-sent (double tap)", latencies, elapsed)
+        figures["repeat"] = summary("POST re-sent (double tap)", latencies, elapsed, cpu_seconds(process.pid) - cpu)
         same = all(a[1].split(b"location: ")[1].split(b"\r\n")[0] == r[1].split(b"location: ")[1].split(b"\r\n")[0]
                    for a, r in zip(again, results, strict=False)) if label == "hcp" else True
         if not same:
@@ -363,6 +486,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="connections in the saturation phase")
     parser.add_argument("--rate", type=float, default=300.0, help="arrivals per second in the open-loop phase")
     parser.add_argument("--open-n", type=int, default=3000, help="submissions in the open-loop phase")
+    parser.add_argument("--breakdown-n", type=int, default=500, help="submissions in the in-process breakdown")
     parser.add_argument("--profile", type=Path, help="run the app under cProfile and write the stats here")
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -387,10 +511,14 @@ async def main(args: argparse.Namespace) -> None:
                  f"loop={'uvloop' if find_spec('uvloop') else 'asyncio'}")
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {len(paths)} windows; {stack}; "
               "access log on; load generator in this process")
+        await breakdown(args.breakdown_n, secret, paths, work)
         app = await run_server("hcp", hcp, env, work, paths, args, work / "var" / "hcp.db")
         base = await run_server("bare-starlette", bare, env, work, paths, args, None)
     goal = app["open"]["p99"] <= 100 and app["saturation"]["rate"] >= 300
-    print(f"\nhcp saturation {app['saturation']['rate']:.0f} submissions/s "
+    print(f"\nserver CPU per submission: hcp {app['saturation']['cpu_ms']:.2f} ms "
+          f"(one core's worth: {1000 / app['saturation']['cpu_ms']:.0f}/s), bare Starlette "
+          f"{base['saturation']['cpu_ms']:.2f} ms; the difference is triage + ingest + the app's own work")
+    print(f"hcp saturation {app['saturation']['rate']:.0f} submissions/s "
           f"({app['saturation']['rate'] / base['saturation']['rate']:.0%} of bare Starlette's "
           f"{base['saturation']['rate']:.0f}/s); at {args.rate:.0f}/s offered: p50 {app['open']['p50']:.1f} ms, "
           f"p99 {app['open']['p99']:.1f} ms — goals (>= 300/s, p99 <= 100 ms) {'MET' if goal else 'NOT MET'}")

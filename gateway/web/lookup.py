@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, delete, func, insert, select
 
 from channels.web.tokens import status_pin
 from gateway.db.models import Case, Contact, Hall, Message, Window
@@ -57,36 +56,49 @@ class Receipt:
     rating: str | None
 
 
+# Statements are built once: building a select (and its joins) costs more than running it on SQLite.
+_RECEIPT = (
+    select(Case.code, Case.status, Case.category, Case.needs_review, Case.first_response_due, Case.result_due,
+           Case.deadline_uncertain, Case.reply_channel, Case.rating, Hall.name.label("hall_name"),
+           Window.name.label("window_name"), Contact.phone_enc)
+    .join(Message, Message.case_id == Case.id)
+    .outerjoin(Hall, Hall.id == Case.hall_id)
+    .outerjoin(Window, Window.id == Case.window_id)
+    .outerjoin(Contact, Contact.case_id == Case.id)
+    .where(Message.channel == "web", Message.source_ref == bindparam("ref"))
+)
+_USED = select(Message.id).where(Message.channel == "web", Message.source_ref == bindparam("ref"))
+_CASE_FOR_LOOKUP = (
+    select(Case.id, Case.code, Case.status, Case.received_at, Case.closed_at, Contact.phone_enc)
+    .outerjoin(Contact, Contact.case_id == Case.id).where(Case.code == bindparam("code"))
+)
+_PUBLIC_REPLIES = (
+    select(Message.at, Message.text)
+    .where(Message.case_id == bindparam("case_id"), Message.public.is_(True), Message.direction == "out")
+    .order_by(Message.at, Message.id)
+)
+_COUNT_ATTEMPTS = select(func.count()).select_from(LookupAttempt).where(
+    LookupAttempt.code == bindparam("code"), LookupAttempt.at > bindparam("since"))
+
+
 async def receipt_for(store: Store, cipher: PersonalDataCipher, source_ref: str) -> Receipt | None:
-    hall, window = aliased(Hall), aliased(Window)
-    query = (
-        select(Case, hall.name.label("hall_name"), window.name.label("window_name"), Contact.phone_enc)
-        .join(Message, Message.case_id == Case.id)
-        .outerjoin(hall, hall.id == Case.hall_id)
-        .outerjoin(window, window.id == Case.window_id)
-        .outerjoin(Contact, Contact.case_id == Case.id)
-        .where(Message.channel == "web", Message.source_ref == source_ref)
-    )
     async with store.read() as session:
-        row = (await session.execute(query)).first()
+        row = (await session.execute(_RECEIPT, {"ref": source_ref})).first()
     if row is None:
         return None
-    case: Case = row[0]
     return Receipt(
-        code=case.code, status=case.status, category=case.category, needs_review=case.needs_review,
-        first_response_due=case.first_response_due, result_due=case.result_due,
-        deadline_uncertain=case.deadline_uncertain, reply_channel=case.reply_channel,
+        code=row.code, status=row.status, category=row.category, needs_review=row.needs_review,
+        first_response_due=row.first_response_due, result_due=row.result_due,
+        deadline_uncertain=row.deadline_uncertain, reply_channel=row.reply_channel,
         phone=cipher.open(row.phone_enc) if row.phone_enc else None,
-        hall_name=row.hall_name, window_name=row.window_name, rating=case.rating,
+        hall_name=row.hall_name, window_name=row.window_name, rating=row.rating,
     )
 
 
 async def is_used(store: Store, source_ref: str) -> bool:
     """Whether a submission with this form token is stored (an honest retry of it)."""
     async with store.read() as session:
-        found = (await session.execute(select(Message.id).where(
-            Message.channel == "web", Message.source_ref == source_ref))).first()
-    return found is not None
+        return (await session.execute(_USED, {"ref": source_ref})).first() is not None
 
 
 class LookupOutcome(StrEnum):
@@ -129,20 +141,14 @@ async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, co
         attempt_id = (await session.execute(
             insert(LookupAttempt).values(code=code, at=now).returning(LookupAttempt.id))).scalar_one()
     async with store.read() as session:
-        attempts = (await session.execute(select(func.count()).select_from(LookupAttempt).where(
-            LookupAttempt.code == code, LookupAttempt.at > now - period))).scalar_one()
+        attempts = (await session.execute(_COUNT_ATTEMPTS, {"code": code, "since": now - period})).scalar_one()
         if attempts > limit:
             return LookupResult(LookupOutcome.BLOCKED)
-        row = (await session.execute(
-            select(Case.id, Case.code, Case.status, Case.received_at, Case.closed_at, Contact.phone_enc)
-            .outerjoin(Contact, Contact.case_id == Case.id).where(Case.code == code))).first()
+        row = (await session.execute(_CASE_FOR_LOOKUP, {"code": code})).first()
         if row is None or not _second_factor_matches(
                 key, row.code, cipher.open(row.phone_enc) if row.phone_enc else None, secret):
             return LookupResult(LookupOutcome.WRONG)
-        replies = (await session.execute(
-            select(Message.at, Message.text).where(Message.case_id == row.id, Message.public.is_(True),
-                                                   Message.direction == "out")
-            .order_by(Message.at, Message.id))).all()
+        replies = (await session.execute(_PUBLIC_REPLIES, {"case_id": row.id})).all()
     async with store.write() as session:
         await session.execute(delete(LookupAttempt).where(LookupAttempt.id == attempt_id))
     return LookupResult(LookupOutcome.FOUND, StatusView(

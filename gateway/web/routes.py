@@ -191,7 +191,7 @@ async def _window_target(request: Request) -> Target:
     if found is None:
         raise _InvalidLink("这个窗口已经撤销或暂停使用。您仍然可以用通用评价页提出意见。")
     info, window_name = found
-    return Target("window", request.url.path, f"w:{hall}:{window}", hall, window, info.name, window_name)
+    return Target("window", request.scope["path"], f"w:{hall}:{window}", hall, window, info.name, window_name)
 
 
 class _InvalidLink(Exception):

@@ -54,7 +54,10 @@ class CallbackTask(Base):
     """A citizen to call back because their call reached nobody (or left no message)."""
 
     __tablename__ = "phone_callbacks"
-    __table_args__ = (Index("ix_phone_callbacks_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_phone_callbacks_status_due", "status", "due_at"),
+        Index("ix_phone_callbacks_phone_status", "phone_hash", "status"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
@@ -62,7 +65,7 @@ class CallbackTask(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     key_id: Mapped[str | None] = mapped_column(String(32))
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
     called_at: Mapped[datetime]
     created_at: Mapped[datetime]
     due_at: Mapped[datetime]

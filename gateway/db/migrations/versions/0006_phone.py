@@ -79,7 +79,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_phone_callbacks")),
         sa.UniqueConstraint("dedup_key", name=op.f("uq_phone_callbacks_dedup_key")),
     )
-    op.create_index(op.f("ix_phone_callbacks_phone_hash"), "phone_callbacks", ["phone_hash"], unique=False)
+    op.create_index("ix_phone_callbacks_phone_status", "phone_callbacks", ["phone_hash", "status"], unique=False)
     op.create_index("ix_phone_callbacks_status_due", "phone_callbacks", ["status", "due_at"], unique=False)
 
     op.create_table(

@@ -5,6 +5,7 @@ app sits behind (the app itself is reached at http://127.0.0.1:8000)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -198,3 +199,27 @@ async def test_delivery_reports_update_the_outbox(twilio: TwilioClient, services
     assert retry_row.payload["superseded_sids"] == [retried] and "30003" in retry_row.last_error
     assert landline_row.status == FAILED and landline_row.last_error == "短信未送达（Twilio undelivered 30006）"
     assert TOKEN not in str(retry_row.payload)
+
+
+async def test_sms_answer_without_code_joins_the_thread_and_status_after_recording(
+        twilio: TwilioClient, services: Services) -> None:
+    call = sid("CA")
+    assert (await twilio.signed("/twilio/recording", recording(call))).status_code == 200
+    status = {"CallStatus": "completed", "CallDuration": "50"}
+    assert (await twilio.signed("/twilio/call-status", voice_params(call, **status))).status_code == 204
+    async with services.store.read() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+        stored = (await session.execute(select(PhoneCall))).scalar_one()
+        assert (await session.execute(select(CallbackTask))).first() is None
+    assert stored.case_id == case.id and stored.outcome == "answered"
+    # We texted the caller about the case; their answer quotes no code but joins the case.
+    async with services.store.write() as session:
+        session.add(Message(case_id=case.id, direction="out", channel="sms", source_ref=sid("SM"),
+                            at=datetime.now(UTC), author="system:sms", text="您的意见已受理", extra={}))
+    answer = {"MessageSid": sid("SM"), "AccountSid": ACCOUNT, "From": CALLER, "Body": "好的，谢谢，明天我再去一次"}
+    assert (await twilio.signed("/twilio/sms", answer)).status_code == 200
+    async with services.store.read() as session:
+        assert len((await session.execute(select(Case))).all()) == 1
+        inbound = (await session.execute(
+            select(Message).where(Message.source_ref == answer["MessageSid"]))).scalar_one()
+    assert inbound.case_id == case.id

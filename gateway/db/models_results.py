@@ -72,9 +72,14 @@ ix_cases_triage_queue = Index("ix_cases_triage_queue", Case.status, Case.first_r
                               Case.id)
 # Roll-up watermark: cases changed since the last roll-up.
 ix_cases_updated = Index("ix_cases_updated", Case.updated_at)
-# Latest rectified cases on the public page and the hall screen (county-wide and per hall).
-ix_cases_result = Index("ix_cases_result", Case.result_at)
-ix_cases_hall_result = Index("ix_cases_hall_result", Case.hall_id, Case.result_at)
+# Latest rectified cases on the public page and the hall screen (county-wide and per hall).  Partial:
+# a full index on result_at looks perfectly selective to SQLite's planner for "result_at IS NULL"
+# (about one row per distinct value) and would be chosen for the overdue list, which it is not.
+RESULT_WHERE = "result_at IS NOT NULL"
+ix_cases_result = Index("ix_cases_result", Case.result_at, sqlite_where=text(RESULT_WHERE),
+                        postgresql_where=text(RESULT_WHERE))
+ix_cases_hall_result = Index("ix_cases_hall_result", Case.hall_id, Case.result_at, sqlite_where=text(RESULT_WHERE),
+                             postgresql_where=text(RESULT_WHERE))
 # The overdue list: unfinished cases by the deadline they missed.  Partial, so that the millions of
 # finished cases are not in them at all.
 OPEN_WHERE = "result_at IS NULL AND closed_at IS NULL"

@@ -476,7 +476,7 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
     plain = [d for d in by if not d.is_time]
     cube = cube_for(filters, by)
     if cube is not None:
-        raw_rows = await _from_rollup(session, cube, filters, plain, time_dim is not None, names)
+        raw_rows = await _from_rollup(session, cube, filters, plain, time_dim, names)
     else:
         raw_rows = await _from_cases(session, filters, plain, time_dim is not None, names)
     grouped: dict[tuple[Any, ...], Counts] = {}
@@ -484,8 +484,11 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
         key_values = list(values)
         if time_dim is not None:
             day = key_values.pop()
-            day = day if isinstance(day, date) else date.fromisoformat(str(day))
-            key_values.append(time_bucket(day, time_dim))
+            if isinstance(day, str) and len(day) == 7:  # already a month ("2026-11"), grouped in SQL
+                key_values.append(day)
+            else:
+                day = day if isinstance(day, date) else date.fromisoformat(str(day))
+                key_values.append(time_bucket(day, time_dim))
         grouped.setdefault(tuple(key_values), Counts()).add(counts)
     dims = [*plain, *([time_dim] if time_dim else [])]
     rows = [FigureRow({d: names.key_of(d, v) for d, v in zip(dims, key, strict=True)}, counts)
@@ -512,10 +515,19 @@ def _member_value(dim: Dim, member: str) -> Any:
     return member if dim is Dim.CHANNEL else (int(member) or None)
 
 
-async def _from_rollup(session: AsyncSession, cube: str, filters: Filters, plain: list[Dim], by_day: bool,
+def _rollup_month(dialect: str) -> Any:
+    """``YYYY-MM`` of a roll-up day in SQL, so that a year by month sums to 12 rows per group."""
+    if dialect == "postgresql":
+        return func.to_char(ResultsDaily.day, "YYYY-MM")
+    return func.substr(ResultsDaily.day, 1, 7)  # SQLite keeps dates as ISO text
+
+
+async def _from_rollup(session: AsyncSession, cube: str, filters: Filters, plain: list[Dim], time_dim: Dim | None,
                        names: Names) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
     columns: list[Any] = [ResultsDaily.hall_id if d is Dim.HALL else ResultsDaily.member for d in plain]
-    if by_day:
+    if time_dim is Dim.MONTH:
+        columns.append(_rollup_month(session.get_bind().dialect.name).label("month"))
+    elif time_dim is not None:
         columns.append(ResultsDaily.day)
     sums = [func.coalesce(func.sum(getattr(ResultsDaily, n)), 0).label(n) for n in COUNTER_COLUMNS]
     where: list[ColumnElement[bool]] = [ResultsDaily.cube == cube, ResultsDaily.day >= filters.period.start,

@@ -121,18 +121,20 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     deadline) are merged, so the millions of finished cases are never read.
     """
     now = now or datetime.now(UTC)
-    base = [*OPEN, Case.status != CaseStatus.MALICIOUS.value, *_hall_filter(names, halls)]
+    # "hall_id + 0": filter on the town without offering the planner the index on hall_id, which
+    # would read all of a town's cases; the partial indexes hold only the unfinished ones.
+    base = [*OPEN, Case.status != CaseStatus.MALICIOUS.value]
+    if halls is not None:
+        base.append((Case.hall_id + 0).in_(names.hall_ids(halls) or [-1]))
     after_due: datetime | None = None
     after_id = 0
     if cursor:
         due_s, id_s = cursor.split("|")
         after_due, after_id = datetime.fromisoformat(due_s), int(id_s)
-    # SQLite's planner otherwise takes the full index on result_at for "result_at IS NULL" (which
-    # holds for every case closed without a result) and sorts; name the partial indexes instead.
-    first = select(Case).with_hint(Case, "INDEXED BY ix_cases_open_first_due", "sqlite").where(
+    first = select(Case).where(
         *base, Case.first_response_due.is_not(None), Case.first_response_due < now,
         or_(Case.first_responded_at.is_(None), and_(Case.result_due.is_not(None), Case.result_due < now)))
-    coordinated = select(Case).with_hint(Case, "INDEXED BY ix_cases_open_result_due", "sqlite").where(
+    coordinated = select(Case).where(
         *base, Case.first_response_due.is_(None), Case.result_due.is_not(None), Case.result_due < now)
     if after_due is not None:
         first = first.where(tuple_(Case.first_response_due, Case.id) > tuple_(after_due, after_id))

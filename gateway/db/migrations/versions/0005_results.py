@@ -23,6 +23,7 @@ COUNTERS = (
     "replied", "rn_bad", "rn_visit_due", "rn_visited", "visited", "visit_answered", "satisfied",
 )
 OPEN_WHERE = "result_at IS NULL AND closed_at IS NULL"
+RESULT_WHERE = "result_at IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -37,8 +38,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_cases_triage_queue", "cases", ["status", "first_response_due", "confidence", "id"])
     op.create_index("ix_cases_updated", "cases", ["updated_at"])
-    op.create_index("ix_cases_result", "cases", ["result_at"])
-    op.create_index("ix_cases_hall_result", "cases", ["hall_id", "result_at"])
+    op.create_index("ix_cases_result", "cases", ["result_at"],
+                    sqlite_where=sa.text(RESULT_WHERE), postgresql_where=sa.text(RESULT_WHERE))
+    op.create_index("ix_cases_hall_result", "cases", ["hall_id", "result_at"],
+                    sqlite_where=sa.text(RESULT_WHERE), postgresql_where=sa.text(RESULT_WHERE))
     op.create_index("ix_cases_open_first_due", "cases", ["first_response_due", "id"],
                     sqlite_where=sa.text(OPEN_WHERE), postgresql_where=sa.text(OPEN_WHERE))
     op.create_index("ix_cases_open_result_due", "cases", ["result_due", "id"],

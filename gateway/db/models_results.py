@@ -1,10 +1,11 @@
 """Tables and indexes of the results feature (see gateway/db/schema.py for how feature tables are collected).
 
 * ``results_daily`` is a roll-up of the figure counters (``gateway.results.figures.COUNTERS``) per
-  Asia/Shanghai day of receipt and hall, in three *cubes*, each split by one more dimension:
-  ``channel`` (member = channel code), ``window`` (member = window id) and ``item`` (member =
-  service item id).  One wide cube (day × hall × window × item × channel) would hold about one row
-  per case and save nothing; three narrow ones hold ≈ 50–80 rows per day each, so a year of a
+  Asia/Shanghai day of receipt and hall, in four *cubes*, each split by one more dimension:
+  ``channel`` (member = channel code), ``window`` (member = window id), ``item`` (member = service
+  item id) and ``staff`` (member = staff member id).  One wide cube (day × hall × window × item ×
+  staff × channel) would hold about one row per case and save nothing; narrow ones hold ≈ 50–80
+  rows per day each, so a year of a
   million cases sums ≈ 20,000 rows instead of scanning ≈ 500,000 cases.  It is derived data,
   rebuilt day by day from ``cases`` by ``gateway.results.rollup``.  Unknown hall or member is
   stored as 0 / ``"0"`` (not NULL) so that the primary key really is unique.

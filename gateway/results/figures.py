@@ -46,11 +46,12 @@ as that month's cases are handled — which is what a 通报 of "how were this m
 needs.
 
 Dimensions (``Dim``): hall (镇/街道 — each town has one hall, so town and hall are one dimension),
-window, service item, channel, and day / week (ISO, Monday first) / month or the whole period.
-**Staff member** is not a dimension yet: it needs window rosters (who sat at which window when),
-which issue #10 adds.  It will be one more entry of ``GROUPINGS`` whose column is the roster's
-staff id joined on (window, time of receipt), plus a ``staff_id`` key column of ``results_daily``;
-nothing else here changes.
+window, staff member, service item, channel, and day / week (ISO, Monday first) / month or the
+whole period.  **Staff member** is ``cases.staff_id``, the person on duty at the window when the
+evaluation came, attributed at ingest from the window rosters (``gateway/rosters.py``); cases
+without attribution group as 未归属.  A dimension is one entry in ``CASE_COLUMNS`` (its column on
+``cases``), one in ``CUBES`` (its roll-up cube) and one name lookup in ``Names`` — that is how
+staff was added, and how any further one would be.
 
 Where the numbers come from: ``results_daily`` (the roll-up, see ``gateway.results.rollup``) when
 one of its cubes keeps every dimension and filter asked for — hall and time always, plus at most
@@ -73,6 +74,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.ratings import Rating
 from gateway.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window
 from gateway.db.models_results import COUNTER_COLUMNS, ResultsDaily
+from gateway.db.models_rosters import StaffMember
 from gateway.domain import CaseStatus, Category
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
@@ -308,6 +310,7 @@ class Dim(StrEnum):
 
     HALL = "hall"
     WINDOW = "window"
+    STAFF = "staff"
     SERVICE_ITEM = "service_item"
     CHANNEL = "channel"
     DAY = "day"
@@ -323,7 +326,8 @@ class Dim(StrEnum):
         return self in (Dim.DAY, Dim.WEEK, Dim.MONTH)
 
 
-DIM_LABELS = {Dim.HALL: "镇（街道）", Dim.WINDOW: "窗口", Dim.SERVICE_ITEM: "服务事项", Dim.CHANNEL: "评价渠道",
+DIM_LABELS = {Dim.HALL: "镇（街道）", Dim.WINDOW: "窗口", Dim.STAFF: "工作人员", Dim.SERVICE_ITEM: "服务事项",
+              Dim.CHANNEL: "评价渠道",
               Dim.DAY: "日", Dim.WEEK: "周", Dim.MONTH: "月"}
 CHANNEL_LABELS = {"email": "电子邮件", "phone": "热线电话", "paper": "纸质意见卡", "web": "找茬窗口网页"}
 
@@ -356,6 +360,7 @@ class Names:
     halls: dict[int, tuple[str, str]] = field(default_factory=dict)
     windows: dict[int, tuple[str, str, int]] = field(default_factory=dict)
     items: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+    staff: dict[int, tuple[str, str, int]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Names:
@@ -367,6 +372,9 @@ class Names:
         for i in (await session.execute(select(ServiceItem.id, ServiceItem.code, ServiceItem.name,
                                                ServiceItem.department))).all():
             names.items[i.id] = (i.code, i.name, i.department)
+        for m in (await session.execute(select(StaffMember.id, StaffMember.employee_no, StaffMember.name,
+                                               StaffMember.hall_id))).all():
+            names.staff[m.id] = (m.employee_no, m.name, m.hall_id)
         return names
 
     def hall_ids(self, codes: Iterable[str]) -> list[int]:
@@ -398,6 +406,11 @@ class Names:
             code, name, hall_id = self.windows[value]
             hall_code, hall_name = self.halls.get(hall_id, ("", ""))
             return (f"{hall_code}:{code}", f"{hall_name}·{name}")
+        if dim is Dim.STAFF:
+            if not value or value not in self.staff:
+                return ("", "未归属")
+            number, name, hall_id = self.staff[value]
+            return (f"{self.halls.get(hall_id, ('', ''))[0]}:{number}", f"{name}（{number}）")
         if dim is Dim.SERVICE_ITEM:
             if not value or value not in self.items:
                 return ("", "未指明事项")
@@ -424,7 +437,7 @@ class FigureRow:
         return self.key[dim][0]
 
 
-CUBES: dict[Dim, str] = {Dim.CHANNEL: "channel", Dim.WINDOW: "window", Dim.SERVICE_ITEM: "item"}
+CUBES: dict[Dim, str] = {Dim.CHANNEL: "channel", Dim.WINDOW: "window", Dim.SERVICE_ITEM: "item", Dim.STAFF: "staff"}
 
 
 def cube_for(filters: Filters, by: Sequence[Dim]) -> str | None:
@@ -498,7 +511,7 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
 
 
 CASE_COLUMNS = {Dim.HALL: Case.hall_id, Dim.WINDOW: Case.window_id, Dim.SERVICE_ITEM: Case.service_item_id,
-                Dim.CHANNEL: Case.channel}
+                Dim.CHANNEL: Case.channel, Dim.STAFF: Case.staff_id}
 
 
 def _members(filters: Filters, cube: str, names: Names) -> list[str] | None:

@@ -2,7 +2,8 @@
 
 Sheets: 通报 (the headline figures with the counts behind each rate, 差评 handling per track and
 verdict), 镇街排名 (towns ranked by 好评率), 趋势 (by day for a period up to two months, else by
-month), 渠道, 窗口, 服务事项, 超期案件 (every overdue case now), 未回访实名差评 (every exception
+month), 渠道, 窗口, 工作人员 (the person on duty, from the window rosters; for staff assessment),
+服务事项, 超期案件 (every overdue case now), 未回访实名差评 (every exception
 to the 100% rule) and 指标说明 (each formula in words).  Rates are written as numbers with a
 percent format, so the workbook can be sorted and computed on; a rate without a denominator is an
 empty cell, not 0%.  No sheet holds personal data.
@@ -175,6 +176,7 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
         trend = await compute(session, filters, [trend_dim], names=names)
         by_channel = await compute(session, filters, [Dim.CHANNEL], names=names)
         by_window = await compute(session, filters, [Dim.WINDOW], names=names)
+        by_staff = await compute(session, filters, [Dim.STAFF], names=names)
         by_item = await compute(session, filters, [Dim.SERVICE_ITEM], names=names)
         late: list[dict[str, Any]] = []
         cursor: str | None = None
@@ -198,6 +200,7 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
     _figure_table(workbook.create_sheet("趋势"), trend, [trend_dim])
     _figure_table(workbook.create_sheet("渠道"), by_channel, [Dim.CHANNEL])
     _figure_table(workbook.create_sheet("窗口"), by_window, [Dim.WINDOW])
+    _figure_table(workbook.create_sheet("工作人员"), by_staff, [Dim.STAFF])
     _figure_table(workbook.create_sheet("服务事项"), by_item, [Dim.SERVICE_ITEM])
     _case_sheet(workbook.create_sheet("超期案件"), late, tz, overdue_sheet=True)
     _case_sheet(workbook.create_sheet("未回访实名差评"), unvisited, tz, overdue_sheet=False)

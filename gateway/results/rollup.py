@@ -27,7 +27,7 @@ from gateway.db.store import Store
 from gateway.results.figures import counter_columns
 
 STATE_KEY = "results:rollup"
-CUBE_NAMES = ("channel", "window", "item")
+CUBE_NAMES = ("channel", "window", "item", "staff")
 SAFETY_MARGIN = timedelta(minutes=5)
 DAYS_PER_TRANSACTION = 7
 LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('hcp:results_rollup'))")
@@ -41,22 +41,23 @@ def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 def day_rows(session: Session, day: date, tz: ZoneInfo) -> list[dict[str, Any]]:
     """The roll-up rows of one day: one grouped query over the day's cases (hall × window × item ×
-    channel), summed in Python into the three cubes."""
+    staff × channel), summed in Python into the cubes."""
     start, end = _day_bounds(day, tz)
     hall = func.coalesce(Case.hall_id, 0)
     window = func.coalesce(Case.window_id, 0)
     item = func.coalesce(Case.service_item_id, 0)
+    staff = func.coalesce(Case.staff_id, 0)
     fine = session.execute(
-        select(hall.label("hall_id"), window.label("window_id"), item.label("item_id"), Case.channel,
-               *counter_columns())
+        select(hall.label("hall_id"), window.label("window_id"), item.label("item_id"), staff.label("staff_id"),
+               Case.channel, *counter_columns())
         .where(Case.received_at >= start, Case.received_at < end)
-        .group_by(hall, window, item, Case.channel)
+        .group_by(hall, window, item, staff, Case.channel)
     ).all()
     cubes: dict[tuple[str, int, str], list[int]] = {}
     for row in fine:
         values = [int(row._mapping[n] or 0) for n in COUNTER_COLUMNS]
         for cube, member in (("channel", row.channel), ("window", str(row.window_id)),
-                             ("item", str(row.item_id))):
+                             ("item", str(row.item_id)), ("staff", str(row.staff_id))):
             totals = cubes.setdefault((cube, row.hall_id, member), [0] * len(COUNTER_COLUMNS))
             for i, value in enumerate(values):
                 totals[i] += value

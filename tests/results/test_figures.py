@@ -119,3 +119,30 @@ def test_every_rate_names_known_counters_and_percent_formats() -> None:
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError, match="ends"):
         Period(date(2026, 11, 2), date(2026, 11, 1))
+
+
+async def test_staff_member_dimension_from_roster_attribution(services: Services, loaded: dict[str, str]) -> None:
+    from sqlalchemy import insert, select, update
+
+    from gateway.db.models import Case, Hall
+    from gateway.db.models_rosters import StaffMember
+
+    async with services.store.write() as session:
+        hall_id = (await session.execute(select(Hall.id).where(Hall.code == "jintun"))).scalar_one()
+        staff_id = (await session.execute(insert(StaffMember).values(
+            hall_id=hall_id, employee_no="007", name="窗口员甲", active=True).returning(StaffMember.id))).scalar_one()
+        for ref in ("c1", "c4", "c9"):
+            await session.execute(update(Case).where(Case.code == loaded[ref]).values(staff_id=staff_id))
+    await rollup.rebuild_days(services.store, [date(2026, 11, 2), date(2026, 11, 3)], "Asia/Shanghai")
+    async with services.store.read() as session:
+        by_staff = await compute(session, Filters(NOVEMBER), [Dim.STAFF])  # roll-up
+        raw = await compute(session, Filters(NOVEMBER, channels=("web",)), [Dim.STAFF, Dim.WINDOW])  # cases
+    named = {r.label(Dim.STAFF): r.counts for r in by_staff}
+    assert set(named) == {"窗口员甲（007）", "未归属"}
+    mine = named["窗口员甲（007）"]
+    assert (mine["evaluations"], mine["good"], mine["rated"], mine["satisfied"]) == (3, 1, 3, 1)
+    assert mine.rate("good_rate") == pytest.approx(1 / 3) and mine.rate("return_visit_rate") == 1.0
+    assert named["未归属"]["evaluations"] == 7
+    assert {(r.code(Dim.STAFF), r.code(Dim.WINDOW)): r.counts["evaluations"] for r in raw} == {
+        ("jintun:007", "jintun:w01"): 2, ("jintun:007", "jintun:w03"): 1, ("", "jintun:w01"): 2,
+        ("", "liangbaosi:w01"): 1}

@@ -24,12 +24,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, func, insert, literal_column, select, text
+from sqlalchemy import JSON, Boolean, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS, Rating
 from gateway.db.models import Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
 from gateway.db.store import Store
+from gateway.db.types import AwareDateTime
 from gateway.deadlines import WorkCalendar, deadlines_for
 from gateway.domain import CaseStatus, Category
 from gateway.personal import PersonalDataCipher
@@ -329,12 +330,34 @@ def _next_ids(session: Session) -> Ids:
     return Ids(next_of(Case), next_of(Message), next_of(CaseEvent), next_of(Contact))
 
 
+def _sqlite_value(column: Any) -> Callable[[Any], Any]:
+    """How SQLAlchemy stores a value of ``column`` in SQLite, for the raw ``executemany`` below."""
+    if isinstance(column.type, AwareDateTime):
+        def stamp(value: datetime | None) -> str | None:
+            return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return stamp
+    if isinstance(column.type, JSON):
+        return lambda value: None if value is None else json.dumps(value, ensure_ascii=False)
+    if isinstance(column.type, Boolean):
+        return lambda value: None if value is None else int(value)
+    return lambda value: value
+
+
 def _write(session: Session, batch: Batch) -> None:
-    session.execute(insert(Case), batch.cases)
-    session.execute(insert(Message), batch.messages)
-    session.execute(insert(CaseEvent), batch.events)
-    if batch.contacts:
-        session.execute(insert(Contact), batch.contacts)
+    """SQLite: plain ``executemany`` on the DB-API connection inside the session's transaction,
+    with values converted as SQLAlchemy would store them (a test reads them back through the ORM)."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    for model, rows in ((Case, batch.cases), (Message, batch.messages), (CaseEvent, batch.events),
+                        (Contact, batch.contacts)):
+        if not rows:
+            continue
+        columns = [c for c in model.__table__.columns if c.name in rows[0]]
+        convert = [(c.name, _sqlite_value(c)) for c in columns]
+        cursor.executemany(
+            f"INSERT INTO {model.__table__.name} ({', '.join(c.name for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [tuple(fn(row[name]) for name, fn in convert) for row in rows])
+    cursor.close()
 
 
 async def _write_copy(store: Store, batch: Batch) -> None:

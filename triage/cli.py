@@ -1,4 +1,4 @@
-"""``hcp triage`` commands: check-rules, eval, suggest.
+"""``hcp triage`` commands: check-rules, eval, suggest, train, cv.
 
 The gateway mounts :data:`triage_group`; it can pass
 ``obj={"load_corrections": callable}`` so ``suggest`` reads its database.
@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .evaluate import DataError, evaluate_records, format_error, format_report, read_jsonl
+from .result import REASONS
 from .rules import RulesError, load_rules
 from .suggest import Correction, format_suggestions, suggest_terms
 
@@ -40,18 +41,31 @@ def check_rules(file: Path) -> None:
         click.echo(f"{len(exc.errors)} problem(s) found; rules NOT valid.", err=True)
         sys.exit(1)
     combos = sum(len(r.combos) for r in rules.reasons.values())
+    learned = ""
+    if rules.learned is not None:
+        from .learn import ModelError, NaiveBayes
+
+        try:
+            model = NaiveBayes.load(rules.learned.model_path)
+        except ModelError as exc:
+            click.echo(str(exc), err=True)
+            click.echo("1 problem(s) found; rules NOT valid.", err=True)
+            sys.exit(1)
+        state = "on" if rules.learned.enabled else "off"
+        learned = (f", learned model {state} ({model.n_items} items, {len(model.word_counts)} words, "
+                   f"weight {rules.learned.weight:g})")
     click.echo(
         f"OK: {file}: {len(rules.reasons)} reasons, {rules.term_count} terms and patterns, "
         f"{combos} combos, {len(rules.negation_cues)} negation cues, "
-        f"review threshold {rules.review_threshold:g}, precedence {' > '.join(rules.precedence)}"
+        f"review threshold {rules.review_threshold:g}, precedence {' > '.join(rules.precedence)}{learned}"
     )
 
 
-def _triager(rules_path: Path | None) -> Any:
+def _triager(rules_path: Path | None, check_model: bool = True) -> Any:
     from .engine import Triager
 
     try:
-        return Triager.from_rules_file(rules_path)
+        return Triager(load_rules(rules_path, check_model=check_model))
     except RulesError as exc:
         _fail("\n".join(exc.errors) + "\nrules NOT valid.")
 
@@ -136,6 +150,121 @@ def suggest_cmd(corrections_path: Path | None, rules_path: Path | None, as_json:
     else:
         click.echo(f"# {len(corrections)} corrections read")
         click.echo(format_suggestions(sugs))
+
+
+def _corrections_as_rows(corrections: list[Correction]) -> list[dict[str, Any]]:
+    return [{"text": c.text, "label": c.new_label, "reason": c.new_reason, "id": c.case_code or None}
+            for c in corrections]
+
+
+def _load_training(data: tuple[Path, ...], corrections_path: Path | None, use_db: bool) -> tuple[
+        list[dict[str, Any]], list[str], int]:
+    """Labelled rows from data files and corrections (a file, or the gateway's database)."""
+    rows: list[dict[str, Any]] = []
+    sources: list[str] = []
+    for p in data:
+        recs = read_jsonl(p)
+        rows += recs
+        sources.append(f"{p.name}: {len(recs)} items")
+    n_corr = 0
+    ctx = click.get_current_context()
+    loader = ctx.obj.get("load_corrections") if isinstance(ctx.obj, dict) else None
+    corrections: list[Correction] = []
+    if corrections_path is not None:
+        corrections = _read_corrections(corrections_path)
+        sources.append(f"{corrections_path.name}: {len(corrections)} corrections")
+    elif use_db and callable(loader):
+        corrections = [c if isinstance(c, Correction) else Correction.from_mapping(c) for c in loader()]
+        sources.append(f"triage corrections in the database: {len(corrections)}")
+    n_corr = len(corrections)
+    rows += _corrections_as_rows(corrections)
+    return rows, sources, n_corr
+
+
+@triage_group.command("train")
+@click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled FILE.jsonl in the rubric's format (repeatable).")
+@click.option("--corrections", "corrections_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Corrections JSONL (inside the gateway they are read from its database).")
+@click.option("--no-corrections", is_flag=True, help="Do not read the gateway's corrections.")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rules file whose words the tokenizer keeps whole (default: the packaged rules).")
+@click.option("--alpha", default=0.1, show_default=True, type=click.FloatRange(0.001, 10),
+              help="Additive smoothing.")
+@click.option("--features", "feature_kind", default="words", show_default=True,
+              type=click.Choice(["words", "words+bigrams"]))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (name it in the rules file's [learned] model).")
+def train_cmd(data: tuple[Path, ...], corrections_path: Path | None, no_corrections: bool, rules_path: Path | None,
+              alpha: float, feature_kind: str, output: Path) -> None:
+    """Train the naive Bayes model on labelled items and the team's corrections.
+
+    The model only adds evidence where the rules are weak, and only when the rules
+    file has a [learned] section naming it.  Check it first with `hcp triage cv`."""
+    from .learn import train_from_records
+
+    try:
+        rows, sources, _n = _load_training(data, corrections_path, not no_corrections)
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    if not rows:
+        _fail("nothing to train on: pass --data FILE.jsonl and/or --corrections FILE.jsonl", 2)
+    triager = _triager(rules_path, check_model=False)
+    try:
+        model, skipped = train_from_records(rows, triager.tokens, alpha=alpha, feature_kind=feature_kind,
+                                            sources=sources)
+    except ValueError as exc:
+        _fail(str(exc))
+    model.save(output)
+    per = ", ".join(f"{r} {n}" for r, n in model.doc_counts.items() if n)
+    click.echo(f"wrote {output}: {model.n_items} items ({per}), {len(model.word_counts)} words"
+               + (f"; {skipped} rows without a reason skipped" if skipped else ""))
+
+
+@triage_group.command("cv")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--corrections", "corrections_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--no-corrections", is_flag=True, help="Do not read the gateway's corrections.")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(2, 50))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--alpha", default=0.1, show_default=True, type=click.FloatRange(0.001, 10))
+@click.option("--features", "feature_kind", default="words", show_default=True,
+              type=click.Choice(["words", "words+bigrams"]))
+@click.option("--json", "as_json", is_flag=True)
+def cv_cmd(files: tuple[Path, ...], corrections_path: Path | None, no_corrections: bool, rules_path: Path | None,
+           k: int, seed: int, alpha: float, feature_kind: str, as_json: bool) -> None:
+    """k-fold cross-validated figures: rules alone, the model alone, rules + model.
+
+    Each fold's model is trained on the other folds only, so no figure comes from
+    items the model was trained on.  The rules themselves do not learn, but if they
+    were written while reading these files their figures are optimistic."""
+    from .crossval import cross_validate, triage_trainers
+
+    try:
+        rows, sources, _n = _load_training(files, corrections_path, not no_corrections)
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    rows = [r for r in rows if r.get("reason") in REASONS and REASONS[r["reason"]] == r.get("label")]
+    if len(rows) < k:
+        _fail(f"only {len(rows)} labelled items with a reason; need at least k={k}")
+    try:
+        rules = load_rules(rules_path, check_model=False)
+    except RulesError as exc:
+        _fail("\n".join(exc.errors) + "\nrules NOT valid.")
+    trainers = triage_trainers(rules, alpha=alpha, feature_kind=feature_kind)
+    results = {name: cross_validate(rows, tr, k=k, seed=seed) for name, tr in trainers.items()}
+    if as_json:
+        click.echo(json.dumps({"items": len(rows), "sources": sources, "k": k, "seed": seed, "results": results},
+                              ensure_ascii=False))
+        return
+    click.echo(f"{len(rows)} items ({'; '.join(sources)}), {k}-fold, seed {seed}")
+    click.echo(f"{'':<10}{'macro-F1':>9}{'folds mean±sd':>17}{'accuracy':>10}{'reason':>8}{'auto prec':>11}"
+               f"{'review':>8}")
+    for name, m in results.items():
+        auto = "n/a" if m["auto_precision"] is None else f"{m['auto_precision']:.3f}"
+        click.echo(f"{name:<10}{m['macro_f1']:>9.3f}{m['macro_f1_mean']:>11.3f}±{m['macro_f1_sd']:.3f}"
+                   f"{m['accuracy']:>10.3f}{m['reason_accuracy']:>8.3f}{auto:>11}{m['review_share']:>8.3f}")
 
 
 def main() -> None:  # pragma: no cover - convenience: python -m triage.cli

@@ -28,8 +28,10 @@ from typing import Any
 
 from .normalize import analysis_end, normalize
 from .patterns import PatternSet
-from .result import REASONS, MatchedTerm, TriageResult
-from .rules import Rules, load_rules
+from .result import LABELS, REASONS, MatchedTerm, TriageResult
+from .rules import LearnedSettings, Rules, RulesError, load_rules
+
+log = logging.getLogger(__name__)
 
 COMPLAINT_LABELS = ("immediate", "time_limited", "coordinated")
 NONE_REASONS = ("spam", "inquiry", "suggestion", "praise")
@@ -123,13 +125,19 @@ def _compile(rules: Rules) -> _Compiled:
                      table, tuple(combo_reason), tuple(combo_weight))
 
 class Triager:
-    """Classifies feedback texts with a rules file; see module docstring."""
+    """Classifies feedback texts with a rules file; see module docstring.
 
-    def __init__(self, rules: Rules):
+    ``model`` replaces the rules file's learned model (cross-validation trains one
+    per fold); otherwise the model named in ``[learned]`` loads on first use."""
+
+    def __init__(self, rules: Rules, model: Any = None):
         self._tok = _tokenizer()
         _ensure_words(self._tok, rules.all_words())
         self._c = _compile(rules)
         self._lock = threading.Lock()
+        self._model_override = model
+        #: (rules digest, model or None) once loaded
+        self._model: tuple[str, Any] | None = None
 
     # -- construction / rules --------------------------------------------------
     @classmethod
@@ -148,15 +156,60 @@ class Triager:
         (last good) rules stay active, so a running gateway never loses its rules.
         """
         new_rules = load_rules(path)  # raises RulesError; nothing changed yet
+        model = None
+        lr = new_rules.learned
+        if lr is not None and lr.enabled and self._model_override is None:
+            from .learn import ModelError, NaiveBayes
+
+            try:  # a broken model file fails the reload too, before anything changes
+                model = NaiveBayes.load(lr.model_path)
+                model.compile()
+            except ModelError as exc:
+                raise RulesError([str(exc)]) from exc
         _ensure_words(self._tok, new_rules.all_words())
         compiled = _compile(new_rules)
         with self._lock:
             self._c = compiled
+            self._model = (new_rules.digest, model) if model is not None else None
         return new_rules
+
+    def learned_model(self) -> Any:
+        """The naive Bayes model in use, loaded on first call; None when off or unusable.
+
+        A model file that fails to load is logged once and the triage runs on
+        rules alone (classification never fails because of the model)."""
+        lr = self._c.rules.learned
+        if lr is None or not lr.enabled:
+            return None
+        if self._model_override is not None:
+            return self._model_override
+        digest = self._c.rules.digest
+        cached = self._model
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        from .learn import ModelError, NaiveBayes
+
+        with self._lock:
+            if self._model is not None and self._model[0] == digest:
+                return self._model[1]
+            try:
+                model = NaiveBayes.load(lr.model_path)
+                model.compile()
+            except ModelError as exc:
+                log.warning("triage: learned model not used: %s", exc)
+                model = None
+            self._model = (digest, model)
+            return model
 
     # -- classification -----------------------------------------------------------
     def segment(self, text: str) -> list[str]:
         return self._tok.lcut(normalize(text), HMM=False)
+
+    def tokens(self, text: str) -> list[str]:
+        """The words the rules and the learned model see: normalised text without quoted
+        replies and footers, cut by the shared tokenizer (used to train the model)."""
+        norm = normalize(text or "")
+        return self._tok.lcut(norm[: analysis_end(norm)], HMM=False)
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
@@ -263,7 +316,7 @@ class Triager:
                             break
                 ev.append([m.group(), m.start(), m.end(), rname, weight, negated])
 
-        return self._decide(text, body, meaningful, ev, rating, reasons)
+        return self._decide(text, body, meaningful, ev, rating, reasons, tokens)
 
     @staticmethod
     def _close_clause(objs: dict[int, list[Any]], faults: dict[int, list[Any]], ev: list[list[Any]],
@@ -277,8 +330,61 @@ class Triager:
             ev.append([o[0], o[1], o[2], rname, w / 2, f[3]])
             ev.append([f[0], f[1], f[2], rname, w / 2, f[3]])
 
+    def _nb_evidence(self, lr: LearnedSettings, tokens: Sequence[str]) -> tuple[str, float, list[MatchedTerm]] | None:
+        """Evidence from the learned model: (reason, weight, the words behind it) or None.
+
+        The weight is ``lr.weight`` times the margin between the model's two most
+        probable labels (tempered posterior), given to the most probable reason of
+        the winning label.  The words shown are those that most favour that reason
+        over the runner-up label's best reason, each with its share of the weight."""
+        model = self.learned_model()
+        if model is None:
+            return None
+        import numpy as np
+
+        from .learn import REASON_LIST, located_features
+
+        vocab, logp, prior, _present = model.compile()
+        feats = located_features(tokens, model.feature_kind)
+        get = vocab.get
+        rows: dict[int, tuple[str, int, int]] = {}
+        for f, a, b in feats:
+            i = get(f)
+            if i is not None and i not in rows:
+                rows[i] = (f, a, b)
+        if not rows:
+            return None
+        idx = list(rows)
+        z = prior + logp[idx].sum(axis=0) / lr.temperature
+        finite = np.isfinite(z)
+        p = np.where(finite, np.exp(z - z[finite].max()), 0.0)
+        p /= p.sum()
+        by_label = dict.fromkeys(LABELS, 0.0)
+        best: dict[str, int] = {}
+        for j, r in enumerate(REASON_LIST):
+            lab = REASONS[r]
+            by_label[lab] += float(p[j])
+            if lab not in best or z[j] > z[best[lab]]:
+                best[lab] = j
+        ranked = sorted(LABELS, key=lambda lab: -by_label[lab])
+        weight = lr.weight * (by_label[ranked[0]] - by_label[ranked[1]])
+        if weight < 0.05:
+            return None
+        r1, r2 = best[ranked[0]], best[ranked[1]]
+        contrib = logp[idx, r1] - logp[idx, r2]
+        order = [k for k in np.argsort(-contrib)[: lr.top_terms] if contrib[k] > 0]
+        if not order:
+            return None
+        total = float(sum(contrib[k] for k in order))
+        reason = REASON_LIST[r1]
+        terms = []
+        for k in order:
+            f, a, b = rows[idx[k]]
+            terms.append(MatchedTerm(f, a, b, reason, weight * float(contrib[k]) / total, False, "nb"))
+        return reason, weight, terms
+
     def _decide(self, text: str, body: str, meaningful: bool, ev: list[list[Any]],
-                rating: str | None, reason_codes: Sequence[str]) -> TriageResult:
+                rating: str | None, reason_codes: Sequence[str], tokens: Sequence[str] = ()) -> TriageResult:
         rules = self._c.rules
         rscore: dict[str, float] = {}
         rmax: dict[str, float] = {}
@@ -311,6 +417,22 @@ class Triager:
             best = max(best, grp_w)
             rscore[rname] = total
             rmax[rname] = best
+
+        # Learned evidence, only where the rules are weak (no label has apply_below yet).
+        nb: tuple[str, float] | None = None
+        lr = rules.learned
+        if lr is not None and lr.enabled and meaningful and tokens:
+            strongest = dict.fromkeys(LABELS, 0.0)
+            for rname, sc in rscore.items():
+                strongest[REASONS[rname]] += sc
+            if max(strongest.values()) < lr.apply_below:
+                got = self._nb_evidence(lr, tokens)
+                if got is not None:
+                    rname, w, nb_terms = got
+                    rscore[rname] = rscore.get(rname, 0.0) + w
+                    rmax[rname] = max(rmax.get(rname, 0.0), w)
+                    terms.extend(nb_terms)
+                    nb = (rname, w)
 
         # Non-text evidence: the citizen's rating and ticked reason codes.
         dissatisfied = rating in ("dissatisfied", "very_dissatisfied")
@@ -367,6 +489,10 @@ class Triager:
                 conf *= s / (s + 0.25 * top_none)
             if rating in ("very_satisfied", "satisfied"):
                 conf *= 0.9
+            if nb is not None and REASONS[nb[0]] == label:
+                without = s - nb[1]
+                if without < min_score or (label_max[label] == nb[1] and without < 1.5 * min_score):
+                    conf = min(conf, lr.max_confidence if lr is not None else conf)
             return self._result(label, reason, conf, terms, {**label_score, "none": top_none})
 
         if top_none > 0 and top_none >= top_comp:
@@ -376,9 +502,13 @@ class Triager:
                 conf *= top_none / (top_none + top_comp)
             if dissatisfied and reason == "praise":
                 conf *= 0.5
+            if nb is not None and nb[0] == reason and top_none - nb[1] < min_score:
+                conf = min(conf, lr.max_confidence if lr is not None else conf)
             return self._result("none", reason, conf, terms, {**label_score, "none": top_none})
 
-        if top_comp > 0:
+        # Weak evidence that comes from the model alone does not make a complaint label.
+        nb_comp = nb[1] if nb is not None and REASONS[nb[0]] != "none" else 0.0
+        if top_comp > 0 and sum(label_score.values()) - nb_comp > 1e-9:
             label = max(COMPLAINT_LABELS, key=lambda lab: label_score[lab])
             reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
             conf = 0.5 * top_comp / min_score

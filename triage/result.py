@@ -31,6 +31,8 @@ class MatchedTerm(NamedTuple):
     :meth:`Triager.classify`, so a UI can highlight ``text[start:end]``.
     Evidence that is not in the text (the rating, ticked reason codes) has a
     bracketed ``term`` such as ``[rating:very_satisfied]`` and an empty span.
+    ``source`` is ``"rules"`` for the rules file's terms, patterns and combos and
+    ``"nb"`` for words the learned model weighed (see ``triage.learn``).
     """
 
     term: str
@@ -39,6 +41,7 @@ class MatchedTerm(NamedTuple):
     reason: str | None
     weight: float
     negated: bool = False
+    source: str = "rules"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class MatchedTerm(NamedTuple):
             "reason": self.reason,
             "weight": round(self.weight, 3),
             "negated": self.negated,
+            "source": self.source,
         }
 
 

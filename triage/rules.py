@@ -49,6 +49,24 @@ class Combo:
 
 
 @dataclass(frozen=True)
+class LearnedSettings:
+    """The optional statistical component (``[learned]``): naive Bayes evidence where rules are weak."""
+
+    model_path: Path
+    enabled: bool = True
+    #: Evidence given to the model's label at full confidence (margin 1 between its two best labels).
+    weight: float = 1.5
+    #: Divides the model's log-likelihoods: naive Bayes is over-confident.
+    temperature: float = 3.0
+    #: The model is consulted only when no label has at least this much rule evidence.
+    apply_below: float = 2.0
+    #: Confidence of a decision that rests on the model (without it no label would qualify).
+    max_confidence: float = 0.75
+    #: How many of the model's words are shown as the terms behind its evidence.
+    top_terms: int = 3
+
+
+@dataclass(frozen=True)
 class ReasonRules:
     name: str
     label: str
@@ -76,6 +94,7 @@ class Rules:
     reason_codes: dict[str, tuple[str, float]]
     ratings: dict[str, tuple[str, float]]
     userdict: tuple[str, ...] = ()
+    learned: LearnedSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -177,8 +196,11 @@ def _digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:12]
 
 
-def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
-    """Load and validate a rules file; ``None`` loads the packaged default."""
+def load_rules(path: str | os.PathLike[str] | None = None, *, check_model: bool = True) -> Rules:
+    """Load and validate a rules file; ``None`` loads the packaged default.
+
+    ``check_model=False`` accepts a ``[learned]`` model file that does not exist
+    yet (``hcp triage train`` needs the rules' words before it writes the model)."""
     p = Path(path) if path is not None else DEFAULT_RULES_PATH
     name = str(p)
     try:
@@ -189,14 +211,15 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
         raw = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RulesError([f"{name}: rules file is not UTF-8 ({exc.reason} at byte {exc.start})"]) from exc
-    return parse_rules(raw, name, base_dir=p.parent, digest=_digest(raw_bytes))
+    return parse_rules(raw, name, base_dir=p.parent, digest=_digest(raw_bytes), check_model=check_model)
 
 
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 _LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
-                digest: str | None = None) -> Rules:
+                digest: str | None = None, *, check_model: bool = True) -> Rules:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -207,7 +230,7 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
 
     ck = _Checker(name, raw)
     known_top = {"settings", "negation", "hypothetical", "intensifiers", "fault_sets", "reasons",
-                 "reason_codes", "ratings", "dictionary"}
+                 "reason_codes", "ratings", "dictionary", "learned"}
     for key in data:
         if key not in known_top:
             ck.err(f"unknown section [{key}]", ck.lines.find(key, None, key=True) or _section_line(ck, key))
@@ -325,7 +348,8 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
             except re.error as exc:
                 ck.err(f"bad pattern {pat!r} in {sec}: {exc}", line)
                 continue
-            if rx.groups:
+            if rx.groups and not _BACKREF.search(pat):
+                # groups are only for back-references ("X说找Y，Y说找X"); anything else uses (?:...)
                 ck.err(f"pattern {pat!r} in {sec} must not use capturing groups; use (?:...)", line)
                 continue
             if rx.match(""):
@@ -402,6 +426,8 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
             except OSError:
                 ck.err(f"user dictionary {str(ud_path)!r} cannot be read", line)
 
+    learned = _learned(ck, _table(ck, data, "learned"), base_dir, check_model)
+
     if ck.errors:
         raise RulesError(ck.errors)
     return Rules(
@@ -422,7 +448,56 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
         reason_codes=reason_codes,
         ratings=ratings,
         userdict=tuple(dict.fromkeys(userdict)),
+        learned=learned,
     )
+
+
+_LEARNED_NUMBERS = {
+    # key: (low, high, integer?)
+    "weight": (0.0, MAX_WEIGHT, False),
+    "temperature": (0.1, 100.0, False),
+    "apply_below": (0.0, 100.0, False),
+    "max_confidence": (0.0, 1.0, False),
+    "top_terms": (1, 20, True),
+}
+
+
+def _learned(ck: _Checker, sec: dict[str, Any], base_dir: Path | None,
+             check_model: bool = True) -> LearnedSettings | None:
+    """Validate ``[learned]``; the model file must exist (its contents are checked when loaded)."""
+    if not sec:
+        return None
+    values: dict[str, Any] = {}
+    for key, val in sec.items():
+        line = ck.lines.find(key, "learned", key=True)
+        if key == "enabled":
+            if not isinstance(val, bool):
+                ck.err(f"learned.enabled must be true or false, got {val!r}", line)
+            values[key] = val
+        elif key == "model":
+            if not isinstance(val, str) or not val.strip():
+                ck.err("learned.model must be the path of a model file (hcp triage train)", line)
+                continue
+            path = (base_dir or Path.cwd()) / val
+            if check_model and not path.is_file():
+                ck.err(f"learned.model: model file {str(path)!r} does not exist", line)
+            values["model_path"] = path
+        elif key in _LEARNED_NUMBERS:
+            lo, hi, integer = _LEARNED_NUMBERS[key]
+            ok = not isinstance(val, bool) and isinstance(val, int if integer else int | float)
+            if not ok or not (lo <= val <= hi) or (key in ("weight", "temperature") and val <= 0):
+                kind = "an integer" if integer else "a number"
+                ck.err(f"learned.{key} must be {kind} in [{lo:g}, {hi:g}]"
+                       + (" and > 0" if key in ("weight", "temperature") else "") + f", got {val!r}", line)
+                continue
+            values[key] = val
+        else:
+            ck.err(f"unknown key {key!r} in [learned]", line)
+    if "model_path" not in values:
+        if "model" not in sec:
+            ck.err("[learned] needs model = \"FILE.json\"", _section_line(ck, "learned"))
+        return None
+    return LearnedSettings(**values)
 
 
 def _table(ck: _Checker, data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@ and the HTTP stack alone give.  The load generator is a small raw-asyncio HTTP/1
 keep-alive connections on loopback (cheaper per request than httpx, so it steals less CPU from the
 server on a 2-core machine).  Each simulated citizen comes "through the proxy" with its own
 ``X-Forwarded-For`` address (127.0.0.1 is a trusted proxy by default), so the per-address limit is
-in force but not tripped, and the submissions spread over every window of the 13 halls.
+in force but not tripped, and the submissions spread over every window of the 13 halls.  The
+per-window limit (60 per 10 minutes) is raised for the run, since the load far exceeds any real
+window's; it is still checked on every submission.
 
 Phases, for each server:
 1. ``GET`` of N form pages (signed window links), keeping each page's token; the browser cookie
@@ -286,7 +288,8 @@ def submissions(citizens: list[Citizen]) -> list[bytes]:
 async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
     """Where one submission's time goes, measured inside one process without the network: the app is
     called as an ASGI callable one request at a time, and the ingest transaction runs inline (not on the
-    SQLite writer thread) so every step is timed on one thread."""
+    SQLite writer thread) so every step is timed on one thread, in CPU time (which other load on a
+    shared machine barely disturbs)."""
     from concurrent.futures import Executor, Future
 
     from gateway.app import create_app
@@ -312,18 +315,18 @@ async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
     original_classify, original_write = classifier.classify, services.store.run_write
 
     def classify(*args, **kwargs):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             return original_classify(*args, **kwargs)
         finally:
-            spent["triage"] += time.perf_counter() - started
+            spent["triage"] += time.thread_time() - started
 
     async def run_write(work_fn):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             return await original_write(work_fn)
         finally:
-            spent["transaction"] += time.perf_counter() - started
+            spent["transaction"] += time.thread_time() - started
 
     classifier.classify = classify  # type: ignore[method-assign]
     services.store.run_write = run_write  # type: ignore[method-assign]
@@ -369,17 +372,18 @@ async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
     for raw in submissions(warm):
         await call(raw)
     spent.update(triage=0.0, transaction=0.0)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for raw in submissions(timed):
         status, _, _ = await call(raw)
         if status != 303:
             raise SystemExit(f"breakdown: submission answered {status}")
-    total = (time.perf_counter() - started) / n * 1000
+    wall, total = (time.perf_counter() - started) / n * 1000, (time.thread_time() - cpu) / n * 1000
     triage, transaction = spent["triage"] / n * 1000, spent["transaction"] / n * 1000
     await services.close()
-    print(f"in-process, one at a time, {n} submissions: {total:.2f} ms each = triage {triage:.2f} ms "
-          f"+ ingest transaction {transaction:.2f} ms + everything else {total - triage - transaction:.2f} ms "
-          f"(HTTP framework, middleware, form checks, token, Intake, redirect)")
+    print(f"in-process, one at a time, {n} submissions, CPU time on one thread: {total:.2f} ms each "
+          f"({wall:.2f} ms wall) = triage {triage:.2f} ms + ingest transaction {transaction:.2f} ms "
+          f"+ everything else {total - triage - transaction:.2f} ms (Starlette, middleware, form checks, token, "
+          "Intake, redirect)")
 
 
 # ----- running a server ---------------------------------------------------------------------------
@@ -500,6 +504,9 @@ async def main(args: argparse.Namespace) -> None:
         work = Path(tmp)
         env = {**os.environ, "HCP_DATA_DIR": str(work / "var"), "HCP_SECRET_KEY": secret,
                "HCP_RUN_WORKERS": "false",
+               # ~100 submissions per window in a minute is far beyond a hall's day: lift that limit only
+               # (it is still checked on every POST); the per-address limit stays at its default.
+               "HCP_WEB_SUBMISSIONS_PER_WINDOW": "1000000",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.pop("HCP_DATABASE_URL", None)
         hcp = [sys.executable, "-m", "gateway.cli.main", "serve", "--no-workers"]
@@ -510,7 +517,7 @@ async def main(args: argparse.Namespace) -> None:
         stack = (f"uvicorn http={'httptools' if find_spec('httptools') else 'h11'}, "
                  f"loop={'uvloop' if find_spec('uvloop') else 'asyncio'}")
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {len(paths)} windows; {stack}; "
-              "access log on; load generator in this process")
+              "access log on; per-window limit lifted; load generator in this process")
         await breakdown(args.breakdown_n, secret, paths, work)
         app = await run_server("hcp", hcp, env, work, paths, args, work / "var" / "hcp.db")
         base = await run_server("bare-starlette", bare, env, work, paths, args, None)

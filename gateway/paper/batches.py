@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from channels.paper.codes import format_serial
 from channels.paper.documents import DocumentError, Limits, LoadedPage, load_pages
-from channels.paper.reader import PageReading, read_page, slip_image
+from channels.paper.reader import PageReading, SlipReading, read_page, slip_image
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
 from gateway.blobs import put_blob
@@ -126,6 +126,11 @@ def _prepare(page: LoadedPage, key: bytes) -> _Prepared:
     return _Prepared(page, reading, data, media_type, crops)
 
 
+def _bad(slip: SlipReading) -> bool:
+    """Reasons only go with 不满意 / 非常不满意; ticks read beside a good rating are left for staff."""
+    return slip.rating is not None and slip.rating.choice in ("dissatisfied", "very_dissatisfied")
+
+
 def duplicate_of(session: Session, serial: int, *, exclude: int | None = None) -> str | None:
     """``case:CODE`` when a case already holds this serial, ``draft:ID`` for an earlier live draft."""
     code = session.execute(
@@ -181,7 +186,7 @@ def _store_page(session: Session, services: Services, scan_id: int, prepared: _P
             reply_read=slip.reply.choice if slip.reply and slip.reply.confidence >= 0.5 else None,
             status=draft_status, duplicate_of=duplicate, text="",
             rating=slip.rating.choice if slip.rating and slip.rating.confidence >= 0.5 else None,
-            reasons=list(slip.reasons) if slip.reasons_confidence >= 0.5 else [],
+            reasons=list(slip.reasons) if slip.reasons_confidence >= 0.5 and _bad(slip) else [],
             note=None if known_place else f"二维码中的大厅/窗口（{code.hall}/{code.window or '-'}）不在登记表中",
             created_at=now, updated_at=now)
         session.add(draft)

@@ -32,6 +32,7 @@ from gateway.paper.slips import issued_run, window_exists
 from gateway.personal import PersonalDataCipher
 from gateway.services import Services
 
+RATING_VALUES = frozenset(r.value for r in Rating)
 STATUS_LABELS = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理", "discarded": "已作废"}
 
 
@@ -64,9 +65,11 @@ class DraftValues:
 
         reasons = ([str(v) for v in form.getlist("reasons")] if hasattr(form, "getlist")
                    else list(form.get("reasons", [])))
-        return cls(text=get("text")[:50_000], rating=get("rating") or None,
+        rating = get("rating")
+        return cls(text=get("text")[:50_000], rating=rating if rating in RATING_VALUES else None,
                    reasons=[r for r in reasons if r in REASON_CODES], name=get("name")[:50], phone=get("phone")[:40],
-                   preferred=get("preferred"), tracking_code=get("tracking_code")[:32])
+                   preferred=get("preferred") if get("preferred") in ("sms", "phone", "none") else "",
+                   tracking_code=get("tracking_code")[:32])
 
     def contact(self) -> dict[str, Any]:
         contact: dict[str, Any] = {}

@@ -105,6 +105,8 @@ async def upload(request: Request) -> Response:
         raise HTTPException(413, f"一次上传的内容过大，请分批上传（每个文件不超过 {limit // 1048576} MB）")
     form = await request.form()
     hall_hint = str(form.get("hall") or "").strip() or None
+    if hall_hint is not None and hall_hint not in {h.code for h in await list_halls(services.store)}:
+        raise HTTPException(400, "所选大厅不存在")
     towns = user.town_filter()
     if towns is not None:
         if hall_hint is None and len(towns) == 1:

@@ -229,6 +229,8 @@ async def test_bad_files_get_clear_errors_and_the_rest_of_the_batch_is_kept(serv
         assert corrupt.status_code == 422 and "文件已损坏" in corrupt.json()["files"][0]["error"]
         nothing = await client.post("/mailroom/upload", data={"csrf_token": client.csrf}, headers=JSON)
         assert nothing.status_code == 400
+        unknown_hall = await upload(client, [("good.jpg", good)], hall="x" * 40, headers=JSON)
+        assert unknown_hall.status_code == 400 and "所选大厅不存在" in unknown_hall.json()["error"]
         page = await client.get("/mailroom")
         assert "已拒收" in page.text and "broken.pdf" in page.text
     async with services.store.read() as session:
@@ -278,6 +280,11 @@ async def test_discard_needs_a_reason_and_validation_errors_keep_the_typed_text(
             "action": "confirm", "text": "排队两个小时", "rating": "satisfied", "reasons": "efficiency"})
         assert invalid.status_code == 400
         assert "只有“不满意”或“非常不满意”才能选择原因" in invalid.text and "排队两个小时" in invalid.text
+        odd = await client.post_form(f"/mailroom/drafts/{draft_id}", {"action": "save", "rating": "x" * 40,
+                                                                      "preferred": "fax"}, headers=JSON)
+        assert odd.json() == {"status": "saved"}
+        async with services.store.read() as session:
+            assert (await session.get(PaperDraft, draft_id)).rating is None
         no_reason = await client.post_form(f"/mailroom/drafts/{draft_id}", {"action": "discard"}, headers=JSON)
         assert no_reason.status_code == 400
         done = await client.post_form(f"/mailroom/drafts/{draft_id}", {"action": "discard",

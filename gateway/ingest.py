@@ -10,6 +10,9 @@ together or not at all.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,22 +20,24 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from channels.intake import Intake, ReplyChannel
 from gateway.blobs import BlobTooLarge, put_blob
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Attachment, Case, Contact, Hall, Message, ServiceItem, Window
+from gateway.db.dialect import dialect_of, insert_for, insert_ignoring
+from gateway.db.models import Attachment, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
 from gateway.db.store import Store
-from gateway.deadlines import WorkCalendar, deadlines_for
+from gateway.deadlines import CaseDeadlines, WorkCalendar, deadlines_for
 from gateway.domain import CaseStatus, Category
-from gateway.outbox import OutgoingMessage, enqueue
+from gateway.outbox import OutgoingMessage, enqueue, enqueue_many
 from gateway.personal import PersonalDataCipher
-from gateway.rosters import attribute
+from gateway.rosters import Attribution, attribute, attribute_many
 from gateway.settings import Settings
-from gateway.tracking import day_key, next_code
+from gateway.tracking import day_key, next_code, next_codes
 from gateway.workflow import EventSpec, add_events
+
+log = logging.getLogger(__name__)
 
 
 class TriageOutcome(Protocol):
@@ -75,10 +80,98 @@ _INSERT_CASE = insert(Case).returning(Case.id)
 _INSERT_CONTACT = insert(Contact)
 _SET_CODE = update(Case).where(Case.id == bindparam("case_id")).values(code=bindparam("code"))
 _INSERT_ATTACHMENTS = insert(Attachment)
+_INSERT_EVENT_ROWS = insert(CaseEvent)
+_SET_CODES = (update(Case.__table__).where(Case.__table__.c.id == bindparam("case_id"))
+              .values(code=bindparam("new_code")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A new case, decided but not yet written."""
+
+    intake: Intake
+    triage: TriageOutcome
+    hall_id: int | None
+    window_id: int | None
+    item_id: int | None
+    attribution: Attribution
+    category: Category
+    due: CaseDeadlines
+    status: CaseStatus
+    reply_channel: ReplyChannel | None
+    now: datetime
 
 
 class _LostRace(Exception):
     """Another writer stored the same input first; roll back and return theirs."""
+
+
+class IngestBatcher:
+    """Group commit: intakes that arrive while a write transaction is running are written together
+    in the next one, with a fixed number of statements per batch instead of per intake.
+
+    Nothing waits on purpose: the first intake is written at once, and whatever queued meanwhile
+    goes in the following transaction.  Each caller still gets its own result or error; a batch that
+    loses a race with another writer is retried one intake at a time, so the exactly-once rule and
+    the error of each intake stay exactly those of ``Ingestor.ingest_one``.
+    """
+
+    def __init__(self, ingestor: Ingestor, max_batch: int) -> None:
+        self.ingestor = ingestor
+        self.max_batch = max_batch
+        self._pending: list[tuple[tuple[Intake, TriageOutcome, WorkCalendar], asyncio.Future[IngestResult]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drainer: asyncio.Task[None] | None = None
+        self.batches = 0  # transactions that wrote more than one intake (for the benchmark and tests)
+        self.batched = 0  # intakes written in those
+
+    async def submit(self, intake: Intake, triage: TriageOutcome, calendar: WorkCalendar) -> IngestResult:
+        loop = asyncio.get_running_loop()
+        if self._loop is None or (self._loop is not loop and self._drainer is None):
+            self._loop = loop
+        if self._loop is not loop:  # another event loop (a test client's thread): no shared queue
+            return await self.ingestor.ingest_one(intake, triage, calendar)
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        self._pending.append(((intake, triage, calendar), future))
+        if self._drainer is None:
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let intakes submitted in the same tick join the first batch
+            while self._pending:
+                batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                outcomes = await self._write([item for item, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._drainer = None
+
+    async def _write(self, items: list[tuple[Intake, TriageOutcome, WorkCalendar]]
+                     ) -> list[IngestResult | BaseException]:
+        if len(items) > 1:
+            try:
+                outcomes = list(await self.ingestor.store.run_write(
+                    lambda session: self.ingestor.create_batch(session, items)))
+                self.batches, self.batched = self.batches + 1, self.batched + len(items)
+                return outcomes
+            except _LostRace:  # another writer stored one of these first: one by one finds out which
+                log.debug("ingest batch of %d lost a race; writing one at a time", len(items))
+            except Exception as exc:  # a database error: one by one gives each intake its own outcome
+                log.warning("ingest batch of %d failed (%s); writing one at a time", len(items), type(exc).__name__)
+        outcomes: list[IngestResult | BaseException] = []
+        for intake, triage, calendar in items:
+            try:
+                outcomes.append(await self.ingestor.ingest_one(intake, triage, calendar))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
 
 class Ingestor:
@@ -93,6 +186,8 @@ class Ingestor:
         self.calendar = calendar
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tz = ZoneInfo(settings.timezone)
+        self.batcher = IngestBatcher(self, settings.ingest_batch_max) if settings.ingest_batch_max > 1 else None
+        self._registry_cache: dict[tuple[str | None, ...], tuple[float, tuple[int | None, int | None, int | None]]] = {}
 
     async def ingest(self, intake: Intake) -> IngestResult:
         triage = self.classifier.classify(
@@ -102,6 +197,12 @@ class Ingestor:
             reasons=intake.reasons,
         )
         calendar: WorkCalendar = await self.calendar()
+        if self.batcher is not None and self.batchable(intake):
+            return await self.batcher.submit(intake, triage, calendar)
+        return await self.ingest_one(intake, triage, calendar)
+
+    async def ingest_one(self, intake: Intake, triage: TriageOutcome, calendar: WorkCalendar) -> IngestResult:
+        """One intake in its own transaction (follow-ups, and the fallback of a batch that lost a race)."""
 
         def transaction(session: Session) -> IngestResult:
             duplicate = self._duplicate(session, intake)
@@ -155,8 +256,22 @@ class Ingestor:
         email = self.cipher.search_hash(intake.contact.email)
         return bool((phone and phone == contact.phone_hash) or (email and email == contact.email_hash))
 
+    def _registry_ids(self, session: Session, intake: Intake) -> tuple[int | None, int | None, int | None]:
+        """Registry ids by code, cached for a minute: halls, windows and items are upserted, never
+        deleted, so a cached id stays valid; an unknown code is looked up every time."""
+        key = (intake.hall, intake.window, intake.service_item)
+        now = time.monotonic()
+        cached = self._registry_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ids = self._lookup_registry(session, intake)
+        if len(self._registry_cache) > 10_000:
+            self._registry_cache.clear()
+        self._registry_cache[key] = (now + 60.0, ids)
+        return ids
+
     @staticmethod
-    def _registry_ids(session: Session, intake: Intake) -> tuple[int | None, int | None, int | None]:
+    def _lookup_registry(session: Session, intake: Intake) -> tuple[int | None, int | None, int | None]:
         hall_id = window_id = item_id = None
         if intake.hall:
             hall_id = session.execute(_HALL_ID, {"code": intake.hall}).scalar_one_or_none()
@@ -173,21 +288,29 @@ class Ingestor:
                 raise IngestError(f"service_item: unknown service item code {intake.service_item!r}")
         return hall_id, window_id, item_id
 
-    def _insert_message(self, session: Session, case_id: int, intake: Intake) -> int:
-        raw_sha = None
+    def _raw_blob(self, session: Session, intake: Intake) -> tuple[str | None, dict[str, Any]]:
+        """Store the original (once, by content hash); an oversize one is noted, not stored."""
         extra: dict[str, Any] = dict(intake.extra)
-        if intake.raw is not None:
-            try:
-                raw_sha = put_blob(session, intake.raw.content, intake.raw.media_type,
-                                   max_bytes=self.settings.max_blob_bytes)
-            except BlobTooLarge as exc:
-                extra["raw_rejected"] = f"{exc} (sha256 {intake.raw.sha256})"
+        if intake.raw is None:
+            return None, extra
+        try:
+            return put_blob(session, intake.raw.content, intake.raw.media_type,
+                            max_bytes=self.settings.max_blob_bytes), extra
+        except BlobTooLarge as exc:
+            extra["raw_rejected"] = f"{exc} (sha256 {intake.raw.sha256})"
+            return None, extra
+
+    @staticmethod
+    def _message_row(case_id: int, intake: Intake, raw_sha: str | None, extra: dict[str, Any]) -> dict[str, Any]:
+        return {"case_id": case_id, "direction": "in", "channel": intake.channel.value,
+                "source_ref": intake.source_ref, "at": intake.received_at, "subject": intake.subject,
+                "text": intake.text, "raw_sha256": raw_sha, "extra": extra, "public": False, "author": None}
+
+    def _insert_message(self, session: Session, case_id: int, intake: Intake) -> int:
+        raw_sha, extra = self._raw_blob(session, intake)
         statement = insert_ignoring(dialect_of(session), Message, ("channel", "source_ref"), "id")
-        message_id = session.execute(statement, {
-            "case_id": case_id, "direction": "in", "channel": intake.channel.value, "source_ref": intake.source_ref,
-            "at": intake.received_at, "subject": intake.subject, "text": intake.text, "raw_sha256": raw_sha,
-            "extra": extra, "public": False, "author": None,
-        }).scalar_one_or_none()
+        message_id = session.execute(statement, self._message_row(case_id, intake, raw_sha, extra)
+                                     ).scalar_one_or_none()
         if message_id is None:
             raise _LostRace
         self._insert_attachments(session, message_id, intake)
@@ -219,44 +342,56 @@ class Ingestor:
         return IngestResult(case_id=case.id, case_code=case.code, message_id=message_id, created=False,
                             follow_up=True)
 
-    def _create_case(self, session: Session, intake: Intake, triage: TriageOutcome,
-                     calendar: WorkCalendar) -> IngestResult:
-        now = self.clock()
-        hall_id, window_id, item_id = self._registry_ids(session, intake)
-        attribution = attribute(session, intake, hall_id, window_id)
+    def _plan(self, session: Session, intake: Intake, triage: TriageOutcome, calendar: WorkCalendar,
+              ids: tuple[int | None, int | None, int | None] | None = None,
+              attribution: Attribution | None = None) -> _Planned:
+        """Everything about a new case that needs no write: registry ids, staff, category, deadlines."""
+        hall_id, window_id, item_id = ids or self._registry_ids(session, intake)
+        if attribution is None:
+            attribution = attribute(session, intake, hall_id, window_id)
         category = Category(triage.label)
-        due = deadlines_for(category, intake.received_at, calendar)
         if triage.needs_review:
             status = CaseStatus.NEEDS_REVIEW
         elif category is Category.NONE:
             status = CaseStatus.CLOSED
         else:
             status = CaseStatus.TRIAGED
-        # The per-day counter row is locked until commit; take it last so that concurrent ingests
-        # (PostgreSQL) hold it as briefly as possible.  Until then the case has a unique placeholder.
-        code = f"~{uuid.uuid4().hex[:30]}"
-        contact = intake.contact
-        reply_channel = self._reply_channel(intake)
-        triage_data = triage.to_dict()
-        case_id = session.execute(_INSERT_CASE, dict(
-            code=code, channel=intake.channel.value, status=status.value, received_at=intake.received_at,
-            created_at=now, updated_at=now, closed_at=now if status is CaseStatus.CLOSED else None,
+        return _Planned(intake, triage, hall_id, window_id, item_id, attribution, category,
+                        deadlines_for(category, intake.received_at, calendar), status,
+                        self._reply_channel(intake), self.clock())
+
+    @staticmethod
+    def _case_row(plan: _Planned) -> dict[str, Any]:
+        # The per-day counter row is locked until commit; it is taken last so that concurrent
+        # ingests (PostgreSQL) hold it as briefly as possible.  Until then the case has a unique placeholder.
+        intake, triage, due, now = plan.intake, plan.triage, plan.due, plan.now
+        return dict(
+            code=f"~{uuid.uuid4().hex[:30]}", channel=intake.channel.value, status=plan.status.value,
+            received_at=intake.received_at, created_at=now, updated_at=now,
+            closed_at=now if plan.status is CaseStatus.CLOSED else None,
             subject=intake.subject, text=intake.text, rating=intake.rating.value if intake.rating else None,
-            reasons=list(intake.reasons), hall_id=hall_id, window_id=window_id, service_item_id=item_id,
-            real_name=contact.real_name, reply_channel=reply_channel.value if reply_channel else None,
-            category=category.value, reason=triage.reason, confidence=triage.confidence,
-            needs_review=triage.needs_review, triage_terms=triage_data.get("terms", []),
+            reasons=list(intake.reasons), hall_id=plan.hall_id, window_id=plan.window_id,
+            service_item_id=plan.item_id, real_name=intake.contact.real_name,
+            reply_channel=plan.reply_channel.value if plan.reply_channel else None,
+            category=plan.category.value, reason=triage.reason, confidence=triage.confidence,
+            needs_review=triage.needs_review, triage_terms=triage.to_dict().get("terms", []),
             first_response_due=due.first_response_due, result_due=due.result_due,
             deadline_uncertain=not due.certain, verdict=None, first_responded_at=None, result_at=None,
-            staff_id=attribution.staff_id, staff_attribution=attribution.kind,
-        )).scalar_one()
-        message_id = self._insert_message(session, case_id, intake)
-        if not contact.is_empty:
-            session.execute(_INSERT_CONTACT, dict(
-                case_id=case_id, key_id=self.cipher.current_key_id, name_enc=self.cipher.seal(contact.name),
-                phone_enc=self.cipher.seal(contact.phone), email_enc=self.cipher.seal(contact.email),
-                phone_hash=self.cipher.search_hash(contact.phone), email_hash=self.cipher.search_hash(contact.email),
-            ))
+            staff_id=plan.attribution.staff_id, staff_attribution=plan.attribution.kind,
+        )
+
+    def _contact_row(self, plan: _Planned, case_id: int) -> dict[str, Any] | None:
+        contact = plan.intake.contact
+        if contact.is_empty:
+            return None
+        return dict(case_id=case_id, key_id=self.cipher.current_key_id, name_enc=self.cipher.seal(contact.name),
+                    phone_enc=self.cipher.seal(contact.phone), email_enc=self.cipher.seal(contact.email),
+                    phone_hash=self.cipher.search_hash(contact.phone),
+                    email_hash=self.cipher.search_hash(contact.email))
+
+    @staticmethod
+    def _events(plan: _Planned, message_id: int) -> list[EventSpec]:
+        intake, triage = plan.intake, plan.triage
         events = [
             EventSpec("received", f"citizen:{intake.channel.value}", None, CaseStatus.RECEIVED.value,
                       data={"message_id": message_id}),
@@ -264,21 +399,136 @@ class Ingestor:
                       CaseStatus.RECEIVED.value,
                       CaseStatus.NEEDS_REVIEW.value if triage.needs_review else CaseStatus.TRIAGED.value,
                       data={"label": triage.label, "reason": triage.reason, "confidence": triage.confidence,
-                            "deadline_uncertain": not due.certain}),
+                            "deadline_uncertain": not plan.due.certain}),
         ]
-        if attribution.kind == "ambiguous":
+        if plan.attribution.kind == "ambiguous":
             events.append(EventSpec("attribution", "system:rosters", note="评价时段窗口有多名工作人员在岗，需人工确认",
-                                    data={"candidates": list(attribution.candidates)}))
-        if status is CaseStatus.CLOSED:
+                                    data={"candidates": list(plan.attribution.candidates)}))
+        if plan.status is CaseStatus.CLOSED:
             events.append(EventSpec("close", "system:triage", CaseStatus.TRIAGED.value, CaseStatus.CLOSED.value,
                                     note="无需整改，自动办结"))
-        add_events(session, case_id, now, events)
+        return events
+
+    def _ack_for(self, plan: _Planned, case_id: int, code: str) -> OutgoingMessage | None:
+        if plan.reply_channel not in (ReplyChannel.EMAIL, ReplyChannel.SMS):
+            return None
+        return self._acknowledgement(case_id, code, plan.intake, plan.reply_channel, plan.category,
+                                     plan.due.first_response_due)
+
+    def _create_case(self, session: Session, intake: Intake, triage: TriageOutcome,
+                     calendar: WorkCalendar) -> IngestResult:
+        plan = self._plan(session, intake, triage, calendar)
+        case_id = session.execute(_INSERT_CASE, self._case_row(plan)).scalar_one()
+        message_id = self._insert_message(session, case_id, intake)
+        contact_row = self._contact_row(plan, case_id)
+        if contact_row is not None:
+            session.execute(_INSERT_CONTACT, contact_row)
+        add_events(session, case_id, plan.now, self._events(plan, message_id))
         code = next_code(session, self.settings.tracking_prefix, day_key(intake.received_at, self.tz))
         session.execute(_SET_CODE, {"case_id": case_id, "code": code})
-        if reply_channel in (ReplyChannel.EMAIL, ReplyChannel.SMS):
-            enqueue(session, self.cipher, self._acknowledgement(
-                case_id, code, intake, reply_channel, category, due.first_response_due))
+        ack = self._ack_for(plan, case_id, code)
+        if ack is not None:
+            enqueue(session, self.cipher, ack)
         return IngestResult(case_id=case_id, case_code=code, message_id=message_id, created=True)
+
+    # ----- group commit ------------------------------------------------------------------------------
+
+    @staticmethod
+    def batchable(intake: Intake) -> bool:
+        """New-case candidates without follow-up clues: the common web, paper and phone intake.
+        Anything that may continue an existing case takes the one-at-a-time path."""
+        return not intake.references and not intake.tracking_code
+
+    def create_batch(self, session: Session, items: list[tuple[Intake, TriageOutcome, WorkCalendar]]
+                     ) -> list[IngestResult | Exception]:
+        """Ingest many batchable intakes in one transaction with a fixed number of statements.
+
+        Semantics are those of ``ingest`` for each item: a stored duplicate (or a second copy in the
+        batch) returns the first case; an unknown hall is that item's ``IngestError``.  If another
+        writer stores one of the inputs between our check and our insert, ``_LostRace`` rolls the
+        whole batch back and the caller retries the items one at a time.
+        """
+        results: list[IngestResult | Exception | None] = [None] * len(items)
+        first: dict[tuple[str, str], int] = {}
+        copies: dict[int, int] = {}
+        for index, (intake, _, _) in enumerate(items):
+            key = (intake.channel.value, intake.source_ref)
+            if key in first:
+                copies[index] = first[key]
+            else:
+                first[key] = index
+        for row in session.execute(
+            select(Message.id, Message.case_id, Message.channel, Message.source_ref, Case.code)
+            .join(Case, Case.id == Message.case_id)
+            .where(tuple_(Message.channel, Message.source_ref).in_(list(first)))
+        ):
+            results[first[(row.channel, row.source_ref)]] = IngestResult(
+                case_id=row.case_id, case_code=row.code, message_id=row.id, created=False, duplicate=True)
+        known: list[tuple[int, tuple[int | None, int | None, int | None]]] = []
+        for index in first.values():
+            if results[index] is not None:
+                continue
+            try:
+                known.append((index, self._registry_ids(session, items[index][0])))
+            except IngestError as exc:
+                results[index] = exc
+        attributions = attribute_many(session, [(items[index][0], ids[0], ids[1]) for index, ids in known])
+        plans = [(index, self._plan(session, items[index][0], items[index][1], items[index][2], ids, attribution))
+                 for (index, ids), attribution in zip(known, attributions, strict=True)]
+        if plans:
+            self._write_batch(session, plans, results)
+        for index, original in copies.items():
+            found = results[original]
+            results[index] = (IngestResult(case_id=found.case_id, case_code=found.case_code,
+                                           message_id=found.message_id, created=False, duplicate=True)
+                              if isinstance(found, IngestResult) else found)
+        done = [result for result in results if result is not None]
+        assert len(done) == len(items), "every item of a batch has an outcome"
+        return done
+
+    def _write_batch(self, session: Session, plans: list[tuple[int, _Planned]],
+                     results: list[IngestResult | Exception | None]) -> None:
+        case_ids = list(session.execute(
+            insert(Case).returning(Case.id, sort_by_parameter_order=True),
+            [self._case_row(plan) for _, plan in plans]).scalars())
+        message_rows = []
+        for case_id, (_, plan) in zip(case_ids, plans, strict=True):
+            raw_sha, extra = self._raw_blob(session, plan.intake)
+            message_rows.append(self._message_row(case_id, plan.intake, raw_sha, extra))
+        stored = {(row.channel, row.source_ref): row.id for row in session.execute(
+            insert_for(session)(Message).on_conflict_do_nothing(index_elements=[Message.channel, Message.source_ref])
+            .returning(Message.id, Message.channel, Message.source_ref), message_rows)}
+        if len(stored) != len(plans):
+            raise _LostRace
+        message_ids = [stored[(plan.intake.channel.value, plan.intake.source_ref)] for _, plan in plans]
+        for message_id, (_, plan) in zip(message_ids, plans, strict=True):
+            if plan.intake.attachments:
+                self._insert_attachments(session, message_id, plan.intake)
+        contacts = [row for row in (self._contact_row(plan, case_id)
+                                    for case_id, (_, plan) in zip(case_ids, plans, strict=True)) if row]
+        if contacts:
+            session.execute(_INSERT_CONTACT, contacts)
+        session.execute(_INSERT_EVENT_ROWS, [
+            {"case_id": case_id, "at": plan.now, "actor": e.actor, "kind": e.kind, "from_status": e.from_status,
+             "to_status": e.to_status, "note": e.note, "data": e.data}
+            for case_id, message_id, (_, plan) in zip(case_ids, message_ids, plans, strict=True)
+            for e in self._events(plan, message_id)])
+        by_day: dict[str, list[int]] = {}
+        for position, (_, plan) in enumerate(plans):
+            by_day.setdefault(day_key(plan.intake.received_at, self.tz), []).append(position)
+        codes: list[str] = [""] * len(plans)
+        for day, positions in sorted(by_day.items()):
+            for position, code in zip(positions, next_codes(session, self.settings.tracking_prefix, day,
+                                                            len(positions)), strict=True):
+                codes[position] = code
+        session.execute(_SET_CODES, [{"case_id": case_id, "new_code": code}
+                                     for case_id, code in zip(case_ids, codes, strict=True)])
+        acks = [ack for ack in (self._ack_for(plan, case_id, code)
+                                for case_id, code, (_, plan) in zip(case_ids, codes, plans, strict=True)) if ack]
+        if acks:
+            enqueue_many(session, self.cipher, acks)
+        for case_id, message_id, code, (index, _) in zip(case_ids, message_ids, codes, plans, strict=True):
+            results[index] = IngestResult(case_id=case_id, case_code=code, message_id=message_id, created=True)
 
     @staticmethod
     def _reply_channel(intake: Intake) -> ReplyChannel | None:

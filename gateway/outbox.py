@@ -62,18 +62,30 @@ class Sender(Protocol):
     async def send(self, message: OutgoingMessage) -> SendResult: ...
 
 
+def enqueue_many(session: Session, cipher: PersonalDataCipher, messages: list[OutgoingMessage],
+                 *, now: datetime | None = None) -> None:
+    """``enqueue`` for several messages in one statement (repeated ``dedup_key`` still ignored)."""
+    now = now or datetime.now(UTC)
+    statement = insert_ignoring(dialect_of(session), OutboxMessage, ("dedup_key",))
+    session.execute(statement, [_row(cipher, message, now) for message in messages])
+
+
+def _row(cipher: PersonalDataCipher, message: OutgoingMessage, now: datetime) -> dict[str, Any]:
+    return dict(
+        case_id=message.case_id, channel=message.channel, kind=message.kind, dedup_key=message.dedup_key,
+        recipient_enc=cipher.seal(message.recipient), key_id=cipher.current_key_id, subject=message.subject,
+        body=message.body, payload=dict(message.payload), status=PENDING, attempts=0, next_attempt_at=now,
+        created_at=now, locked_until=None, last_error=None, provider_ref=None, sent_at=None,
+    )
+
+
 def enqueue(session: Session, cipher: PersonalDataCipher, message: OutgoingMessage,
                   *, now: datetime | None = None) -> int | None:
     """Add ``message`` to the outbox in the caller's transaction.  A repeated ``dedup_key`` is a
     no-op (returns ``None``), which keeps retried work from sending twice."""
     now = now or datetime.now(UTC)
     statement = insert_ignoring(dialect_of(session), OutboxMessage, ("dedup_key",), "id")
-    return (session.execute(statement, dict(
-        case_id=message.case_id, channel=message.channel, kind=message.kind, dedup_key=message.dedup_key,
-        recipient_enc=cipher.seal(message.recipient), key_id=cipher.current_key_id, subject=message.subject,
-        body=message.body, payload=dict(message.payload), status=PENDING, attempts=0, next_attempt_at=now,
-        created_at=now, locked_until=None, last_error=None, provider_ref=None, sent_at=None,
-    ))).scalar_one_or_none()
+    return (session.execute(statement, _row(cipher, message, now))).scalar_one_or_none()
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:

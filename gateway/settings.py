@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     web_submissions_per_client: int = Field(default=20, ge=1)  # per client address and 10 minutes
     web_submissions_per_window: int = Field(default=60, ge=1)  # per window (or town, general form), 10 minutes
 
+    # Group commit of new intakes (gateway/ingest.py IngestBatcher); 1 writes each alone.
+    ingest_batch_max: int = Field(default=64, ge=1, le=1000)
+
     # Inbound API (queue-calling systems, online platforms) and evaluation requests per 办件.
     api_max_body_bytes: int = Field(default=64 * 1024, gt=0)
     api_clock_skew_seconds: int = Field(default=300, ge=30, le=3600)

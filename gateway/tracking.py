@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from gateway.db.dialect import dialect_of, insert_for_dialect
@@ -39,10 +40,16 @@ def find_codes(text: str, prefix: str) -> list[str]:
 def _next_statement(dialect: str) -> Any:
     table = TrackingCounter.__table__
     return insert_for_dialect(dialect)(table).on_conflict_do_update(
-        index_elements=[table.c.day], set_={"last": table.c.last + 1}).returning(table.c.last)
+        index_elements=[table.c.day], set_={"last": table.c.last + bindparam("count")}).returning(table.c.last)
+
+
+def next_codes(session: Session, prefix: str, day: str, count: int) -> list[str]:
+    """Reserve the next ``count`` codes for ``day`` inside the caller's transaction, in order."""
+    last = (session.execute(_next_statement(dialect_of(session)), {"day": day, "last": count, "count": count})
+            ).scalar_one()
+    return [format_code(prefix, day, sequence) for sequence in range(last - count + 1, last + 1)]
 
 
 def next_code(session: Session, prefix: str, day: str) -> str:
     """Reserve the next code for ``day`` inside the caller's transaction."""
-    sequence = (session.execute(_next_statement(dialect_of(session)), {"day": day, "last": 1})).scalar_one()
-    return format_code(prefix, day, sequence)
+    return next_codes(session, prefix, day, 1)[0]

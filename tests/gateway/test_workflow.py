@@ -89,5 +89,6 @@ def test_unknown_action() -> None:
 def test_allowed_actions_lists_what_the_console_can_offer() -> None:
     assert {t.action for t in allowed_actions(facts(S.VERIFYING))} == {
         "verify_valid", "verify_not_valid", "verify_malicious", "send_back"}
-    assert {t.action for t in allowed_actions(facts(S.TRIAGED, Category.NONE))} == {"flag_for_review", "close", "send_back"}
+    assert {t.action for t in allowed_actions(facts(S.TRIAGED, Category.NONE))} == {
+        "flag_for_review", "close", "send_back"}
     assert allowed_actions(facts(S.CLOSED)) == []

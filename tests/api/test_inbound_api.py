@@ -138,7 +138,8 @@ async def test_unrated_matters_are_counted_and_optionally_rated_basic(services: 
     assert await sweep_unrated(services) == 1
     assert await sweep_unrated(services) == 0, "each matter is marked once"
     async with services.store.read() as session:
-        unrated = list((await session.execute(select(Matter.matter_no).where(Matter.unrated_at.is_not(None)))).scalars())
+        unrated = list((await session.execute(
+            select(Matter.matter_no).where(Matter.unrated_at.is_not(None)))).scalars())
         cases = list((await session.execute(select(Case.rating))).scalars())
     assert unrated == ["OLD"]
     assert cases == (["basic"] if policy == "basic" else [])

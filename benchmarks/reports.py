@@ -112,7 +112,7 @@ async def fill(services: Services, target: int) -> None:
     rows = totals["cases"] + totals["messages"] + totals["events"] + totals["contacts"]
     print(f"  seeded {missing:,} cases ({rows:,} rows) in {seconds:,.0f} s: {missing / seconds:,.0f} cases/s")
     started = time.perf_counter()
-    written = await rollup.rebuild_days(services.store, [UNTIL - timedelta(days=i) for i in range(730)], TZ)
+    written = await rollup.after_bulk_load(services.store, [UNTIL - timedelta(days=i) for i in range(730)], TZ)
     print(f"  roll-up of 730 days rebuilt in {time.perf_counter() - started:,.1f} s ({written:,} rows)")
 
 

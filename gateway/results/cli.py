@@ -123,8 +123,8 @@ def demo_seed(count: int, seed: int, days: int, until: str | None) -> None:
                 tz=settings.timezone, tracking_prefix=settings.tracking_prefix, progress=bar.update)
         first = date.fromisoformat(totals["first_day"])
         with progress(range(days), total=days, desc="figures roll-up") as day_bar:  # type: ignore[attr-defined]
-            await rollup.rebuild_days(services.store, [first + timedelta(days=i) for i in range(days)],
-                                      settings.timezone, progress=day_bar)
+            await rollup.after_bulk_load(services.store, [first + timedelta(days=i) for i in range(days)],
+                                         settings.timezone, progress=day_bar)
         return totals
 
     totals = run()

@@ -105,23 +105,33 @@ class DemoGenerator:
         self.days = days
         self.now = datetime.combine(until, time(12, 0), self.tz).astimezone(UTC)
         self.day_seq: dict[str, int] = {}
-        self.workdays = [until - timedelta(days=i) for i in range(days)]
-        self._workday_cache: dict[date, bool] = {}
+        self.calendar_days = [until - timedelta(days=days - 1 - i) for i in range(days)]  # oldest first
+        self._moments: list[int] = []
+        self._next = 0
 
     # ----- one case ------------------------------------------------------------------------------
 
-    def _received_at(self) -> datetime:
+    def plan(self, count: int) -> None:
+        """Draw the receipt moments of ``count`` cases and sort them, so that ids follow time as in a
+        real installation (``hcp cases list`` is newest first by id) and each day's cases sit together.
+        Working days get most cases, office hours most of a day's."""
         rng = self.rng
-        while True:
-            day = self.workdays[rng.randrange(self.days)]
-            workday = self._workday_cache.get(day)
-            if workday is None:
-                workday = self._workday_cache[day] = self.calendar.is_workday(day)
-            if workday or rng.random() < 0.12:
-                break
-        minute = rng.randrange(8 * 60 + 30, 17 * 60) if rng.random() < 0.85 else rng.randrange(0, 24 * 60)
-        moment = datetime.combine(day, time(minute // 60, minute % 60, rng.randrange(60)), self.tz)
-        return moment.astimezone(UTC)
+        weights = [1.0 if self.calendar.is_workday(day) else 0.12 for day in self.calendar_days]
+        day_indexes = rng.choices(range(self.days), weights=weights, k=count)
+        moments = []
+        for index in day_indexes:
+            minute = rng.randrange(8 * 60 + 30, 17 * 60) if rng.random() < 0.85 else rng.randrange(0, 24 * 60)
+            moments.append(index * 86400 + minute * 60 + rng.randrange(60))
+        moments.sort()
+        self._moments, self._next = moments, 0
+
+    def _received_at(self) -> datetime:
+        moment = self._moments[self._next]
+        self._next += 1
+        day = self.calendar_days[moment // 86400]
+        seconds = moment % 86400
+        local = datetime.combine(day, time(seconds // 3600, seconds % 3600 // 60, seconds % 60), self.tz)
+        return local.astimezone(UTC)
 
     def _contact(self, channel: str) -> dict[str, str | None]:
         rng = self.rng
@@ -405,6 +415,7 @@ async def seed_demo(store: Store, cipher: PersonalDataCipher, calendar: WorkCale
         raise DemoError(f"demo data with --seed {seed} is already in this database; choose another --seed")
     registry = await load_registry(store)
     generator = DemoGenerator(registry, calendar, cipher, seed=seed, until=until, days=days, tz=tz)
+    generator.plan(cases)
     ids = await store.run_write(_next_ids)
     generator.day_seq = await store.run_write(_existing_day_sequences)
     totals = {"cases": 0, "messages": 0, "events": 0, "contacts": 0}

@@ -140,6 +140,12 @@ async def refresh(store: Store, tz: str, *, now: datetime | None = None, max_age
     return {"skipped": False, "days": len(days), "rows": rows}
 
 
-async def mark_days(store: Store, days: Iterable[date], tz: str, *, progress: Any = None) -> int:
-    """Rebuild ``days`` now (after a bulk load that set historical ``updated_at`` values)."""
+async def after_bulk_load(store: Store, days: Iterable[date], tz: str, *, progress: Any = None) -> int:
+    """After a bulk load that wrote historical ``updated_at`` values (demo data), which the
+    watermark cannot see: rebuild the loaded ``days``, or everything if the roll-up never ran."""
+    if await _state(store) is None:
+        return int((await refresh(store, tz, progress=progress))["rows"])
+    days = list(days)
+    if progress is not None:
+        progress.reset(total=len(days))
     return await rebuild_days(store, days, tz, progress=progress)

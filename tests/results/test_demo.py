@@ -26,6 +26,7 @@ async def test_seeded_rows_read_back_and_add_up(services: Services) -> None:
         messages = (await session.execute(select(func.count()).select_from(Message))).scalar_one()
         counts = await totals(session, Filters(Period(date(2026, 9, 1), date(2026, 11, 27))))
     assert len(cases) == 400 and messages == result["messages"]
+    assert [c.received_at for c in cases] == sorted(c.received_at for c in cases), "ids follow time"
     first = cases[0]
     assert first.received_at.tzinfo is not None and first.received_at <= datetime(2026, 11, 27, 16, tzinfo=UTC)
     assert first.code.startswith("DEMO2026") and isinstance(first.reasons, list)

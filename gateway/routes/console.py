@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,7 +23,18 @@ from gateway.auth.roles import ROLES, Principal
 from gateway.case_actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
 from gateway.cases import CaseNotFound, contact_view
 from gateway.console_queries import list_cases
-from gateway.db.models import Attachment, Blob, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.db.models import (
+    Attachment,
+    Blob,
+    Case,
+    CaseEvent,
+    Contact,
+    Hall,
+    Message,
+    OutboxMessage,
+    ServiceItem,
+    Window,
+)
 from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, CaseStatus, Category
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
 from gateway.phone.return_visits import ScopeError as VisitScopeError
@@ -61,9 +72,16 @@ def _form_text(form: Any, name: str, limit: int = 4000) -> str:
 
 @staff(*ROLES)
 async def console(request: Request) -> Response:
+    """The start page: the areas of this person's roles, and what is failing for those who fix it."""
     user = current_user(request)
     assert user is not None
-    return request.app.state.templates.TemplateResponse(request, "console.html", {"areas": staff_nav(user)})
+    failed = 0
+    if user.has("admin", "supervisor"):
+        async with request.app.state.services.store.read() as session:
+            failed = (await session.execute(select(func.count()).select_from(OutboxMessage)
+                                            .where(OutboxMessage.status == "failed"))).scalar_one()
+    return request.app.state.templates.TemplateResponse(request, "console.html", {
+        "areas": staff_nav(user), "outbox_failed": failed})
 
 
 @staff(*VIEWERS)

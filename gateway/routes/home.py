@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth.access import public
-from gateway.db.models import Case, OutboxMessage
+from gateway.db.models import Case
 from gateway.domain import CaseStatus
 from gateway.registry import list_halls
 
@@ -17,14 +17,11 @@ async def home(request: Request) -> Response:
     services = request.app.state.services
     async with services.store.read() as session:
         rows = (await session.execute(select(Case.status, func.count()).group_by(Case.status))).all()
-        failed = (await session.execute(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))).scalar_one()
     counts = dict(rows)
     status_counts = [(status.label, counts[status.value]) for status in CaseStatus if counts.get(status.value)]
     return request.app.state.templates.TemplateResponse(request, "home.html", {
         "status_counts": status_counts,
         "halls": await list_halls(services.store),
-        "outbox_failed": failed,
     })
 
 

@@ -63,9 +63,12 @@ def _base() -> Select:
 async def list_cases(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
                      status: str | None = None, category: str | None = None, hall: str | None = None,
                      channel: str | None = None, overdue_at: datetime | None = None, code: str | None = None,
-                     before_id: int | None = None, limit: int = 50) -> list[CaseRow]:
-    """Newest first.  ``overdue_at``: only open cases whose running deadline passed before it."""
+                     phone_hash: str | None = None, before_id: int | None = None, limit: int = 50) -> list[CaseRow]:
+    """Newest first.  ``overdue_at``: only open cases whose running deadline passed before it;
+    ``phone_hash``: the keyed hash of a normalised phone number (the number itself is never stored)."""
     query = _scoped(_base(), towns).order_by(Case.id.desc()).limit(limit)
+    if phone_hash:
+        query = query.where(Case.id.in_(select(Contact.case_id).where(Contact.phone_hash == phone_hash)))
     if status:
         query = query.where(Case.status == CaseStatus(status).value)
     if category:

@@ -285,3 +285,20 @@ async def test_a_coordinated_case_records_the_reason_and_the_new_date_told_to_th
         assert "告知理由和新期限" in page.text and "需国土部门现场勘测" in page.text
     case = await _get(services, code)
     assert local_time(case.result_due) == "2099-01-05 17:00" and case.first_responded_at is not None
+
+
+async def test_phone_search_finds_a_callers_cases_without_the_number_in_any_url(services: Services) -> None:
+    mine = await _case(services, source_ref="ph1", contact={"name": "周七", "phone": "13512345678"})
+    await _case(services, source_ref="ph2", contact={"name": "吴八", "phone": "13600000000"})
+    await make_staff(services, "op", ["operator"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "op") as client:
+        found = await client.post_form("/cases/search-phone", {"phone": "135 1234 5678"})
+        assert found.status_code == 200 and mine in found.text and "136****0000" not in found.text
+        assert "13512345678" not in found.text.replace('value="135 1234 5678"', "")
+        bad = await client.post_form("/cases/search-phone", {"phone": "12"})
+        assert bad.status_code == 400 and "电话号码格式不正确" in bad.text
+    async with services.store.read() as session:
+        entries = list((await session.execute(select(AuditEntry).where(AuditEntry.action == "search_phone")))
+                       .scalars())
+    assert len(entries) == 1 and "1351234" not in str(entries[0].detail) + str(entries[0].note)

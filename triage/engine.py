@@ -297,7 +297,7 @@ class Triager:
 
         if meaningful and len(c.patterns):
             starts: list[int] | None = None
-            for m, (rname, weight) in c.patterns.finditer(body):
+            for m, (rname, weight) in c.patterns.findall(body):
                 if starts is None:
                     starts = []
                     p = 0

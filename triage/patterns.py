@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+from functools import lru_cache
 from typing import Any
 
 try:  # Python 3.11+
@@ -20,6 +21,16 @@ except ImportError:  # pragma: no cover
     import sre_parse as _p  # type: ignore[no-redef]
 
 _ANY = None  # "could start with any character"
+
+
+@lru_cache(maxsize=4096)
+def _parsed_tuple(pattern: str) -> tuple[Any, ...]:
+    return tuple(_p.parse(pattern))
+
+
+def _parsed(pattern: str) -> list[Any]:
+    """The parse tree's top-level items (parsed once per pattern: rules files have hundreds)."""
+    return list(_parsed_tuple(pattern))
 _MAX_RANGE = 4000
 
 
@@ -76,7 +87,7 @@ def _first_item(op: Any, av: Any) -> tuple[set[str] | None, bool]:
 def first_chars(pattern: str) -> frozenset[str] | None:
     """Characters a match of ``pattern`` can start with, or None if unknown / any."""
     try:
-        fs, nullable = _first(list(_p.parse(pattern)))
+        fs, nullable = _first(_parsed(pattern))
     except Exception:
         return None
     if fs is _ANY or nullable or not fs:
@@ -134,7 +145,7 @@ def required_sets(pattern: str, keep: int = 3) -> list[frozenset[str]] | None:
     """Character sets of which every match must contain at least one character each,
     rarest first (worked out recursively from the parse tree)."""
     try:
-        sets = _req_items(list(_p.parse(pattern)))
+        sets = _req_items(_parsed(pattern))
     except Exception:
         return None
     if not sets:
@@ -194,7 +205,7 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     selective run is kept (longest shortest string, then fewest strings).  A
     substring test rules a text out far more often than a character test."""
     try:
-        items = list(_p.parse(pattern))
+        items = _parsed(pattern)
     except Exception:
         return None
     groups: list[tuple[str, ...]] = []
@@ -217,13 +228,49 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     return tuple(x for x in best if not any(y != x and y in x for y in best))
 
 
+def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """The strings every match of ``pattern`` starts with (``(?:室温|温度)[^，]{0,4}高`` ->
+    室温, 温度), if its first items are literals or alternations of literals; else None."""
+    try:
+        items = _parsed(pattern)
+    except Exception:
+        return None
+    outs: tuple[str, ...] = ("",)
+    for op, av in items:
+        sub = _expand(op, av)
+        if sub is None:
+            break
+        nxt = tuple(dict.fromkeys(o + x for o in outs for x in sub))
+        if len(nxt) > 64:
+            break
+        outs = nxt
+    if not all(outs):
+        return None
+    return tuple(x for x in outs if not any(y != x and x.startswith(y) for y in outs))
+
+
+_AT_START = object()  # a pattern that can only match at position 0
+_SCAN = object()  # a pattern tried at every position (first characters unknown)
+
+
+def _starts_at_beginning(pattern: str) -> bool:
+    """True for a pattern anchored at the start of the text (``^`` without MULTILINE, ``\\A``)."""
+    try:
+        items = _parsed(pattern)
+        flags = re.compile(pattern).flags
+    except Exception:
+        return False
+    return bool(items) and items[0][0] is _c.AT and items[0][1] in (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING) \
+        and not (items[0][1] is _c.AT_BEGINNING and flags & re.MULTILINE)
+
+
 #: Above this many possible first characters, scanning with ``finditer`` is cheaper than
 #: looking up every start position.
 _MAX_ANCHORS = 24
 
 
 class PatternSet:
-    """Many (pattern, payload) pairs; ``finditer(text)`` yields (match, payload).
+    """Many (pattern, payload) pairs; ``findall(text)`` gives every (match, payload).
 
     Three savings make hundreds of patterns nearly free on a short text:
 
@@ -241,31 +288,43 @@ class PatternSet:
     """
 
     def __init__(self, items: list[tuple[str, Any]]):
-        #: (regex, payload, character sets still to check, first characters or None, strings or None)
-        self._compiled: list[tuple[re.Pattern[str], Any, tuple[frozenset[str], ...], frozenset[str] | None,
-                                   tuple[str, ...] | None]] = []
+        #: (regex, payload, character sets still to check, strings to check (or None),
+        #:  how to find start positions: _SCAN, _AT_START, first characters or prefix strings)
+        self._compiled: list[tuple[re.Pattern[str], Any, tuple[frozenset[str], ...], tuple[str, ...] | None,
+                                   Any]] = []
         index: dict[str, list[int]] = {}
         pairs: dict[str, list[int]] = {}
         self._always: list[int] = []
         for pat, payload in items:
             idx = len(self._compiled)
             req = required_sets(pat)
-            first = first_chars(pat)
-            anchors = first if first is not None and len(first) <= _MAX_ANCHORS else None
+            prefixes = literal_prefixes(pat)
             literals = required_literals(pat)
+            if prefixes is not None and min(map(len, prefixes)) >= 2 and len(prefixes) <= 16:
+                literals = prefixes
+            starts: Any
+            if _starts_at_beginning(pat):
+                starts = _AT_START  # only a match at position 0 is possible
+            elif prefixes is not None and len(prefixes) <= 16:
+                starts = prefixes
+            else:
+                first = first_chars(pat)
+                starts = first if first is not None and len(first) <= _MAX_ANCHORS else _SCAN
             if literals is not None:
                 # the strings decide; a character set test first is cheaper only for long lists
                 needs = tuple(req or ()) if len(literals) > 8 else ()
                 for lit in {x[:2] for x in literals}:
                     pairs.setdefault(lit, []).append(idx)
+                # two-character strings are proven present by the pair index itself
+                check = None if all(len(x) == 2 for x in literals) else literals
             elif req is None:
-                needs = ()
+                needs, check = (), None
                 self._always.append(idx)
             else:
-                needs = tuple(req[1:])
+                needs, check = tuple(req[1:]), None
                 for ch in req[0]:
                     index.setdefault(ch, []).append(idx)
-            self._compiled.append((re.compile(pat), payload, needs, anchors, literals))
+            self._compiled.append((re.compile(pat), payload, needs, check, starts))
         self._index = index
         self._index_keys = frozenset(index)
         self._pairs = pairs
@@ -277,9 +336,11 @@ class PatternSet:
     @property
     def unanchored(self) -> list[str]:
         """Patterns scanned position by position (slow on long texts): for tuning a rules file."""
-        return [c[0].pattern for c in self._compiled if c[3] is None]
+        return [c[0].pattern for c in self._compiled if c[4] is _SCAN]
 
-    def finditer(self, text: str):  # type: ignore[no-untyped-def]
+    def findall(self, text: str) -> list[tuple[re.Match[str], Any]]:
+        """Every (match, payload) in ``text``; see the class docstring for how it saves work."""
+        out: list[tuple[re.Match[str], Any]] = []
         chars = set(text)
         todo: set[int] = set(self._always)
         index = self._index
@@ -289,39 +350,48 @@ class PatternSet:
         for pair in self._pair_keys.intersection(map(operator.add, text, text[1:])):
             todo.update(pairs[pair])
         if not todo:
-            return
+            return out
         compiled = self._compiled
         positions: dict[str, list[int]] = {}
         for i in sorted(todo):
-            rx, payload, needs, anchors, literals = compiled[i]
-            skip = False
-            for req in needs:
-                if req.isdisjoint(chars):
-                    skip = True
-                    break
-            if skip:
-                continue
-            if literals is not None:
-                for lit in literals:
+            rx, payload, needs, check, how = compiled[i]
+            if needs:
+                skip = False
+                for req in needs:
+                    if req.isdisjoint(chars):
+                        skip = True
+                        break
+                if skip:
+                    continue
+            if check is not None:
+                for lit in check:
                     if lit in text:
                         break
                 else:
                     continue
-            if anchors is None:
+            if how is _SCAN:
                 for m in rx.finditer(text):
-                    yield m, payload
+                    out.append((m, payload))
+                continue
+            if how is _AT_START:
+                m = rx.match(text)
+                if m is not None:
+                    out.append((m, payload))
                 continue
             starts: list[int] = []
-            for ch in anchors.intersection(chars):
-                found = positions.get(ch)
+            # `how` holds first characters (a frozenset) or prefix strings (a tuple)
+            for key in (how.intersection(chars) if isinstance(how, frozenset) else how):
+                found = positions.get(key)
                 if found is None:
                     found = []
-                    k = text.find(ch)
+                    k = text.find(key)
                     while k >= 0:
                         found.append(k)
-                        k = text.find(ch, k + 1)
-                    positions[ch] = found
+                        k = text.find(key, k + 1)
+                    positions[key] = found
                 starts.extend(found)
+            if not starts:
+                continue
             if len(starts) > 1:
                 starts.sort()
             end = 0
@@ -331,5 +401,9 @@ class PatternSet:
                     continue
                 m = match(text, k)
                 if m is not None:
-                    yield m, payload
+                    out.append((m, payload))
                     end = m.end()
+        return out
+
+    def finditer(self, text: str):  # type: ignore[no-untyped-def]
+        return iter(self.findall(text))

@@ -118,16 +118,28 @@ class _Lines:
 
     _header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 
+    _key = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+
     def __init__(self, raw: str):
         self.entries: list[tuple[int, str, str]] = []
+        #: key at the start of a line -> [(line number, section)]: rules files have thousands of terms
+        self.keys: dict[str, list[tuple[int, str]]] = {}
         section = ""
         for no, line in enumerate(raw.splitlines(), 1):
             m = self._header.match(line)
             if m:
                 section = m.group(1).replace('"', "").replace("'", "").replace(" ", "")
             self.entries.append((no, section, line))
+            k = self._key.match(line)
+            if k:
+                self.keys.setdefault(next(g for g in k.groups() if g is not None), []).append((no, section))
 
     def find(self, needle: str, section: str | None = None, key: bool = False) -> int | None:
+        if key:
+            for no, sec in self.keys.get(needle, ()):
+                if section is None or sec == section or sec.startswith(section + "."):
+                    return no
+            return None
         quoted = (f'"{needle}"', f"'{needle}'")
         for no, sec, line in self.entries:
             if section is not None and sec != section and not sec.startswith(section + "."):

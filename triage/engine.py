@@ -42,7 +42,7 @@ _SENTENCE_END = frozenset("。.!！?？;；\n")
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{4,}|[\u4e00-\u9fff].*[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{3,}")
 _NOFLAG: tuple[int, tuple[()]] = (0, ())
-F_PUNCT, F_SENT, F_BREAK, F_NEG, F_INT, F_HYP, F_HYPEND, F_POST = (1 << k for k in range(8))
+F_PUNCT, F_SENT, F_BREAK, F_NEG, F_INT, F_HYP, F_HYPEND, F_POST, F_CLAUSE = (1 << k for k in range(9))
 
 _tok_lock = threading.Lock()
 _shared_tokenizer: Any = None
@@ -115,6 +115,9 @@ def _compile(rules: Rules) -> _Compiled:
     flag(_PUNCT, F_PUNCT)
     flag(_SENTENCE_END, F_SENT)
     flag(rules.scope_breakers, F_BREAK)
+    # object + fault clauses end at punctuation and at clause breakers ("机器又罢工" stays one clause)
+    flag(_PUNCT, F_CLAUSE)
+    flag(rules.scope_breakers if rules.clause_breakers is None else rules.clause_breakers, F_CLAUSE)
     flag(rules.negation_cues, F_NEG)
     flag(rules.intensifiers, F_INT)
     flag(rules.hypothetical_cues, F_HYP)
@@ -249,10 +252,11 @@ class Triager:
                 continue
             flags, entries = info
             if flags & (F_PUNCT | F_BREAK):
-                if clause_obj and clause_fault:
-                    self._close_clause(clause_obj, clause_fault, ev, c)
-                clause_obj = {}
-                clause_fault = {}
+                if flags & F_CLAUSE:
+                    if clause_obj and clause_fault:
+                        self._close_clause(clause_obj, clause_fault, ev, c)
+                    clause_obj = {}
+                    clause_fault = {}
                 last_break = i
                 clause_start_ev = len(ev)
                 if flags & F_PUNCT:
@@ -474,9 +478,13 @@ class Triager:
                      and (label_max[lab] >= min_score or label_score[lab] >= 1.5 * min_score)]
 
         if qualified:
-            top_q = max(label_score[lab] for lab in qualified)
+            # Precedence compares the strongest single problem of each label, so several small
+            # complaints of one kind do not outweigh one clear complaint of a higher kind.
+            top_reason = {lab: max((v for r, v in rscore.items() if REASONS[r] == lab), default=0.0)
+                          for lab in qualified}
+            top_q = max(top_reason.values())
             label = next(lab for lab in rules.precedence
-                         if lab in qualified and label_score[lab] >= rules.precedence_ratio * top_q)
+                         if lab in qualified and top_reason[lab] >= rules.precedence_ratio * top_q)
             s = label_score[label]
             reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
             conf = 1.0 - math.exp(-s / 1.3)

@@ -87,6 +87,8 @@ class Rules:
     negation_scope: int
     post_negation_cues: frozenset[str]
     scope_breakers: frozenset[str]
+    #: Breakers that also end an object + fault clause (contrast: 但是, 不过…); None = all breakers.
+    clause_breakers: frozenset[str] | None
     hypothetical_cues: frozenset[str]
     hypothetical_ends: frozenset[str]
     intensifiers: dict[str, float]
@@ -280,6 +282,13 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
                             ck.lines.find("post_cues", "negation", key=True))
     breakers = ck.str_list(neg.get("breakers", []), "negation.breakers", "negation",
                            ck.lines.find("breakers", "negation", key=True))
+    clause_breakers: list[str] | None = None
+    if "clause_breakers" in neg:
+        cb_line = ck.lines.find("clause_breakers", "negation", key=True)
+        clause_breakers = ck.str_list(neg["clause_breakers"], "negation.clause_breakers", "negation", cb_line)
+        for w in clause_breakers:
+            if w not in breakers:
+                ck.err(f"clause breaker {w!r} is not listed in negation.breakers", cb_line)
     scope = settings.get("negation_scope", neg.get("scope", 3))
     if isinstance(scope, bool) or not isinstance(scope, int) or not 1 <= scope <= 10:
         ck.err(f"negation scope must be an integer from 1 to 10, got {scope!r}",
@@ -453,6 +462,7 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
         negation_scope=int(scope),
         post_negation_cues=frozenset(post_cues),
         scope_breakers=frozenset(breakers),
+        clause_breakers=frozenset(clause_breakers) if clause_breakers is not None else None,
         hypothetical_cues=frozenset(hyp_cues),
         hypothetical_ends=frozenset(hyp_ends),
         intensifiers=intensifiers,

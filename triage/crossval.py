@@ -59,7 +59,7 @@ def cross_validate(records: Sequence[dict[str, Any]], trainer: Trainer, k: int =
     folds = stratified_folds(strata, k, seed)
     preds: list[Prediction | None] = [None] * len(records)
     per_fold: list[float] = []
-    for f, test_idx in enumerate(folds):
+    for test_idx in folds:
         held = set(test_idx)
         train = [r for i, r in enumerate(records) if i not in held]
         classify = trainer(train)
@@ -69,7 +69,6 @@ def cross_validate(records: Sequence[dict[str, Any]], trainer: Trainer, k: int =
         m = compute_metrics([records[i]["label"] for i in test_idx], [records[i].get("reason") for i in test_idx],
                             fold_preds)
         per_fold.append(m["macro_f1"])
-        del f
     done = [p for p in preds if p is not None]
     assert len(done) == len(records)
     out = compute_metrics([r["label"] for r in records], [r.get("reason") for r in records], done)

@@ -179,8 +179,9 @@ class NaiveBayes:
 
         scores, _rows = self.reason_scores(words)
         _vocab, _logp, prior, _present = self.compile()
-        z = prior + (scores - prior) / temperature
-        finite = np.isfinite(z)
+        finite = np.isfinite(prior)  # reasons without training items stay out
+        z = np.full_like(prior, -np.inf)
+        z[finite] = prior[finite] + (scores[finite] - prior[finite]) / temperature
         m = z[finite].max()
         p = np.where(finite, np.exp(z - m), 0.0)
         p /= p.sum()

@@ -222,3 +222,59 @@ def test_hotline_summary(triager):
     res = triager.classify(text, channel="phone")
     assert (res.label, res.reason) == ("coordinated", "cross_department")
     assert any(t.term == "互相推诿" for t in res.terms)
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "reason"),
+    [
+        # Shandong / northern colloquial and dialect words
+        ("茅房埋汰得没法下脚", "immediate", "environment"),
+        ("屋里血冷，俺手都冻木了", "immediate", "environment"),
+        ("俺问个事，那人把俺熊了一顿", "immediate", "attitude"),
+        ("两个人在里头拉呱，俺喊了好几声没人应", "immediate", "attitude"),
+        ("等了一头晌才轮到俺", "time_limited", "efficiency"),
+        ("闺女服务可好了，俺老两口都满意", "none", "praise"),
+        ("恁这个地方周六上班不？", "none", "inquiry"),
+        # typos and homophones
+        ("太度太差了，跟审犯人一样", "immediate", "attitude"),
+        # sarcasm: praise words around a complaint
+        ("真够快的，才等了四个钟头", "time_limited", "efficiency"),
+        ("态度好得很呐，头都不带回的", "immediate", "attitude"),
+        ("服务真是“好”啊，问一句怼三句", "immediate", "attitude"),
+        # negation and comparison
+        ("我不是说办事慢，我是说她那个态度，爱答不理的", "immediate", "attitude"),
+        ("人家态度没毛病，就是太慢了，一个上午办了三个人", "time_limited", "efficiency"),
+        ("不像有的地方那样推来推去，这里一次就给办了", "none", "praise"),
+        ("办事效率还不如以前", "time_limited", "efficiency"),
+        ("比去年强太多了，到了直接办，十分钟搞定", "none", "praise"),
+        # object + fault across an additive word, machines and fittings
+        ("排号的机器又罢工了", "immediate", "facilities"),
+        ("厕所没有洗手液，水龙头也拧不紧", "immediate", "environment"),
+        ("大厅连个喝水的地方都没有", "immediate", "facilities"),
+        ("大厅有没有停车的地方啊？我开车去", "none", "inquiry"),
+        # a question that reports a fault
+        ("明明是60周岁就能领的补贴，窗口非说要满65，哪个文件规定的？", "time_limited", "procedure"),
+        # hotline summaries, traditional characters
+        ("來電人反映其辦理殘疾證時，殘聯與醫院互相推諉", "coordinated", "cross_department"),
+        ("来电人反映其原工作单位改制后档案下落不明，无法办理退休手续。", "coordinated", "complex"),
+        ("来电人反映窗口工作人员将其工龄计算错误，少计三年。", "time_limited", "procedure"),
+        # windows pushing inside one hall are steps, departments pushing are coordinated
+        ("一楼让去二楼，二楼让去三楼，三楼又让回一楼", "time_limited", "steps"),
+        ("派出所说归民政，民政说归派出所", "coordinated", "cross_department"),
+        # pinyin / English mixing
+        ("fuwu taidu tai cha le, 问个事被骂", "immediate", "attitude"),
+        ("the hall is freezing，暖气好像没开", "immediate", "environment"),
+        # spam, misdialled calls, abuse without facts
+        ("来电人拨通后称打错电话", "none", "spam"),
+        ("高息理财，年化18%，稳赚不赔", "none", "spam"),
+    ],
+)
+def test_unfamiliar_wording(triager, text, label, reason):
+    res = triager.classify(text)
+    assert (res.label, res.reason) == (label, reason), res.to_dict()
+
+
+def test_precedence_compares_the_strongest_problem(triager):
+    # several small immediate complaints do not outweigh one clear efficiency complaint
+    text = "等了三个多钟头，前面才五个人。大厅里又闷又热，连个坐的地方都没有。"
+    assert triager.classify(text).label == "time_limited"

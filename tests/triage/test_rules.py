@@ -157,3 +157,31 @@ def test_check_rules_cli(tmp_path):
     assert "rules.toml:21: bad weight" in res.output
     res = runner.invoke(triage_group, ["check-rules", str(tmp_path / "missing.toml")])
     assert res.exit_code == 1 and "cannot read" in res.output
+
+
+def test_capturing_groups_only_for_back_references(tmp_path):
+    ok = MINIMAL + "\n[reasons.attitude.patterns]\n'(县|市)里[^。]{0,9}(?!\\1)(?:县|市)里' = 1\n"
+    assert load_rules(_write(tmp_path, ok)).reasons["attitude"].patterns
+    errs = _errors(tmp_path, MINIMAL + "\n[reasons.attitude.patterns]\n'(县|市)里' = 1\n")
+    assert any("rules.toml:22: pattern '(县|市)里' in reasons.attitude must not use capturing groups" in e
+               for e in errs), errs
+
+
+def test_clause_breakers_must_be_breakers(tmp_path):
+    text = MINIMAL.replace('cues = ["不", "没有"]',
+                           'cues = ["不", "没有"]\nbreakers = ["但是", "又"]\nclause_breakers = ["但是", "而且"]')
+    errs = _errors(tmp_path, text)
+    assert errs == [f"{tmp_path / 'rules.toml'}:8: clause breaker '而且' is not listed in negation.breakers"]
+    rules = load_rules(_write(tmp_path, text.replace('"而且"]', '"又"]')))
+    assert rules.clause_breakers == frozenset({"但是", "又"})
+    assert load_rules(_write(tmp_path, MINIMAL)).clause_breakers is None  # default: every breaker
+
+
+def test_rules_file_with_thousands_of_terms_loads_fast(tmp_path):
+    import time
+
+    many = MINIMAL + "".join(f'"词{i:05d}" = 1\n' for i in range(5000))
+    t0 = time.perf_counter()
+    rules = load_rules(_write(tmp_path, many))
+    assert len(rules.reasons["efficiency"].terms) == 5001
+    assert time.perf_counter() - t0 < 5  # line look-ups are indexed, not a scan per term

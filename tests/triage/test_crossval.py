@@ -88,8 +88,10 @@ def test_cv_cli(tmp_path):
     rows = [
         ("immediate", "attitude", "工作人员态度恶劣，爱答不理"), ("immediate", "attitude", "窗口的人一直玩手机不理人"),
         ("immediate", "attitude", "说话太冲，大吼大叫"), ("time_limited", "efficiency", "排队排了三个小时"),
-        ("time_limited", "efficiency", "办事太慢，等了一上午"), ("time_limited", "efficiency", "审批拖了两个月还没下来"),
-        ("none", "praise", "服务很好，谢谢"), ("none", "praise", "工作人员很热情，点赞"), ("none", "praise", "办得快，满意"),
+        ("time_limited", "efficiency", "办事太慢，等了一上午"),
+        ("time_limited", "efficiency", "审批拖了两个月还没下来"),
+        ("none", "praise", "服务很好，谢谢"), ("none", "praise", "工作人员很热情，点赞"),
+        ("none", "praise", "办得快，满意"),
     ]
     path.write_text("\n".join(json.dumps({"text": t, "label": lab, "reason": rea}, ensure_ascii=False)
                               for lab, rea, t in rows) + "\n", encoding="utf-8")

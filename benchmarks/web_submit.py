@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -212,27 +213,40 @@ async def closed_loop(port: int, requests: list[bytes], concurrency: int,
 
 
 async def open_loop(port: int, requests: list[bytes], rate: float, check: tuple[int, ...],
-                    max_connections: int = 256) -> tuple[list[float], float]:
-    """Requests arrive every 1/rate s whatever the server does; latency counts from the scheduled time."""
-    idle: list[Connection] = [await Connection.open(port) for _ in range(32)]
+                    max_connections: int = 256) -> tuple[list[float], float, list[float]]:
+    """Requests arrive every 1/rate s whatever the server does; latency counts from the scheduled time.
+
+    Also returns each request's *start lag* (scheduled time to the moment this process got round to
+    it): when that is large, the delay was in this process or the machine, not in the server."""
+    # Round robin over the idle connections (oldest first) so none sits idle past uvicorn's keep-alive.
+    idle: deque[Connection] = deque([await Connection.open(port) for _ in range(64)])
     opened = len(idle)
     latencies: list[float] = []
+    lags: list[float] = []
     statuses: list[int] = []
     available = asyncio.Condition()
 
     async def one(raw: bytes, due: float) -> None:
         nonlocal opened
+        lags.append(time.perf_counter() - due)
         async with available:
             while not idle and opened >= max_connections:
                 await available.wait()
             if idle:
-                connection = idle.pop()
+                connection = idle.popleft()
             else:
                 opened += 1
                 connection = None
         if connection is None:
             connection = await Connection.open(port)
-        status, _, _ = await connection.request(raw)
+        try:
+            status, _, _ = await connection.request(raw)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # uvicorn closes keep-alive connections idle for 5 s; a browser reconnects and re-sends
+            # (harmless: the form token makes the repeat land once).
+            connection.close()
+            connection = await Connection.open(port)
+            status, _, _ = await connection.request(raw)
         latencies.append(time.perf_counter() - due)
         statuses.append(status)
         async with available:
@@ -254,7 +268,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, check: tuple[
     bad = [s for s in statuses if s not in check]
     if bad:
         raise SystemExit(f"open loop: unexpected statuses {sorted(set(bad))}")
-    return latencies, elapsed
+    return latencies, elapsed, lags
 
 
 async def fetch_pages(port: int, citizens: list[Citizen], concurrency: int) -> tuple[list[float], float]:
@@ -394,11 +408,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_ready(port: int, process: subprocess.Popen, path: str) -> None:  # type: ignore[type-arg]
+async def wait_ready(port: int, process: subprocess.Popen, path: str, log: Path) -> None:  # type: ignore[type-arg]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"server exited with {process.returncode}:\n{tail}")
         try:
             connection = await Connection.open(port)
             status, _, _ = await connection.request(get_request(path, "127.0.0.1", None))
@@ -434,7 +449,7 @@ async def run_server(label: str, command: list[str], env: dict[str, str], cwd: P
     process = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=cwd, stdout=log, stderr=log)
     figures: dict[str, dict[str, float]] = {}
     try:
-        await wait_ready(port, process, paths[0])
+        await wait_ready(port, process, paths[0], cwd / f"{label}.log")
         print(f"{label}:")
         warm = make_citizens(200, paths, seed=1)
         await fetch_pages(port, warm, 8)
@@ -456,9 +471,11 @@ async def run_server(label: str, command: list[str], env: dict[str, str], cwd: P
         later = make_citizens(args.open_n, paths, seed=3)
         await fetch_pages(port, later, args.concurrency)
         cpu = cpu_seconds(process.pid)
-        latencies, elapsed = await open_loop(port, submissions(later), args.rate, (303,))
+        latencies, elapsed, lags = await open_loop(port, submissions(later), args.rate, (303,))
         figures["open"] = summary(f"POST submit, open loop {args.rate:.0f}/s", latencies, elapsed,
                                   cpu_seconds(process.pid) - cpu)
+        print(f"  {'':<34} start lag p50 {percentile(lags, 50) * 1000:.1f} ms, "
+              f"p99 {percentile(lags, 99) * 1000:.1f} ms (late starts of the load generator itself)")
         sample = citizens[: max(1, args.n // 10)]
         cpu = cpu_seconds(process.pid)
         latencies, elapsed, again = await closed_loop(port, submissions(sample), args.concurrency, (303,))
@@ -541,4 +558,9 @@ if __name__ == "__main__":
     if arguments.bare_server:
         serve_bare(arguments.port)
     else:
-        asyncio.run(main(arguments))
+        try:  # the same fast event loop as the server, so the load generator steals less CPU
+            import uvloop
+        except ImportError:
+            asyncio.run(main(arguments))
+        else:
+            uvloop.run(main(arguments))

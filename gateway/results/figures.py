@@ -112,8 +112,9 @@ LATEST_VISIT_SATISFIED = (
     .where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
     .order_by(CaseEvent.id.desc()).limit(1).correlate(Case).scalar_subquery()
 )
-VISIT_ANSWERED: ColumnElement[bool] = and_(VISITED, LATEST_VISIT_SATISFIED.is_not(None))
-SATISFIED: ColumnElement[bool] = and_(VISITED, LATEST_VISIT_SATISFIED.is_(True))
+# The latest visit's answer exists only if a visit does, so these need no separate EXISTS probe.
+VISIT_ANSWERED: ColumnElement[bool] = and_(BAD, LATEST_VISIT_SATISFIED.is_not(None))
+SATISFIED: ColumnElement[bool] = and_(BAD, LATEST_VISIT_SATISFIED.is_(True))
 
 
 def _of_category(category: Category, predicate: ColumnElement[bool]) -> ColumnElement[bool]:

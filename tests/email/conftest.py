@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import pytest
 from imapclient import IMAPClient
 
 from gateway.settings import Settings
+from tests.email.certs import TlsFiles, make_tls_files
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER, PASSWORD = "feedback@test.local", "secret"
@@ -29,7 +31,7 @@ log_path  = /dev/stderr
 info_log_path = /dev/null
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user  = nobody
@@ -54,7 +56,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -63,7 +66,17 @@ service anvil {{
 namespace inbox {{
   inbox = yes
 }}
+{extra}
 """
+SSL_ON = """\
+ssl = yes
+ssl_cert = <{dir}/tls/server.pem
+ssl_key = <{dir}/tls/server.key
+ssl_min_protocol = TLSv1.2"""
+# Dovecot's default capability list without IDLE: a server that cannot push new mail.
+NO_IDLE = ("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ SORT THREAD=REFERENCES "
+           "MULTIAPPEND UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
+           "ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE")
 
 
 def free_port() -> int:
@@ -75,6 +88,9 @@ def free_port() -> int:
 @dataclass
 class Dovecot:
     port: int
+    tls_port: int | None = None
+    """The implicit-TLS (imaps) port; the plain ``port`` then also offers STARTTLS."""
+    tls: TlsFiles | None = None
     user: str = USER
     password: str = PASSWORD
 
@@ -110,12 +126,19 @@ class Dovecot:
             client.logout()
 
 
-def start_dovecot(directory: Path) -> tuple[subprocess.Popen[bytes], Dovecot]:
+def start_dovecot(directory: Path, *, tls: bool = True, idle: bool = True) -> tuple[subprocess.Popen[bytes], Dovecot]:
+    """A private Dovecot on loopback; with ``tls`` it has a certificate from a CA made for the run,
+    serves implicit TLS on ``tls_port`` and STARTTLS on ``port``; without ``idle`` it does not
+    announce IDLE."""
     if not Path(DOVECOT).exists():
         pytest.skip("dovecot is not installed (run scripts/system-deps.sh)")
     port = free_port()
+    tls_port = free_port() if tls else 0
+    files = make_tls_files(directory / "tls") if tls else None
     directory.chmod(0o755)
-    (directory / "dovecot.conf").write_text(CONFIG.format(dir=directory, port=port))
+    (directory / "dovecot.conf").write_text(CONFIG.format(
+        dir=directory, port=port, tls_port=tls_port, ssl=SSL_ON.format(dir=directory) if tls else "ssl = no",
+        extra="" if idle else NO_IDLE))
     (directory / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     for sub in ("run", "state", "mail"):
         (directory / sub).mkdir(exist_ok=True)
@@ -130,7 +153,7 @@ def start_dovecot(directory: Path) -> tuple[subprocess.Popen[bytes], Dovecot]:
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, Dovecot(port)
+            return process, Dovecot(port, tls_port or None, files)
         except OSError:
             if process.poll() is not None:
                 error = process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
@@ -140,17 +163,32 @@ def start_dovecot(directory: Path) -> tuple[subprocess.Popen[bytes], Dovecot]:
     raise RuntimeError("dovecot did not start listening within 10 s")
 
 
+@contextlib.contextmanager
+def running_dovecot(**options: bool) -> Iterator[Dovecot]:
+    directory = Path(tempfile.mkdtemp(prefix="hcp-dovecot-"))
+    process, server = start_dovecot(directory, **options)
+    try:
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def dovecot_server() -> Iterator[Dovecot]:
-    directory = Path(tempfile.mkdtemp(prefix="hcp-dovecot-"))
-    process, server = start_dovecot(directory)
-    yield server
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(directory, ignore_errors=True)
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_without_idle() -> Iterator[Dovecot]:
+    """A second server: no IDLE capability and no TLS at all (so no STARTTLS either)."""
+    with running_dovecot(tls=False, idle=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 STATUS_SCOPE = "s"
 GENERAL_SCOPE = "f"
 SECRET = re.compile(r"^\d{4}$")
+FIELD_ORDER = ("form", "hall", "rating", "reason", "text", "name", "phone", "reply", "consent")  # as on the page
 
 TOKEN_MESSAGES: dict[TokenProblem, tuple[int, str]] = {
     TokenProblem.MISSING: (400, "页面缺少校验码，无法确认来源。您填写的内容都还在，请核对后再点一次“提交”。"),
@@ -149,8 +150,10 @@ async def _form_page(request: Request, target: Target, *, values: FormValues | N
     token = issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
     halls = (await state.registry.get()).hall_names if target.kind == "general" else {}
     values = values or FormValues(entry=target.entry)
+    problems = problems or {}
+    ordered = {name: problems[name] for name in FIELD_ORDER if name in problems} | problems
     return _render(request, "form.html", {
-        "target": target, "values": values, "problems": problems or {}, "message": message, "token": token,
+        "target": target, "values": values, "problems": ordered, "message": message, "token": token,
         "ratings": [(rating.value, rating.label, rating.is_bad) for rating in Rating],
         "reasons": REASONS, "reply_labels": REPLY_LABELS, "text_max": TEXT_MAX, "halls": halls,
         "no_hall": NO_HALL,

@@ -90,12 +90,15 @@ async def run_one(label: str, url: str, intakes: list[Intake], concurrency: int,
     again_elapsed = time.perf_counter() - again_started
     async with services.store.read() as session:
         stored = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
+    batcher = services.ingestor.batcher
+    grouping = (f"group commit: {batcher.batched} of {2 * len(intakes)} intakes in {batcher.batches} shared "
+                f"transactions (mean {batcher.batched / max(batcher.batches, 1):.1f})" if batcher else "group commit off")
     await services.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ok = created == stored == len(intakes) and again == 0
     print(f"{label:<10} {len(intakes):>6} intakes  {len(intakes) / elapsed:>8.0f} intakes/s  "
           f"(duplicates re-sent: {len(intakes) / again_elapsed:>7.0f}/s)  peak RSS {peak_mb:.0f} MB  "
-          f"exactly-once {'OK' if ok else 'BROKEN'}")
+          f"exactly-once {'OK' if ok else 'BROKEN'}; {grouping}")
     if not ok:
         raise SystemExit(f"{label}: created {created}, stored {stored}, second pass created {again}")
 

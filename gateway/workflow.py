@@ -49,7 +49,7 @@ class CaseFacts:
         return self.real_name and self.rating is not None and self.rating.is_bad
 
 
-_INSERT_EVENT = insert(CaseEvent)
+_INSERT_EVENT = insert(CaseEvent.__table__)  # Core: no ORM bookkeeping for append-only rows
 Guard = Callable[[CaseFacts], str | None]
 
 

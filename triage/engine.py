@@ -372,7 +372,7 @@ class Triager:
                 best[lab] = j
         ranked = sorted(LABELS, key=lambda lab: -by_label[lab])
         weight = lr.weight * (by_label[ranked[0]] - by_label[ranked[1]])
-        if weight < 0.05:
+        if weight < max(lr.min_weight, 0.01):
             return None
         r1, r2 = best[ranked[0]], best[ranked[1]]
         contrib = logp[idx, r1] - logp[idx, r2]
@@ -514,9 +514,7 @@ class Triager:
                 conf = min(conf, lr.max_confidence if lr is not None else conf)
             return self._result("none", reason, conf, terms, {**label_score, "none": top_none})
 
-        # Weak evidence that comes from the model alone does not make a complaint label.
-        nb_comp = nb[1] if nb is not None and REASONS[nb[0]] != "none" else 0.0
-        if top_comp > 0 and sum(label_score.values()) - nb_comp > 1e-9:
+        if top_comp > 0:
             label = max(COMPLAINT_LABELS, key=lambda lab: label_score[lab])
             reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
             conf = 0.5 * top_comp / min_score

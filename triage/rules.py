@@ -64,6 +64,8 @@ class LearnedSettings:
     max_confidence: float = 0.75
     #: How many of the model's words are shown as the terms behind its evidence.
     top_terms: int = 3
+    #: Evidence weaker than this is dropped (too little to say anything, e.g. "asdf 111").
+    min_weight: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -481,6 +483,7 @@ _LEARNED_NUMBERS = {
     "apply_below": (0.0, 100.0, False),
     "max_confidence": (0.0, 1.0, False),
     "top_terms": (1, 20, True),
+    "min_weight": (0.0, MAX_WEIGHT, False),
 }
 
 

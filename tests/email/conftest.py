@@ -202,6 +202,8 @@ class Received:
     messages: list[dict[str, Any]] = field(default_factory=list)
     reject: dict[str, str] = field(default_factory=dict)
     """Recipient address → SMTP reply to give at RCPT (e.g. ``550 5.1.1 no such user``)."""
+    data_reply: str | None = None
+    """A refusal to give after the data (e.g. ``554 5.6.0 content rejected``), instead of accepting it."""
 
 
 class _Handler:
@@ -215,6 +217,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.received.data_reply:
+            return self.received.data_reply
         self.received.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                                        "data": envelope.original_content or envelope.content})
         return "250 Message accepted"

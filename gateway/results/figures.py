@@ -68,7 +68,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import Rating
@@ -511,6 +511,10 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
     return rows
 
 
+# PostgreSQL's JIT compiles this many CASE expressions and sub-plans for about a second (measured:
+# 1.1 s of a 1.2 s query over a month of a million cases) to save milliseconds; off for the
+# counter queries, for the current transaction only.
+NO_JIT = text("SET LOCAL jit = off")
 CASE_COLUMNS = {Dim.HALL: Case.hall_id, Dim.WINDOW: Case.window_id, Dim.SERVICE_ITEM: Case.service_item_id,
                 Dim.CHANNEL: Case.channel, Dim.STAFF: Case.staff_id}
 
@@ -572,6 +576,8 @@ async def _from_rollup(session: AsyncSession, cube: str, filters: Filters, plain
 async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim], by_day: bool,
                       names: Names) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        await session.execute(NO_JIT)
     columns: list[Any] = [CASE_COLUMNS[d] for d in plain]
     if by_day:
         columns.append(local_day_sql(dialect, filters.period.tz).label("day"))

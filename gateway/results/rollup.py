@@ -24,7 +24,7 @@ from gateway.db.dialect import dialect_of, insert_for
 from gateway.db.models import Case, WorkerState
 from gateway.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.db.store import Store
-from gateway.results.figures import counter_columns
+from gateway.results.figures import NO_JIT, counter_columns
 
 STATE_KEY = "results:rollup"
 CUBE_NAMES = ("channel", "window", "item", "staff")
@@ -70,6 +70,7 @@ def rebuild_days_sync(session: Session, days: Iterable[date], tz: ZoneInfo) -> i
     """Rebuild the roll-up rows of ``days`` inside the caller's transaction; return rows written."""
     if dialect_of(session) == "postgresql":
         session.execute(LOCK_SQL)
+        session.execute(NO_JIT)
     written = 0
     for day in days:
         session.execute(delete(ResultsDaily).where(ResultsDaily.cube.in_(CUBE_NAMES), ResultsDaily.day == day))

@@ -517,7 +517,8 @@ class Triager:
         if top_comp > 0:
             label = max(COMPLAINT_LABELS, key=lambda lab: label_score[lab])
             reason = max((r for r in rscore if REASONS[r] == label), key=lambda r: rscore[r])
-            conf = 0.5 * top_comp / min_score
+            # no clear term: at most 0.5, so with a review threshold above that it goes to review
+            conf = 0.5 * min(top_comp / min_score, 1.0)
             return self._result(label, reason, conf, terms, {**label_score, "none": top_none})
 
         # Meaningful text with no evidence at all.

@@ -79,7 +79,7 @@ def _first_item(op: Any, av: Any) -> tuple[set[str] | None, bool]:
         lo, _hi, sub = av
         fs, n = _first(list(sub))
         return fs, (lo == 0 or n)
-    if op is _c.AT:
+    if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):  # zero-width: consume nothing
         return set(), True
     return _ANY, False
 
@@ -182,6 +182,8 @@ def _expand(op: Any, av: Any) -> tuple[str, ...] | None:
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
         sub = _expand_seq(list(av[2]))
         return None if sub is None else ("", *sub)
+    if op in (_c.ASSERT, _c.ASSERT_NOT):  # lookarounds consume nothing
+        return ("",)
     return None
 
 

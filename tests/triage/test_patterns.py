@@ -68,3 +68,9 @@ def test_whole_text_patterns_are_tried_once():
     assert ps.findall("x啊啊啊啊啊") == []
     assert [m.start() for m, _p in ps.findall("不\n好")] == [2]  # MULTILINE keeps scanning
     assert ps.unanchored == []
+
+
+def test_lookarounds_are_zero_width_for_the_shortcuts():
+    ps = PatternSet([("(?<![安编])排(?:了)?队", "q"), ("(?!窗口)去找", "g")])
+    assert [(m.start(), p) for m, p in ps.findall("安排队 排了队 编排队 排队")] == [(4, "q"), (12, "q")]
+    assert [m.start() for m, _p in ps.findall("窗口去找 去找")] == [2, 5]

@@ -185,3 +185,13 @@ def test_rules_file_with_thousands_of_terms_loads_fast(tmp_path):
     rules = load_rules(_write(tmp_path, many))
     assert len(rules.reasons["efficiency"].terms) == 5001
     assert time.perf_counter() - t0 < 5  # line look-ups are indexed, not a scan per term
+
+
+def test_weak_evidence_without_a_clear_term_goes_to_review(tmp_path, triager):
+    text = MINIMAL + '"拖沓" = 0.6\n"磨叽" = 0.6\n'
+    t = Triager(triager.rules)
+    t.reload(_write(tmp_path, text))
+    res = t.classify("拖沓，磨叽")  # 1.2 in all: enough, but no clear term
+    assert res.label == "time_limited" and res.confidence <= 0.5 and res.needs_review
+    res = t.classify("排长队")  # one clear term
+    assert res.label == "time_limited" and not res.needs_review

@@ -104,7 +104,7 @@ def main() -> None:
         bare(t)
         bare_no_hmm(t)
         triager.classify(t)
-    consulted = sum(1 for t in texts if any(x.source == "nb" for x in triager.classify(t).terms))
+    consulted = sum(1 for t in texts if any(getattr(x, "source", "") == "nb" for x in triager.classify(t).terms))
 
     rows: list[tuple[float, float, float, float, float, float]] = []
     for _ in range(args.rounds):
@@ -114,7 +114,7 @@ def main() -> None:
         rows.append((bw, bc, fw, fc, nw, nc))
 
     n = len(texts)
-    lr = triager.rules.learned
+    lr = getattr(triager.rules, "learned", None)
     print(f"texts: {n} x ~{chars // n} characters; rules {triager.rules.source}")
     print("learned model: " + ("off" if lr is None or not lr.enabled else
                                f"on, its evidence used on {consulted} of {n} texts"))

@@ -86,7 +86,20 @@ class _Compiled:
     combo_weight: tuple[float, ...]
 
 
-def _compile(rules: Rules) -> _Compiled:
+def _frequency(tok: Any) -> Any:
+    """How common a string is, from jieba's word counts (a non-word: its rarest character / 100)."""
+    freq = tok.FREQ
+
+    def f(s: str) -> float:
+        n = freq.get(s)
+        if n:
+            return float(n)
+        return min((freq.get(ch) or 1 for ch in s), default=1) / 100
+
+    return f
+
+
+def _compile(rules: Rules, frequency: Any = None) -> _Compiled:
     lex: dict[str, list[tuple[str, str, float, int]]] = {}
     for rname, rr in rules.reasons.items():
         for term, w in rr.terms.items():
@@ -124,7 +137,7 @@ def _compile(rules: Rules) -> _Compiled:
     flag(rules.hypothetical_ends, F_HYPEND)
     flag(rules.post_negation_cues, F_POST)
     table = {w: (flags.get(w, 0), tuple(lex.get(w, ()))) for w in set(flags) | set(lex)}
-    return _Compiled(rules, {k: tuple(v) for k, v in lex.items()}, PatternSet(pats),
+    return _Compiled(rules, {k: tuple(v) for k, v in lex.items()}, PatternSet(pats, frequency),
                      table, tuple(combo_reason), tuple(combo_weight))
 
 class Triager:
@@ -136,7 +149,7 @@ class Triager:
     def __init__(self, rules: Rules, model: Any = None):
         self._tok = _tokenizer()
         _ensure_words(self._tok, rules.all_words())
-        self._c = _compile(rules)
+        self._c = _compile(rules, _frequency(self._tok))
         self._lock = threading.Lock()
         self._model_override = model
         #: (rules digest, model or None) once loaded
@@ -170,7 +183,7 @@ class Triager:
             except ModelError as exc:
                 raise RulesError([str(exc)]) from exc
         _ensure_words(self._tok, new_rules.all_words())
-        compiled = _compile(new_rules)
+        compiled = _compile(new_rules, _frequency(self._tok))
         with self._lock:
             self._c = compiled
             self._model = (new_rules.digest, model) if model is not None else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -199,17 +200,16 @@ def _expand_seq(items: list[tuple[Any, Any]]) -> tuple[str, ...] | None:
     return outs
 
 
-def required_literals(pattern: str) -> tuple[str, ...] | None:
-    """Strings of which every match of ``pattern`` contains at least one, or None.
+def required_literal_groups(pattern: str) -> list[tuple[str, ...]]:
+    """Groups of strings such that every match of ``pattern`` contains one string of each group.
 
     Runs of top-level items made of literals, alternations of literals and
-    optional parts are expanded (``(?:冷|热)得`` -> 冷得, 热得); the most
-    selective run is kept (longest shortest string, then fewest strings).  A
-    substring test rules a text out far more often than a character test."""
+    optional parts are expanded (``(?:冷|热)得`` -> 冷得, 热得); groups with a
+    string shorter than two characters are left out (a character test does that)."""
     try:
         items = _parsed(pattern)
     except Exception:
-        return None
+        return []
     groups: list[tuple[str, ...]] = []
     outs: tuple[str, ...] = ("",)
     for op, av in [*items, (None, None)]:
@@ -222,12 +222,22 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
         if all(outs):
             groups.append(outs)
         outs = ("",) if sub is None else sub
-    groups = [g for g in groups if min(len(x) for x in g) >= 2]
+    out = []
+    for g in groups:
+        if min(len(x) for x in g) >= 2:
+            # a string that contains another one of the group adds nothing
+            out.append(tuple(x for x in g if not any(y != x and y in x for y in g)))
+    return out
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """The most selective of :func:`required_literal_groups` by length (longest shortest
+    string, then fewest strings), or None.  A substring test rules a text out far more
+    often than a character test."""
+    groups = required_literal_groups(pattern)
     if not groups:
         return None
-    best = max(groups, key=lambda g: (min(len(x) for x in g), -len(g)))
-    # a string that contains another one of the group adds nothing
-    return tuple(x for x in best if not any(y != x and y in x for y in best))
+    return max(groups, key=lambda g: (min(len(x) for x in g), -len(g)))
 
 
 def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
@@ -249,6 +259,17 @@ def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
     if not all(outs):
         return None
     return tuple(x for x in outs if not any(y != x and x.startswith(y) for y in outs))
+
+
+def _has_each(groups: tuple[tuple[str, ...], ...], text: str) -> bool:
+    """True if ``text`` holds one string of each group."""
+    for group in groups:
+        for lit in group:
+            if lit in text:
+                break
+        else:
+            return False
+    return True
 
 
 _AT_START = object()  # a pattern that can only match at position 0
@@ -289,8 +310,10 @@ class PatternSet:
       non-overlapping and leftmost, as those of ``finditer``.
     """
 
-    def __init__(self, items: list[tuple[str, Any]]):
-        #: (regex, payload, character sets still to check, strings to check (or None),
+    def __init__(self, items: list[tuple[str, Any]], frequency: Callable[[str], float] | None = None):
+        """``frequency(s)`` estimates how common a string is in text (jieba's word counts);
+        with it, the rarest group of required strings is the one indexed."""
+        #: (regex, payload, character sets still to check, groups of strings to check,
         #:  how to find start positions: _SCAN, _AT_START, first characters or prefix strings)
         self._compiled: list[tuple[re.Pattern[str], Any, tuple[frozenset[str], ...], tuple[str, ...] | None,
                                    Any]] = []
@@ -301,9 +324,16 @@ class PatternSet:
             idx = len(self._compiled)
             req = required_sets(pat)
             prefixes = literal_prefixes(pat)
-            literals = required_literals(pat)
+            groups = required_literal_groups(pat)
             if prefixes is not None and min(map(len, prefixes)) >= 2 and len(prefixes) <= 16:
-                literals = prefixes
+                groups.append(prefixes)
+            if frequency is not None:
+                groups.sort(key=lambda g: sum(frequency(x) for x in g))
+            else:
+                groups.sort(key=lambda g: (-min(len(x) for x in g), len(g)))
+            groups = list(dict.fromkeys(groups))  # the prefixes may repeat a group
+            literals = groups[0] if groups else None
+            also = groups[1] if len(groups) > 1 else None
             starts: Any
             if _starts_at_beginning(pat):
                 starts = _AT_START  # only a match at position 0 is possible
@@ -317,13 +347,16 @@ class PatternSet:
                 needs = tuple(req or ()) if len(literals) > 8 else ()
                 for lit in {x[:2] for x in literals}:
                     pairs.setdefault(lit, []).append(idx)
-                # two-character strings are proven present by the pair index itself
-                check = None if all(len(x) == 2 for x in literals) else literals
+                # two-character strings are proven present by the pair index itself;
+                # a second group of required strings is checked as well
+                check = () if all(len(x) == 2 for x in literals) else (literals,)
+                if also is not None:
+                    check += (also,)
             elif req is None:
-                needs, check = (), None
+                needs, check = (), ()
                 self._always.append(idx)
             else:
-                needs, check = tuple(req[1:]), None
+                needs, check = tuple(req[1:]), ()
                 for ch in req[0]:
                     index.setdefault(ch, []).append(idx)
             self._compiled.append((re.compile(pat), payload, needs, check, starts))
@@ -365,12 +398,8 @@ class PatternSet:
                         break
                 if skip:
                     continue
-            if check is not None:
-                for lit in check:
-                    if lit in text:
-                        break
-                else:
-                    continue
+            if check and not _has_each(check, text):
+                continue
             if how is _SCAN:
                 for m in rx.finditer(text):
                     out.append((m, payload))

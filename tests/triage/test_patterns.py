@@ -52,10 +52,13 @@ def _texts() -> list[str]:
     return out
 
 
-def test_packaged_patterns_match_exactly_like_finditer():
+@pytest.mark.parametrize("with_frequency", [False, True])
+def test_packaged_patterns_match_exactly_like_finditer(triager, with_frequency):
+    from triage.engine import _frequency
+
     rules = load_rules(None)
     pats = [(p, (r, w)) for r, rr in rules.reasons.items() for p, w in rr.patterns.items()]
-    ps = PatternSet(pats)
+    ps = PatternSet(pats, _frequency(triager._tok) if with_frequency else None)
     for text in _texts():
         got = sorted((m.start(), m.end(), p) for m, p in ps.findall(text))
         want = sorted((m.start(), m.end(), p) for pat, p in pats for m in re.finditer(pat, text))

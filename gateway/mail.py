@@ -98,7 +98,7 @@ class EmailOptions(BaseSettings):
     idle_slice: float = Field(default=5.0, gt=0, le=1500)
     """Longest single wait (IDLE or sleep) before the job hands control back to the worker."""
     batch: int = Field(default=50, ge=1, le=1000)
-    concurrency: int = Field(default=32, ge=1, le=1000)
+    concurrency: int = Field(default=64, ge=1, le=1000)
     """Messages of one batch parsed and ingested at the same time (they share group commits)."""
     processed_folder: str | None = None
     """Move finished messages here instead of only flagging them ``\\Seen`` (created if missing)."""
@@ -696,16 +696,25 @@ class ImapPoller:
     # -- polling --
 
     async def _poll(self, mailbox: Mailbox, state: dict[str, Any], counts: dict[str, int]) -> None:
-        last_uid = int(state.get("last_uid") or 0)
+        """Ingest everything above the last finished UID, searching again until nothing is new.
+
+        The final, empty search matters for IDLE: a message that arrived while we were busy may
+        have been announced inside another command's response, where IDLE would never see it.
+        """
         if state.get("uidvalidity") != mailbox.uidvalidity:
             if state.get("uidvalidity") is not None:
                 log.warning("email: UIDVALIDITY changed; rescanning the folder (duplicates are skipped)")
-            last_uid = 0
             state.update(uidvalidity=mailbox.uidvalidity, last_uid=0)
-        uids = await self._io(mailbox.new_uids, last_uid)
-        state["backlog"] = len(uids)
-        if not uids:
-            return
+        while True:
+            uids = await self._io(mailbox.new_uids, int(state.get("last_uid") or 0))
+            state["backlog"] = len(uids)
+            if not uids:
+                return
+            await self._ingest_uids(mailbox, uids, state, counts)
+
+    async def _ingest_uids(self, mailbox: Mailbox, uids: list[int], state: dict[str, Any],
+                           counts: dict[str, int]) -> None:
+        last_uid = int(state.get("last_uid") or 0)
         batches = [uids[start:start + self.options.batch] for start in range(0, len(uids), self.options.batch)]
         prefetch: asyncio.Task[_Fetched] | None = asyncio.ensure_future(self._fetch(mailbox, batches[0]))
         try:

@@ -62,6 +62,8 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_PLAIN_HEADER = re.compile(r"(?:(?!=\?)[\x20-\x7e])*")
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes:
@@ -89,7 +91,9 @@ def decode_header_value(value: str | bytes | None) -> str:
         text = decode_bytes(value)[0]
     else:
         text = str(value)
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
+        if _PLAIN_HEADER.fullmatch(text):  # the common case: printable ASCII, no encoded words
+            return text.strip()
+        if _SURROGATE.search(text):
             text = decode_bytes(text.encode("ascii", "surrogateescape"))[0]
     text = re.sub(r"\r?\n[ \t]*", " ", text)
     text = _BETWEEN_WORDS.sub(r"\1\2", text)

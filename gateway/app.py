@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         owned = services is None
         app.state.services = services or Services.create(settings)
         await app.state.services.prepare_database()
+        app.state.services.classifier.classify("预热")  # load jieba now, not during a citizen's first request
+        gc.freeze()  # jieba's dictionary out of full GC passes: worst pause 220–330 ms → ~100 ms (web_submit.py)
         first_password = await ensure_first_admin(app.state.services.store)
         if first_password:
             announce_first_admin(first_password)

@@ -33,6 +33,7 @@ ROUTES: tuple[str, ...] = (
     "gateway.routes.supervise:routes",
     "gateway.routes.rosters:routes",
     "gateway.api.routes:routes",
+    "gateway.api.evaluation_page:routes",
     "gateway.routes.admin:routes",
     "gateway.paper.routes:routes",
     "gateway.web.routes:routes",

@@ -11,7 +11,6 @@ from gateway.db.models import Case, Contact
 from gateway.db.models_matters import Matter
 from gateway.services import Services
 from tests.api.helpers import ApiClientDriver, matter
-from tests.api.test_inbound_api import api  # noqa: F401  (fixture)
 
 
 async def _link_path(api: ApiClientDriver, number: str = "L1") -> str:

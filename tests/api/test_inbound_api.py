@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,14 +18,6 @@ from gateway.db.models import Case, Message, OutboxMessage
 from gateway.db.models_matters import Matter
 from gateway.services import Services
 from tests.api.helpers import ApiClientDriver, matter
-
-
-@pytest.fixture
-async def api(services: Services) -> AsyncIterator[ApiClientDriver]:
-    issued = await add_client(services.store, services.cipher, "queue-jintun", "金屯镇叫号系统")
-    app = create_app(services=services, run_workers=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-        yield ApiClientDriver(client, issued.client, issued.key_id, issued.secret)
 
 
 async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-def]

@@ -78,16 +78,10 @@ def hall_bars(rows: list[FigureRow]) -> list[charts.Bar]:
             for r in rows]
 
 
-def _short_month(code: str, first: bool) -> str:
-    """``2026-01`` → ``2026年1月`` for January and the first point, else ``3月``."""
-    year, month = code.split("-")
-    return f"{year}年{int(month)}月" if first or month == "01" else f"{int(month)}月"
-
-
 def trend_points(rows: list[FigureRow], rate: str = "good_rate") -> list[charts.Bar]:
-    """Monthly points for a line chart, with short month labels."""
-    return [charts.Bar(_short_month(r.code(Dim.MONTH), i == 0), r.counts.rate(rate), percent(r.counts.rate(rate), 0))
-            for i, r in enumerate(rows)]
+    """Monthly points for a line chart, labelled ``11月`` (the chart's title names the years)."""
+    return [charts.Bar(f"{int(r.code(Dim.MONTH).split('-')[1])}月", r.counts.rate(rate),
+                       percent(r.counts.rate(rate), 0)) for r in rows]
 
 
 def count_bars(rows: list[FigureRow], dim: Dim) -> list[charts.Bar]:
@@ -118,7 +112,9 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
         "headlines": headlines(counts), "year_headlines": headlines(total(year_rows)), "year": month.year,
         "by_hall": by_hall, "by_channel": by_channel, "trend": trend,
         "hall_chart": charts.bar_chart(f"{month:%Y年%m月}各镇（街道）好评率", hall_bars(by_hall), maximum=1.0),
-        "trend_chart": charts.line_chart("近十二个月好评率", trend_points(trend), maximum=1.0),
+        "trend_chart": charts.line_chart(
+            f"近十二个月好评率（{trend_period.start:%Y年%m月}—{trend_period.end:%Y年%m月}）", trend_points(trend),
+            maximum=1.0),
         "count_chart": charts.bar_chart(f"{month:%Y年%m月}各渠道评价数", count_bars(by_channel, Dim.CHANNEL)),
         "latest": latest, "halls": all_halls, "percent": percent, "Dim": Dim, "tz": ZoneInfo(tz),
     }

@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -316,11 +317,7 @@ class Triager:
             starts: list[int] | None = None
             for m, (rname, weight) in c.patterns.findall(body):
                 if starts is None:
-                    starts = []
-                    p = 0
-                    for t in tokens:
-                        starts.append(p)
-                        p += len(t)
+                    starts = list(accumulate(map(len, tokens), initial=0))
                 k = bisect.bisect_right(starts, m.start()) - 1
                 negated = any(a <= m.start() < b for a, b in hyp_spans)
                 if not negated:

@@ -655,8 +655,9 @@ class ImapPoller:
     # -- bookkeeping --
 
     async def _succeeded(self, state: dict[str, Any], counts: dict[str, int], *, force: bool = False) -> None:
-        changed = bool(counts) or state.get("consecutive_failures") or state.get("mode") != self.mode
-        state.update(consecutive_failures=0, next_try_at=None, last_ok=_now().isoformat(), mode=self.mode,
+        mode = self.mode or state.get("mode")  # a one-off ``poll_once`` leaves the job's mode alone
+        changed = bool(counts) or state.get("consecutive_failures") or state.get("mode") != mode
+        state.update(consecutive_failures=0, next_try_at=None, last_ok=_now().isoformat(), mode=mode,
                      server=self._server_text())
         if counts:
             state["last_counts"] = counts

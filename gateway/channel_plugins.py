@@ -39,6 +39,7 @@ ROUTES: tuple[str, ...] = (
     "gateway.web.routes:routes",
     "gateway.results.routes:routes",
     "gateway.phone.routes:routes",
+    "gateway.routes_email:routes",
 )
 # "module:attribute" naming a click group mounted under ``hcp``.
 CLI_GROUPS: tuple[str, ...] = (

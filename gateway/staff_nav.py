@@ -29,6 +29,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/rosters", "窗口排班", frozenset({"admin", "supervisor", "handler"}), "7"),
     NavItem("/audit", "审计日志", frozenset({"supervisor"}), "8"),
     NavItem("/admin/users", "用户管理", frozenset({"admin"}), "9"),
+    NavItem("/email", "邮件渠道", frozenset({"supervisor", "triage", "admin"}), "l"),
     NavItem("/me/evaluations", "我的评价", frozenset({"operator", "mailroom", "triage", "handler", "supervisor"}), "0"),
 )
 

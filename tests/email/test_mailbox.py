@@ -223,3 +223,53 @@ async def test_acknowledgement_rate_limit_and_permanent_rejection(services: Serv
     again = await sender.send(message)
     assert not again.ok and "bounced" in (again.error or "")
     assert len(received.messages) == 2
+
+
+async def test_processed_folder_receives_finished_mail(services: Services, dovecot: Dovecot) -> None:
+    folder = "已处理"
+    client = dovecot.client()
+    try:
+        if client.folder_exists(folder):
+            client.delete_folder(folder)
+    finally:
+        client.logout()
+    dovecot.append(mails.build("处理后移走", message_id="<moved@x>"), mails.bounce())
+    counts = await poller(services, processed_folder=folder).poll_once()
+    assert counts == {"already_stored": 0, "ingested": 1, "bounce": 1}
+    assert dovecot.flags() == {}  # nothing left in INBOX, and nothing deleted:
+    client = dovecot.client()
+    try:
+        client.select_folder(folder)
+        moved = client.fetch(client.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    finally:
+        client.logout()
+    assert len(moved) == 2 and all(SEEN in item[b"FLAGS"] for item in moved.values())
+    assert await count(services, Case) == 1
+
+
+async def test_the_worker_job_runs_the_same_loop(services: Services, dovecot: Dovecot,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from gateway.mail import plugin
+    from gateway.workers import WorkerRunner
+
+    monkeypatch.setenv("HCP_EMAIL_IDLE_SLICE", "0.5")
+    wired = plugin(services)
+    assert [job.name for job in wired.jobs] == ["email-poll"] and wired.jobs[0].singleton
+    assert set(wired.senders) == {"email"}
+    runner = WorkerRunner(services, wired.jobs)
+    task = asyncio.ensure_future(runner.run())
+    try:
+        dovecot.append(mails.build("后台任务收信", message_id="<job@x>"))
+        for _ in range(200):
+            if await count(services, Case):
+                break
+            await asyncio.sleep(0.05)
+        assert await count(services, Case) == 1
+    finally:
+        runner.stop.set()
+        await asyncio.wait_for(task, timeout=5)  # within one IDLE slice
+        await wired.jobs[0].run.__self__.disconnect()  # type: ignore[attr-defined]
+    job = await load_state(services, "job:email-poll")
+    assert job["ok"] is True

@@ -25,7 +25,15 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 async def upgrade_async(engine: AsyncEngine, revision: str = "head") -> None:
-    """Same as ``upgrade`` from inside a running event loop, on an existing engine."""
+    """Same as ``upgrade`` from inside a running event loop, on an existing engine.
+
+    On SQLite the migration runs on its own connection without ``PRAGMA foreign_keys``: a batch
+    migration rebuilds a table by copy-and-rename, and with foreign keys on, dropping the old
+    table would cascade into every child table (the store's engines turn foreign keys on).
+    """
+    if engine.dialect.name == "sqlite":
+        await asyncio.to_thread(upgrade, engine.url.render_as_string(hide_password=False), revision)
+        return
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
     def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,9 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+    # SQLite: wait for a concurrent writer (another process starting) instead of failing; foreign
+    # keys stay off (SQLite's default) so batch table rebuilds never cascade.
+    engine = create_async_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -55,18 +55,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_window_shifts_window_starts", "window_shifts", ["window_id", "starts_at"], unique=False)
     op.create_index(op.f("ix_window_shifts_staff_id"), "window_shifts", ["staff_id"], unique=False)
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("staff_id", big_id, nullable=True))
-        batch.add_column(sa.Column("staff_attribution", sa.String(length=16), nullable=True))
-        batch.create_foreign_key(op.f("fk_cases_staff_id_staff_members"), "staff_members", ["staff_id"], ["id"],
-                                 ondelete="SET NULL")
-        batch.create_index(op.f("ix_cases_staff_id"), ["staff_id"], unique=False)
+    # No batch (copy-and-rename) of ``cases``: SQLite adds a column with an inline REFERENCES
+    # clause in place, so the table and its children are never rebuilt.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE cases ADD COLUMN staff_id INTEGER CONSTRAINT fk_cases_staff_id_staff_members "
+                   "REFERENCES staff_members (id) ON DELETE SET NULL")
+    else:
+        op.add_column("cases", sa.Column("staff_id", big_id, nullable=True))
+        op.create_foreign_key(op.f("fk_cases_staff_id_staff_members"), "cases", "staff_members", ["staff_id"], ["id"],
+                              ondelete="SET NULL")
+    op.add_column("cases", sa.Column("staff_attribution", sa.String(length=16), nullable=True))
+    op.create_index(op.f("ix_cases_staff_id"), "cases", ["staff_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_index(op.f("ix_cases_staff_id"))
-        batch.drop_constraint(op.f("fk_cases_staff_id_staff_members"), type_="foreignkey")
+    op.drop_index(op.f("ix_cases_staff_id"), table_name="cases")
+    with op.batch_alter_table("cases") as batch:  # run with foreign keys off (gateway/db/migrate.py)
+        if op.get_bind().dialect.name != "sqlite":
+            batch.drop_constraint(op.f("fk_cases_staff_id_staff_members"), type_="foreignkey")
         batch.drop_column("staff_attribution")
         batch.drop_column("staff_id")
     op.drop_table("window_shifts")

@@ -8,8 +8,11 @@ Pipeline for one text:
 3. segment with a shared jieba tokenizer that knows every rule word;
 4. one pass over the tokens: term look-up in a dict, negation scope,
    "hypothetical / past" scope (``以前要跑好几趟``), intensifiers,
-   object + fault combos per clause; then the (few) regex patterns;
-5. sum evidence per reason and label, apply precedence, compute confidence.
+   object + fault combos per clause; then the regex patterns (``patterns.py``);
+5. sum evidence per reason and label; where no label has much rule evidence,
+   add the learned model's evidence (``[learned]``, ``triage.learn``), shown as
+   the words that weighed most; apply precedence (each label's strongest
+   problem), compute confidence.
 """
 
 from __future__ import annotations
@@ -391,10 +394,12 @@ class Triager:
             return None
         total = float(sum(contrib[k] for k in order))
         reason = REASON_LIST[r1]
+        body = "".join(tokens)
         terms = []
         for k in order:
-            f, a, b = rows[idx[k]]
-            terms.append(MatchedTerm(f, a, b, reason, weight * float(contrib[k]) / total, False, "nb"))
+            _f, a, b = rows[idx[k]]
+            # the words as they stand in the (normalised) text: "3", not the model's "#"
+            terms.append(MatchedTerm(body[a:b], a, b, reason, weight * float(contrib[k]) / total, False, "nb"))
         return reason, weight, terms
 
     def _decide(self, text: str, body: str, meaningful: bool, ev: list[list[Any]],

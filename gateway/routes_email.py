@@ -32,8 +32,22 @@ OUTCOMES = {
 }
 KINDS = {"acknowledgement": "受理回执", "reply": "办理答复", "evaluation_request": "评价邀请"}
 STATES = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
+# Quarantine reasons are technical English from the parser and ingest; staff read the Chinese gist first.
+REASON_GIST = (
+    ("empty message", "空邮件"),
+    ("not a MIME message", "不是有效的邮件格式"),
+    ("no From, To, Subject", "缺少发件人、主题等基本信头"),
+    ("not a usable complaint", "无法构成意见（没有正文、评价或附件等）"),
+    ("ingest refused", "入库被拒绝"),
+    ("parser error", "解析程序出错，需修复后重新处理"),
+)
 TIME_KEYS = ("last_poll", "last_ok", "last_error_at", "next_try_at", "last_messages_at", "at", "first_at",
              "resolved_at", "received_at")
+
+
+def reason_gist(reason: str | None) -> str:
+    text = reason or ""
+    return next((gist for prefix, gist in REASON_GIST if text.startswith(prefix)), "无法处理")
 
 
 def _times(entry: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +81,7 @@ async def email_page(request: Request) -> Response:
         "quarantined": [_times(e) for e in status["quarantined"]],
         "resolved": [_times(e) for e in status["resolved"]],
         "failures": status["outbox_failures"], "codes": codes, "kinds": KINDS, "states": STATES,
-        "outcomes": OUTCOMES, "may_act": user is not None and user.has(*ACTING_ROLES),
+        "outcomes": OUTCOMES, "reason_gist": reason_gist, "may_act": user is not None and user.has(*ACTING_ROLES),
         "done": request.query_params.get("done"), "error": request.query_params.get("error"),
     })
 

@@ -69,6 +69,7 @@ async def test_status_page_and_reprocessing_after_a_fix(services: Services, dove
         assert f"127.0.0.1:{real_port}（明文，仅限本机），文件夹 INBOX" in html
         assert "ConnectionRefusedError" in html and "连续失败</th><td class=\"num late\">1 次" in html
         assert "隔离邮件（1）" in html and "parser error: KeyError" in html and sha[:16] in html
+        assert "解析程序出错，需修复后重新处理" in html
         assert "wang.xm@example.cn" not in html and "li@example.cn" not in html  # no personal data
         raw = await client.get(f"/email/quarantine/{sha[:32]}/raw")
         assert raw.status_code == 200 and raw.headers["content-type"] == "message/rfc822"

@@ -604,3 +604,106 @@ def total(rows: Iterable[FigureRow]) -> Counts:
 async def totals(session: AsyncSession, filters: Filters, *, names: Names | None = None) -> Counts:
     """The figures of the whole filtered period in one group."""
     return total(await compute(session, filters, (), names=names))
+
+
+# ----- the return-visit questionnaire and unrated matters (一次一评 / 一事一评) ------------------------
+#
+# These come from their own tables (``return_visits``, ``matters``), not from ``cases`` counters, so
+# they are computed directly rather than from the roll-up; both tables hold at most one row per
+# 差评 or per 办件, which stays small next to ``cases``.
+#
+# * The **questionnaire** of a case is its latest *reached* return visit that carries any answer.
+#   **回访整改满意率** = visits whose satisfaction with the rectification is 非常满意, 满意 or 基本满意
+#   / visits that answered that question.  **问题解决** counts yes / partly / no.  **政策知悉度,
+#   办事便利度, 服务满意度** are the averages (1–5) of the answers given; an unanswered question is
+#   left out of its average, never counted as 0.  Cases count in the period they were received in,
+#   like every other figure, and only adopted cases count.
+# * **未评率** = 办件 finished in the period that were not rated in time (``matters.unrated_at``) /
+#   办件 finished in the period.  It is reported whatever the unrated policy; under the ``basic``
+#   policy those 办件 also appear among the evaluations as 基本满意 (flagged), as the province rule asks.
+
+
+@dataclass
+class Survey:
+    """Questionnaire figures of one group."""
+
+    visits: int = 0
+    rectification_answered: int = 0
+    rectification_good: int = 0
+    solved: dict[str, int] = field(default_factory=lambda: {"yes": 0, "partly": 0, "no": 0})
+    sums: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SURVEY_SCORES, 0))
+    answers: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SURVEY_SCORES, 0))
+
+    @property
+    def rectification_satisfaction_rate(self) -> float | None:
+        return self.rectification_good / self.rectification_answered if self.rectification_answered else None
+
+    def average(self, score: str) -> float | None:
+        return self.sums[score] / self.answers[score] if self.answers[score] else None
+
+
+SURVEY_SCORES = {"policy_awareness": "政策知悉度", "convenience": "办事便利度", "service_satisfaction": "服务满意度"}
+GOOD_RECTIFICATION = frozenset(GOOD_RATINGS)
+
+
+async def survey_figures(session: AsyncSession, filters: Filters, *, by_month: bool = False,
+                         names: Names | None = None) -> dict[tuple[str | None, str | None], Survey]:
+    """Questionnaire figures keyed by ``(hall code, month or None)``; the key ``(None, None)`` is the total."""
+    from gateway.db.models_phone import ReturnVisit
+
+    names = names or await Names.load(session)
+    latest = (select(func.max(ReturnVisit.id)).where(ReturnVisit.reached.is_(True), or_(
+        ReturnVisit.problem_solved.is_not(None), ReturnVisit.rectification_satisfaction.is_not(None),
+        ReturnVisit.policy_awareness.is_not(None), ReturnVisit.convenience.is_not(None),
+        ReturnVisit.service_satisfaction.is_not(None))).group_by(ReturnVisit.case_id))
+    rows = (await session.execute(
+        select(Hall.code, Case.received_at, ReturnVisit.problem_solved, ReturnVisit.rectification_satisfaction,
+               ReturnVisit.policy_awareness, ReturnVisit.convenience, ReturnVisit.service_satisfaction)
+        .join(Case, Case.id == ReturnVisit.case_id).outerjoin(Hall, Hall.id == Case.hall_id)
+        .where(ReturnVisit.id.in_(latest), ADOPTED, *_case_filters(filters, names)))).all()
+    zone = filters.period.zone
+    result: dict[tuple[str | None, str | None], Survey] = {}
+    for hall, received, solved, rectification, *scores in rows:
+        month = received.astimezone(zone).strftime("%Y-%m") if by_month else None
+        for key in {(None, None), (hall, month)}:
+            figures = result.setdefault(key, Survey())
+            figures.visits += 1
+            if solved in figures.solved:
+                figures.solved[solved] += 1
+            if rectification is not None:
+                figures.rectification_answered += 1
+                figures.rectification_good += rectification in GOOD_RECTIFICATION
+            for name, value in zip(SURVEY_SCORES, scores, strict=True):
+                if value is not None:
+                    figures.sums[name] += value
+                    figures.answers[name] += 1
+    return result
+
+
+@dataclass
+class Unrated:
+    finished: int = 0
+    unrated: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.unrated / self.finished if self.finished else None
+
+
+async def unrated_figures(session: AsyncSession, filters: Filters) -> dict[str | None, Unrated]:
+    """未评 per hall code (``None`` = the total, and 办件 of no hall), by the day the 办件 was finished."""
+    from gateway.db.models_matters import Matter
+
+    start, end = filters.period.bounds()
+    query = (select(Hall.code, func.count(), func.count(Matter.unrated_at))
+             .select_from(Matter).outerjoin(Hall, Hall.id == Matter.hall_id)
+             .where(Matter.finished_at >= start, Matter.finished_at < end).group_by(Hall.code))
+    if filters.halls is not None:
+        query = query.where(Hall.code.in_(filters.halls))
+    result: dict[str | None, Unrated] = {None: Unrated()}
+    for hall, finished, unrated in (await session.execute(query)).all():
+        if hall is not None:
+            result[hall] = Unrated(finished, unrated)
+        result[None].finished += finished
+        result[None].unrated += unrated
+    return result

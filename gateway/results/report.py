@@ -27,13 +27,18 @@ from gateway.results.figures import (
     RATES,
     RATES_BY_NAME,
     RECTIFY_CATEGORIES,
+    SURVEY_SCORES,
     Counts,
     Dim,
     FigureRow,
     Filters,
     Names,
+    Survey,
+    Unrated,
     compute,
+    survey_figures,
     total,
+    unrated_figures,
 )
 from gateway.results.lists import overdue, return_visit_exceptions
 from gateway.services import Services
@@ -165,6 +170,30 @@ def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, o
     _print_setup(sheet)
 
 
+def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], Survey],
+                  unrated: dict[str | None, Unrated], names: Names) -> None:
+    """回访整改满意率, the three questionnaire averages and 未评率, per town and for the county."""
+    _header(sheet, 1, ["镇（街道）", "回访问卷数", "回访整改满意率", "问题已解决", "部分解决", "未解决",
+                       *[f"{label}（均分）" for label in SURVEY_SCORES.values()], "办结办件", "未评", "未评率"])
+    hall_names = dict(names.halls.values())
+    halls = sorted({hall for hall, _ in survey if hall} | {hall for hall in unrated if hall})
+    for row, hall in enumerate([*halls, None], start=2):
+        figures = survey.get((hall, None), Survey())
+        matters = unrated.get(hall, Unrated())
+        sheet.cell(row=row, column=1, value=hall_names.get(hall, hall) if hall else "全县合计")
+        sheet.cell(row=row, column=2, value=figures.visits)
+        _rate_cell(sheet, row, 3, figures.rectification_satisfaction_rate)
+        for column, answer in enumerate(("yes", "partly", "no"), start=4):
+            sheet.cell(row=row, column=column, value=figures.solved[answer])
+        for column, score in enumerate(SURVEY_SCORES, start=7):
+            average = figures.average(score)
+            sheet.cell(row=row, column=column, value=round(average, 2) if average is not None else "—")
+        sheet.cell(row=row, column=10, value=matters.finished)
+        sheet.cell(row=row, column=11, value=matters.unrated)
+        _rate_cell(sheet, row, 12, matters.rate)
+    _widths(sheet, [16, 12, 14, 10, 10, 10, 14, 14, 14, 10, 8, 10])
+
+
 async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook, dict[str, int]]:
     """The workbook of ``filters`` and a summary (evaluations, overdue, unvisited)."""
     tz = ZoneInfo(filters.period.tz)
@@ -178,6 +207,8 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
         by_window = await compute(session, filters, [Dim.WINDOW], names=names)
         by_staff = await compute(session, filters, [Dim.STAFF], names=names)
         by_item = await compute(session, filters, [Dim.SERVICE_ITEM], names=names)
+        survey = await survey_figures(session, filters, names=names)
+        unrated = await unrated_figures(session, filters)
         late: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
@@ -202,6 +233,7 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
     _figure_table(workbook.create_sheet("窗口"), by_window, [Dim.WINDOW])
     _figure_table(workbook.create_sheet("工作人员"), by_staff, [Dim.STAFF])
     _figure_table(workbook.create_sheet("服务事项"), by_item, [Dim.SERVICE_ITEM])
+    _survey_sheet(workbook.create_sheet("回访问卷与未评"), survey, unrated, names)
     _case_sheet(workbook.create_sheet("超期案件"), late, tz, overdue_sheet=True)
     _case_sheet(workbook.create_sheet("未回访实名差评"), unvisited, tz, overdue_sheet=False)
     notes = workbook.create_sheet("指标说明")

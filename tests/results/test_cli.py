@@ -75,8 +75,8 @@ def test_xlsx_report_of_a_period(seeded: Path) -> None:
     result = hcp(seeded, "report", "xlsx", "--from", "2026-11-01", "--to", "2026-11-28", "-o", "nov.xlsx")
     assert result.returncode == 0, result.stderr
     book = load_workbook(seeded / "nov.xlsx")
-    assert book.sheetnames == ["通报", "镇街排名", "趋势", "渠道", "窗口", "工作人员", "服务事项", "回访问卷与未评", "超期案件",
-                               "未回访实名差评", "指标说明"]
+    assert book.sheetnames == ["通报", "镇街排名", "趋势", "渠道", "窗口", "工作人员", "服务事项", "回访问卷与未评",
+                               "超期案件", "未回访实名差评", "指标说明"]
     summary = book["通报"]
     assert summary["A1"].value == "政务服务“好差评”情况通报"
     assert "2026-11-01 至 2026-11-28" in summary["A2"].value

@@ -91,8 +91,10 @@ async def run_one(label: str, url: str, intakes: list[Intake], concurrency: int,
     async with services.store.read() as session:
         stored = (await session.execute(select(func.count()).select_from(Case))).scalar_one()
     batcher = services.ingestor.batcher
-    grouping = (f"group commit: {batcher.batched} of {2 * len(intakes)} intakes in {batcher.batches} shared "
-                f"transactions (mean {batcher.batched / max(batcher.batches, 1):.1f})" if batcher else "group commit off")
+    grouping = "group commit off"
+    if batcher:
+        grouping = (f"group commit: {batcher.batched} of {2 * len(intakes)} intakes in {batcher.batches} shared "
+                    f"transactions (mean {batcher.batched / max(batcher.batches, 1):.1f})")
     await services.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ok = created == stored == len(intakes) and again == 0

@@ -162,13 +162,16 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
                 attachments.setdefault(attachment.message_id, []).append(attachment)
         events = list((await session.execute(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).scalars())
+        raw_shas = [m.raw_sha256 for m in messages if m.raw_sha256]
+        raw_types = dict((await session.execute(select(Blob.sha256, Blob.media_type).where(
+            Blob.sha256.in_(raw_shas)))).all()) if raw_shas else {}
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
     return {
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
-        "messages": messages, "attachments": attachments, "events": events,
+        "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
         "actions": _offered_actions(case, user),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
         "appeal_verdicts": APPEAL_VERDICTS,
@@ -366,7 +369,7 @@ async def case_file(request: Request) -> Response:
         blob = await session.get(Blob, sha)
     if blob is None:
         raise HTTPException(404, "找不到该文件")
-    media_type = owned.media_type if owned else "message/rfc822"
+    media_type = owned.media_type if owned else blob.media_type
     inline = media_type.startswith("image/") and media_type != "image/svg+xml"
     disposition = "inline" if inline else "attachment"
     return Response(blob.data, media_type=media_type if inline else "application/octet-stream",

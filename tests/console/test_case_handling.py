@@ -302,3 +302,22 @@ async def test_phone_search_finds_a_callers_cases_without_the_number_in_any_url(
         entries = list((await session.execute(select(AuditEntry).where(AuditEntry.action == "search_phone")))
                        .scalars())
     assert len(entries) == 1 and "1351234" not in str(entries[0].detail) + str(entries[0].note)
+
+
+async def test_the_case_page_shows_the_scanned_slip_to_staff_of_its_town_only(services: Services) -> None:
+    from channels.intake import RawOriginal
+
+    image = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    result = await services.ingestor.ingest(make_intake(
+        source_ref="00000042", channel="paper", raw=RawOriginal(media_type="image/png", content=image)))
+    await make_staff(services, "h", ["handler"], ["jintun"])
+    await make_staff(services, "other", ["handler"], ["liangbaosi"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "h") as client:
+        page = await client.get(f"/cases/{result.case_code}")
+        match = re.search(r'<img src="(/cases/[^"]+/files/[0-9a-f]+)" alt="原件扫描"', page.text)
+        assert match, "the scan is shown on the case page"
+        scan = await client.get(match.group(1))
+        assert scan.status_code == 200 and scan.content == image and scan.headers["content-type"] == "image/png"
+    async with signed_in(app, "other") as client:
+        assert (await client.get(match.group(1))).status_code == 403

@@ -1,7 +1,7 @@
 """E-mail intake speed against a private Dovecot: messages/s for three depths of work.
 
     python benchmarks/email_ingest.py [--messages 2000] [--classifier triage|fixed] [--database URL]
-                                      [--batch 50] [--concurrency 64] [--triage-processes N]
+                                      [--batch 50] [--concurrency 16] [--triage-processes N]
 
 (a) bare imapclient ``BODY.PEEK[]`` fetch in batches; (b) the same plus ``email`` parsing with
 ``policy.default`` and reading the body; (c) the full path of ``hcp email poll``: Message-ID
@@ -189,7 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--classifier", choices=["triage", "fixed"], default="triage")
     parser.add_argument("--database", default=None, help="database URL (default: SQLite in a temp dir)")
     parser.add_argument("--triage-processes", type=int, default=0,

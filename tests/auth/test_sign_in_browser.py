@@ -21,7 +21,12 @@ async def test_staff_sign_in_with_the_keyboard_alone(browser: Browser, live_serv
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
     assert page.url == live_server.url + "/console"
-    assert await page.locator("nav.staff-nav a").all_inner_texts() == ["分拣复核", "案件", "我的评价"]
+    from gateway.auth.roles import Principal
+    from gateway.staff_nav import staff_nav
+
+    triage_areas = [item.label for item in staff_nav(Principal(0, "x", "x", frozenset({"triage"}), frozenset()))]
+    assert await page.locator("nav.staff-nav a").all_inner_texts() == triage_areas
+    assert "分拣复核" in triage_areas and "用户管理" not in triage_areas
     headers = (await page.request.get(live_server.url + "/console")).headers
     assert "script-src 'self'" in headers["content-security-policy"]
     await context.close()

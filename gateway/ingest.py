@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from channels.intake import Intake, ReplyChannel
+from channels.web.tokens import status_pin
 from gateway.blobs import BlobTooLarge, put_blob
 from gateway.db.dialect import dialect_of, insert_for, insert_ignoring
 from gateway.db.models import Attachment, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
@@ -189,6 +190,7 @@ class Ingestor:
         self.calendar = calendar
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tz = ZoneInfo(settings.timezone)
+        self._signing_key = settings.signing_key()
         self.batcher = IngestBatcher(self, settings.ingest_batch_max) if settings.ingest_batch_max > 1 else None
         self._registry_cache: dict[tuple[str | None, ...], tuple[float, tuple[int | None, int | None, int | None]]] = {}
 
@@ -554,8 +556,13 @@ class Ingestor:
                          f"{first_due.astimezone(self.tz):%Y-%m-%d %H:%M} 前与您联系。")
         else:
             next_step = f"您反映的问题属于“{category.label}”类，工作人员将与您联系并告知办理期限。"
+        # The status lookup asks for the phone's last four digits, or, for a citizen who left no
+        # phone, the 查询码 derived from the code (channels.web.tokens.status_pin).
+        second = ("手机号后四位" if intake.contact.phone
+                  else f"查询码 {status_pin(self._signing_key, code)}")
         body = (f"您好！您的意见已受理，受理编号：{code}。\n{next_step}\n"
-                f"凭受理编号和手机号后四位可查询办理进度。本邮件为自动回复。")
+                f"凭受理编号和{second}可在 {self.settings.public_url.rstrip('/')}/status 查询办理进度。"
+                f"{'本邮件' if channel is ReplyChannel.EMAIL else '本短信'}为自动回复。")
         recipient = intake.contact.email if channel is ReplyChannel.EMAIL else intake.contact.phone
         subject = f"[{code}] 您的意见已受理" + (f"：{intake.subject}" if intake.subject else "")
         return OutgoingMessage(

@@ -77,3 +77,17 @@ async def test_follow_ups_never_take_the_batch_path(services: Services) -> None:
     assert not services.ingestor.batchable(follow)
     again = await services.ingestor.ingest(follow)
     assert again.follow_up and again.case_id == first.case_id
+
+
+async def test_the_acknowledgement_says_how_to_look_the_case_up(services: Services) -> None:
+    from channels.web.tokens import status_pin
+
+    by_mail = await services.ingestor.ingest(make_intake(
+        source_ref="ack-mail", channel="email", contact={"email": "a@b.cn", "preferred_channel": "email"}))
+    by_sms = await services.ingestor.ingest(make_intake(source_ref="ack-sms"))
+    async with services.store.read() as session:
+        bodies = dict((await session.execute(select(OutboxMessage.case_id, OutboxMessage.body))).all())
+    pin = status_pin(services.settings.signing_key(), by_mail.case_code)
+    assert f"查询码 {pin}" in bodies[by_mail.case_id] and "本邮件为自动回复" in bodies[by_mail.case_id]
+    assert "手机号后四位" in bodies[by_sms.case_id] and "本短信为自动回复" in bodies[by_sms.case_id]
+    assert "/status" in bodies[by_sms.case_id]

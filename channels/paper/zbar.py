@@ -13,9 +13,19 @@ import ctypes
 from dataclasses import dataclass
 
 import numpy as np
-from pyzbar import wrapper as zbar
-from pyzbar.pyzbar import _FOURCC, _image, _image_scanner, _symbols_for_image
-from pyzbar.wrapper import ZBarConfig, ZBarSymbol
+
+try:  # pyzbar loads the system's libzbar0 on import; without it only scanning is unavailable
+    from pyzbar import wrapper as zbar
+    from pyzbar.pyzbar import _FOURCC, _image, _image_scanner, _symbols_for_image
+    from pyzbar.wrapper import ZBarConfig, ZBarSymbol
+except ImportError as exc:  # pragma: no cover - exercised by the app-start test with the import blocked
+    UNAVAILABLE: str | None = f"二维码识别不可用：系统缺少 zbar 库（请安装 libzbar0）。{exc}"
+else:
+    UNAVAILABLE = None
+
+
+class ZbarUnavailable(RuntimeError):
+    """libzbar0 is not installed: scanned slips cannot be decoded (the rest of the gateway works)."""
 
 Point = tuple[float, float]
 
@@ -28,6 +38,8 @@ class Symbol:
 
 def scan(array: np.ndarray, *, density: int = 1) -> list[Symbol]:
     """Decode every QR code in an 8-bit grey image (``density`` > 1 scans every n-th line: faster)."""
+    if UNAVAILABLE is not None:
+        raise ZbarUnavailable(UNAVAILABLE)
     if array.dtype != np.uint8 or array.ndim != 2:
         raise ValueError("scan() needs a 2-D uint8 array")
     height, width = array.shape

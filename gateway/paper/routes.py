@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from channels.paper import zbar
 from channels.paper.documents import DocumentError, Limits
 from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
@@ -75,6 +76,7 @@ async def mailroom(request: Request) -> Response:
         "scans": await ops.recent_scans(services, user),
         "halls": await _halls(request, user),
         "max_mb": services.settings.max_blob_bytes // 1048576,
+        "decoder_missing": zbar.UNAVAILABLE,
     })
 
 

@@ -64,3 +64,25 @@ async def test_a_singleton_job_runs_in_one_process_only(services: Services, sett
             assert after_release is True
     finally:
         await other.close()
+
+
+def test_the_app_starts_without_libzbar_and_says_so_on_the_mailroom_page(tmp_path: Path) -> None:
+    """A machine without libzbar0 loses only the QR decoding, with a clear message where it is used."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['pyzbar.wrapper'] = None; sys.modules['pyzbar.pyzbar'] = None\n"
+        "from starlette.testclient import TestClient\n"
+        "from gateway.app import create_app\n"
+        "from gateway.settings import Settings\n"
+        f"app = create_app(Settings(data_dir={str(tmp_path / 'var')!r}, run_workers=False))\n"
+        "with TestClient(app) as client:\n"
+        "    print(client.get('/healthz').status_code)\n"
+        "from channels.paper import zbar\n"
+        "print(zbar.UNAVAILABLE)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "200" and "libzbar0" in done.stdout

@@ -588,10 +588,9 @@ class ImapPoller:
                 await self._poll(mailbox, state, counts)
                 self._next_poll = time.monotonic() + self.options.poll_interval
                 await self._succeeded(state, counts)
-            if self._interrupt.is_set():
-                pass
-            elif self.mode == "idle":
-                await asyncio.to_thread(mailbox.wait, self.options.idle_slice, self._interrupt)
+            if self.mode == "idle":
+                if not self._interrupt.is_set():
+                    await asyncio.to_thread(mailbox.wait, self.options.idle_slice, self._interrupt)
             else:
                 await self._pause(min(self.options.idle_slice, self._next_poll - time.monotonic()))
         except Exception as exc:

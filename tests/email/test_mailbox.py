@@ -146,12 +146,16 @@ async def test_connection_dropped_mid_batch(services: Services, dovecot: Dovecot
     with pytest.raises(Exception):  # noqa: B017 - whatever imaplib raises on a dead socket
         await dropping.poll_once()
     monkeypatch.undo()
-    # The first batch committed but could not be flagged on the dead connection: nothing advanced.
+    # The first batch committed.  Whether it was flagged depends on whether its flagging came
+    # before the cut (the second batch is fetched while the first is ingested): the last UID
+    # advances exactly when the flags were set, and nothing beyond the first batch is flagged.
     assert await count(services, Case) == 2
-    assert not any(SEEN in flags for flags in dovecot.flags().values())
-    assert (await load_state(services, STATE_KEY)).get("last_uid", 0) == 0
+    uids = sorted(dovecot.flags())
+    seen = [uid for uid, flags in sorted(dovecot.flags().items()) if SEEN in flags]
+    last_uid = (await load_state(services, STATE_KEY)).get("last_uid", 0)
+    assert (seen, last_uid) in (([], 0), (uids[:2], uids[1]))
     counts = await poller(services, batch=2).poll_once(force=True)
-    assert counts == {"already_stored": 2, "ingested": 3}
+    assert counts == {"already_stored": 2 - len(seen), "ingested": 3}
     assert await count(services, Case) == 5
     assert all(SEEN in flags for flags in dovecot.flags().values())
 

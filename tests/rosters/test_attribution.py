@@ -84,15 +84,17 @@ async def test_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent(ser
 
 
 async def test_a_batch_of_evaluations_is_attributed_like_single_ones(services: Services) -> None:
-    import asyncio
-
     await _shift(services, "J001", "张敏", local(2026, 11, 30, 8, 30), local(2026, 11, 30, 12, 0))
     await _shift(services, "J002", "刘强", local(2026, 11, 30, 12, 0), local(2026, 11, 30, 17, 30))
     await _shift(services, "J003", "王芳", local(2026, 11, 30, 16, 0), local(2026, 11, 30, 17, 30))
     moments = [local(2026, 11, 30, 11, 59), local(2026, 11, 30, 12, 0), local(2026, 11, 30, 16, 30),
                local(2026, 11, 30, 18, 0)]
-    results = await asyncio.gather(*(services.ingestor.ingest(make_intake(source_ref=f"g{i}", received_at=at))
-                                     for i, at in enumerate(moments)))
+    # One shared transaction, as the group commit writes it (called directly so the test never
+    # depends on how concurrent tasks happen to be scheduled).
+    calendar = await services.calendar.get()
+    items = [(intake, services.ingestor.classifier.classify(intake.text), calendar)
+             for intake in (make_intake(source_ref=f"g{i}", received_at=at) for i, at in enumerate(moments))]
+    results = await services.store.run_write(lambda session: services.ingestor.create_batch(session, items))
     named = await services.ingestor.ingest(make_intake(source_ref="g-named", staff="J003",
                                                        received_at=local(2026, 11, 30, 9, 0)))
     async with services.store.read() as session:
@@ -100,4 +102,3 @@ async def test_a_batch_of_evaluations_is_attributed_like_single_ones(services: S
         names = {m.id: m.name for m in (await session.execute(select(StaffMember))).scalars()}
     seen = [(names.get(rows[r.case_id].staff_id), rows[r.case_id].staff_attribution) for r in [*results, named]]
     assert seen == [("张敏", "roster"), ("刘强", "roster"), (None, "ambiguous"), (None, "none"), ("王芳", "named")]
-    assert services.ingestor.batcher is not None and services.ingestor.batcher.batches >= 1

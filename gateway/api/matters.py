@@ -25,7 +25,7 @@ from channels.contact import normalize_email, normalize_phone
 from channels.intake import Intake, IntakeError
 from channels.ratings import REASON_CODES, Rating
 from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Hall, ServiceItem, Window
+from gateway.db.models import Hall, Message, ServiceItem, Window
 from gateway.db.models_matters import ApiClient, Matter
 from gateway.ingest import IngestError, IngestResult
 from gateway.outbox import OutgoingMessage, enqueue
@@ -316,9 +316,16 @@ async def sweep_unrated(services: Services, now: datetime | None = None, batch: 
             Matter.evaluated_case_id.is_(None), Matter.unrated_at.is_(None), Matter.finished_at < cutoff)
             .order_by(Matter.id).limit(batch))).scalars())
     for matter_id in ids:
+        facts = await matter_facts(services, matter_id=matter_id)
+        assert facts is not None
+        async with services.store.read() as session:  # evaluated, but the process died before marking it
+            stored = (await session.execute(select(Message.case_id).where(
+                Message.channel == "web", Message.source_ref == source_ref(facts.client_code, facts.matter_no))
+            )).scalar_one_or_none()
+        if stored is not None:
+            await mark_evaluated(services, matter_id, stored, None)
+            continue
         if settings.unrated_policy == "basic":
-            facts = await matter_facts(services, matter_id=matter_id)
-            assert facts is not None
             result = await services.ingestor.ingest(intake_for(
                 facts, rating=Rating.BASIC, reasons=[], text="（逾期未评价，按规定视为基本满意）", received_at=now,
                 extra={"unrated_default": True}))

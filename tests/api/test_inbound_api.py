@@ -134,3 +134,22 @@ async def test_unrated_matters_are_counted_and_optionally_rated_basic(services: 
         cases = list((await session.execute(select(Case.rating))).scalars())
     assert unrated == ["OLD"]
     assert cases == (["basic"] if policy == "basic" else [])
+
+
+async def test_an_evaluated_matter_left_unmarked_by_a_crash_is_not_counted_unrated(services: Services) -> None:
+    from sqlalchemy import update as sql_update
+
+    issued = await add_client(services.store, services.cipher, "late", "叫号")
+    app = create_app(services=services, run_workers=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        driver = ApiClientDriver(client, issued.client, issued.key_id, issued.secret)
+        old = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+        await driver.post("/api/v1/matters", matter("CRASH", finished_at=old))
+        await driver.post("/api/v1/evaluations", {"matter_no": "CRASH", "rating": "satisfied",
+                                                  "evaluated_at": old})
+    async with services.store.write() as session:  # as if the process died before marking the matter
+        await session.execute(sql_update(Matter).values(evaluated_case_id=None, evaluation_digest=None))
+    assert await sweep_unrated(services) == 1
+    async with services.store.read() as session:
+        stored = (await session.execute(select(Matter))).scalar_one()
+    assert stored.unrated_at is None and stored.evaluated_case_id is not None

@@ -4,7 +4,7 @@ Prints intakes per second and peak memory for each database, with exactly-once f
 intake goes through the duplicate check and the unique constraint), and checks afterwards that
 every intake is stored once and a second pass over the same intakes creates nothing.
 
-    python benchmarks/ingest.py [--n 5000] [--concurrency 8] [--postgres URL] [--fixed-triage]
+    python benchmarks/ingest.py [--n 5000] [--concurrency 16] [--postgres URL] [--fixed-triage]
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ async def run_one(label: str, url: str, intakes: list[Intake], concurrency: int,
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="concurrent producers (a gateway serves many requests at once)")
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--fixed-triage", action="store_true", help="replace jieba triage by a constant one")
     args = parser.parse_args()

@@ -42,5 +42,12 @@ def needs_rehash(password_hash: str) -> bool:
 
 
 def random_password() -> str:
-    """A password for the first admin account: 20 URL-safe characters, about 120 bits."""
-    return secrets.token_urlsafe(15)
+    """A password for the first admin account: 20 URL-safe characters, about 120 bits, drawn again
+    until it meets the policy (about 1 draw in 60 is letters only, which the policy refuses)."""
+    while True:
+        password = secrets.token_urlsafe(15)
+        try:
+            check_policy(password)
+        except PasswordPolicyError:
+            continue
+        return password

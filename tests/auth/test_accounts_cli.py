@@ -90,3 +90,15 @@ async def test_rotation_reseals_personal_data_under_the_new_key(services: Servic
         await only_new.close()
     finally:
         await rotated.close()
+
+
+def test_generated_passwords_always_meet_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A letters-only draw (about 1 in 60) is drawn again instead of failing the first start."""
+    from gateway.auth import passwords
+
+    draws = iter(["abcdefghijklmnopqrst", "12345678901234567890", "abc-def_ghi0jklmnopq"])
+    monkeypatch.setattr(passwords.secrets, "token_urlsafe", lambda n: next(draws))
+    assert passwords.random_password() == "abc-def_ghi0jklmnopq"
+    monkeypatch.undo()
+    for _ in range(3000):  # with 1-in-60 bad draws, the old code failed here almost surely
+        passwords.check_policy(passwords.random_password())

@@ -30,6 +30,7 @@ from channels.contact import mask_name, mask_phone
 from channels.ratings import Rating
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
+from gateway.case_actions import ScopeError
 from gateway.cases import CaseNotFound
 from gateway.db.models import Case, Contact, Hall
 from gateway.db.models_phone import CallbackTask, ReturnVisit
@@ -47,10 +48,6 @@ PURPOSE_CALL_BACK = "call_back"
 PROBLEM_SOLVED = {"yes": "已解决", "partly": "部分解决", "no": "未解决"}
 BAD_RATINGS = (Rating.DISSATISFIED.value, Rating.VERY_DISSATISFIED.value)
 KIND_LABELS = {**TASK_KINDS, "immediate": "立整立改 1 小时回访", "return_visit": "实名差评回访"}
-
-
-class ScopeError(PermissionError):
-    """The person may not act on cases of this town (or may not see personal data)."""
 
 
 @dataclass(frozen=True, slots=True)

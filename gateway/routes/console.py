@@ -38,7 +38,6 @@ from gateway.db.models import (
 )
 from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, CaseStatus, Category
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
-from gateway.phone.return_visits import ScopeError as VisitScopeError
 from gateway.registry import list_halls
 from gateway.staff_nav import staff_nav
 from gateway.workflow import Transition, WorkflowError, allowed_actions, facts_of
@@ -248,12 +247,9 @@ async def contact(request: Request) -> Response:
                 rectification_satisfaction=_form_text(form, "rectification_satisfaction", 20) or None,
                 policy_awareness=score("policy_awareness"), convenience=score("convenience"),
                 service_satisfaction=score("service_satisfaction"))
-        try:
-            await record_visit(request.app.state.services, code, reached=reached, who=actor.principal,
-                               satisfied=satisfied if reached else None, note=_form_text(form, "note") or None,
-                               questionnaire=answers, ip=actor.ip)
-        except VisitScopeError as exc:
-            raise ScopeError(str(exc)) from None
+        await record_visit(request.app.state.services, code, reached=reached, who=actor.principal,
+                           satisfied=satisfied if reached else None, note=_form_text(form, "note") or None,
+                           questionnaire=answers, ip=actor.ip)
 
     return await _act(request, operation)
 

@@ -34,6 +34,7 @@ from .normalize import analysis_end, normalize
 from .patterns import PatternSet
 from .result import LABELS, REASONS, MatchedTerm, TriageResult
 from .rules import LearnedSettings, Rules, RulesError, load_rules
+from .segment import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ F_PUNCT, F_SENT, F_BREAK, F_NEG, F_INT, F_HYP, F_HYPEND, F_POST, F_CLAUSE = (1 <
 
 _tok_lock = threading.Lock()
 _shared_tokenizer: Any = None
+_shared_segmenter: Segmenter | None = None
 _added_words: set[str] = set()
 
 
@@ -68,6 +70,16 @@ def _tokenizer() -> Any:
             tok.initialize()
             _shared_tokenizer = tok
         return _shared_tokenizer
+
+
+def _segmenter() -> Segmenter:
+    """The fast ``lcut(HMM=False)`` over the shared tokenizer (``triage.segment``)."""
+    global _shared_segmenter
+    tok = _tokenizer()
+    with _tok_lock:
+        if _shared_segmenter is None:
+            _shared_segmenter = Segmenter(tok)
+        return _shared_segmenter
 
 
 def _ensure_words(tok: Any, words: set[str]) -> None:
@@ -152,6 +164,7 @@ class Triager:
 
     def __init__(self, rules: Rules, model: Any = None):
         self._tok = _tokenizer()
+        self._seg = _segmenter()
         _ensure_words(self._tok, rules.all_words())
         self._c = _compile(rules, _frequency(self._tok))
         self._lock = threading.Lock()
@@ -223,13 +236,13 @@ class Triager:
 
     # -- classification -----------------------------------------------------------
     def segment(self, text: str) -> list[str]:
-        return self._tok.lcut(normalize(text), HMM=False)
+        return self._seg.lcut(normalize(text))
 
     def tokens(self, text: str) -> list[str]:
         """The words the rules and the learned model see: normalised text without quoted
         replies and footers, cut by the shared tokenizer (used to train the model)."""
         norm = normalize(text or "")
-        return self._tok.lcut(norm[: analysis_end(norm)], HMM=False)
+        return self._seg.lcut(norm[: analysis_end(norm)])
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
@@ -243,7 +256,7 @@ class Triager:
         # evidence: [term, start, end, reason, weight, negated]
         ev: list[list[Any]] = []
         meaningful = bool(_MEANINGFUL.search(body))
-        tokens: list[str] = self._tok.lcut(body, HMM=False) if meaningful else []
+        tokens: list[str] = self._seg.lcut(body) if meaningful else []
         table = c.table
         intens = rules.intensifiers
         scope = rules.negation_scope

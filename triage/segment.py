@@ -24,6 +24,7 @@ from __future__ import annotations
 from math import log
 from typing import Any
 
+_MISS: Any = object()
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -40,12 +41,18 @@ class Segmenter:
         self._re_skip = re_skip_default
         self._tok = tokenizer
         self._freq: dict[str, int] = tokenizer.FREQ
-        # word -> log(freq); filled on first use.  Valid while the counts do not
-        # change, which ``add_word`` is the only way to do: see ``_scores``.
-        self._logf: dict[str, float] = {}
+        # word -> log(freq / total), None for a prefix that is not a word; filled
+        # on first use.  Valid while the counts do not change, which ``add_word``
+        # is the only way to do: see ``_scores``.
+        self._logf: dict[str, float | None] = {}
         self._logf_key: tuple[int, int] = (-1, -1)
 
-    def _scores(self) -> tuple[dict[str, float], float]:
+    def refresh(self) -> None:
+        """Forget the cached scores.  Needed only after ``del_word`` (or ``add_word``
+        with a count of 0), the one change that leaves the total and the size alone."""
+        self._logf_key = (-1, -1)
+
+    def _scores(self) -> tuple[dict[str, float | None], float]:
         tok = self._tok
         # add_word raises the total and may change a word's count; a changed
         # (total, size) pair drops the cached logarithms.
@@ -75,24 +82,29 @@ class Segmenter:
                         out.extend(x)
         return out
 
-    def _cut_block(self, s: str, out: list[str], logf: dict[str, float], logtotal: float) -> None:
+    def _cut_block(self, s: str, out: list[str], cache: dict[str, float | None], logtotal: float) -> None:
         freq = self._freq
+        miss = _MISS
         n = len(s)
         score = [0.0] * (n + 1)
         end = list(range(1, n + 2))  # end[k]: one past the best word starting at k
+        # jieba's fallback when no word starts at k: the single character, scored
+        # as a count of 1 (log 1 == 0) whether or not the dictionary lists it.
+        fallback = 0.0 - logtotal
         for k in range(n - 1, -1, -1):
-            best = None
+            best: float | None = None
             best_end = k + 1
             i = k + 1
             frag = s[k]
-            found = False
-            while frag in freq:
-                if freq[frag]:
-                    found = True
-                    lf = logf.get(frag)
-                    if lf is None:
-                        lf = logf[frag] = log(freq[frag])
-                    v = lf - logtotal + score[i]
+            while True:
+                lp = cache.get(frag, miss)
+                if lp is miss:
+                    f = freq.get(frag)
+                    if f is None:
+                        break  # not a word, nor the start of one
+                    lp = cache[frag] = (log(f) - logtotal) if f else None
+                if lp is not None:
+                    v = lp + score[i]
                     if best is None or v >= best:
                         best = v
                         best_end = i
@@ -100,12 +112,9 @@ class Segmenter:
                     break
                 i += 1
                 frag = s[k:i]
-            if not found:
-                # jieba's fallback: the single character, scored as a count of 1
-                # (log 1 == 0) whether or not the dictionary lists it.
-                best = 0.0 - logtotal + score[k + 1]
-                best_end = k + 1
-            score[k] = best  # type: ignore[assignment]
+            if best is None:
+                best = fallback + score[k + 1]
+            score[k] = best
             end[k] = best_end
         # Walk the best route; runs of single ASCII letters or digits are glued.
         x = 0

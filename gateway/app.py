@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         owned = services is None
         app.state.services = services or Services.create(settings)
         await app.state.services.prepare_database()
-        app.state.services.classifier.classify("预热")  # load jieba now, not during a citizen's first request
+        await app.state.services.start_triage()  # jieba now, not during a citizen's first request
         gc.freeze()  # jieba's dictionary out of full GC passes: worst pause 220–330 ms → ~100 ms (web_submit.py)
         first_password = await ensure_first_admin(app.state.services.store)
         if first_password:

@@ -55,6 +55,15 @@ class Classifier(Protocol):
                  reasons: Any = ()) -> TriageOutcome: ...
 
 
+async def classify(classifier: Classifier, text: str, *, channel: str | None = None, rating: str | None = None,
+                   reasons: Any = ()) -> TriageOutcome:
+    """Off the event loop where the classifier can (``TriageService.classify_async``), else in-line."""
+    run = getattr(classifier, "classify_async", None)
+    if run is not None:
+        return await run(text, channel=channel, rating=rating, reasons=reasons)  # type: ignore[no-any-return]
+    return classifier.classify(text, channel=channel, rating=rating, reasons=reasons)
+
+
 class IngestError(ValueError):
     """The intake names something the registry does not know (hall, window, service item)."""
 
@@ -195,7 +204,8 @@ class Ingestor:
         self._registry_cache: dict[tuple[str | None, ...], tuple[float, tuple[int | None, int | None, int | None]]] = {}
 
     async def ingest(self, intake: Intake) -> IngestResult:
-        triage = self.classifier.classify(
+        triage = await classify(
+            self.classifier,
             intake.text_for_triage if not intake.subject else f"{intake.subject}\n{intake.text_for_triage}",
             channel=intake.channel.value,
             rating=intake.rating.value if intake.rating else None,

@@ -34,6 +34,7 @@ Personal data: addresses appear here only as keyed hashes (``worker_state`` keys
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import ipaddress
@@ -719,22 +720,44 @@ class ImapPoller:
 
     async def _ingest_uids(self, mailbox: Mailbox, uids: list[int], state: dict[str, Any],
                            counts: dict[str, int]) -> None:
+        """Fetch, ingest and flag ``uids`` in batches, two batches at a time.
+
+        While one batch waits for its triage and commits, the next is already being parsed (the
+        triage runs in another process, ``gateway.triage_service``), and the batch after that
+        comes over the wire.  ``last_uid`` only moves past a batch once it and every batch
+        before it are finished, so a failure re-fetches (and the ingest's idempotency skips)
+        rather than skips.
+        """
         last_uid = int(state.get("last_uid") or 0)
         batches = [uids[start:start + self.options.batch] for start in range(0, len(uids), self.options.batch)]
-        prefetch: asyncio.Task[_Fetched] | None = asyncio.ensure_future(self._fetch(mailbox, batches[0]))
+        prefetch: asyncio.Future[_Fetched] | None = asyncio.ensure_future(self._fetch(mailbox, batches[0]))
+        running: collections.deque[tuple[int, asyncio.Future[int]]] = collections.deque()
+
+        async def settle_oldest() -> None:
+            index, task = running.popleft()
+            finished = await task
+            state["last_uid"] = max(last_uid, finished)
+            state["backlog"] = sum(map(len, batches[index + 1:]))
+            await save_state(self.services, STATE_KEY, state)
+
         try:
             for index, _ in enumerate(batches):
                 assert prefetch is not None
                 fetched = await prefetch
-                # The next batch comes over the wire while this one is parsed, triaged and committed.
                 prefetch = (asyncio.ensure_future(self._fetch(mailbox, batches[index + 1]))
                             if index + 1 < len(batches) else None)
-                finished = await self._ingest_batch(mailbox, fetched, counts)
-                state["last_uid"] = max(last_uid, finished)
-                state["backlog"] = sum(map(len, batches[index + 1:]))
-                await save_state(self.services, STATE_KEY, state)
+                running.append((index, asyncio.ensure_future(self._ingest_batch(mailbox, fetched, counts))))
+                if len(running) > 1:
+                    await settle_oldest()
+            while running:
+                await settle_oldest()
         finally:
-            if prefetch is not None:  # an error stopped us: let the fetch end before the connection closes
+            # An error stopped us: let the other work end (each flags only what it committed)
+            # before the connection closes.
+            for _, task in running:
+                with contextlib.suppress(BaseException):
+                    await task
+            if prefetch is not None:
                 with contextlib.suppress(BaseException):
                     await prefetch
 

@@ -6,6 +6,7 @@ or loads jieba at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,16 @@ from gateway.ingest import Classifier, Ingestor
 from gateway.personal import PersonalDataCipher
 from gateway.registry import ensure_default_registry
 from gateway.settings import Settings
+from gateway.triage_service import TriageService, resolve_processes
 from gateway.workdays import CalendarProvider
 
 log = logging.getLogger(__name__)
 
 
-def load_classifier(settings: Settings) -> Classifier:
-    """The jieba keyword triage with the configured (or packaged) rules."""
-    from triage import Triager
-
-    return Triager.from_rules_file(settings.triage_rules)
+def load_classifier(settings: Settings) -> TriageService:
+    """The jieba keyword triage with the configured (or packaged) rules, in worker processes
+    where the machine has the cores (``HCP_TRIAGE_PROCESSES``)."""
+    return TriageService(settings.triage_rules, resolve_processes(settings.triage_processes))
 
 
 @dataclass
@@ -61,7 +62,17 @@ class Services:
         if await ensure_default_registry(self.store):
             log.info("imported the default registry of halls and service items")
 
+    async def start_triage(self) -> None:
+        """Load the triage now (workers or in-process), not on a citizen's first request."""
+        classifier = self.classifier
+        if isinstance(classifier, TriageService):
+            await classifier.start()
+        else:
+            classifier.classify("预热")
+
     async def close(self) -> None:
+        if isinstance(self._classifier, TriageService):
+            await asyncio.to_thread(self._classifier.close)
         await self.store.dispose()
 
     def describe(self) -> dict[str, Any]:

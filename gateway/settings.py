@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     deadline_warning_minutes: int = Field(default=30, ge=0)
 
     triage_rules: Path | None = None
+    # Worker processes that run the triage off the event loop (gateway/triage_service.py);
+    # -1: one where there is a second core, 0: in the gateway process.
+    triage_processes: int = Field(default=-1, ge=-1, le=16)
 
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)

@@ -35,7 +35,7 @@ from channels.phone.twilio import (
 )
 from gateway.db.models import Case, Contact, Message
 from gateway.db.models_phone import CallbackTask, PhoneCall
-from gateway.ingest import Ingestor, IngestResult
+from gateway.ingest import Ingestor, IngestResult, classify
 from gateway.phone.calls import DONE, OPEN, CallStore, StoreCounts
 from gateway.phone.common import OPEN_ELSEWHERE
 from gateway.phone.options import PhoneOptions
@@ -71,7 +71,14 @@ class ReviewClassifier:
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Any = ()) -> TriageOutcome:
-        outcome = self.inner.classify(text, channel=channel, rating=rating, reasons=reasons)
+        return self._reviewed(self.inner.classify(text, channel=channel, rating=rating, reasons=reasons))
+
+    async def classify_async(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                             reasons: Any = ()) -> TriageOutcome:
+        return self._reviewed(await classify(self.inner, text, channel=channel, rating=rating, reasons=reasons))
+
+    @staticmethod
+    def _reviewed(outcome: TriageOutcome) -> TriageOutcome:
         return _Reviewed(outcome.label, outcome.reason, min(outcome.confidence, 0.1), True, outcome)
 
 

@@ -1,0 +1,228 @@
+"""The gateway's triage: jieba rules in worker processes, reloaded when staff edit the rules file.
+
+Why processes: triage is pure-Python CPU work (about 2 µs a character), and on the
+event loop it holds up every other request while it runs — a long e-mail for a
+few milliseconds, a 50,000-character one for 200 ms.  In a worker process it runs
+on another core while the loop parses, commits and serves; the e-mail intake's
+throughput rises by about a third on two cores (``benchmarks/email_ingest.py``).
+
+Why reloads: staff change the rules (``triage/data/rules.toml`` or the file in
+``HCP_TRIAGE_RULES``) without touching code, and the running gateway should pick
+the change up.  Every few seconds a classification checks the file's stamp; a
+changed file is validated first, and only rules that load become active.  Rules
+that do not load are reported (``status()``, the staff status page) and the
+last good rules keep running.
+
+Nothing is lost when a worker dies: the item is classified in this process
+instead (the rules loaded on first need), and the pool is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from triage import worker
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 5.0
+BATCH_MAX = 8
+
+
+def resolve_processes(configured: int) -> int:
+    """``-1`` (the default) means one worker where there is a second core, none otherwise."""
+    if configured >= 0:
+        return configured
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
+class TriageService:
+    """Classifies intakes for the ``Ingestor``: ``classify_async`` off the event loop when it
+    can, ``classify`` in this process (for command-line tools and as the fallback)."""
+
+    def __init__(self, rules_path: Path | None, processes: int = 0, *,
+                 check_every: float = CHECK_EVERY_SECONDS) -> None:
+        from triage.rules import DEFAULT_RULES_PATH
+
+        self.rules_path = rules_path
+        self.file = Path(rules_path) if rules_path is not None else DEFAULT_RULES_PATH
+        self.processes = processes
+        self.check_every = check_every
+        self._local: Any = None
+        self._local_lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._stamp = self._file_stamp()
+        self._next_check = time.monotonic() + check_every
+        self._reloading: asyncio.Task[bool] | None = None
+        self.digest: str | None = None
+        self.loaded_at = datetime.now(UTC)
+        self.last_error: str | None = None
+        self.fallbacks = 0
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._sending: set[asyncio.Future[None]] = set()
+
+    # -- classification --
+
+    def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                 reasons: Sequence[str] = ()) -> Any:
+        return self.local().classify(text, channel=channel, rating=rating, reasons=reasons)
+
+    async def classify_async(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                             reasons: Sequence[str] = ()) -> Any:
+        await self._maybe_reload()
+        pool = self._ensure_pool()
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Any] = loop.create_future()
+            self._pending.append(((text, channel, rating, tuple(reasons)), future))
+            if not self._flush_scheduled:
+                # Items that arrive in the same turn of the loop travel together (see _send).
+                self._flush_scheduled = True
+                loop.call_soon(self._flush, pool)
+            try:
+                return await future
+            except BrokenProcessPool:
+                self.fallbacks += 1
+                log.warning("triage: a worker process died; this item is classified in the gateway process "
+                            "and the workers start again")
+                self._drop_pool(pool)
+        local = self._local or await asyncio.to_thread(self.local)
+        return local.classify(text, channel=channel, rating=rating, reasons=reasons)
+
+    def _flush(self, pool: ProcessPoolExecutor) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), BATCH_MAX):
+            batch = pending[start:start + BATCH_MAX]
+            task = asyncio.ensure_future(self._send(pool, batch))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, pool: ProcessPoolExecutor, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        """One round trip for the batch: a pool message costs more than triaging a short item."""
+        try:
+            outcomes = await asyncio.wrap_future(pool.submit(worker.classify_many, [item for item, _ in batch]))
+        except BaseException as exc:  # the pool broke (or shut down): every waiting item hears of it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, BrokenProcessPool) else BrokenProcessPool(str(exc)))
+            return
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def local(self) -> Any:
+        """The in-process ``Triager``, loaded on first need (about a second: jieba's dictionary)."""
+        if self._local is None:
+            with self._local_lock:
+                if self._local is None:
+                    from triage import Triager
+
+                    self._local = Triager.from_rules_file(self.rules_path)
+                    self.digest = self._local.rules.digest
+        return self._local
+
+    # -- the worker pool --
+
+    async def start(self) -> None:
+        """Start the workers (or load the rules here) now, not on a citizen's first request."""
+        pool = self._ensure_pool()
+        if pool is None:
+            await asyncio.to_thread(self.local)
+            return
+        try:
+            digests = await asyncio.gather(*(asyncio.wrap_future(pool.submit(worker.rules_digest))
+                                             for _ in range(self.processes)))
+            self.digest = digests[0]
+        except BrokenProcessPool:
+            self._drop_pool(pool)
+            log.warning("triage: the worker processes did not start; triage runs in the gateway process")
+            await asyncio.to_thread(self.local)
+
+    def _ensure_pool(self) -> ProcessPoolExecutor | None:
+        if self.processes <= 0:
+            return None
+        if self._pool is None:
+            # spawn, not fork: the gateway has threads (database writer, IMAP) a fork would copy mid-step
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=worker.start,
+                                             initargs=(str(self.rules_path) if self.rules_path else None,))
+        return self._pool
+
+    def _drop_pool(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:
+            self._pool = None
+        pool.shutdown(wait=False, cancel_futures=False)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # -- reloading the rules --
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.file.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    async def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.check_every
+        stamp = self._file_stamp()
+        if stamp is None or stamp == self._stamp:
+            return
+        self._stamp = stamp
+        if self._reloading is None or self._reloading.done():
+            # In the background: the items arriving meanwhile run on the last good rules.
+            self._reloading = asyncio.create_task(self.reload())
+
+    async def reload(self) -> bool:
+        """Validate the rules file and make it active; False (and ``last_error``) if it does not load."""
+        from triage.rules import RulesError, load_rules
+
+        self._stamp = self._file_stamp()
+        try:
+            rules = await asyncio.to_thread(load_rules, self.rules_path)
+            if self._local is not None:
+                await asyncio.to_thread(self._local.reload, self.rules_path)
+        except RulesError as exc:
+            self.last_error = str(exc)
+            log.warning("triage: the rules file %s was changed but does not load; the last good rules stay "
+                        "active: %s", self.file, exc)
+            return False
+        old = self._pool
+        self._pool = None
+        if old is not None:
+            old.shutdown(wait=False)  # items already sent finish on the old rules
+            await self.start()
+        self.digest = rules.digest
+        self.loaded_at = datetime.now(UTC)
+        self.last_error = None
+        log.info("triage: rules %s loaded (digest %s)", self.file, rules.digest)
+        return True
+
+    def status(self) -> dict[str, Any]:
+        """For the staff status page: which rules run, where, and the last reload's error."""
+        return {"rules": str(self.file), "digest": self.digest, "loaded_at": self.loaded_at.isoformat(),
+                "processes": self.processes, "error": self.last_error, "fallbacks": self.fallbacks}

@@ -1,0 +1,50 @@
+"""Entry points for a process that does nothing but triage (see ``gateway.triage_service``).
+
+Why a separate module: a worker process started with ``spawn`` imports the module
+of the functions it runs.  This one imports only ``triage``, so a worker costs
+the jieba dictionary and the rules, not the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .engine import Triager
+from .result import TriageResult
+
+_triager: Triager | None = None
+
+
+def start(rules_path: str | None) -> None:
+    """Process initializer: load the dictionary and the rules once, and warm every path."""
+    global _triager
+    _triager = Triager.from_rules_file(rules_path)
+    _triager.classify("大厅里排队排了两个小时，工作人员态度也不好", channel="email")
+
+
+def classify(text: str, channel: str | None, rating: str | None, reasons: Sequence[str]) -> TriageResult:
+    if _triager is None:  # pragma: no cover - the pool always runs ``start`` first
+        raise RuntimeError("triage worker not started")
+    return _triager.classify(text, channel=channel, rating=rating, reasons=reasons)
+
+
+def classify_many(items: Sequence[tuple[str, str | None, str | None, Sequence[str]]]) -> list[tuple[bool, Any]]:
+    """Several items in one round trip (the pool's messages cost more than a short item's triage).
+
+    Each item's outcome is ``(True, result)`` or ``(False, exception)``: one bad item
+    must not fail the others."""
+    out: list[tuple[bool, Any]] = []
+    for text, channel, rating, reasons in items:
+        try:
+            out.append((True, classify(text, channel, rating, reasons)))
+        except Exception as exc:  # returned to the caller of that one item, who raises it
+            out.append((False, exc))
+    return out
+
+
+def rules_digest() -> str:
+    """Which rules this worker runs (the gateway checks a reload reached every worker)."""
+    if _triager is None:  # pragma: no cover
+        raise RuntimeError("triage worker not started")
+    return _triager.rules.digest

@@ -20,6 +20,7 @@ instead (the rules loaded on first need), and the pool is started again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -71,6 +72,7 @@ class TriageService:
         self.fallbacks = 0
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
+        self._closed = False
         self._sending: set[asyncio.Future[None]] = set()
 
     # -- classification --
@@ -82,42 +84,59 @@ class TriageService:
     async def classify_async(self, text: str, *, channel: str | None = None, rating: str | None = None,
                              reasons: Sequence[str] = ()) -> Any:
         await self._maybe_reload()
-        pool = self._ensure_pool()
-        if pool is not None:
+        if self.processes > 0:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Any] = loop.create_future()
             self._pending.append(((text, channel, rating, tuple(reasons)), future))
             if not self._flush_scheduled:
                 # Items that arrive in the same turn of the loop travel together (see _send).
                 self._flush_scheduled = True
-                loop.call_soon(self._flush, pool)
+                loop.call_soon(self._flush)
             try:
                 return await future
             except BrokenProcessPool:
                 self.fallbacks += 1
                 log.warning("triage: a worker process died; this item is classified in the gateway process "
                             "and the workers start again")
-                self._drop_pool(pool)
         local = self._local or await asyncio.to_thread(self.local)
         return local.classify(text, channel=channel, rating=rating, reasons=reasons)
 
-    def _flush(self, pool: ProcessPoolExecutor) -> None:
+    def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), BATCH_MAX):
-            batch = pending[start:start + BATCH_MAX]
-            task = asyncio.ensure_future(self._send(pool, batch))
+            task = asyncio.ensure_future(self._send(pending[start:start + BATCH_MAX]))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
 
-    async def _send(self, pool: ProcessPoolExecutor, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        """One round trip for the batch: a pool message costs more than triaging a short item."""
-        try:
-            outcomes = await asyncio.wrap_future(pool.submit(worker.classify_many, [item for item, _ in batch]))
-        except BaseException as exc:  # the pool broke (or shut down): every waiting item hears of it
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        """One round trip for the batch: a pool message costs more than triaging a short item.
+
+        Small batches (``BATCH_MAX``) keep both sides busy: this process commits the first
+        results while the worker triages the rest."""
+        items = [item for item, _ in batch]
+        outcomes: list[tuple[bool, Any]] | None = None
+        failure: BaseException | None = None
+        for _attempt in range(2):
+            pool = self._ensure_pool()
+            try:
+                assert pool is not None
+                outcomes = await asyncio.wrap_future(pool.submit(worker.classify_many, items))
+                break
+            except BrokenProcessPool as exc:  # a worker died: start afresh, this batch runs here
+                self._drop_pool(pool)  # type: ignore[arg-type]
+                failure = exc
+                break
+            except RuntimeError as exc:  # shut down by a reload between two turns: the new pool takes it
+                failure = exc
+            except BaseException as exc:
+                failure = exc
+                break
+        if outcomes is None:
+            lost = failure if isinstance(failure, BrokenProcessPool) else BrokenProcessPool(str(failure))
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc if isinstance(exc, BrokenProcessPool) else BrokenProcessPool(str(exc)))
+                    future.set_exception(lost)
             return
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if future.done():
@@ -156,7 +175,7 @@ class TriageService:
             await asyncio.to_thread(self.local)
 
     def _ensure_pool(self) -> ProcessPoolExecutor | None:
-        if self.processes <= 0:
+        if self.processes <= 0 or self._closed:
             return None
         if self._pool is None:
             # spawn, not fork: the gateway has threads (database writer, IMAP) a fork would copy mid-step
@@ -171,6 +190,7 @@ class TriageService:
         pool.shutdown(wait=False, cancel_futures=False)
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -183,6 +203,15 @@ class TriageService:
         except OSError:
             return None
         return (st.st_mtime_ns, st.st_size)
+
+    async def check_rules(self) -> dict[str, Any]:
+        """Look at the rules file now (a staff page is open) and return ``status()``."""
+        self._next_check = 0.0
+        await self._maybe_reload()
+        if self._reloading is not None:
+            with contextlib.suppress(Exception):
+                await self._reloading
+        return self.status()
 
     async def _maybe_reload(self) -> None:
         now = time.monotonic()

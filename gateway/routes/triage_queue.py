@@ -53,8 +53,10 @@ async def queue_page(request: Request) -> Response:
     async with services.store.read() as session:
         rows = await triage_queue(session, services.cipher, towns=user.town_filter(), mode=mode, limit=PAGE,
                                   after=parse_cursor(request.query_params.get("after")))
+    check_rules = getattr(services.classifier, "check_rules", None)
+    rules = await check_rules() if check_rules is not None else None
     return request.app.state.templates.TemplateResponse(request, "triage.html", {
-        "rows": rows, "mode": mode, "highlight": highlight, "categories": CATEGORY_LABELS,
+        "rules": rules, "rows": rows, "mode": mode, "highlight": highlight, "categories": CATEGORY_LABELS,
         "reasons": {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category},
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
         "message": request.query_params.get("done"),

@@ -1,0 +1,179 @@
+"""The gateway's triage: worker processes, a dead worker, rules reloaded while running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from gateway.app import create_app
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.triage_service import TriageService, resolve_processes
+from tests.helpers import make_intake
+from tests.staff import make_staff, signed_in
+from triage import Triager
+
+TEXTS = ["大厅里排队排了两个小时，工作人员态度也不好", "工作人员很热情，点赞！", "需要多个部门盖章，跑了好几趟",
+         "窗口人员一直在玩手机，不理人", "", "请问办理居住证需要带什么材料？", "态度不差，就是慢了点"]
+
+RULES = """\
+[settings]
+review_threshold = 0.6
+precedence = ["coordinated", "time_limited", "immediate"]
+
+[negation]
+cues = ["不", "没有"]
+
+[reasons.attitude]
+label = "immediate"
+
+[reasons.attitude.terms]
+"玩手机" = 2
+{extra}
+[reasons.efficiency]
+label = "time_limited"
+
+[reasons.efficiency.terms]
+"排长队" = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def triager() -> Triager:
+    return Triager.from_rules_file(None)
+
+
+def _same(a: object, b: object) -> bool:
+    return a.to_dict() == b.to_dict()  # type: ignore[attr-defined]
+
+
+def _write_rules(path: Path, text: str, *, bump: int) -> None:
+    path.write_text(text, encoding="utf-8")
+    stamp = path.stat().st_mtime_ns + bump * 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))  # a visible change even within one clock tick
+
+
+def test_auto_means_one_worker_where_there_is_a_second_core() -> None:
+    assert resolve_processes(0) == 0
+    assert resolve_processes(3) == 3
+    assert resolve_processes(-1) == (1 if (os.cpu_count() or 1) > 1 else 0)
+
+
+async def test_a_worker_process_classifies_as_this_process_would(triager: Triager) -> None:
+    service = TriageService(None, processes=1)
+    try:
+        await service.start()
+        assert service.digest == triager.rules.digest
+        # Many at once: they travel in batches, and each caller gets its own item's result.
+        texts = TEXTS * 5
+        results = await asyncio.gather(*(service.classify_async(t, channel="email") for t in texts))
+        for text, result in zip(texts, results, strict=True):
+            assert _same(result, triager.classify(text, channel="email")), text
+        result = await service.classify_async("很满意", channel="web", rating="非常满意", reasons=())
+        assert _same(result, triager.classify("很满意", channel="web", rating="非常满意"))
+        assert service.fallbacks == 0 and service._local is None  # jieba never loaded in this process
+    finally:
+        service.close()
+
+
+async def test_a_dead_worker_loses_no_item(triager: Triager) -> None:
+    service = TriageService(None, processes=1)
+    try:
+        await service.start()
+        pool = service._pool
+        assert pool is not None
+        (victim,) = list(pool._processes)  # type: ignore[attr-defined]
+        os.kill(victim, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        result = await service.classify_async(TEXTS[0], channel="web")
+        assert _same(result, triager.classify(TEXTS[0], channel="web"))
+        assert service.fallbacks == 1
+        # The next item goes to a fresh worker.
+        result = await service.classify_async(TEXTS[3], channel="web")
+        assert _same(result, triager.classify(TEXTS[3], channel="web"))
+        assert service._pool is not None and service._pool is not pool
+        assert victim not in service._pool._processes  # type: ignore[attr-defined]
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+async def test_a_changed_rules_file_is_picked_up_and_a_broken_one_is_not(tmp_path: Path, processes: int) -> None:
+    path = tmp_path / "rules.toml"
+    _write_rules(path, RULES.format(extra=""), bump=0)
+    service = TriageService(path, processes=processes, check_every=3600)
+    try:
+        await service.start()
+        first = service.digest
+        assert (await service.classify_async("排长队排到中午")).label == "time_limited"
+        assert (await service.classify_async("门口乱停车")).label == "none"
+
+        _write_rules(path, RULES.format(extra='"乱停车" = 2\n'), bump=1)
+        status = await service.check_rules()
+        assert status["error"] is None and status["digest"] != first
+        assert (await service.classify_async("门口乱停车")).label == "immediate"
+        good = status["digest"]
+
+        _write_rules(path, RULES.format(extra='"乱停车" = oops\n'), bump=2)
+        status = await service.check_rules()
+        assert status["digest"] == good
+        assert status["error"] and ":13:" in status["error"]  # the line of the bad weight
+        assert (await service.classify_async("门口乱停车")).label == "immediate"  # the last good rules
+
+        # Found without asking, on the next item after ``check_every``.
+        service.check_every = service._next_check = 0
+        _write_rules(path, RULES.format(extra=""), bump=3)
+        before = service._reloading
+        await service.classify_async("触发检查")
+        assert service._reloading is not None and service._reloading is not before
+        await service._reloading
+        assert service.last_error is None and service.digest == first
+        assert (await service.classify_async("门口乱停车")).label == "none"
+    finally:
+        service.close()
+
+
+async def test_the_gateway_ingests_through_the_worker(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path / "var", database_url=database_url, run_workers=False,
+                        triage_processes=1, _env_file=None)  # type: ignore[call-arg]
+    services = Services.create(settings)
+    try:
+        await services.prepare_database()
+        await services.start_triage()
+        assert isinstance(services.classifier, TriageService) and services.classifier.processes == 1
+        result = await services.ingestor.ingest(make_intake(text="窗口人员一直在玩手机，叫了好几声都不理人",
+                                                            source_ref="worker-1"))
+        assert result.created
+        async with services.store.read() as session:
+            from gateway.db.models import Case
+
+            case = await session.get(Case, result.case_id)
+            assert case is not None and case.category == "immediate"
+        assert services.classifier._local is None
+    finally:
+        await services.close()
+
+
+async def test_the_triage_page_shows_a_rules_file_that_does_not_load(tmp_path: Path, database_url: str) -> None:
+    path = tmp_path / "rules.toml"
+    _write_rules(path, RULES.format(extra=""), bump=0)
+    settings = Settings(data_dir=tmp_path / "var", database_url=database_url, run_workers=False,
+                        triage_processes=0, triage_rules=path, _env_file=None)  # type: ignore[call-arg]
+    services = Services.create(settings)
+    try:
+        await services.prepare_database()
+        await services.start_triage()
+        await make_staff(services, "triager", ["triage"])
+        app = create_app(services=services, run_workers=False)
+        async with signed_in(app, "triager") as client:
+            page = await client.get("/triage")
+            assert page.status_code == 200 and str(path) in page.text and 'id="rules-error"' not in page.text
+            _write_rules(path, RULES.format(extra='"乱停车" = oops\n'), bump=1)
+            page = await client.get("/triage")
+            assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text and ":13:" in page.text
+    finally:
+        await services.close()

@@ -72,7 +72,7 @@ async def run_one(label: str, url: str, intakes: list[Intake], concurrency: int,
     settings = Settings(data_dir=data_dir, database_url=url, run_workers=False)
     services = Services.create(settings, classifier=classifier)
     await services.prepare_database()
-    services.classifier.classify("预热", channel="web")  # load jieba and the rules outside the timing
+    await services.start_triage()  # jieba and the rules (in the worker process, by default) outside the timing
     queue = iter(intakes)
 
     async def worker() -> int:

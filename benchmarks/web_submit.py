@@ -348,7 +348,9 @@ async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
                 future.set_exception(exc)
             return future
 
-    settings = Settings(data_dir=work / "breakdown", secret_key=secret, run_workers=False)  # type: ignore[arg-type]
+    # triage in-line (not in a worker process) so that its CPU time is counted here
+    settings = Settings(data_dir=work / "breakdown", secret_key=secret, run_workers=False,  # type: ignore[arg-type]
+                        triage_processes=0)
     services = Services.create(settings)
     await services.prepare_database()
     services.store._writer_thread = Inline()  # type: ignore[assignment]

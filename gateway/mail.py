@@ -100,12 +100,11 @@ class EmailOptions(BaseSettings):
     """Longest single wait (IDLE or sleep) before the job hands control back to the worker."""
     batch: int = Field(default=50, ge=1, le=1000)
     concurrency: int = Field(default=16, ge=1, le=1000)
-    """Messages of one batch parsed and ingested at the same time (they share group commits).
+    """Messages of one batch parsed and ingested at the same time (they share group commits and
+    travel to the triage worker together); two batches are in flight at once.
 
-    Triage runs on the event loop, so this also bounds how long a backlog holds up the web pages
-    of ``hcp serve``.  Measured with the jieba rules on 2 busy cores: one at a time 87–107
-    messages/s (99th-percentile loop stall 30–55 ms); 16 at once 126–170/s (120–155 ms); 64 no
-    faster than 16 but stalls of 0.3–1.7 s."""
+    Parsing runs on the event loop, so this also bounds how long a backlog holds up the web pages
+    of ``hcp serve`` (and so does the triage, where it runs in-line: ``HCP_TRIAGE_PROCESSES=0``)."""
     processed_folder: str | None = None
     """Move finished messages here instead of only flagging them ``\\Seen`` (created if missing)."""
     ack_limit_per_hour: int = Field(default=3, ge=0)
@@ -789,8 +788,9 @@ class ImapPoller:
 
         present = [uid for uid in fetched.batch if uid in fetched.bodies]  # others were expunged meanwhile
         if self._ingest is None:
-            # With the working-day calendar cached, each message goes from parse to the group-commit
-            # queue without yielding, so cases are numbered in mailbox order.
+            # With the working-day calendar cached, messages reach the triage and then the
+            # group-commit queue in mailbox order (one triage worker answers in order), so
+            # cases are numbered in mailbox order.
             await self.services.calendar.get()
         outcomes = await asyncio.gather(*(one(uid) for uid in present), return_exceptions=True)
         done = list(fetched.known) + [uid for uid in fetched.batch if uid not in fetched.bodies and

@@ -1,7 +1,7 @@
 """E-mail intake speed against a private Dovecot: messages/s for three depths of work.
 
     python benchmarks/email_ingest.py [--messages 2000] [--classifier triage|fixed] [--database URL]
-                                      [--batch 50] [--concurrency 16] [--triage-processes N]
+                                      [--batch 50] [--concurrency 50] [--triage-processes N]
 
 (a) bare imapclient ``BODY.PEEK[]`` fetch in batches; (b) the same plus ``email`` parsing with
 ``policy.default`` and reading the body; (c) the full path of ``hcp email poll``: Message-ID
@@ -140,7 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--classifier", choices=["triage", "fixed"], default="triage")
     parser.add_argument("--shape", choices=["realistic", "simple"], default="realistic",
                         help="the mail: QQ/163/Outlook/iPhone shapes, or the earlier single-part 920-character one")

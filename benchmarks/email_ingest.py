@@ -174,7 +174,7 @@ def main() -> None:
         print(f"(c) full ingest, classifier={args.classifier}, {processes} triage worker process(es)   "
               f"{rate(counts.get('ingested', 0), seconds)}   {counts}")
         print(f"(c) / (b) = {c / b:.2f}  (goal ≥ 0.5)")
-        if processes and args.classifier == "triage":
+        if processes and args.classifier == "triage" and not args.database:  # (c0) needs a fresh database
             counts, seconds = asyncio.run(full_ingest(dovecot, args, data_dirs[1], processes=0))
             inline = counts.get("ingested", 0) / seconds
             print(f"(c0) the same, triage in-line   {rate(counts.get('ingested', 0), seconds)}   "

@@ -87,6 +87,10 @@ IDLE_CHECK_SECONDS = 0.5
 """How often an IDLE wait looks up from the socket to see whether it should stop early."""
 
 
+BATCHES_IN_FLIGHT = 3
+"""Batches being parsed, triaged and committed at once: while one waits on its commit, the next
+is triaged and the one after parsed."""
+
 class EmailOptions(BaseSettings):
     """E-mail knobs beyond the ``imap_*``/``smtp_*`` settings, from ``HCP_EMAIL_*`` variables."""
 
@@ -748,7 +752,7 @@ class ImapPoller:
                 prefetch = (asyncio.ensure_future(self._fetch(mailbox, batches[index + 1]))
                             if index + 1 < len(batches) else None)
                 running.append((index, asyncio.ensure_future(self._ingest_batch(mailbox, fetched, counts))))
-                if len(running) > 1:
+                if len(running) >= BATCHES_IN_FLIGHT:
                     await settle_oldest()
             while running:
                 await settle_oldest()

@@ -160,6 +160,32 @@ async def test_connection_dropped_mid_batch(services: Services, dovecot: Dovecot
     assert all(SEEN in flags for flags in dovecot.flags().values())
 
 
+async def test_a_failed_batch_among_those_in_flight_is_fetched_again(services: Services, dovecot: Dovecot) -> None:
+    """Three batches run at once; the middle one fails on one message.  The others' messages are
+    committed and flagged, ``last_uid`` stays before the failure, and the next poll finishes
+    the job with one case per message."""
+    dovecot.append(*(mails.build(f"第{i}封", message_id=f"<f{i}@x>") for i in range(6)))
+    failing = True
+
+    async def ingest(intake):  # type: ignore[no-untyped-def]
+        if failing and intake.text.startswith("第2封"):
+            raise RuntimeError("the database went away")
+        return await services.ingestor.ingest(intake)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        await ImapPoller(services, EmailOptions(batch=2), ingest=ingest).poll_once()  # type: ignore[arg-type]
+    uids = sorted(dovecot.flags())
+    assert sorted(await case_texts(services)) == [f"第{i}封" for i in (0, 1, 3, 4, 5)]
+    seen = [uid for uid, flags in sorted(dovecot.flags().items()) if SEEN in flags]
+    assert seen == [uids[0], uids[1], uids[3], uids[4], uids[5]]
+    assert (await load_state(services, STATE_KEY))["last_uid"] == uids[1]
+    failing = False
+    counts = await poller(services, batch=2).poll_once(force=True)
+    assert counts == {"already_stored": 3, "ingested": 1}
+    assert sorted(await case_texts(services)) == [f"第{i}封" for i in range(6)]
+    assert all(SEEN in flags for flags in dovecot.flags().values())
+
+
 async def test_unparseable_mail_is_quarantined(services: Services, dovecot: Dovecot) -> None:
     dovecot.append(b"From: a@example.cn\r\nMessage-ID: <empty@x>\r\n\r\n")
     counts = await poller(services).poll_once()

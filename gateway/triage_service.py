@@ -4,13 +4,16 @@ Why processes: triage is pure-Python CPU work (about 2 µs a character), and on 
 event loop it holds up every other request while it runs — a long e-mail for a
 few milliseconds, a 50,000-character one for 200 ms.  In a worker process it runs
 on another core while the loop parses, commits and serves; the e-mail intake's
-throughput rises by about a third on two cores (``benchmarks/email_ingest.py``).
+throughput rises by a third to a half on two cores (``benchmarks/email_ingest.py``).
+A round trip costs this process CPU too, so a short text that arrives alone (a
+web form, a call note) is classified in-line, and long texts and bursts (a
+batch of mail) go to the worker: see ``INLINE_BELOW``.
 
 Why reloads: staff change the rules (``triage/data/rules.toml`` or the file in
 ``HCP_TRIAGE_RULES``) without touching code, and the running gateway should pick
 the change up.  Every few seconds a classification checks the file's stamp; a
 changed file is validated first, and only rules that load become active.  Rules
-that do not load are reported (``status()``, the staff status page) and the
+that do not load are reported (``status()``, shown on the triage page) and the
 last good rules keep running.
 
 Nothing is lost when a worker dies: the item is classified in this process
@@ -39,6 +42,11 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 5.0
 BATCH_MAX = 8
+INLINE_BELOW = 400
+"""A text shorter than this that arrives alone in its turn of the event loop, with nothing in the
+worker ahead of it, is classified here: under a millisecond of the loop, where a round trip costs
+this process more CPU than that (a form at 300/s spent 3.4 ms a submission with every item sent to
+the worker, 1.9 ms without a worker; ``benchmarks/web_submit.py``)."""
 
 
 def resolve_processes(configured: int) -> int:
@@ -53,13 +61,14 @@ class TriageService:
     can, ``classify`` in this process (for command-line tools and as the fallback)."""
 
     def __init__(self, rules_path: Path | None, processes: int = 0, *,
-                 check_every: float = CHECK_EVERY_SECONDS) -> None:
+                 check_every: float = CHECK_EVERY_SECONDS, inline_below: int = INLINE_BELOW) -> None:
         from triage.rules import DEFAULT_RULES_PATH
 
         self.rules_path = rules_path
         self.file = Path(rules_path) if rules_path is not None else DEFAULT_RULES_PATH
         self.processes = processes
         self.check_every = check_every
+        self.inline_below = inline_below
         self._local: Any = None
         self._local_lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
@@ -70,6 +79,8 @@ class TriageService:
         self.loaded_at = datetime.now(UTC)
         self.last_error: str | None = None
         self.fallbacks = 0
+        self.sent = 0
+        """Items classified by a worker (the others ran in this process)."""
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
         self._closed = False
@@ -104,6 +115,15 @@ class TriageService:
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
+        if len(pending) == 1 and not self._sending and self._local is not None:
+            (text, channel, rating, reasons), future = pending[0]
+            if len(text) < self.inline_below:  # alone, short, nothing ahead of it: cheaper here
+                if not future.done():
+                    try:
+                        future.set_result(self._local.classify(text, channel=channel, rating=rating, reasons=reasons))
+                    except Exception as exc:
+                        future.set_exception(exc)
+                return
         for start in range(0, len(pending), BATCH_MAX):
             task = asyncio.ensure_future(self._send(pending[start:start + BATCH_MAX]))
             self._sending.add(task)
@@ -115,6 +135,7 @@ class TriageService:
         Small batches (``BATCH_MAX``) keep both sides busy: this process commits the first
         results while the worker triages the rest."""
         items = [item for item, _ in batch]
+        self.sent += len(items)
         outcomes: list[tuple[bool, Any]] | None = None
         failure: BaseException | None = None
         for _attempt in range(2):
@@ -166,8 +187,9 @@ class TriageService:
             await asyncio.to_thread(self.local)
             return
         try:
-            digests = await asyncio.gather(*(asyncio.wrap_future(pool.submit(worker.rules_digest))
-                                             for _ in range(self.processes)))
+            local = asyncio.to_thread(self.local) if self.inline_below > 0 else asyncio.sleep(0)
+            *digests, _ = await asyncio.gather(*(asyncio.wrap_future(pool.submit(worker.rules_digest))
+                                                 for _ in range(self.processes)), local)
             self.digest = digests[0]
         except BrokenProcessPool:
             self._drop_pool(pool)

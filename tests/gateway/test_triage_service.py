@@ -64,7 +64,7 @@ def test_auto_means_one_worker_where_there_is_a_second_core() -> None:
 
 
 async def test_a_worker_process_classifies_as_this_process_would(triager: Triager) -> None:
-    service = TriageService(None, processes=1)
+    service = TriageService(None, processes=1, inline_below=0)  # every item to the worker
     try:
         await service.start()
         assert service.digest == triager.rules.digest
@@ -75,13 +75,34 @@ async def test_a_worker_process_classifies_as_this_process_would(triager: Triage
             assert _same(result, triager.classify(text, channel="email")), text
         result = await service.classify_async("很满意", channel="web", rating="非常满意", reasons=())
         assert _same(result, triager.classify("很满意", channel="web", rating="非常满意"))
-        assert service.fallbacks == 0 and service._local is None  # jieba never loaded in this process
+        assert service.fallbacks == 0 and service.sent == len(texts) + 1
+        assert service._local is None  # jieba never loaded in this process
+    finally:
+        service.close()
+
+
+async def test_a_short_lone_item_stays_here_long_ones_and_bursts_go_to_the_worker(triager: Triager) -> None:
+    service = TriageService(None, processes=1, inline_below=100)
+    try:
+        await service.start()
+        assert service._local is not None  # loaded beside the worker, for the short ones
+        assert _same(await service.classify_async(TEXTS[0]), triager.classify(TEXTS[0]))
+        assert service.sent == 0
+        long_text = "，".join(TEXTS) * 3
+        assert len(long_text) >= 100
+        assert _same(await service.classify_async(long_text), triager.classify(long_text))
+        assert service.sent == 1
+        # A burst (items of one turn of the loop) goes to the worker together, short or not, and
+        # each caller gets its own item's result.
+        results = await asyncio.gather(*(service.classify_async(t) for t in TEXTS))
+        assert [r.to_dict() for r in results] == [triager.classify(t).to_dict() for t in TEXTS]
+        assert service.sent == 1 + len(TEXTS)
     finally:
         service.close()
 
 
 async def test_a_dead_worker_loses_no_item(triager: Triager) -> None:
-    service = TriageService(None, processes=1)
+    service = TriageService(None, processes=1, inline_below=0)
     try:
         await service.start()
         pool = service._pool
@@ -145,15 +166,15 @@ async def test_the_gateway_ingests_through_the_worker(tmp_path: Path, database_u
         await services.prepare_database()
         await services.start_triage()
         assert isinstance(services.classifier, TriageService) and services.classifier.processes == 1
-        result = await services.ingestor.ingest(make_intake(text="窗口人员一直在玩手机，叫了好几声都不理人",
-                                                            source_ref="worker-1"))
+        text = "窗口人员一直在玩手机，叫了好几声都不理人。" * 30  # long: it goes to the worker
+        result = await services.ingestor.ingest(make_intake(text=text, source_ref="worker-1"))
         assert result.created
         async with services.store.read() as session:
             from gateway.db.models import Case
 
             case = await session.get(Case, result.case_id)
             assert case is not None and case.category == "immediate"
-        assert services.classifier._local is None
+        assert services.classifier.sent == 1
     finally:
         await services.close()
 

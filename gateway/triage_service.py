@@ -5,9 +5,9 @@ event loop it holds up every other request while it runs — a long e-mail for a
 few milliseconds, a 50,000-character one for 200 ms.  In a worker process it runs
 on another core while the loop parses, commits and serves; the e-mail intake's
 throughput rises by a third to a half on two cores (``benchmarks/email_ingest.py``).
-A round trip costs this process CPU too, so a short text that arrives alone (a
-web form, a call note) is classified in-line, and long texts and bursts (a
-batch of mail) go to the worker: see ``INLINE_BELOW``.
+A round trip costs this process CPU too, so a little text (a web form, a call
+note, a few of them at once) is classified in-line, and long texts and batches
+of mail go to the worker: see ``INLINE_BELOW``.
 
 Why reloads: staff change the rules (``triage/data/rules.toml`` or the file in
 ``HCP_TRIAGE_RULES``) without touching code, and the running gateway should pick
@@ -43,10 +43,11 @@ log = logging.getLogger(__name__)
 CHECK_EVERY_SECONDS = 5.0
 BATCH_MAX = 8
 INLINE_BELOW = 400
-"""A text shorter than this that arrives alone in its turn of the event loop, with nothing in the
-worker ahead of it, is classified here: under a millisecond of the loop, where a round trip costs
-this process more CPU than that (a form at 300/s spent 3.4 ms a submission with every item sent to
-the worker, 1.9 ms without a worker; ``benchmarks/web_submit.py``)."""
+"""Items of one turn of the event loop with fewer characters than this between them, and nothing
+in the worker ahead of them, are classified here: under a millisecond of the loop, where a round
+trip costs this process more CPU than that.  Sending every item to the worker cut the web form's
+saturation from 564 to 470 submissions/s (``benchmarks/web_submit.py``); mail arrives in batches
+of tens of long texts and goes to the worker."""
 
 
 def resolve_processes(configured: int) -> int:
@@ -115,15 +116,17 @@ class TriageService:
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
-        if len(pending) == 1 and not self._sending and self._local is not None:
-            (text, channel, rating, reasons), future = pending[0]
-            if len(text) < self.inline_below:  # alone, short, nothing ahead of it: cheaper here
-                if not future.done():
-                    try:
-                        future.set_result(self._local.classify(text, channel=channel, rating=rating, reasons=reasons))
-                    except Exception as exc:
-                        future.set_exception(exc)
-                return
+        if (not self._sending and self._local is not None
+                and sum(len(item[0]) for item, _ in pending) < self.inline_below):
+            # A little text and nothing in the worker ahead of it: cheaper here than a round trip.
+            for (text, channel, rating, reasons), future in pending:
+                if future.done():
+                    continue
+                try:
+                    future.set_result(self._local.classify(text, channel=channel, rating=rating, reasons=reasons))
+                except Exception as exc:
+                    future.set_exception(exc)
+            return
         for start in range(0, len(pending), BATCH_MAX):
             task = asyncio.ensure_future(self._send(pending[start:start + BATCH_MAX]))
             self._sending.add(task)

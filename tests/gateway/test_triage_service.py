@@ -82,21 +82,26 @@ async def test_a_worker_process_classifies_as_this_process_would(triager: Triage
 
 
 async def test_a_short_lone_item_stays_here_long_ones_and_bursts_go_to_the_worker(triager: Triager) -> None:
-    service = TriageService(None, processes=1, inline_below=100)
+    service = TriageService(None, processes=1, inline_below=60)
     try:
         await service.start()
         assert service._local is not None  # loaded beside the worker, for the short ones
         assert _same(await service.classify_async(TEXTS[0]), triager.classify(TEXTS[0]))
         assert service.sent == 0
         long_text = "，".join(TEXTS) * 3
-        assert len(long_text) >= 100
+        assert len(long_text) >= 60
         assert _same(await service.classify_async(long_text), triager.classify(long_text))
         assert service.sent == 1
-        # A burst (items of one turn of the loop) goes to the worker together, short or not, and
-        # each caller gets its own item's result.
-        results = await asyncio.gather(*(service.classify_async(t) for t in TEXTS))
-        assert [r.to_dict() for r in results] == [triager.classify(t).to_dict() for t in TEXTS]
-        assert service.sent == 1 + len(TEXTS)
+        # Items of one turn of the loop: a few short ones stay here; many go to the worker together.
+        # Either way each caller gets its own item's result.
+        results = await asyncio.gather(*(service.classify_async(t) for t in TEXTS[:3]))
+        assert [r.to_dict() for r in results] == [triager.classify(t).to_dict() for t in TEXTS[:3]]
+        assert service.sent == 1
+        many = TEXTS * 3
+        assert sum(map(len, TEXTS[:3])) < 60 <= sum(map(len, many))
+        results = await asyncio.gather(*(service.classify_async(t) for t in many))
+        assert [r.to_dict() for r in results] == [triager.classify(t).to_dict() for t in many]
+        assert service.sent == 1 + len(many)
     finally:
         service.close()
 

@@ -73,6 +73,7 @@ class TriageService:
         self._local: Any = None
         self._local_lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._model_file: Path | None = None
         self._stamp = self._file_stamp()
         self._next_check = time.monotonic() + check_every
         self._reloading: asyncio.Task[bool] | None = None
@@ -179,6 +180,7 @@ class TriageService:
 
                     self._local = Triager.from_rules_file(self.rules_path)
                     self.digest = self._local.rules.digest
+                    self._note(self._local.rules)
         return self._local
 
     # -- the worker pool --
@@ -194,6 +196,10 @@ class TriageService:
             *digests, _ = await asyncio.gather(*(asyncio.wrap_future(pool.submit(worker.rules_digest))
                                                  for _ in range(self.processes)), local)
             self.digest = digests[0]
+            if self._local is None:
+                from triage.rules import load_rules
+
+                self._note(await asyncio.to_thread(load_rules, self.rules_path, check_model=False))
         except BrokenProcessPool:
             self._drop_pool(pool)
             log.warning("triage: the worker processes did not start; triage runs in the gateway process")
@@ -222,12 +228,22 @@ class TriageService:
 
     # -- reloading the rules --
 
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.file.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def _file_stamp(self) -> tuple[tuple[int, int] | None, ...]:
+        """The rules file's and its learned model's (``hcp triage train`` writes it) stamps."""
+        stamps: list[tuple[int, int] | None] = []
+        for path in (self.file, self._model_file):
+            try:
+                st = path.stat() if path is not None else None
+            except OSError:
+                st = None
+            stamps.append((st.st_mtime_ns, st.st_size) if st is not None else None)
+        return tuple(stamps)
+
+    def _note(self, rules: Any) -> None:
+        """Which files the running rules came from, so that a change to either is seen."""
+        learned = rules.learned
+        self._model_file = learned.model_path if learned is not None and learned.enabled else None
+        self._stamp = self._file_stamp()
 
     async def check_rules(self) -> dict[str, Any]:
         """Look at the rules file now (a staff page is open) and return ``status()``."""
@@ -244,7 +260,7 @@ class TriageService:
             return
         self._next_check = now + self.check_every
         stamp = self._file_stamp()
-        if stamp is None or stamp == self._stamp:
+        if stamp == self._stamp:
             return
         self._stamp = stamp
         if self._reloading is None or self._reloading.done():
@@ -271,6 +287,7 @@ class TriageService:
             old.shutdown(wait=False)  # items already sent finish on the old rules
             await self.start()
         self.digest = rules.digest
+        self._note(rules)
         self.loaded_at = datetime.now(UTC)
         self.last_error = None
         log.info("triage: rules %s loaded (digest %s)", self.file, rules.digest)

@@ -203,3 +203,28 @@ async def test_the_triage_page_shows_a_rules_file_that_does_not_load(tmp_path: P
             assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text and ":13:" in page.text
     finally:
         await services.close()
+
+
+async def test_a_retrained_model_is_picked_up_without_a_rules_change(tmp_path: Path) -> None:
+    """``hcp triage train`` rewrites the learned model; the running gateway reloads for that too."""
+    import shutil
+
+    from triage.rules import DEFAULT_RULES_PATH
+
+    for source in DEFAULT_RULES_PATH.parent.iterdir():
+        shutil.copy(source, tmp_path / source.name)
+    service = TriageService(tmp_path / DEFAULT_RULES_PATH.name, processes=0, check_every=3600)
+    try:
+        await service.start()
+        before = (await service.check_rules())["loaded_at"]
+        assert (await service.check_rules())["loaded_at"] == before  # nothing changed, nothing reloaded
+        model = tmp_path / "nb_model.json"
+        _write_rules(model, model.read_text(encoding="utf-8"), bump=1)
+        status = await service.check_rules()
+        assert status["error"] is None and status["loaded_at"] != before
+        model.write_text("{not json", encoding="utf-8")
+        status = await service.check_rules()
+        assert status["error"] and "nb_model.json" in status["error"]
+        assert (await service.classify_async("窗口人员一直在玩手机")).label == "immediate"  # last good
+    finally:
+        service.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import gateway.mail
+import gateway.mail.imap
 from gateway.app import create_app
 from gateway.db.models import Case
 from gateway.db.models_staff import AuditEntry
@@ -29,14 +29,14 @@ async def quarantine_by_parser_bug(services: Services, dovecot: Dovecot, monkeyp
     """A message the parser crashes on today (a bug): kept in quarantine, the mailbox not blocked."""
     dovecot.append(mails.build("解析器缺陷影响的来信 #time_limited", message_id="<bug@example.cn>"),
                    mails.build("正常来信", message_id="<fine@example.cn>", sender=("李四", "li@example.cn")))
-    real = gateway.mail.parse_email
+    real = gateway.mail.imap.parse_email
 
     def buggy(raw: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
         if b"<bug@example.cn>" in raw:
             raise KeyError("charset table")
         return real(raw, *args, **kwargs)
 
-    monkeypatch.setattr(gateway.mail, "parse_email", buggy)
+    monkeypatch.setattr(gateway.mail.imap, "parse_email", buggy)
     counts = await ImapPoller(services).poll_once()
     monkeypatch.undo()  # the fix is deployed
     assert counts == {"already_stored": 0, "ingested": 1, "quarantined": 1}

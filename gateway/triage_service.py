@@ -202,6 +202,7 @@ class TriageService:
                 self._note(await asyncio.to_thread(load_rules, self.rules_path, check_model=False))
         except BrokenProcessPool:
             self._drop_pool(pool)
+            self.processes = 0  # not one start after another for every item: in-line from now on
             log.warning("triage: the worker processes did not start; triage runs in the gateway process")
             await asyncio.to_thread(self.local)
 

@@ -127,6 +127,22 @@ async def test_a_dead_worker_loses_no_item(triager: Triager) -> None:
         service.close()
 
 
+async def test_workers_that_cannot_start_leave_the_triage_in_this_process(triager: Triager,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from triage import worker
+
+    monkeypatch.setattr(worker, "start", int)  # the child runs int(None) as its initializer: it fails
+    service = TriageService(None, processes=1, inline_below=0)
+    try:
+        await service.start()
+        assert service.processes == 0 and service._pool is None and service._local is not None
+        result = await service.classify_async(TEXTS[0], channel="web")
+        assert _same(result, triager.classify(TEXTS[0], channel="web"))
+        assert service.sent == 0
+    finally:
+        service.close()
+
+
 @pytest.mark.parametrize("processes", [0, 1])
 async def test_a_changed_rules_file_is_picked_up_and_a_broken_one_is_not(tmp_path: Path, processes: int) -> None:
     path = tmp_path / "rules.toml"

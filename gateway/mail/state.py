@@ -4,7 +4,6 @@ Addresses appear only as keyed hashes in the keys (``address_key``), never in cl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,9 +15,6 @@ from gateway.db.dialect import insert_for
 from gateway.db.models import WorkerState
 from gateway.mail.options import SUPPRESS_PREFIX, utc_now
 from gateway.services import Services
-
-log = logging.getLogger(__name__)
-
 
 # ----- small durable state ---------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,9 +11,6 @@ from gateway.mail.options import STATE_KEY
 from gateway.mail.quarantine import quarantined
 from gateway.mail.state import load_state
 from gateway.services import Services
-
-log = logging.getLogger(__name__)
-
 
 # ----- status ---------------------------------------------------------------------------------------
 

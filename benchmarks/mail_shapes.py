@@ -13,7 +13,6 @@ triage data, about 3.6 KB a mail; ``simple(i)`` is the earlier single-part,
 from __future__ import annotations
 
 import base64
-import json
 import quopri
 import random
 from email.header import Header
@@ -21,6 +20,8 @@ from email.utils import formataddr
 from functools import lru_cache
 from html import escape
 from pathlib import Path
+
+from triage.evaluate import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests/triage/data"
@@ -31,12 +32,7 @@ NAMES = ["王小明", "李秀英", "张伟", "刘洋", "陈静", "杨磊", "赵�
 
 @lru_cache(maxsize=1)
 def _texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                texts.append(json.loads(line)["text"])
-    return texts
+    return [r["text"] for path in sorted(DATA.glob("*.jsonl")) for r in read_jsonl(path, required=("text",))]
 
 
 def _body(rng: random.Random) -> str:

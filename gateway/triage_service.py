@@ -96,6 +96,8 @@ class TriageService:
 
     async def classify_async(self, text: str, *, channel: str | None = None, rating: str | None = None,
                              reasons: Sequence[str] = ()) -> Any:
+        if not isinstance(text, str):  # here, not in a loop callback where it would strand the batch
+            raise TypeError(f"triage text must be str, not {type(text).__name__}")
         await self._maybe_reload()
         if self.processes > 0:
             loop = asyncio.get_running_loop()

@@ -11,6 +11,30 @@ from channels.intake import Intake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+#: A small triage rules file: one ``immediate`` and one ``time_limited`` reason.
+MINIMAL_RULES = """\
+[settings]
+review_threshold = 0.6
+precedence = ["coordinated", "time_limited", "immediate"]
+
+[negation]
+cues = ["不", "没有"]
+
+[reasons.attitude]
+label = "immediate"
+
+[reasons.attitude.terms]
+"玩手机" = 2
+"甩脸子" = 2
+
+[reasons.efficiency]
+label = "time_limited"
+
+[reasons.efficiency.terms]
+"排长队" = 2
+"""
+
+
 
 @dataclass(frozen=True)
 class FixedOutcome:

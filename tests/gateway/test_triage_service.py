@@ -13,33 +13,17 @@ from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.triage_service import TriageService, resolve_processes
-from tests.helpers import make_intake
+from tests.helpers import MINIMAL_RULES, make_intake
 from tests.staff import make_staff, signed_in
 from triage import Triager
 
 TEXTS = ["大厅里排队排了两个小时，工作人员态度也不好", "工作人员很热情，点赞！", "需要多个部门盖章，跑了好几趟",
          "窗口人员一直在玩手机，不理人", "", "请问办理居住证需要带什么材料？", "态度不差，就是慢了点"]
 
-RULES = """\
-[settings]
-review_threshold = 0.6
-precedence = ["coordinated", "time_limited", "immediate"]
-
-[negation]
-cues = ["不", "没有"]
-
-[reasons.attitude]
-label = "immediate"
-
-[reasons.attitude.terms]
-"玩手机" = 2
-{extra}
-[reasons.efficiency]
-label = "time_limited"
-
-[reasons.efficiency.terms]
-"排长队" = 2
-"""
+# ``{extra}``: more terms of the ``attitude`` reason, written in by each test.
+RULES = MINIMAL_RULES.replace('"甩脸子" = 2\n', '"甩脸子" = 2\n{extra}')
+BAD = '"乱停车" = oops\n'
+BAD_LINE = RULES.format(extra=BAD).splitlines().index(BAD.strip()) + 1
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +90,23 @@ async def test_a_short_lone_item_stays_here_long_ones_and_bursts_go_to_the_worke
         service.close()
 
 
+def test_one_failing_item_does_not_fail_its_batch(triager: Triager, monkeypatch: pytest.MonkeyPatch) -> None:
+    from triage import worker
+
+    monkeypatch.setattr(worker, "_triager", triager)  # this process plays the worker
+    (ok, first), (failed, error) = worker.classify_many([(TEXTS[0], "web", None, ()), (b"bytes", "web", None, ())])
+    assert ok and _same(first, triager.classify(TEXTS[0], channel="web"))
+    assert not failed and isinstance(error, Exception)
+
+
+async def test_text_that_is_not_str_is_refused_before_it_joins_a_batch() -> None:
+    service = TriageService(None, processes=1)
+    with pytest.raises(TypeError, match="must be str"):
+        await service.classify_async(b"bytes")  # type: ignore[arg-type]
+    assert service._pending == [] and service._pool is None
+    service.close()
+
+
 async def test_a_dead_worker_loses_no_item(triager: Triager) -> None:
     service = TriageService(None, processes=1, inline_below=0)
     try:
@@ -160,10 +161,10 @@ async def test_a_changed_rules_file_is_picked_up_and_a_broken_one_is_not(tmp_pat
         assert (await service.classify_async("门口乱停车")).label == "immediate"
         good = status["digest"]
 
-        _write_rules(path, RULES.format(extra='"乱停车" = oops\n'), bump=2)
+        _write_rules(path, RULES.format(extra=BAD), bump=2)
         status = await service.check_rules()
         assert status["digest"] == good
-        assert status["error"] and ":13:" in status["error"]  # the line of the bad weight
+        assert status["error"] and f":{BAD_LINE}:" in status["error"]  # the line of the bad weight
         assert (await service.classify_async("门口乱停车")).label == "immediate"  # the last good rules
 
         # Found without asking, on the next item after ``check_every``.
@@ -214,9 +215,10 @@ async def test_the_triage_page_shows_a_rules_file_that_does_not_load(tmp_path: P
         async with signed_in(app, "triager") as client:
             page = await client.get("/triage")
             assert page.status_code == 200 and str(path) in page.text and 'id="rules-error"' not in page.text
-            _write_rules(path, RULES.format(extra='"乱停车" = oops\n'), bump=1)
+            _write_rules(path, RULES.format(extra=BAD), bump=1)
             page = await client.get("/triage")
-            assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text and ":13:" in page.text
+            assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text
+            assert f":{BAD_LINE}:" in page.text
     finally:
         await services.close()
 

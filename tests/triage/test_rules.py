@@ -7,31 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers import MINIMAL_RULES as MINIMAL
 from triage import Triager
 from triage.cli import triage_group
 from triage.rules import DEFAULT_RULES_PATH, RulesError, load_rules
-
-MINIMAL = """\
-[settings]
-review_threshold = 0.6
-precedence = ["coordinated", "time_limited", "immediate"]
-
-[negation]
-cues = ["不", "没有"]
-
-[reasons.attitude]
-label = "immediate"
-
-[reasons.attitude.terms]
-"玩手机" = 2
-"甩脸子" = 2
-
-[reasons.efficiency]
-label = "time_limited"
-
-[reasons.efficiency.terms]
-"排长队" = 2
-"""
 
 
 def _write(tmp_path: Path, text: str, name: str = "rules.toml") -> Path:

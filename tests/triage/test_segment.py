@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import jieba
 import pytest
 
 from triage import Triager
+from triage.evaluate import read_jsonl
 from triage.normalize import normalize
 from triage.segment import Segmenter
 
@@ -25,12 +25,7 @@ def seg(tok) -> Segmenter:
 
 
 def _texts(data_dir: Path) -> list[str]:
-    out = []
-    for path in sorted(data_dir.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                out.append(json.loads(line)["text"])
-    return out
+    return [r["text"] for path in sorted(data_dir.glob("*.jsonl")) for r in read_jsonl(path, required=("text",))]
 
 
 def test_same_words_as_jieba_on_every_labelled_text(tok, seg, data_dir: Path) -> None:

@@ -464,7 +464,7 @@ class ImapPoller:
 
     async def _ingest_uids(self, mailbox: Mailbox, uids: list[int], state: dict[str, Any],
                            counts: dict[str, int]) -> None:
-        """Fetch, ingest and flag ``uids`` in batches, two batches at a time.
+        """Fetch, ingest and flag ``uids`` in batches, ``BATCHES_IN_FLIGHT`` at a time.
 
         While one batch waits for its triage and commits, the next is already being parsed (the
         triage runs in another process, ``gateway.triage_service``), and the batch after that
@@ -477,9 +477,16 @@ class ImapPoller:
         prefetch: asyncio.Future[_Fetched] | None = asyncio.ensure_future(self._fetch(mailbox, batches[0]))
         running: collections.deque[tuple[int, asyncio.Future[int]]] = collections.deque()
 
+        in_order = True  # no batch before those still running has failed
+
         async def settle_oldest() -> None:
+            nonlocal in_order
             index, task = running.popleft()
-            finished = await task
+            try:
+                finished = await task
+            except BaseException:
+                in_order = False
+                raise
             state["last_uid"] = max(last_uid, finished)
             state["backlog"] = sum(map(len, batches[index + 1:]))
             await save_state(self.services, STATE_KEY, state)
@@ -497,10 +504,16 @@ class ImapPoller:
                 await settle_oldest()
         finally:
             # An error stopped us: let the other work end (each flags only what it committed)
-            # before the connection closes.
+            # before the connection closes, and keep the progress of the batches that finished
+            # in order (the caller records ``state`` with the failure).
             for _, task in running:
-                with contextlib.suppress(BaseException):
-                    await task
+                try:
+                    finished = await task
+                except BaseException:
+                    in_order = False
+                    continue
+                if in_order:
+                    state["last_uid"] = max(int(state.get("last_uid") or 0), finished)
             if prefetch is not None:
                 with contextlib.suppress(BaseException):
                     await prefetch

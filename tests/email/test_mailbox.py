@@ -160,6 +160,44 @@ async def test_connection_dropped_mid_batch(services: Services, dovecot: Dovecot
     assert all(SEEN in flags for flags in dovecot.flags().values())
 
 
+async def test_a_batch_flagged_before_the_next_fetch_fails_keeps_its_progress(
+        services: Services, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interleaving the test above leaves to chance: the first batch is committed and
+    flagged, and only then does fetching the second batch fail.  The recorded ``last_uid`` must
+    cover the flagged batch, so the state never says less than the mailbox shows."""
+    import threading
+
+    dovecot.append(*(mails.build(f"第{i}封", message_id=f"<k{i}@x>") for i in range(4)))
+    original_fetch, original_finish = Mailbox.fetch_bodies, Mailbox.finish
+    flagged = threading.Event()
+    calls = 0
+
+    def finish(mailbox: Mailbox, uids: list[int]) -> None:
+        original_finish(mailbox, uids)
+        flagged.set()
+
+    def fail_second_after_flagging(mailbox: Mailbox, uids: list[int]):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            assert flagged.wait(10), "the first batch was never flagged"
+            raise ConnectionResetError("the network went away")
+        return original_fetch(mailbox, uids)
+
+    monkeypatch.setattr(Mailbox, "fetch_bodies", fail_second_after_flagging)
+    monkeypatch.setattr(Mailbox, "finish", finish)
+    with pytest.raises(ConnectionResetError, match="the network went away"):
+        await poller(services, batch=2).poll_once()
+    monkeypatch.undo()
+    uids = sorted(dovecot.flags())
+    assert [uid for uid in uids if SEEN in dovecot.flags()[uid]] == uids[:2]
+    state = await load_state(services, STATE_KEY)
+    assert state["last_uid"] == uids[1]
+    assert "the network went away" in state["last_error"]
+    assert await poller(services, batch=2).poll_once(force=True) == {"already_stored": 0, "ingested": 2}
+    assert await count(services, Case) == 4
+
+
 async def test_a_failed_batch_among_those_in_flight_is_fetched_again(services: Services, dovecot: Dovecot) -> None:
     """Three batches run at once; the middle one fails on one message.  The others' messages are
     committed and flagged, ``last_uid`` stays before the failure, and the next poll finishes

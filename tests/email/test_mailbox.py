@@ -147,15 +147,18 @@ async def test_connection_dropped_mid_batch(services: Services, dovecot: Dovecot
         await dropping.poll_once()
     monkeypatch.undo()
     # The first batch committed.  Whether it was flagged depends on whether its flagging came
-    # before the cut (the second batch is fetched while the first is ingested): the last UID
-    # advances exactly when the flags were set, and nothing beyond the first batch is flagged.
+    # before the cut (the second batch is fetched while the first is ingested); the server may
+    # even apply the flags while their answer is lost with the socket.  What must hold: nothing
+    # beyond the first batch is flagged, and the last UID only moves past flagged messages.
     assert await count(services, Case) == 2
     uids = sorted(dovecot.flags())
     seen = [uid for uid, flags in sorted(dovecot.flags().items()) if SEEN in flags]
     last_uid = (await load_state(services, STATE_KEY)).get("last_uid", 0)
-    assert (seen, last_uid) in (([], 0), (uids[:2], uids[1]))
+    assert seen in ([], uids[:2])
+    assert last_uid in (0, uids[1])
+    assert last_uid == 0 or seen == uids[:2]
     counts = await poller(services, batch=2).poll_once(force=True)
-    assert counts == {"already_stored": 2 - len(seen), "ingested": 3}
+    assert counts == {"already_stored": 2 if last_uid == 0 else 0, "ingested": 3}
     assert await count(services, Case) == 5
     assert all(SEEN in flags for flags in dovecot.flags().values())
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -61,14 +62,23 @@ class WorkCalendar:
     ) -> None:
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.office_hours = office_hours
-        self.overrides = dict(overrides or {})
+        self.overrides: Mapping[date, bool] = MappingProxyType(dict(overrides or {}))
+        self._kinds: dict[date, DayKind] = {}
 
     def day_kind(self, day: date) -> DayKind:
+        """Remembered per day: every case asks for the same few days, and chinese-calendar
+        validates its argument on each call (a measurable share of an e-mail batch's commit)."""
+        kind = self._kinds.get(day)
+        if kind is None:
+            kind = self._kinds[day] = self._look_up(day)
+        return kind
+
+    def _look_up(self, day: date) -> DayKind:
         if day in self.overrides:
             return DayKind(self.overrides[day], True)
         try:
             return DayKind(chinese_calendar.is_workday(day), True)
-        except NotImplementedError:
+        except NotImplementedError:  # a year chinese-calendar does not cover: Monday-Friday, flagged
             return DayKind(day.weekday() < 5, False)
 
     def is_workday(self, day: date) -> bool:

@@ -92,6 +92,19 @@ def test_an_override_beats_the_library() -> None:
     assert calendar.add_working_days(local(2026, 11, 27, 10, 0), 1).at == local(2026, 12, 1, 17, 0)
 
 
+def test_overrides_are_fixed_once_the_calendar_remembers_days() -> None:
+    """Days are remembered after the first look-up, so the overrides must not change afterwards
+    (the gateway builds a new calendar when an administrator edits them)."""
+    given = {date(2026, 11, 30): False}
+    calendar = WorkCalendar(overrides=given)
+    assert not calendar.is_workday(date(2026, 11, 30))
+    given[date(2026, 11, 30)] = True  # the caller's dict is copied, not shared
+    assert not calendar.is_workday(date(2026, 11, 30))
+    with pytest.raises(TypeError):
+        calendar.overrides[date(2026, 12, 1)] = False  # type: ignore[index]
+    assert calendar.is_workday(date(2026, 12, 1))
+
+
 def test_coordinated_reminder_comes_working_days_before_the_due_date() -> None:
     reminder = coordinated_reminder(local(2026, 10, 9, 17, 0), CAL, 1)
     assert reminder.at == local(2026, 10, 8, 8, 30)

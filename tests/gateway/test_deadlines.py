@@ -98,11 +98,11 @@ def test_overrides_are_fixed_once_the_calendar_remembers_days() -> None:
     given = {date(2026, 11, 30): False}
     calendar = WorkCalendar(overrides=given)
     assert not calendar.is_workday(date(2026, 11, 30))
-    given[date(2026, 11, 30)] = True  # the caller's dict is copied, not shared
-    assert not calendar.is_workday(date(2026, 11, 30))
+    given[date(2026, 12, 1)] = False  # the caller's dict is copied, not shared (no day looked up yet)
     with pytest.raises(TypeError):
-        calendar.overrides[date(2026, 12, 1)] = False  # type: ignore[index]
-    assert calendar.is_workday(date(2026, 12, 1))
+        calendar.overrides[date(2026, 12, 2)] = False  # type: ignore[index]
+    assert calendar.is_workday(date(2026, 12, 1)) and calendar.is_workday(date(2026, 12, 2))
+    assert dict(calendar.overrides) == {date(2026, 11, 30): False}
 
 
 def test_coordinated_reminder_comes_working_days_before_the_due_date() -> None:

@@ -1,5 +1,0 @@
-"""The ``hcp`` command."""
-
-from gateway.cli.main import main
-
-__all__ = ["main"]

@@ -45,11 +45,11 @@ from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from benchmarks import mail_shapes  # noqa: E402
-from gateway.db.models import Case  # noqa: E402
-from gateway.mail import EmailOptions, ImapPoller  # noqa: E402
-from gateway.services import Services  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from gateway.triage_service import resolve_processes  # noqa: E402
+from gateway.core.db.models import Case  # noqa: E402
+from gateway.core.services import Services  # noqa: E402
+from gateway.core.settings import Settings  # noqa: E402
+from gateway.core.triage_service import resolve_processes  # noqa: E402
+from gateway.email import EmailOptions, ImapPoller  # noqa: E402
 from tests.email.conftest import Dovecot, start_dovecot  # noqa: E402
 
 

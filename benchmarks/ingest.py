@@ -26,9 +26,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from channels.intake import Intake
-from gateway.db.models import Case
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.db.models import Case
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 
 TEXTS = [
     "窗口工作人员态度很差，问了两遍就不耐烦，还一直低头玩手机。",

@@ -25,10 +25,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from channels.phone.cdr import parse_asterisk
-from gateway.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 from gateway.phone.importer import store_parsed
-from gateway.services import Services
-from gateway.settings import Settings
 
 
 def master_csv(n: int) -> str:

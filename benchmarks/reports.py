@@ -29,12 +29,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.db.models import Case
+from gateway.core.db.models import Case
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 from gateway.results import demo, rollup, views
 from gateway.results.figures import Dim, Filters, Names, Period, compute
 from gateway.results.lists import latest_rectified, overdue, return_visit_exceptions, triage_queue
-from gateway.services import Services
-from gateway.settings import Settings
 
 GOAL_MS = 200.0
 TZ = "Asia/Shanghai"
@@ -75,7 +75,7 @@ def upgrade_sqlite_keeping_rows(path: Path) -> None:
     from alembic import command
     from sqlalchemy import create_engine
 
-    from gateway.db.migrate import alembic_config
+    from gateway.core.db.migrate import alembic_config
 
     engine = create_engine(f"sqlite:///{path}")
     try:

@@ -336,8 +336,8 @@ async def breakdown(n: int, secret: str, paths: list[str], work: Path) -> None:
     from concurrent.futures import Executor, Future
 
     from gateway.app import create_app
-    from gateway.services import Services
-    from gateway.settings import Settings
+    from gateway.core.services import Services
+    from gateway.core.settings import Settings
 
     class Inline(Executor):
         def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -468,7 +468,7 @@ def stop(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
 
 def window_paths(secret: str) -> list[str]:
     from channels.web.links import window_path
-    from gateway.registry import DEFAULT_REGISTRY, read_registry_file
+    from gateway.core.registry import DEFAULT_REGISTRY, read_registry_file
 
     registry = read_registry_file(DEFAULT_REGISTRY)
     return [window_path(secret.encode(), hall.code, window.code) for hall in registry.halls for window in hall.windows]
@@ -558,9 +558,9 @@ async def main(args: argparse.Namespace) -> None:
                "HCP_WEB_SUBMISSIONS_PER_WINDOW": "1000000",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.pop("HCP_DATABASE_URL", None)
-        hcp = [sys.executable, "-m", "gateway.cli.main", "serve", "--no-workers"]
+        hcp = [sys.executable, "-m", "gateway.cli", "serve", "--no-workers"]
         if args.profile:
-            hcp = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "gateway.cli.main",
+            hcp = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "gateway.cli",
                    "serve", "--no-workers"]
         bare = [sys.executable, str(Path(__file__).resolve()), "--bare-server"]
         stack = (f"uvicorn http={'httptools' if find_spec('httptools') else 'h11'}, "

@@ -19,20 +19,41 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from gateway import worker
+from gateway.api import evaluation_page as api_evaluation_page
+from gateway.api import routes as api_routes
+from gateway.auth import admin as auth_admin
+from gateway.auth import routes as auth_routes
 from gateway.auth.access import csrf_token, current_user
 from gateway.auth.middleware import PrincipalMiddleware
 from gateway.auth.users import ensure_first_admin
-from gateway.channel_plugins import plugin_routes
-from gateway.http_security import SecurityHeadersMiddleware, http_error
-from gateway.routes import home
-from gateway.services import Services
-from gateway.settings import Settings
-from gateway.staff_nav import staff_nav
-from gateway.ui_format import case_countdown, local_date, local_time, rating_label, reason_label
-from gateway.workers import WorkerRunner, all_jobs
+from gateway.console import cases as console_cases
+from gateway.console import home
+from gateway.console import rosters as console_rosters
+from gateway.console import supervise as console_supervise
+from gateway.console import triage_queue as console_triage_queue
+from gateway.core.jobs import WorkerRunner
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.email import routes as email_routes
+from gateway.paper import routes as paper_routes
+from gateway.phone import routes as phone_routes
+from gateway.results import routes as results_routes
+from gateway.ui.format import case_countdown, local_date, local_time, rating_label, reason_label
+from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
+from gateway.ui.staff_nav import staff_nav
+from gateway.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+
+# Every feature's routes, in one list (handlers reach services through request.app.state).
+FEATURE_ROUTES = (auth_routes.routes, console_cases.routes, console_triage_queue.routes, console_supervise.routes,
+                  console_rosters.routes, api_routes.routes, api_evaluation_page.routes, auth_admin.routes,
+                  paper_routes.routes, web_routes.routes, results_routes.routes, phone_routes.routes,
+                  email_routes.routes)
+# Each feature's own template and static folders; gateway/ui holds the shared page chrome.
+FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "web")
 
 
 def announce_first_admin(password: str) -> None:
@@ -63,7 +84,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         runner_task = None
         runner = None
         if run_workers:
-            runner = WorkerRunner(app.state.services, all_jobs(app.state.services))
+            runner = WorkerRunner(app.state.services, worker.all_jobs(app.state.services))
             runner_task = asyncio.create_task(runner.run())
         try:
             yield
@@ -74,7 +95,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if owned:
                 await app.state.services.close()
 
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates = Jinja2Templates(directory=[HERE / folder / "templates" for folder in FEATURE_FOLDERS
+                                           if (HERE / folder / "templates").is_dir()])
     templates.env.globals["site_name"] = "嘉祥县政务服务好差评"
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.globals["current_user"] = current_user
@@ -89,8 +111,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
-            *plugin_routes(),
-            Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+            *(route for routes in FEATURE_ROUTES for route in routes),
+            Mount("/static", app=StaticFiles(packages=[(f"gateway.{folder}", "static") for folder in FEATURE_FOLDERS
+                                                       if (HERE / folder / "static").is_dir()]), name="static"),
         ],
         lifespan=lifespan,
         middleware=[

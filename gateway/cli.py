@@ -12,12 +12,22 @@ import click
 from sqlalchemy import select
 
 from channels.intake import Intake, IntakeError
-from gateway import cases as case_ops
-from gateway.cli.common import load_settings, print_json, progress, with_services
-from gateway.db.models import Case, OutboxMessage, TriageCorrection
-from gateway.outbox import retry_failed
-from gateway.registry import import_registry, list_halls, read_registry_file
-from gateway.services import Services
+
+# Feature command groups (mounted at the end of this module).
+from gateway.api import cli as api_cli
+from gateway.auth import keys_cli, users_cli
+from gateway.console import rosters_cli
+from gateway.core import cases as case_ops
+from gateway.core.cli import load_settings, print_json, progress, with_services
+from gateway.core.db.models import Case, OutboxMessage, TriageCorrection
+from gateway.core.outbox import retry_failed
+from gateway.core.registry import import_registry, list_halls, read_registry_file
+from gateway.core.services import Services
+from gateway.email import cli as email_cli
+from gateway.paper import cli as paper_cli
+from gateway.phone import cli as phone_cli
+from gateway.results import cli as results_cli
+from gateway.web import cli as web_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +59,8 @@ def worker() -> None:
     import asyncio
     import signal
 
-    from gateway.workers import WorkerRunner, all_jobs
+    from gateway.core.jobs import WorkerRunner
+    from gateway.worker import all_jobs
 
     async def run() -> None:
         services = Services.create(load_settings())
@@ -94,7 +105,7 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Print the schema revision the database is at."""
-    from gateway.db.migrate import current
+    from gateway.core.db.migrate import current
 
     click.echo(current(load_settings().resolved_database_url) or "empty (run `hcp db upgrade`)")
 
@@ -449,14 +460,11 @@ def _mount_triage() -> None:
 _mount_triage()
 
 
-def _mount_channel_groups() -> None:
-    from gateway.channel_plugins import plugin_cli_groups
-
-    for group in plugin_cli_groups():
-        main.add_command(group)
-
-
-_mount_channel_groups()
+# Every feature's command group, in one list.
+for _group in (email_cli.email_group, users_cli.users_group, keys_cli.keys_group, rosters_cli.rosters_group,
+               api_cli.api_group, paper_cli.paper_group, paper_cli.slips_group, web_cli.web_group,
+               results_cli.report_group, results_cli.demo_group, phone_cli.phone_group):
+    main.add_command(_group)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright
 
 from gateway.app import create_app
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]

@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.db.migrate import upgrade
-from gateway.db.schema import Base
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.db.migrate import upgrade
+from gateway.core.db.schema import Base
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("HCP_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 _PG_TRUNCATE = pytest.StashKey[str]()

@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 
 from gateway.auth.users import add_user
-from gateway.services import Services
+from gateway.core.services import Services
 
 PASSWORD = "correct-horse-42"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

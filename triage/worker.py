@@ -1,4 +1,4 @@
-"""Entry points for a process that does nothing but triage (see ``gateway.triage_service``).
+"""Entry points for a process that does nothing but triage (see ``gateway.core.triage_service``).
 
 Why a separate module: a worker process started with ``spawn`` imports the module
 of the functions it runs.  This one imports only ``triage``, so a worker costs

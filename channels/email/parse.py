@@ -274,7 +274,7 @@ def step_tracking_code(ctx: MailContext) -> None:
 
 
 def find_codes(text: str, prefix: str) -> list[str]:
-    """Tracking codes with our prefix in ``text`` (same rule as ``gateway.tracking.find_codes``)."""
+    """Tracking codes with our prefix in ``text`` (same rule as ``gateway.core.tracking.find_codes``)."""
     normalized = text.upper().replace("－", "-").replace("—", "-")
     return [m.group(0) for m in _CODE_RE.finditer(normalized) if m.group(1) == prefix]
 

@@ -14,9 +14,9 @@ from sqlalchemy import delete, select
 from starlette.requests import Request
 
 from gateway.api.signing import NONCE, signature_matches
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models_matters import ApiClient, ApiClientKey, ApiNonce
-from gateway.personal import PersonalDataError
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models_matters import ApiClient, ApiClientKey, ApiNonce
+from gateway.core.personal import PersonalDataError
 
 
 class ApiAuthError(Exception):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from gateway.api.clients import ClientError, add_client, list_clients, revoke_key, rotate_key, set_active
-from gateway.cli.common import print_json, with_services
-from gateway.services import Services
+from gateway.core.cli import print_json, with_services
+from gateway.core.services import Services
 
 
 def _run(body) -> None:  # type: ignore[no-untyped-def]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from gateway.db.models_matters import ApiClient, ApiClientKey
-from gateway.db.store import Store
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.models_matters import ApiClient, ApiClientKey
+from gateway.core.db.store import Store
+from gateway.core.personal import PersonalDataCipher
 
 CLIENT_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 

@@ -20,7 +20,7 @@ from gateway.api.matters import MatterError, MatterFacts, intake_for, mark_evalu
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
 from gateway.auth.throttle import Throttle
-from gateway.ingest import IngestError
+from gateway.core.ingest import IngestError
 
 TEXT_MAX = 1000
 POSTS_PER_ADDRESS = Throttle(limit=20, window=600)

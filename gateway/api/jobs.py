@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.channel_plugins import ChannelPlugin
+from gateway.api.matters import sweep_unrated
+from gateway.core.jobs import Job
+from gateway.core.services import Services
 
-if TYPE_CHECKING:
-    from gateway.services import Services
 
-
-def plugin(services: Services) -> ChannelPlugin:
-    from gateway.api.matters import sweep_unrated
-    from gateway.workers import Job
-
+def jobs(services: Services) -> list[Job]:
     async def unrated() -> Mapping[str, Any]:
         return {"marked": await sweep_unrated(services)}
 
-    return ChannelPlugin(jobs=[Job("unrated", unrated, interval=600.0, singleton=True)])
+    return [Job("unrated", unrated, interval=600.0, singleton=True)]

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from channels.contact import normalize_email, normalize_phone
 from channels.intake import Intake, IntakeError
 from channels.ratings import REASON_CODES, Rating
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Hall, Message, ServiceItem, Window
-from gateway.db.models_matters import ApiClient, Matter
-from gateway.ingest import IngestError, IngestResult
-from gateway.outbox import OutgoingMessage, enqueue
-from gateway.services import Services
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import Hall, Message, ServiceItem, Window
+from gateway.core.db.models_matters import ApiClient, Matter
+from gateway.core.ingest import IngestError, IngestResult
+from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.core.services import Services
 
 Text64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]

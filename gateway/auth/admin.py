@@ -12,7 +12,7 @@ from gateway.auth.audit import audit
 from gateway.auth.passwords import PasswordPolicyError
 from gateway.auth.roles import ROLES
 from gateway.auth.users import UserError, add_user, list_users, set_active, set_password, set_roles
-from gateway.registry import list_halls
+from gateway.core.registry import list_halls
 
 
 async def _page(request: Request, *, error: str | None = None, status: int = 200) -> Response:

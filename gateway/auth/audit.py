@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from gateway.auth.roles import Principal
-from gateway.db.models_staff import AuditEntry
-from gateway.db.store import Store
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.db.store import Store
 
 
 def client_ip(request: Request | None) -> str | None:

@@ -10,9 +10,9 @@ import sys
 import click
 from tqdm import tqdm
 
-from gateway.cli.common import with_services
-from gateway.key_rotation import count_stale, rotate
-from gateway.services import Services
+from gateway.core.cli import with_services
+from gateway.core.key_rotation import count_stale, rotate
+from gateway.core.services import Services
 
 
 @click.group(name="keys")

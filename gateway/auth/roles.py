@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES: dict[str, str] = {
-    "operator": "热线话务员",
-    "mailroom": "意见箱收发员",
-    "triage": "分拣组",
-    "handler": "乡镇承办人",
-    "supervisor": "督查人员",
-    "admin": "系统管理员",
-}
+from gateway.core.labels import ROLE_LABELS
+
+ROLES: dict[str, str] = ROLE_LABELS  # the role codes, with their names from the one catalogue
 COUNTY_WIDE = frozenset({"operator", "triage", "supervisor"})
 # Roles allowed to reveal a citizen's full name, phone number and e-mail (an audited action).
 REVEAL_PERSONAL = frozenset({"operator", "handler", "supervisor"})

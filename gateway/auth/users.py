@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from gateway.auth.passwords import hash_password, needs_rehash, random_password, verify_password
 from gateway.auth.roles import Principal, check_roles
-from gateway.db.models import Hall
-from gateway.db.models_staff import User
-from gateway.db.store import Store
+from gateway.core.db.models import Hall
+from gateway.core.db.models_staff import User
+from gateway.core.db.store import Store
 
 
 class UserError(ValueError):

@@ -10,8 +10,8 @@ import click
 from gateway.auth.passwords import PasswordPolicyError
 from gateway.auth.roles import ROLES
 from gateway.auth.users import UserError, add_user, list_users, set_active, set_password, set_roles
-from gateway.cli.common import print_json, with_services
-from gateway.services import Services
+from gateway.core.cli import print_json, with_services
+from gateway.core.services import Services
 
 
 def _read_password() -> str:

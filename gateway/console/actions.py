@@ -20,15 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
-from gateway.cases import CaseNotFound
-from gateway.db.models import Case, CaseEvent, Contact, Hall, Message
-from gateway.domain import CaseStatus, Category
-from gateway.outbox import OutgoingMessage, enqueue
-from gateway.personal import PersonalDataCipher
-from gateway.workflow import EventSpec, WorkflowError, add_events, apply_transition
+from gateway.core.cases import CaseNotFound
+from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.core.personal import PersonalDataCipher
+from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.core.services import Services
 
 FINISHED = frozenset({CaseStatus.CLOSED.value})
 REPLY_CHANNELS = {"email": "电子邮件", "sms": "短信", "phone": "电话"}
@@ -84,7 +84,7 @@ def _required(note: str | None, what: str) -> str:
 
 
 async def transition(services: Services, code: str, action: str, actor: Actor, note: str | None = None) -> str:
-    """A workflow move (``gateway.workflow``) by a person, with the audit entry; return the new state."""
+    """A workflow move (``gateway.core.workflow``) by a person, with the audit entry; return the new state."""
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)

@@ -1,6 +1,6 @@
 """Staff console: the start page, the case list and the case page with every handling step.
 
-Each POST does one thing through ``gateway.case_actions`` (which checks town scope itself and
+Each POST does one thing through ``gateway.console.actions`` (which checks town scope itself and
 writes the timeline event and the audit entry in the same transaction), then redirects back to
 the case (303).  A refused step re-renders the case page with the reason and a 4xx status.
 """
@@ -17,14 +17,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from channels.contact import normalize_phone
-from gateway import case_actions
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import audit, client_ip
 from gateway.auth.roles import ROLES, Principal
-from gateway.case_actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
-from gateway.cases import CaseNotFound, contact_view
-from gateway.console_queries import list_cases
-from gateway.db.models import (
+from gateway.console import actions as case_actions
+from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
+from gateway.console.queries import list_cases
+from gateway.core.cases import CaseNotFound, contact_view
+from gateway.core.db.models import (
     Attachment,
     Blob,
     Case,
@@ -36,23 +36,15 @@ from gateway.db.models import (
     ServiceItem,
     Window,
 )
-from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS, CaseStatus, Category
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABELS, STATUS_LABELS
+from gateway.core.registry import list_halls
+from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
-from gateway.registry import list_halls
-from gateway.staff_nav import staff_nav
-from gateway.workflow import Transition, WorkflowError, allowed_actions, facts_of
+from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
 HANDLERS = ("handler", "supervisor")
-EVENT_LABELS = {
-    "received": "收到", "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类",
-    "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
-    "contact": "联系群众", "call_back": "回电", "return_visit_attempt": "回访未接通",
-    "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
-    "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
-    "send_back": "退回分拣", "set_due_date": "设定办理期限", "coordinated_notice": "告知理由和新期限",
-    "return_visit": "回访",
-}
 
 
 def _actor(request: Request) -> Actor:

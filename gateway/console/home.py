@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth.access import public
-from gateway.db.models import Case
-from gateway.domain import CaseStatus
-from gateway.registry import list_halls
+from gateway.core.db.models import Case
+from gateway.core.domain import CaseStatus
+from gateway.core.registry import list_halls
 
 
 @public

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from channels.contact import mask_name, mask_phone
-from gateway.db.models import Case, Contact, Hall
-from gateway.domain import CaseStatus
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.models import Case, Contact, Hall
+from gateway.core.domain import CaseStatus
+from gateway.core.personal import PersonalDataCipher
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 # The deadline that is running: the first response until it happened, then the result.

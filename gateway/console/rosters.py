@@ -15,11 +15,11 @@ from starlette.routing import Route
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import audit
 from gateway.auth.roles import ROLES
-from gateway.db.models import Case, Hall
-from gateway.db.models_rosters import StaffMember
-from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
-from gateway.registry import list_halls
-from gateway.rosters import ATTRIBUTION_LABELS, RosterError, add_shift, delete_shift, import_csv, shifts_between
+from gateway.core.db.models import Case, Hall
+from gateway.core.db.models_rosters import StaffMember
+from gateway.core.labels import ATTRIBUTION_LABELS, CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
+from gateway.core.registry import list_halls
+from gateway.core.rosters import RosterError, add_shift, delete_shift, import_csv, shifts_between
 
 EDITORS = ("admin", "supervisor", "handler")
 MAX_CSV_BYTES = 1024 * 1024

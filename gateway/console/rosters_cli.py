@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from gateway.cli.common import print_json, with_services
-from gateway.db.models_staff import User
-from gateway.rosters import RosterError, import_csv, link_user, shifts_between
-from gateway.services import Services
+from gateway.core.cli import print_json, with_services
+from gateway.core.db.models_staff import User
+from gateway.core.rosters import RosterError, import_csv, link_user, shifts_between
+from gateway.core.services import Services
 
 
 @click.group(name="rosters")

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
-from gateway.console_queries import due_soon, missing_return_visits, overdue_by_town, pending_appeals
-from gateway.db.models_staff import AuditEntry
-from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
+from gateway.console.queries import due_soon, missing_return_visits, overdue_by_town, pending_appeals
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
 
 AUDIT_PAGE = 100
 

@@ -1,7 +1,7 @@
 """The triage team's review queue: auto-classified items, most urgent first, with the matched terms
 highlighted; accept, or change the category and reason, one key per action; bulk accept.
 
-A correction goes through ``gateway.cases.reclassify``, which stores it for ``hcp triage suggest``
+A correction goes through ``gateway.core.cases.reclassify``, which stores it for ``hcp triage suggest``
 and recomputes the deadlines from the time the item was received.
 """
 
@@ -18,11 +18,12 @@ from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
 from gateway.auth.audit import add_audit, client_ip
-from gateway.cases import TRIAGE_REASONS, CaseNotFound, reclassify
-from gateway.console_queries import parse_cursor, queue_cursor, triage_queue
-from gateway.db.models import Case, Hall
-from gateway.domain import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS, CaseStatus, Category
-from gateway.workflow import WorkflowError, apply_transition
+from gateway.console.queries import parse_cursor, queue_cursor, triage_queue
+from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reclassify
+from gateway.core.db.models import Case, Hall
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS
+from gateway.core.workflow import WorkflowError, apply_transition
 
 TRIAGE_ROLES = ("triage", "supervisor")
 PAGE = 50

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Blob
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import Blob
 
 
 class BlobTooLarge(ValueError):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contact import mask_email, mask_name, mask_phone
-from gateway.db.models import (
+from gateway.core.db.models import (
     Attachment,
     Case,
     CaseEvent,
@@ -26,11 +26,11 @@ from gateway.db.models import (
     TriageCorrection,
     Window,
 )
-from gateway.db.store import Store
-from gateway.deadlines import WorkCalendar, deadlines_for
-from gateway.domain import CaseStatus, Category
-from gateway.personal import PersonalDataCipher
-from gateway.workflow import EventSpec, WorkflowError, add_events, apply_transition
+from gateway.core.db.store import Store
+from gateway.core.deadlines import WorkCalendar, deadlines_for
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.personal import PersonalDataCipher
+from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
 TRIAGE_REASONS = {
     Category.IMMEDIATE: ("environment", "facilities", "attitude"),

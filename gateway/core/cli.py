@@ -14,12 +14,12 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from channels.intake import IntakeError
-from gateway.cases import CaseNotFound
-from gateway.ingest import IngestError
-from gateway.registry import RegistryError
-from gateway.services import Services
-from gateway.settings import Settings
-from gateway.workflow import WorkflowError
+from gateway.core.cases import CaseNotFound
+from gateway.core.ingest import IngestError
+from gateway.core.registry import RegistryError
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.core.workflow import WorkflowError
 
 T = TypeVar("T")
 USER_ERRORS = (IntakeError, IngestError, CaseNotFound, WorkflowError, RegistryError, ValueError)

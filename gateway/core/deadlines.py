@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from gateway.domain import Category
+from gateway.core.domain import Category
 
 MAX_SCAN_DAYS = 400
 

@@ -25,18 +25,18 @@ from sqlalchemy.orm import Session
 
 from channels.intake import Intake, ReplyChannel
 from channels.web.tokens import status_pin
-from gateway.blobs import BlobTooLarge, put_blob
-from gateway.db.dialect import dialect_of, insert_for, insert_ignoring
-from gateway.db.models import Attachment, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
-from gateway.db.store import Store
-from gateway.deadlines import CaseDeadlines, WorkCalendar, deadlines_for
-from gateway.domain import CaseStatus, Category
-from gateway.outbox import OutgoingMessage, enqueue, enqueue_many
-from gateway.personal import PersonalDataCipher
-from gateway.rosters import Attribution, attribute, attribute_many
-from gateway.settings import Settings
-from gateway.tracking import day_key, next_code, next_codes
-from gateway.workflow import EventSpec, add_events
+from gateway.core.blobs import BlobTooLarge, put_blob
+from gateway.core.db.dialect import dialect_of, insert_for, insert_ignoring
+from gateway.core.db.models import Attachment, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.core.db.store import Store
+from gateway.core.deadlines import CaseDeadlines, WorkCalendar, deadlines_for
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.outbox import OutgoingMessage, enqueue, enqueue_many
+from gateway.core.personal import PersonalDataCipher
+from gateway.core.rosters import Attribution, attribute, attribute_many
+from gateway.core.settings import Settings
+from gateway.core.tracking import day_key, next_code, next_codes
+from gateway.core.workflow import EventSpec, add_events
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""Background work: outbox delivery, deadline reminders and channel pollers.
+"""Background work: the job runner, and the core's own jobs (outbox delivery, deadline reminders).
 
-The same ``WorkerRunner`` runs inside ``hcp serve`` (default) and alone as ``hcp worker``.  Jobs
+The same ``WorkerRunner`` runs inside ``hcp serve`` (default) and alone as ``hcp worker``; which
+jobs it runs is wired in ``gateway.worker``.  Jobs
 marked ``singleton`` run in one process of the whole deployment at a time (see
-``gateway.locks``); the others, like outbox delivery, are safe to run everywhere at once.
+``gateway.core.locks``); the others, like outbox delivery, are safe to run everywhere at once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.channel_plugins import load_plugins, senders_of
-from gateway.db.dialect import insert_for
-from gateway.db.models import WorkerState
-from gateway.locks import singleton
-from gateway.outbox import OutboxDelivery, Sender
-from gateway.reminders import ReminderPolicy, sweep
-from gateway.services import Services
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import WorkerState
+from gateway.core.locks import singleton
+from gateway.core.outbox import OutboxDelivery, Sender
+from gateway.core.reminders import ReminderPolicy, sweep
+from gateway.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,6 @@ def standard_jobs(services: Services, senders: Mapping[str, Sender]) -> list[Job
         Job("outbox", deliver, interval=settings.worker_interval_seconds),
         Job("reminders", remind, interval=60.0, singleton=True),
     ]
-
-
-def all_jobs(services: Services) -> list[Job]:
-    """The standard jobs plus every channel plugin's jobs, with the plugins' senders."""
-    plugins = load_plugins(services)
-    return standard_jobs(services, senders_of(plugins)) + [job for plugin in plugins for job in plugin.jobs]
 
 
 class WorkerRunner:

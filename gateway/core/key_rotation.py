@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import LargeBinary, Table, select, update
 
-from gateway.db.schema import metadata
-from gateway.db.store import Store
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.schema import metadata
+from gateway.core.db.store import Store
+from gateway.core.personal import PersonalDataCipher
 
 
 def encrypted_tables() -> list[tuple[Table, list[str]]]:

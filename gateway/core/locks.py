@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from gateway.db.store import Store
+from gateway.core.db.store import Store
 
 
 def lock_id(name: str) -> int:

@@ -19,10 +19,10 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import OutboxMessage
-from gateway.db.store import Store
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import OutboxMessage
+from gateway.core.db.store import Store
+from gateway.core.personal import PersonalDataCipher
 
 log = logging.getLogger(__name__)
 

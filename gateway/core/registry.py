@@ -1,6 +1,6 @@
 """Halls, windows and service items: registry data an administrator imports and edits.
 
-The default data (``gateway/data/registry.toml``) ships the 13 towns and streets of the seed;
+The default data (``gateway/core/data/registry.toml``) ships the 13 towns and streets of the seed;
 ``hcp halls import FILE`` takes TOML or JSON of the same shape.  Import upserts by code, so running
 it twice changes nothing, and it never deletes: a hall that leaves the file is kept (old cases
 point at it) and can be deactivated with ``active = false``.
@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from sqlalchemy import func, select
 
 from channels.intake import CODE_PATTERN
-from gateway.db.models import Hall, ServiceItem, Window
-from gateway.db.store import Store
+from gateway.core.db.models import Hall, ServiceItem, Window
+from gateway.core.db.store import Store
 
 DEFAULT_REGISTRY = Path(__file__).parent / "data" / "registry.toml"
 

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.dialect import insert_for
-from gateway.db.models import Case, CaseReminder
-from gateway.db.store import Store
-from gateway.deadlines import WorkCalendar, coordinated_reminder
-from gateway.domain import CaseStatus, Category
-from gateway.workflow import EventSpec, add_events
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import Case, CaseReminder
+from gateway.core.db.store import Store
+from gateway.core.deadlines import WorkCalendar, coordinated_reminder
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.workflow import EventSpec, add_events
 
 FINISHED = (CaseStatus.CLOSED.value, CaseStatus.NOT_VALID.value, CaseStatus.MALICIOUS.value)
 NOTES = {

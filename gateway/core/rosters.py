@@ -27,13 +27,11 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from channels.intake import Intake
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Hall, Window
-from gateway.db.models_rosters import StaffMember, WindowShift
-from gateway.db.store import Store
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import Hall, Window
+from gateway.core.db.models_rosters import StaffMember, WindowShift
+from gateway.core.db.store import Store
 
-ATTRIBUTION_LABELS = {"named": "来源系统指定", "roster": "按排班", "ambiguous": "排班有多人，待确认",
-                      "none": "无法确定"}
 CSV_COLUMNS = ("hall", "window", "employee_no", "name", "starts_at", "ends_at")
 
 

@@ -11,14 +11,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.db.migrate import upgrade_async
-from gateway.db.store import Store
-from gateway.ingest import Classifier, Ingestor
-from gateway.personal import PersonalDataCipher
-from gateway.registry import ensure_default_registry
-from gateway.settings import Settings
-from gateway.triage_service import TriageService, resolve_processes
-from gateway.workdays import CalendarProvider
+from gateway.core.db.migrate import upgrade_async
+from gateway.core.db.store import Store
+from gateway.core.ingest import Classifier, Ingestor
+from gateway.core.personal import PersonalDataCipher
+from gateway.core.registry import ensure_default_registry
+from gateway.core.settings import Settings
+from gateway.core.triage_service import TriageService, resolve_processes
+from gateway.core.workdays import CalendarProvider
 
 log = logging.getLogger(__name__)
 

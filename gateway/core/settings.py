@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     deadline_warning_minutes: int = Field(default=30, ge=0)
 
     triage_rules: Path | None = None
-    # Worker processes that run the triage off the event loop (gateway/triage_service.py);
+    # Worker processes that run the triage off the event loop (gateway/core/triage_service.py);
     # -1: one where there is a second core, 0: in the gateway process.
     triage_processes: int = Field(default=-1, ge=-1, le=16)
 
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     web_submissions_per_client: int = Field(default=20, ge=1)  # per client address and 10 minutes
     web_submissions_per_window: int = Field(default=60, ge=1)  # per window (or town, general form), 10 minutes
 
-    # Group commit of new intakes (gateway/ingest.py IngestBatcher); 1 writes each alone.
+    # Group commit of new intakes (gateway/core/ingest.py IngestBatcher); 1 writes each alone.
     ingest_batch_max: int = Field(default=64, ge=1, le=1000)
 
     # Inbound API (queue-calling systems, online platforms) and evaluation requests per 办件.

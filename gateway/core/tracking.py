@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
-from gateway.db.dialect import dialect_of, insert_for_dialect
-from gateway.db.models import TrackingCounter
+from gateway.core.db.dialect import dialect_of, insert_for_dialect
+from gateway.core.db.models import TrackingCounter
 
 CODE_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,4})(\d{8})-(\d{4,6})(?![0-9])")
 

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
 
-from gateway.db.dialect import insert_for
-from gateway.db.models import CalendarOverride
-from gateway.db.store import Store
-from gateway.deadlines import WorkCalendar
-from gateway.settings import Settings
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import CalendarOverride
+from gateway.core.db.store import Store
+from gateway.core.deadlines import WorkCalendar
+from gateway.core.settings import Settings
 
 
 class CalendarProvider:

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from channels.ratings import Rating
-from gateway.db.models import Case, CaseEvent
-from gateway.domain import CaseStatus, Category
+from gateway.core.db.models import Case, CaseEvent
+from gateway.core.domain import CaseStatus, Category
 
 S = CaseStatus
 
@@ -145,7 +145,7 @@ def facts_of(case: Case) -> CaseFacts:
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """A timeline line to write; ``gateway.ingest`` and ``apply_transition`` both use it."""
+    """A timeline line to write; ``gateway.core.ingest`` and ``apply_transition`` both use it."""
 
     kind: str
     actor: str

@@ -32,46 +32,27 @@ goes to an address that bounced permanently.
 Personal data: addresses appear here only as keyed hashes (``worker_state`` keys) and never in logs.
 
 Modules: ``options`` (settings, errors, TLS), ``state`` (durable state, bounced addresses),
-``quarantine``, ``imap`` (``Mailbox``, ``ImapPoller``), ``smtp`` (``SmtpSender``), ``status``.
+``quarantine``, ``reprocess``, ``imap`` (``Mailbox``, ``ImapPoller``), ``smtp`` (``SmtpSender``), ``status``.
 """
 
 from __future__ import annotations
 
 from channels.email.parse import source_ref_of_raw
-from gateway.channel_plugins import ChannelPlugin
-from gateway.mail.imap import ImapPoller, Mailbox, PollTimings
-from gateway.mail.options import (
+from gateway.email.imap import ImapPoller, Mailbox, PollTimings
+from gateway.email.options import (
     QUARANTINE_PREFIX,
     STATE_KEY,
     EmailOptions,
     MailConfigError,
     MailTlsError,
 )
-from gateway.mail.quarantine import Reprocessed, find_quarantined, quarantine, quarantined, reprocess_quarantined
-from gateway.mail.smtp import SmtpConfig, SmtpSender
-from gateway.mail.state import load_state, save_state, states_with_prefix
-from gateway.mail.status import email_status
-from gateway.services import Services
-
-# ----- wiring -------------------------------------------------------------------------------------
-
-def plugin(services: Services) -> ChannelPlugin:
-    """The intake job when IMAP is configured, the sender when SMTP is; nothing otherwise."""
-    from gateway.workers import Job
-
-    options = EmailOptions()
-    result = ChannelPlugin()
-    s = services.settings
-    if s.imap_host and s.imap_user and s.imap_password:
-        poller = ImapPoller(services, options)
-        # ``cycle`` waits by itself (IDLE or the poll interval), so the worker calls it back to back.
-        result.jobs.append(Job("email-poll", poller.cycle, interval=0.0, singleton=True))
-    if s.smtp_host and s.smtp_from:
-        result.senders["email"] = SmtpSender(services, options)
-    return result
-
+from gateway.email.quarantine import find_quarantined, quarantine, quarantined
+from gateway.email.reprocess import Reprocessed, reprocess_quarantined
+from gateway.email.smtp import SmtpConfig, SmtpSender
+from gateway.email.state import load_state, save_state, states_with_prefix
+from gateway.email.status import email_status
 
 __all__ = ["QUARANTINE_PREFIX", "STATE_KEY", "EmailOptions", "ImapPoller", "MailConfigError", "MailTlsError",
            "Mailbox", "PollTimings", "Reprocessed", "SmtpConfig", "SmtpSender", "email_status", "find_quarantined",
-           "load_state", "plugin", "quarantine", "quarantined", "reprocess_quarantined", "save_state",
+           "load_state", "quarantine", "quarantined", "reprocess_quarantined", "save_state",
            "source_ref_of_raw", "states_with_prefix"]

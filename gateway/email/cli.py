@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from gateway.services import Services
+from gateway.core.services import Services
 
 # ``gateway.cli`` imports this module while it mounts channel groups: import its helpers lazily.
 
@@ -24,11 +24,11 @@ def email_group() -> None:
 @click.option("--once", is_flag=True, help="Poll one time and exit (default: keep running, as the worker does).")
 def poll(once: bool) -> None:
     """Fetch new mail from the configured IMAP folder, exactly as the background job does."""
-    from gateway.cli.common import print_json, with_services
+    from gateway.core.cli import print_json, with_services
 
     @with_services
     async def run(services: Services) -> None:
-        from gateway.mail import EmailOptions, ImapPoller, MailConfigError
+        from gateway.email import EmailOptions, ImapPoller, MailConfigError
 
         poller = ImapPoller(services, EmailOptions())
         if once:
@@ -54,11 +54,11 @@ def poll(once: bool) -> None:
 @email_group.command("status")
 def status() -> None:
     """Last poll, mode, errors, backlog, outgoing mail by state, quarantined messages."""
-    from gateway.cli.common import print_json, with_services
+    from gateway.core.cli import print_json, with_services
 
     @with_services
     async def run(services: Services) -> None:
-        from gateway.mail import email_status
+        from gateway.email import email_status
 
         report = await email_status(services)
         report["imap"] = report["imap"] or "never polled"
@@ -74,12 +74,12 @@ def status() -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="Also list messages already reprocessed.")
 def quarantine_cmd(sha256: str | None, include_resolved: bool) -> None:
     """List quarantined messages, or write one's raw bytes to stdout (by SHA-256 prefix)."""
-    from gateway.cli.common import print_json, with_services
+    from gateway.core.cli import print_json, with_services
 
     @with_services
     async def run(services: Services) -> None:
-        from gateway.blobs import get_blob
-        from gateway.mail import find_quarantined, quarantined
+        from gateway.core.blobs import get_blob
+        from gateway.email import find_quarantined, quarantined
 
         if not sha256:
             print_json(await quarantined(services, include_resolved=include_resolved))
@@ -101,13 +101,13 @@ def quarantine_cmd(sha256: str | None, include_resolved: bool) -> None:
 @click.argument("sha256")
 def reprocess_cmd(sha256: str) -> None:
     """Run a quarantined message through the parser and ingest again (after a fix)."""
-    from gateway.cli.common import print_json, with_services
+    from gateway.core.cli import print_json, with_services
 
     @with_services
     async def run(services: Services) -> None:
         import getpass
 
-        from gateway.mail import reprocess_quarantined
+        from gateway.email import reprocess_quarantined
 
         try:
             result = await reprocess_quarantined(services, sha256, by=f"cli:{getpass.getuser()}")

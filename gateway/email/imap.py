@@ -20,9 +20,11 @@ from sqlalchemy import select
 from channels.email.msgid import extract_ids
 from channels.email.parse import ParseOptions, UnparseableEmail, parse_email
 from channels.intake import Intake, IntakeError
-from gateway.db.models import Message
-from gateway.ingest import IngestError, IngestResult
-from gateway.mail.options import (
+from gateway.core.db.models import Message
+from gateway.core.ingest import IngestError, IngestResult
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.email.options import (
     BATCHES_IN_FLIGHT,
     ERRORS_KEPT,
     IDLE_CHECK_SECONDS,
@@ -38,10 +40,8 @@ from gateway.mail.options import (
     tls_context,
     utc_now,
 )
-from gateway.mail.quarantine import quarantine
-from gateway.mail.state import load_state, save_state, suppress_address
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.email.quarantine import quarantine
+from gateway.email.state import load_state, save_state, suppress_address
 
 log = logging.getLogger(__name__)
 
@@ -467,7 +467,7 @@ class ImapPoller:
         """Fetch, ingest and flag ``uids`` in batches, ``BATCHES_IN_FLIGHT`` at a time.
 
         While one batch waits for its triage and commits, the next is already being parsed (the
-        triage runs in another process, ``gateway.triage_service``), and the batch after that
+        triage runs in another process, ``gateway.core.triage_service``), and the batch after that
         comes over the wire.  ``last_uid`` only moves past a batch once it and every batch
         before it are finished, so a failure re-fetches (and the ingest's idempotency skips)
         rather than skips.

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.db.dialect import insert_for
-from gateway.db.models import Blob
-from gateway.mail.options import QUARANTINE_PREFIX, EmailOptions, utc_now
-from gateway.mail.state import load_state, save_state, states_with_prefix
-from gateway.services import Services
-
-if TYPE_CHECKING:
-    from gateway.mail.imap import ImapPoller
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import Blob
+from gateway.core.services import Services
+from gateway.email.options import QUARANTINE_PREFIX, utc_now
+from gateway.email.state import load_state, save_state, states_with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -61,44 +57,3 @@ async def find_quarantined(services: Services, sha_prefix: str) -> dict[str, Any
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} quarantined messages match {prefix!r}")
     return matches[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Reprocessed:
-    outcome: str
-    """``ingested``, ``follow_up``, ``duplicate``, ``auto``, ``bounce`` or ``quarantined`` (still failing)."""
-    case_code: str | None = None
-    reason: str | None = None
-
-
-async def reprocess_quarantined(services: Services, sha_prefix: str, *, by: str,
-                                poller: ImapPoller | None = None) -> Reprocessed:
-    """Run a quarantined message through today's parser and ingest again (after a fix).
-
-    Success marks the entry resolved (kept, with the case it became); a message that still fails
-    stays quarantined with the new reason.  Idempotent: the ingest's exactly-once rule holds.
-    """
-    from gateway.blobs import get_blob
-
-    entry = await find_quarantined(services, sha_prefix)
-    if entry.get("resolved_at"):
-        return Reprocessed(entry.get("outcome", "ingested"), entry.get("case_code"))
-    async with services.store.read() as session:
-        blob = await get_blob(session, entry["sha256"])
-    if blob is None:
-        raise LookupError("the raw message was larger than HCP_MAX_BLOB_BYTES and was not kept; "
-                          "raise the limit and poll again from the mailbox")
-    received = entry.get("received_at")
-    if poller is None:
-        from gateway.mail.imap import ImapPoller  # imap uses quarantine(): imported late
-
-        poller = ImapPoller(services, EmailOptions())
-    outcome, result = await poller.process(bytes(blob.data), datetime.fromisoformat(received) if received else None,
-                                           uid=entry.get("uid"))
-    key = QUARANTINE_PREFIX + entry["sha256"][:32]
-    if outcome == "quarantined":
-        return Reprocessed(outcome, reason=(await load_state(services, key)).get("reason"))
-    code = result.case_code if result is not None else None
-    await save_state(services, key, {**entry, "resolved_at": utc_now().isoformat(), "resolved_by": by[:64],
-                                     "outcome": outcome, "case_code": code})
-    return Reprocessed(outcome, code)

@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
 from gateway.auth.audit import audit
-from gateway.db.models import Case
-from gateway.mail import EmailOptions, email_status, find_quarantined, reprocess_quarantined
+from gateway.core.db.models import Case
+from gateway.email import EmailOptions, email_status, find_quarantined, reprocess_quarantined
 
 ROLES = ("supervisor", "triage", "admin")
 ACTING_ROLES = ("supervisor", "triage")
@@ -107,7 +107,7 @@ async def reprocess(request: Request) -> Response:
 @staff(*ACTING_ROLES)
 async def raw_original(request: Request) -> Response:
     """The quarantined bytes as a ``.eml`` download (personal data: audited)."""
-    from gateway.blobs import get_blob
+    from gateway.core.blobs import get_blob
 
     services = request.app.state.services
     user = current_user(request)

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from channels.contact import normalize_email
 from channels.email.msgid import extract_ids, make_message_id
-from gateway.db.dialect import dialect_of, insert_for, insert_ignoring
-from gateway.db.models import Message, WorkerState
-from gateway.mail.options import (
+from gateway.core.db.dialect import dialect_of, insert_for, insert_ignoring
+from gateway.core.db.models import Message, WorkerState
+from gateway.core.outbox import LEASE, OutgoingMessage, SendResult
+from gateway.core.services import Services
+from gateway.email.options import (
     OUTBOUND_PREFIX,
     RATE_PREFIX,
     EmailOptions,
@@ -26,9 +28,7 @@ from gateway.mail.options import (
     tls_context,
     utc_now,
 )
-from gateway.mail.state import address_key, is_suppressed, suppress_address
-from gateway.outbox import LEASE, OutgoingMessage, SendResult
-from gateway.services import Services
+from gateway.email.state import address_key, is_suppressed, suppress_address
 
 log = logging.getLogger(__name__)
 

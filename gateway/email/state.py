@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 
 from channels.contact import normalize_email
-from gateway.db.dialect import insert_for
-from gateway.db.models import WorkerState
-from gateway.mail.options import SUPPRESS_PREFIX, utc_now
-from gateway.services import Services
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import WorkerState
+from gateway.core.services import Services
+from gateway.email.options import SUPPRESS_PREFIX, utc_now
 
 # ----- small durable state ---------------------------------------------------------------------
 

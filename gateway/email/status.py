@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.db.models import OutboxMessage
-from gateway.mail.options import STATE_KEY
-from gateway.mail.quarantine import quarantined
-from gateway.mail.state import load_state
-from gateway.services import Services
+from gateway.core.db.models import OutboxMessage
+from gateway.core.services import Services
+from gateway.email.options import STATE_KEY
+from gateway.email.quarantine import quarantined
+from gateway.email.state import load_state
 
 # ----- status ---------------------------------------------------------------------------------------
 

@@ -28,12 +28,12 @@ from channels.paper.documents import DocumentError, Limits, LoadedPage, load_pag
 from channels.paper.reader import PageReading, SlipReading, read_page, slip_image
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
-from gateway.blobs import put_blob
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Case, Message
-from gateway.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.blobs import put_blob
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import Case, Message
+from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.services import Services
 from gateway.paper.slips import issued_run, window_exists
-from gateway.services import Services
 
 log = logging.getLogger(__name__)
 PAGE_JPEG_QUALITY = 80

@@ -10,10 +10,10 @@ import click
 
 from channels.paper.codes import QR_SIZE_MM
 from channels.paper.documents import DocumentError, Limits
-from gateway.cli.common import print_json, progress, with_services
+from gateway.core.cli import print_json, progress, with_services
+from gateway.core.services import Services
 from gateway.paper.batches import FileOutcome, ingest_file
 from gateway.paper.slips import SlipError, list_runs, print_posters, print_slips
-from gateway.services import Services
 
 CLI_USER = "cli"
 

@@ -23,17 +23,18 @@ from channels.paper.intake import slip_intake, source_reference
 from channels.ratings import REASON_CODES, Rating
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
-from gateway.blobs import get_blob
-from gateway.db.models import Hall, Window
-from gateway.db.models_paper import PaperDraft, PaperPage, PaperScan
-from gateway.ingest import IngestError
+from gateway.core.blobs import get_blob
+from gateway.core.db.models import Hall, Window
+from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.ingest import IngestError
+from gateway.core.labels import PAPER_DRAFT_LABELS
+from gateway.core.personal import PersonalDataCipher
+from gateway.core.services import Services
 from gateway.paper.batches import duplicate_of
 from gateway.paper.slips import issued_run, window_exists
-from gateway.personal import PersonalDataCipher
-from gateway.services import Services
 
 RATING_VALUES = frozenset(r.value for r in Rating)
-STATUS_LABELS = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理", "discarded": "已作废"}
+STATUS_LABELS = PAPER_DRAFT_LABELS
 
 
 class DraftError(ValueError):

@@ -23,9 +23,9 @@ from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
+from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, ingest_file
-from gateway.registry import list_halls
 
 ROLES = ("mailroom", "supervisor")
 MAX_FILES_PER_UPLOAD = 50

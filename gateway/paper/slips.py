@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from channels.paper.codes import poster_url, sign_slip
 from channels.paper.layout import layout_for
 from channels.paper.render import PosterSpec, SlipSpec, render_posters, render_slips
-from gateway.db.models import Hall, Window
-from gateway.db.models_paper import PaperPrintRun
-from gateway.db.store import Store
-from gateway.registry import HallView, list_halls
-from gateway.settings import Settings
+from gateway.core.db.models import Hall, Window
+from gateway.core.db.models_paper import PaperPrintRun
+from gateway.core.db.store import Store
+from gateway.core.registry import HallView, list_halls
+from gateway.core.settings import Settings
 
 MAX_SLIPS_PER_RUN = 10_000
 

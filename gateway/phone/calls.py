@@ -25,11 +25,11 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from channels.phone.cdr import CallRecord
-from gateway.db.dialect import dialect_of, insert_ignoring
-from gateway.db.models import Contact, Message
-from gateway.db.models_phone import CallbackTask, PhoneCall
-from gateway.deadlines import WorkCalendar
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.dialect import dialect_of, insert_ignoring
+from gateway.core.db.models import Contact, Message
+from gateway.core.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.deadlines import WorkCalendar
+from gateway.core.personal import PersonalDataCipher
 from gateway.phone.options import PhoneOptions
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"

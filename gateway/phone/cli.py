@@ -11,12 +11,12 @@ import click
 from sqlalchemy import select
 
 from channels.contact import mask_phone
-from gateway.cli.common import print_json, progress, with_services
-from gateway.db.models_phone import PhoneCall
+from gateway.core.cli import print_json, progress, with_services
+from gateway.core.db.models_phone import PhoneCall
+from gateway.core.services import Services
 from gateway.phone.importer import fetch_twilio_calls, read_file, store_parsed
 from gateway.phone.options import PhoneOptions
 from gateway.phone.return_visits import open_callbacks, record_visit
-from gateway.services import Services
 
 
 @click.group(name="phone")

@@ -23,17 +23,17 @@ from channels.phone.calllog import CallLogError, call_log_intake
 from channels.phone.numbers import CallerNumberError, normalize_caller
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
-from gateway.cases import case_summaries
-from gateway.db.models import Case, Contact, Hall, ServiceItem, Window
-from gateway.db.models_phone import CallbackTask
-from gateway.domain import CaseStatus, Category
-from gateway.ingest import IngestError
+from gateway.core.cases import case_summaries
+from gateway.core.db.models import Case, Contact, Hall, ServiceItem, Window
+from gateway.core.db.models_phone import CallbackTask
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.ingest import IngestError
 from gateway.phone.calls import DONE, OPEN, close_tasks, link_calls_to_log
 from gateway.phone.common import OPEN_ELSEWHERE, countdown
 from gateway.phone.options import PhoneOptions
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.core.services import Services
 
 MAX_CALL_AGE = timedelta(hours=12)
 

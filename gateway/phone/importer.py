@@ -19,7 +19,7 @@ from gateway.phone.calls import CallStore, StoreCounts, batches
 from gateway.phone.options import PhoneOptions
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.core.services import Services
 
 
 @dataclass

@@ -6,18 +6,12 @@ import``; no background polling is needed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from gateway.channel_plugins import ChannelPlugin
-
-if TYPE_CHECKING:
-    from gateway.services import Services
+from gateway.core.outbox import Sender
+from gateway.core.services import Services
+from gateway.phone.sms import TwilioSmsSender, twilio_configured
 
 
-def plugin(services: Services) -> ChannelPlugin:
-    from gateway.phone.sms import TwilioSmsSender, twilio_configured
-
-    result = ChannelPlugin()
+def senders(services: Services) -> dict[str, Sender]:
     if twilio_configured(services.settings):
-        result.senders["sms"] = TwilioSmsSender(services)
-    return result
+        return {"sms": TwilioSmsSender(services)}
+    return {}

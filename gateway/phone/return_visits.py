@@ -30,18 +30,18 @@ from channels.contact import mask_name, mask_phone
 from channels.ratings import Rating
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
-from gateway.case_actions import ScopeError
-from gateway.cases import CaseNotFound
-from gateway.db.models import Case, Contact, Hall
-from gateway.db.models_phone import CallbackTask, ReturnVisit
-from gateway.domain import CaseStatus, Category
+from gateway.console.actions import ScopeError
+from gateway.core.cases import CaseNotFound
+from gateway.core.db.models import Case, Contact, Hall
+from gateway.core.db.models_phone import CallbackTask, ReturnVisit
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 from gateway.phone.calls import CANCELLED, DONE, OPEN, TASK_KINDS
 from gateway.phone.common import OPEN_ELSEWHERE, Countdown, countdown
 from gateway.phone.options import PhoneOptions
-from gateway.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.core.services import Services
 
 PURPOSE_RETURN_VISIT = "return_visit"
 PURPOSE_CALL_BACK = "call_back"

@@ -39,9 +39,10 @@ from channels.ratings import RATING_LABELS, REASONS, Rating
 from gateway.auth.access import current_user, public, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
-from gateway.cases import CaseNotFound
-from gateway.db.models import Case
-from gateway.domain import CaseStatus, Category
+from gateway.core.cases import CaseNotFound
+from gateway.core.db.models import Case
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.workflow import WorkflowError
 from gateway.phone import twilio_hooks
 from gateway.phone.common import countdown
 from gateway.phone.hotline import caller_history, form_choices, log_call, new_call_id
@@ -55,7 +56,6 @@ from gateway.phone.return_visits import (
     reveal_phone,
 )
 from gateway.phone.sms import apply_sms_status
-from gateway.workflow import WorkflowError
 
 ROLES = ("operator", "supervisor")
 XML = "application/xml"

@@ -25,14 +25,14 @@ from twilio.rest import Client
 
 from channels.phone.numbers import is_mobile, to_e164
 from channels.phone.twilio import SMS_STATUS_ORDER, public_request_url
-from gateway.db.dialect import insert_for
-from gateway.db.models import Message, OutboxMessage
-from gateway.outbox import FAILED, PENDING, SENDING, SENT, OutgoingMessage, SendResult, backoff
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import Message, OutboxMessage
+from gateway.core.outbox import FAILED, PENDING, SENDING, SENT, OutgoingMessage, SendResult, backoff
+from gateway.core.settings import Settings
 from gateway.phone.options import PhoneOptions
-from gateway.settings import Settings
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.core.services import Services
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1600

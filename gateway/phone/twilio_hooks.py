@@ -33,17 +33,17 @@ from channels.phone.twilio import (
     tracking_code_in,
     voice_intake,
 )
-from gateway.db.models import Case, Contact, Message
-from gateway.db.models_phone import CallbackTask, PhoneCall
-from gateway.ingest import Ingestor, IngestResult, classify
+from gateway.core.db.models import Case, Contact, Message
+from gateway.core.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.ingest import Ingestor, IngestResult, classify
+from gateway.core.workflow import EventSpec, add_events
 from gateway.phone.calls import DONE, OPEN, CallStore, StoreCounts
 from gateway.phone.common import OPEN_ELSEWHERE
 from gateway.phone.options import PhoneOptions
-from gateway.workflow import EventSpec, add_events
 
 if TYPE_CHECKING:
-    from gateway.ingest import Classifier, TriageOutcome
-    from gateway.services import Services
+    from gateway.core.ingest import Classifier, TriageOutcome
+    from gateway.core.services import Services
 
 log = logging.getLogger(__name__)
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})

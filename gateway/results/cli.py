@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway.cli.common import load_settings, progress, with_services
-from gateway.services import Services
+from gateway.core.cli import load_settings, progress, with_services
+from gateway.core.services import Services
 
 
 def _today(tz: str) -> date:

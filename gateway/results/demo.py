@@ -28,12 +28,12 @@ from sqlalchemy import JSON, Boolean, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS, Rating
-from gateway.db.models import Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
-from gateway.db.store import Store
-from gateway.db.types import AwareDateTime
-from gateway.deadlines import WorkCalendar, deadlines_for
-from gateway.domain import CaseStatus, Category
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.core.db.store import Store
+from gateway.core.db.types import AwareDateTime
+from gateway.core.deadlines import WorkCalendar, deadlines_for
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.personal import PersonalDataCipher
 from gateway.results import demo_texts as T
 
 DEMO_PREFIX = "DEMO"

@@ -21,11 +21,12 @@ from sqlalchemy import select, tuple_
 
 from channels.contact import mask_email, mask_name, mask_phone
 from channels.ratings import REASONS_BY_CODE, Rating
-from gateway.db.models import Case, CaseEvent, Contact
-from gateway.domain import CATEGORY_LABELS, STATUS_LABELS, CaseStatus, Category
+from gateway.core.db.models import Case, CaseEvent, Contact
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
+from gateway.core.services import Services
 from gateway.results.figures import CHANNEL_LABELS, RETURN_VISIT_EVENT, Filters, Names, _case_filters
 from gateway.results.lists import scrub
-from gateway.services import Services
 
 PAGE = 2000
 CSV_NAME = "haochaping-cases-{start:%Y%m%d}-{end:%Y%m%d}.csv"

@@ -48,7 +48,7 @@ needs.
 Dimensions (``Dim``): hall (镇/街道 — each town has one hall, so town and hall are one dimension),
 window, staff member, service item, channel, and day / week (ISO, Monday first) / month or the
 whole period.  **Staff member** is ``cases.staff_id``, the person on duty at the window when the
-evaluation came, attributed at ingest from the window rosters (``gateway/rosters.py``); cases
+evaluation came, attributed at ingest from the window rosters (``gateway/core/rosters.py``); cases
 without attribution group as 未归属.  A dimension is one entry in ``CASE_COLUMNS`` (its column on
 ``cases``), one in ``CUBES`` (its roll-up cube) and one name lookup in ``Names`` — that is how
 staff was added, and how any further one would be.
@@ -72,10 +72,11 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tex
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import Rating
-from gateway.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window
-from gateway.db.models_results import COUNTER_COLUMNS, ResultsDaily
-from gateway.db.models_rosters import StaffMember
-from gateway.domain import CaseStatus, Category
+from gateway.core.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window
+from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
+from gateway.core.db.models_rosters import StaffMember
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CHANNEL_LABELS
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
 GOOD_RATINGS = tuple(r.value for r in Rating if r.is_good)
@@ -330,7 +331,6 @@ class Dim(StrEnum):
 DIM_LABELS = {Dim.HALL: "镇（街道）", Dim.WINDOW: "窗口", Dim.STAFF: "工作人员", Dim.SERVICE_ITEM: "服务事项",
               Dim.CHANNEL: "评价渠道",
               Dim.DAY: "日", Dim.WEEK: "周", Dim.MONTH: "月"}
-CHANNEL_LABELS = {"email": "电子邮件", "phone": "热线电话", "paper": "纸质意见卡", "web": "找茬窗口网页"}
 
 
 def time_bucket(day: date, dim: Dim) -> str:
@@ -649,7 +649,7 @@ GOOD_RECTIFICATION = frozenset(GOOD_RATINGS)
 async def survey_figures(session: AsyncSession, filters: Filters, *, by_month: bool = False,
                          names: Names | None = None) -> dict[tuple[str | None, str | None], Survey]:
     """Questionnaire figures keyed by ``(hall code, month or None)``; the key ``(None, None)`` is the total."""
-    from gateway.db.models_phone import ReturnVisit
+    from gateway.core.db.models_phone import ReturnVisit
 
     names = names or await Names.load(session)
     latest = (select(func.max(ReturnVisit.id)).where(ReturnVisit.reached.is_(True), or_(
@@ -692,7 +692,7 @@ class Unrated:
 
 async def unrated_figures(session: AsyncSession, filters: Filters) -> dict[str | None, Unrated]:
     """未评 per hall code (``None`` = the total, and 办件 of no hall), by the day the 办件 was finished."""
-    from gateway.db.models_matters import Matter
+    from gateway.core.db.models_matters import Matter
 
     start, end = filters.period.bounds()
     query = (select(Hall.code, func.count(), func.count(Matter.unrated_at))

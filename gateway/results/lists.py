@@ -3,7 +3,7 @@ latest rectified cases for the public page.
 
 Every list is keyset-paginated (the cursor is the last row's sort key; no ``OFFSET``), reads the
 rows of one page with one query and their registry names from memory, and is served by an index
-declared in ``gateway/db/models_results.py`` (see ``benchmarks/reports.py`` for the timings).
+declared in ``gateway/core/db/models_results.py`` (see ``benchmarks/reports.py`` for the timings).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS_BY_CODE, Rating
-from gateway.db.models import Case, Message
-from gateway.domain import CATEGORY_LABELS, STATUS_LABELS, CaseStatus, Category
+from gateway.core.db.models import Case, Message
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
 from gateway.results.figures import RN_VISIT_DUE, VISITED_EVENT, Filters, Names
 
 PAGE = 50

@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from gateway.core.services import Services
 from gateway.results import rollup
 from gateway.results.figures import (
     COUNTER_LABELS,
@@ -41,7 +42,6 @@ from gateway.results.figures import (
     unrated_figures,
 )
 from gateway.results.lists import overdue, return_visit_exceptions
-from gateway.services import Services
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FONT = Font(bold=True, color="FFFFFF")

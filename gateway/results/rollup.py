@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from gateway.db.dialect import dialect_of, insert_for
-from gateway.db.models import Case, WorkerState
-from gateway.db.models_results import COUNTER_COLUMNS, ResultsDaily
-from gateway.db.store import Store
+from gateway.core.db.dialect import dialect_of, insert_for
+from gateway.core.db.models import Case, WorkerState
+from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
+from gateway.core.db.store import Store
 from gateway.results.figures import NO_JIT, counter_columns
 
 STATE_KEY = "results:rollup"

@@ -37,7 +37,6 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -47,18 +46,15 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS_BY_CODE, Rating
-from gateway.channel_plugins import ChannelPlugin
-from gateway.db.dialect import insert_for
-from gateway.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window, WorkerState
-from gateway.domain import CaseStatus
-from gateway.outbox import OutgoingMessage, SendResult, enqueue
-from gateway.results import rollup
+from gateway.core.db.dialect import insert_for
+from gateway.core.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window, WorkerState
+from gateway.core.domain import CaseStatus
+from gateway.core.outbox import OutgoingMessage, SendResult, enqueue
 from gateway.results.demo import DEMO_PREFIX
 from gateway.results.lists import scrub
 
 if TYPE_CHECKING:
-    from gateway.services import Services
-    from gateway.workers import Job
+    from gateway.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -255,32 +251,3 @@ def enqueue_changes(session: Session, services: Services, *, now: datetime | Non
             dedup_key=f"upstream:{case.id}:{record['dataVersion']}", payload=record), now=now)
     _save_cursor(session, cases[-1].updated_at, cases[-1].id, now, len(cases))
     return len(cases)
-
-
-def plugin(services: Services) -> ChannelPlugin:
-    """The roll-up job always; the upstream sender and its job only when ``HCP_UPSTREAM_URL`` is set."""
-    from gateway.workers import Job
-
-    settings = services.settings
-
-    async def roll_up() -> Mapping[str, Any]:
-        return await rollup.refresh(services.store, settings.timezone)
-
-    jobs: list[Job] = [Job("results-rollup", roll_up, interval=60.0, singleton=True)]
-    senders = {}
-    if settings.upstream_url:
-        if settings.upstream_key is None:
-            log.warning("HCP_UPSTREAM_URL is set but HCP_UPSTREAM_KEY is not: upstream push disabled")
-        else:
-            senders[CHANNEL] = UpstreamSender(settings.upstream_url, settings.upstream_key.get_secret_value().encode())
-
-            async def push() -> Mapping[str, Any]:
-                queued = 0
-                while True:
-                    count = await services.store.run_write(lambda session: enqueue_changes(session, services))
-                    queued += count
-                    if count < BATCH:
-                        return {"queued": queued}
-
-            jobs.append(Job("upstream", push, interval=60.0, singleton=True))
-    return ChannelPlugin(senders=senders, jobs=jobs)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from gateway.core.services import Services
 from gateway.results import charts, rollup
 from gateway.results.figures import (
     COUNTER_LABELS,
@@ -28,7 +29,6 @@ from gateway.results.figures import (
     total,
 )
 from gateway.results.lists import latest_rectified
-from gateway.services import Services
 
 PUBLIC_MAX_AGE = timedelta(seconds=60)
 

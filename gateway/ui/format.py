@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from channels.ratings import REASONS_BY_CODE, Rating
-from gateway.domain import TRIAGE_REASON_LABELS
+from gateway.core.labels import TRIAGE_REASON_LABELS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -8,8 +8,8 @@ import click
 
 from channels.web.form import ENTRIES
 from channels.web.links import window_url
-from gateway.cli.common import print_json, with_services
-from gateway.services import Services
+from gateway.core.cli import print_json, with_services
+from gateway.core.services import Services
 from gateway.web.state import RegistryCache
 
 

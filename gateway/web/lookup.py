@@ -22,10 +22,10 @@ from enum import StrEnum
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from channels.web.tokens import status_pin
-from gateway.db.models import Case, Contact, Hall, Message, Window
-from gateway.db.models_web import LookupAttempt
-from gateway.db.store import Store
-from gateway.personal import PersonalDataCipher
+from gateway.core.db.models import Case, Contact, Hall, Message, Window
+from gateway.core.db.models_web import LookupAttempt
+from gateway.core.db.store import Store
+from gateway.core.personal import PersonalDataCipher
 
 CODE_SHAPE = re.compile(r"^[A-Z]{1,4}\d{8}-\d{4,6}$")
 _DASHES = str.maketrans({"－": "-", "—": "-", "–": "-", "_": "-", " ": ""})

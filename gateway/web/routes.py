@@ -47,7 +47,7 @@ from channels.web.tokens import (
 )
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
-from gateway.ingest import IngestError
+from gateway.core.ingest import IngestError
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
 from gateway.web.state import LOOKUP_FAILURE_PERIOD, LOOKUP_FAILURES_PER_CODE, WebState, web_state
 from gateway.web.views import citizen_status, day, next_steps, when

@@ -18,9 +18,9 @@ from starlette.requests import Request
 
 from channels.web.tokens import derive_key
 from gateway.auth.throttle import Throttle
-from gateway.db.models import Hall, Window
-from gateway.db.store import Store
-from gateway.settings import Settings
+from gateway.core.db.models import Hall, Window
+from gateway.core.db.store import Store
+from gateway.core.settings import Settings
 
 REGISTRY_TTL = 60.0
 LIMIT_PERIOD = 600.0  # the submission limits count per 10 minutes

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from channels.contact import mask_phone
 from channels.web.tokens import status_pin
-from gateway.domain import CaseStatus, Category
+from gateway.core.domain import CaseStatus, Category
 from gateway.web.lookup import Receipt
 
 WEEKDAYS = "一二三四五六日"

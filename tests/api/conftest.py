@@ -9,7 +9,7 @@ import pytest
 
 from gateway.api.clients import add_client
 from gateway.app import create_app
-from gateway.services import Services
+from gateway.core.services import Services
 from tests.api.helpers import ApiClientDriver
 
 

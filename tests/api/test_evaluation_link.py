@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from gateway.db.models import Case, Contact
-from gateway.db.models_matters import Matter
-from gateway.services import Services
+from gateway.core.db.models import Case, Contact
+from gateway.core.db.models_matters import Matter
+from gateway.core.services import Services
 from tests.api.helpers import ApiClientDriver, matter
 
 

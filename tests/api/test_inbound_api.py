@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from gateway.api.clients import add_client, revoke_key, rotate_key
 from gateway.api.matters import read_link_token, sweep_unrated
 from gateway.app import create_app
-from gateway.db.models import Case, Message, OutboxMessage
-from gateway.db.models_matters import Matter
-from gateway.services import Services
+from gateway.core.db.models import Case, Message, OutboxMessage
+from gateway.core.db.models_matters import Matter
+from gateway.core.services import Services
 from tests.api.helpers import ApiClientDriver, matter
 
 

@@ -23,7 +23,7 @@ from gateway.api.clients import IssuedKey, add_client
 from gateway.api.openapi import document
 from gateway.api.signing import signed_headers
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 
 schema = schemathesis.openapi.from_dict(document("http://testserver"))
 SEEN: set[int] = set()

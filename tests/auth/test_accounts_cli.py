@@ -14,11 +14,11 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.auth.users import authenticate
-from gateway.db.models import Contact
-from gateway.db.models_staff import User
-from gateway.key_rotation import count_stale, rotate
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.db.models import Contact
+from gateway.core.db.models_staff import User
+from gateway.core.key_rotation import count_stale, rotate
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 from tests.gateway.test_cli import hcp
 from tests.helpers import FixedClassifier, make_intake
 

@@ -10,7 +10,7 @@ from starlette.routing import Mount, Route
 from gateway.app import create_app
 from gateway.auth.access import access_of
 from gateway.auth.roles import ROLES
-from gateway.services import Services
+from gateway.core.services import Services
 from tests.staff import anonymous_client, make_staff, signed_in
 
 

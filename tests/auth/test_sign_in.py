@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.app import create_app
 from gateway.auth.users import set_active, set_password
-from gateway.services import Services
+from gateway.core.services import Services
 from tests.staff import PASSWORD, anonymous_client, fetch_csrf, make_staff, signed_in
 
 
@@ -34,7 +34,7 @@ async def test_wrong_password_is_refused_without_saying_whether_the_account_exis
 
 
 async def test_repeated_failures_are_throttled(services: Services) -> None:
-    from gateway.routes.auth import FAILURES_PER_ACCOUNT
+    from gateway.auth.routes import FAILURES_PER_ACCOUNT
 
     await make_staff(services, "zhao", ["supervisor"])
     app = create_app(services=services, run_workers=False)

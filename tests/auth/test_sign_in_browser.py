@@ -22,7 +22,7 @@ async def test_staff_sign_in_with_the_keyboard_alone(browser: Browser, live_serv
         await page.keyboard.press("Enter")
     assert page.url == live_server.url + "/console"
     from gateway.auth.roles import Principal
-    from gateway.staff_nav import staff_nav
+    from gateway.ui.staff_nav import staff_nav
 
     triage_areas = [item.label for item in staff_nav(Principal(0, "x", "x", frozenset({"triage"}), frozenset()))]
     assert await page.locator("nav.staff-nav a").all_inner_texts() == triage_areas

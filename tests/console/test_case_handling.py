@@ -10,10 +10,10 @@ from urllib.parse import unquote
 from sqlalchemy import select
 
 from gateway.app import create_app
-from gateway.db.models import Case, CaseEvent, OutboxMessage, TriageCorrection
-from gateway.db.models_staff import AuditEntry
-from gateway.services import Services
-from gateway.ui_format import local_time
+from gateway.core.db.models import Case, CaseEvent, OutboxMessage, TriageCorrection
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.services import Services
+from gateway.ui.format import local_time
 from tests.helpers import make_intake
 from tests.staff import make_staff, signed_in
 
@@ -106,7 +106,7 @@ async def test_a_real_name_bad_review_closes_only_after_its_return_visit(service
         assert (await client.post_form(f"/cases/{code}/move", {"action": "close"})).status_code == 303
     assert (await _get(services, code)).status == "closed"
     assert (await _events(services, code))[-3:] == ["return_visit_attempt", "return_visit", "close"]
-    from gateway.db.models_phone import ReturnVisit
+    from gateway.core.db.models_phone import ReturnVisit
 
     async with services.store.read() as session:
         visits = list((await session.execute(select(ReturnVisit).order_by(ReturnVisit.id))).scalars())
@@ -249,7 +249,7 @@ async def test_the_admin_page_manages_accounts(services: Services) -> None:
 
 
 async def test_the_triage_queue_pages_by_keyset_in_urgency_order(services: Services) -> None:
-    from gateway.console_queries import queue_cursor, triage_queue
+    from gateway.console.queries import queue_cursor, triage_queue
 
     texts = ["无期限 #review", "一小时 #immediate #review", "一个工作日 #time_limited #review",
              "协调 #coordinated #review", "再一个一小时 #immediate #review"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
-from gateway.db.models import Case
+from gateway.core.db.models import Case
 from tests.browser import DESKTOP, LiveServer
 from tests.helpers import make_intake
 from tests.staff import PASSWORD, make_staff

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.email.certs import TlsFiles, make_tls_files
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db.models import Case
-from gateway.mail import STATE_KEY, EmailOptions, ImapPoller, load_state
-from gateway.services import Services
+from gateway.core.db.models import Case
+from gateway.core.services import Services
+from gateway.email import STATE_KEY, EmailOptions, ImapPoller, load_state
 from tests.email import mails
 from tests.email.conftest import Dovecot
 

@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.email.msgid import make_message_id
-from gateway.db.models import Attachment, Case, Message, OutboxMessage
-from gateway.mail import (
+from gateway.core.db.models import Attachment, Case, Message, OutboxMessage
+from gateway.core.outbox import OutboxDelivery, OutgoingMessage
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.email import (
     QUARANTINE_PREFIX,
     STATE_KEY,
     EmailOptions,
@@ -22,9 +25,6 @@ from gateway.mail import (
     load_state,
     states_with_prefix,
 )
-from gateway.outbox import OutboxDelivery, OutgoingMessage
-from gateway.services import Services
-from gateway.settings import Settings
 from tests.email import mails
 from tests.email.conftest import Dovecot, Received
 
@@ -322,14 +322,14 @@ async def test_the_worker_job_runs_the_same_loop(services: Services, dovecot: Do
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from gateway.mail import plugin
-    from gateway.workers import WorkerRunner
+    from gateway.core.jobs import WorkerRunner
+    from gateway.email import jobs as email_jobs
 
     monkeypatch.setenv("HCP_EMAIL_IDLE_SLICE", "0.5")
-    wired = plugin(services)
-    assert [job.name for job in wired.jobs] == ["email-poll"] and wired.jobs[0].singleton
-    assert set(wired.senders) == {"email"}
-    runner = WorkerRunner(services, wired.jobs)
+    jobs = email_jobs.jobs(services)
+    assert [job.name for job in jobs] == ["email-poll"] and jobs[0].singleton
+    assert set(email_jobs.senders(services)) == {"email"}
+    runner = WorkerRunner(services, jobs)
     task = asyncio.ensure_future(runner.run())
     try:
         dovecot.append(mails.build("后台任务收信", message_id="<job@x>"))
@@ -341,6 +341,6 @@ async def test_the_worker_job_runs_the_same_loop(services: Services, dovecot: Do
     finally:
         runner.stop.set()
         await asyncio.wait_for(task, timeout=5)  # within one IDLE slice
-        await wired.jobs[0].run.__self__.disconnect()  # type: ignore[attr-defined]
+        await jobs[0].run.__self__.disconnect()  # type: ignore[attr-defined]
     job = await load_state(services, "job:email-poll")
     assert job["ok"] is True

@@ -11,11 +11,11 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
-import gateway.mail.smtp
-from gateway.db.models import Message, OutboxMessage
-from gateway.mail import EmailOptions, ImapPoller, SmtpSender
-from gateway.outbox import FAILED, LEASE, SENDING, SENT, OutboxDelivery, OutgoingMessage, retry_failed
-from gateway.services import Services
+import gateway.email.smtp
+from gateway.core.db.models import Message, OutboxMessage
+from gateway.core.outbox import FAILED, LEASE, SENDING, SENT, OutboxDelivery, OutgoingMessage, retry_failed
+from gateway.core.services import Services
+from gateway.email import EmailOptions, ImapPoller, SmtpSender
 from tests.email import mails
 from tests.email.conftest import Dovecot, Received
 from tests.helpers import FixedClassifier
@@ -111,7 +111,7 @@ async def test_crash_between_data_and_record_neither_loses_the_record_nor_sends_
     assert len(received.messages) == 1
     # After the restart, long after: the outcome is unknown, so it fails visibly instead of a second copy.
     much_later = datetime.now(UTC) + timedelta(hours=2)
-    monkeypatch.setattr(gateway.mail.smtp, "utc_now", lambda: much_later)
+    monkeypatch.setattr(gateway.email.smtp, "utc_now", lambda: much_later)
     assert await delivery(services).run_once(now=much_later) == {"sent": 0, "retry": 0, "failed": 1}
     assert len(received.messages) == 1
     (row,) = await outbox_rows(services)

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import gateway.mail.imap
+import gateway.email.imap
 from gateway.app import create_app
-from gateway.db.models import Case
-from gateway.db.models_staff import AuditEntry
-from gateway.mail import EmailOptions, ImapPoller, quarantined
-from gateway.services import Services
+from gateway.core.db.models import Case
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.services import Services
+from gateway.email import EmailOptions, ImapPoller, quarantined
 from tests.email import mails
 from tests.email.conftest import Dovecot, free_port
 from tests.staff import make_staff, signed_in
@@ -29,14 +29,14 @@ async def quarantine_by_parser_bug(services: Services, dovecot: Dovecot, monkeyp
     """A message the parser crashes on today (a bug): kept in quarantine, the mailbox not blocked."""
     dovecot.append(mails.build("解析器缺陷影响的来信 #time_limited", message_id="<bug@example.cn>"),
                    mails.build("正常来信", message_id="<fine@example.cn>", sender=("李四", "li@example.cn")))
-    real = gateway.mail.imap.parse_email
+    real = gateway.email.imap.parse_email
 
     def buggy(raw: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
         if b"<bug@example.cn>" in raw:
             raise KeyError("charset table")
         return real(raw, *args, **kwargs)
 
-    monkeypatch.setattr(gateway.mail.imap, "parse_email", buggy)
+    monkeypatch.setattr(gateway.email.imap, "parse_email", buggy)
     counts = await ImapPoller(services).poll_once()
     monkeypatch.undo()  # the fix is deployed
     assert counts == {"already_stored": 0, "ingested": 1, "quarantined": 1}
@@ -114,7 +114,7 @@ async def test_administrators_see_the_page_but_do_not_act_on_mail(services: Serv
 
 
 def hcp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli.main", "email", *args], capture_output=True, env=env,
+    return subprocess.run([sys.executable, "-m", "gateway.cli", "email", *args], capture_output=True, env=env,
                           timeout=120, cwd=Path(__file__).parents[2])
 
 

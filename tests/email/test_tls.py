@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db.models import Case
-from gateway.mail import STATE_KEY, EmailOptions, ImapPoller, MailConfigError, MailTlsError, SmtpSender, load_state
-from gateway.outbox import OutgoingMessage
-from gateway.services import Services
+from gateway.core.db.models import Case
+from gateway.core.outbox import OutgoingMessage
+from gateway.core.services import Services
+from gateway.email import STATE_KEY, EmailOptions, ImapPoller, MailConfigError, MailTlsError, SmtpSender, load_state
 from tests.email import mails
 from tests.email.certs import TlsFiles, make_tls_files
 from tests.email.conftest import Dovecot, Received, _Handler, free_port

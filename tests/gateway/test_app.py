@@ -9,10 +9,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.db.models import WorkerState
-from gateway.locks import singleton
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.db.models import WorkerState
+from gateway.core.locks import singleton
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 from tests.helpers import make_intake
 
 
@@ -75,7 +75,7 @@ def test_the_app_starts_without_libzbar_and_says_so_on_the_mailroom_page(tmp_pat
         "import sys; sys.modules['pyzbar.wrapper'] = None; sys.modules['pyzbar.pyzbar'] = None\n"
         "from starlette.testclient import TestClient\n"
         "from gateway.app import create_app\n"
-        "from gateway.settings import Settings\n"
+        "from gateway.core.settings import Settings\n"
         f"app = create_app(Settings(data_dir={str(tmp_path / 'var')!r}, run_workers=False))\n"
         "with TestClient(app) as client:\n"
         "    print(client.get('/healthz').status_code)\n"

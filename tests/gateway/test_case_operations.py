@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gateway import cases as ops
-from gateway.db.models import Case, CaseEvent, CaseReminder, TriageCorrection
-from gateway.reminders import ReminderPolicy, sweep
-from gateway.services import Services
-from gateway.workflow import WorkflowError
+from gateway.core import cases as ops
+from gateway.core.db.models import Case, CaseEvent, CaseReminder, TriageCorrection
+from gateway.core.reminders import ReminderPolicy, sweep
+from gateway.core.services import Services
+from gateway.core.workflow import WorkflowError
 from tests.helpers import local, make_intake
 
 

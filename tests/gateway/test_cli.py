@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HCP = [sys.executable, "-m", "gateway.cli.main"]
+HCP = [sys.executable, "-m", "gateway.cli"]
 
 
 def hcp(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

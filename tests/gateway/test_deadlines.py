@@ -6,8 +6,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from gateway.deadlines import WorkCalendar, coordinated_reminder, deadlines_for
-from gateway.settings import parse_office_hours
+from gateway.core.deadlines import WorkCalendar, coordinated_reminder, deadlines_for
+from gateway.core.settings import parse_office_hours
 from tests.helpers import local
 
 CAL = WorkCalendar()

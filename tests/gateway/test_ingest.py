@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.intake import Attachment
-from gateway.db.models import Attachment as AttachmentRow
-from gateway.db.models import Blob, Case, CaseEvent, Contact, Message, OutboxMessage
-from gateway.ingest import IngestError
-from gateway.services import Services
+from gateway.core.db.models import Attachment as AttachmentRow
+from gateway.core.db.models import Blob, Case, CaseEvent, Contact, Message, OutboxMessage
+from gateway.core.ingest import IngestError
+from gateway.core.services import Services
 from tests.helpers import local, make_intake
 
 
@@ -91,12 +91,12 @@ async def test_racing_writers_on_separate_stores_yield_one_case(services: Servic
 
 
 async def test_a_failure_mid_ingest_leaves_nothing_and_a_retry_succeeds(services: Services, monkeypatch) -> None:
-    import gateway.ingest
+    import gateway.core.ingest
 
     def broken_enqueue(*args, **kwargs):
         raise RuntimeError("process died while writing the acknowledgement")
 
-    monkeypatch.setattr(gateway.ingest, "enqueue", broken_enqueue)
+    monkeypatch.setattr(gateway.core.ingest, "enqueue", broken_enqueue)
     with pytest.raises(RuntimeError):
         await services.ingestor.ingest(make_intake())
     for model in (Case, Message, Contact, CaseEvent, OutboxMessage):

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db.models import Case, CaseEvent, Contact, Message, OutboxMessage
-from gateway.ingest import IngestError, _LostRace
-from gateway.services import Services
+from gateway.core.db.models import Case, CaseEvent, Contact, Message, OutboxMessage
+from gateway.core.ingest import IngestError, _LostRace
+from gateway.core.services import Services
 from tests.helpers import make_intake
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from gateway.db.migrate import upgrade
-from gateway.db.models import Case, CaseEvent, Contact, Message
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.core.db.migrate import upgrade
+from gateway.core.db.models import Case, CaseEvent, Contact, Message
+from gateway.core.services import Services
+from gateway.core.settings import Settings
 from tests.helpers import FixedClassifier, make_intake
 
 

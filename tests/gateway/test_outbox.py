@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.db.models import OutboxMessage
-from gateway.outbox import OutboxDelivery, OutgoingMessage, SendResult, backoff, enqueue, retry_failed
-from gateway.services import Services
+from gateway.core.db.models import OutboxMessage
+from gateway.core.outbox import OutboxDelivery, OutgoingMessage, SendResult, backoff, enqueue, retry_failed
+from gateway.core.services import Services
 from tests.helpers import local
 
 

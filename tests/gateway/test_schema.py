@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.db.schema import metadata
+from gateway.core.db.schema import metadata
 
 
 def _fk_shape(constraint: Any) -> tuple[str, tuple[str, ...], str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.services import Services
-from gateway.settings import Settings
-from gateway.triage_service import TriageService, resolve_processes
+from gateway.core.services import Services
+from gateway.core.settings import Settings
+from gateway.core.triage_service import TriageService, resolve_processes
 from tests.helpers import MINIMAL_RULES, make_intake
 from tests.staff import make_staff, signed_in
 from triage import Triager
@@ -192,7 +192,7 @@ async def test_the_gateway_ingests_through_the_worker(tmp_path: Path, database_u
         result = await services.ingestor.ingest(make_intake(text=text, source_ref="worker-1"))
         assert result.created
         async with services.store.read() as session:
-            from gateway.db.models import Case
+            from gateway.core.db.models import Case
 
             case = await session.get(Case, result.case_id)
             assert case is not None and case.category == "immediate"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-from gateway.ui_format import case_countdown, countdown, local_date, local_time
+from gateway.ui.format import case_countdown, countdown, local_date, local_time
 from tests.helpers import local
 
 NOW = local(2026, 11, 30, 10, 0)

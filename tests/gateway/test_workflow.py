@@ -7,11 +7,11 @@ import itertools
 import pytest
 
 from channels.ratings import Rating
-from gateway.domain import CaseStatus, Category
-from gateway.workflow import ACTIONS, CaseFacts, WorkflowError, allowed_actions, plan
+from gateway.core.domain import CaseStatus, Category
+from gateway.core.workflow import ACTIONS, CaseFacts, WorkflowError, allowed_actions, plan
 
 S = CaseStatus
-# The expected machine, written out independently of gateway.workflow.TRANSITIONS.
+# The expected machine, written out independently of gateway.core.workflow.TRANSITIONS.
 LEGAL = {
     (S.RECEIVED, "triage"): S.TRIAGED,
     (S.RECEIVED, "flag_for_review"): S.NEEDS_REVIEW,

@@ -15,10 +15,10 @@ from PIL import Image
 
 from channels.paper.reader import read_page
 from channels.web.links import verify_link
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.paper.scans import Degradation, degrade, on_a4, tick
 
-HCP = [sys.executable, "-m", "gateway.cli.main"]
+HCP = [sys.executable, "-m", "gateway.cli"]
 ROOT = Path(__file__).parents[2]
 
 

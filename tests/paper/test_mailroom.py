@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from channels.paper.codes import SlipCode, sign_slip
 from gateway.app import create_app
-from gateway.db.models import Case, Message
-from gateway.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.db.models import Case, Message
+from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.services import Services
 from gateway.paper.slips import allocate
-from gateway.services import Services
 from tests.paper.scans import Degradation, degrade, on_a4, rasterize, slip_pdf, tick
 from tests.staff import anonymous_client, make_staff, signed_in
 

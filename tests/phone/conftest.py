@@ -15,7 +15,7 @@ from aiohttp import web
 
 from channels.phone.twilio import public_request_url, sign
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.browser import browser, live_server, sqlite_services  # noqa: F401
 
 ACCOUNT = "AC" + "0" * 31 + "1"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from channels.phone.cdr import parse_mapped_csv
-from gateway import cases as case_ops
 from gateway.app import create_app
-from gateway.db.models_phone import CallbackTask
-from gateway.db.models_staff import AuditEntry
+from gateway.core import cases as case_ops
+from gateway.core.db.models_phone import CallbackTask
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.services import Services
 from gateway.phone.importer import store_parsed
-from gateway.services import Services
 from tests.helpers import make_intake
 from tests.staff import make_staff, signed_in
 

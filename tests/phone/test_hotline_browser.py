@@ -11,7 +11,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from channels.intake import Intake
-from gateway.db.models import Case, Message
+from gateway.core.db.models import Case, Message
 from tests.browser import DESKTOP, LiveServer
 from tests.staff import make_staff
 

@@ -7,9 +7,9 @@ import re
 from sqlalchemy import select
 
 from gateway.app import create_app
-from gateway.db.models import Case, Contact, Message
-from gateway.db.models_staff import AuditEntry
-from gateway.services import Services
+from gateway.core.db.models import Case, Contact, Message
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.services import Services
 from tests.staff import make_staff, signed_in
 
 JSON = {"accept": "application/json"}

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from channels.intake import Intake
 from channels.phone.cdr import parse_asterisk, parse_mapped_csv
-from gateway.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.services import Services
 from gateway.phone.importer import store_parsed
-from gateway.services import Services
 from tests.helpers import local
 from tests.phone.cdr_samples import MASTER_CSV
 
@@ -69,7 +69,7 @@ async def test_repeated_missed_calls_raise_one_task(services: Services) -> None:
 def hcp(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HCP_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(Path(__file__).parents[2])}
     env.pop("HCP_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "gateway.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120, cwd=tmp_path)
 
 

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway import cases as case_ops
 from gateway.auth.roles import Principal
-from gateway.cases import CaseNotFound
-from gateway.db.models import Case, CaseEvent
-from gateway.db.models_phone import ReturnVisit
-from gateway.db.models_staff import AuditEntry
+from gateway.core import cases as case_ops
+from gateway.core.cases import CaseNotFound
+from gateway.core.db.models import Case, CaseEvent
+from gateway.core.db.models_phone import ReturnVisit
+from gateway.core.db.models_staff import AuditEntry
+from gateway.core.services import Services
+from gateway.core.workflow import WorkflowError
 from gateway.phone.common import countdown
 from gateway.phone.return_visits import Questionnaire, ScopeError, open_callbacks, record_visit, visits_of
-from gateway.services import Services
-from gateway.workflow import WorkflowError
 from tests.helpers import make_intake
 
 NOW = datetime.now(UTC)

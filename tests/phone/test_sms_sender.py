@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway.db.models import Message, OutboxMessage
-from gateway.db.models_phone import CallbackTask
-from gateway.outbox import OutboxDelivery, OutgoingMessage, enqueue
+from gateway.core.db.models import Message, OutboxMessage
+from gateway.core.db.models_phone import CallbackTask
+from gateway.core.outbox import OutboxDelivery, OutgoingMessage, enqueue
+from gateway.core.services import Services
 from gateway.phone.importer import fetch_twilio_calls, store_parsed
 from gateway.phone.sms import TwilioSmsSender
-from gateway.services import Services
 from tests.helpers import make_intake
 from tests.phone.conftest import ACCOUNT, FROM, FakeTwilio
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from gateway.db.models import Case, CaseEvent, Message, OutboxMessage
-from gateway.db.models_phone import CallbackTask, PhoneCall
-from gateway.outbox import FAILED, PENDING, SENT, OutgoingMessage, enqueue
-from gateway.services import Services
+from gateway.core.db.models import Case, CaseEvent, Message, OutboxMessage
+from gateway.core.db.models_phone import CallbackTask, PhoneCall
+from gateway.core.outbox import FAILED, PENDING, SENT, OutgoingMessage, enqueue
+from gateway.core.services import Services
 from tests.phone.conftest import ACCOUNT, TOKEN, TwilioClient, sid
 
 PUBLIC_URL = "https://hotline.example.gov.cn"

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.db.models import Case, Message
-from gateway.services import Services
-from gateway.workflow import apply_transition
+from gateway.core.db.models import Case, Message
+from gateway.core.services import Services
+from gateway.core.workflow import apply_transition
 from tests.helpers import local, make_intake
 
 NAMES = ("王小明", "李秀英", "张建国", "赵桂兰", "陈志强")

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from gateway.db.models import Case, CaseEvent, Contact, Message
+from gateway.core.db.models import Case, CaseEvent, Contact, Message
+from gateway.core.services import Services
 from gateway.results import demo, rollup
 from gateway.results.figures import Filters, Period, totals
-from gateway.services import Services
 
 
 async def test_seeded_rows_read_back_and_add_up(services: Services) -> None:

@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
+from gateway.core.services import Services
 from gateway.results import rollup
 from gateway.results.figures import COUNTERS, RATES, Counts, Dim, Filters, Period, compute, percent, totals
 from gateway.results.lists import return_visit_exceptions
-from gateway.services import Services
 from tests.results import dataset
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
@@ -83,7 +83,7 @@ async def test_filters_and_periods_in_shanghai_days(services: Services, loaded: 
 
 
 async def test_rollup_follows_later_handling(services: Services, loaded: dict[str, str]) -> None:
-    from gateway.workflow import apply_transition
+    from gateway.core.workflow import apply_transition
     from tests.helpers import local
 
     code = loaded["c5"]
@@ -124,8 +124,8 @@ def test_a_period_that_ends_before_it_starts_is_refused() -> None:
 async def test_staff_member_dimension_from_roster_attribution(services: Services, loaded: dict[str, str]) -> None:
     from sqlalchemy import insert, select, update
 
-    from gateway.db.models import Case, Hall
-    from gateway.db.models_rosters import StaffMember
+    from gateway.core.db.models import Case, Hall
+    from gateway.core.db.models_rosters import StaffMember
 
     async with services.store.write() as session:
         hall_id = (await session.execute(select(Hall.id).where(Hall.code == "jintun"))).scalar_one()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from gateway.db.models import Case
+from gateway.core.db.models import Case
+from gateway.core.services import Services
+from gateway.core.workflow import apply_transition
 from gateway.results.figures import Names
 from gateway.results.lists import latest_rectified, overdue, scrub, triage_queue
-from gateway.services import Services
-from gateway.workflow import apply_transition
 from tests.helpers import local, make_intake
 
 MON = (2026, 11, 2)
@@ -84,7 +84,7 @@ async def test_overdue_list_merges_both_kinds_of_deadline(services: Services) ->
 
 
 async def test_latest_rectified_shows_public_replies_only(services: Services) -> None:
-    from gateway.db.models import Message
+    from gateway.core.db.models import Message
 
     case_id = await ingest(services, "p1", "我叫王小明电话13812345678 #immediate")
     hidden = await ingest(services, "p2", "x #immediate")

@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 from gateway.app import create_app
+from gateway.core.services import Services
 from gateway.results import views
-from gateway.services import Services
 from tests.results import dataset
 from tests.staff import anonymous_client, make_staff, signed_in
 

@@ -9,10 +9,10 @@ from sqlalchemy import update
 
 from gateway.api.clients import add_client
 from gateway.api.matters import MatterIn, record_matter, sweep_unrated
-from gateway.db.models import Case
+from gateway.core.db.models import Case
+from gateway.core.services import Services
 from gateway.phone.return_visits import Questionnaire, record_visit
 from gateway.results.figures import Filters, Period, survey_figures, unrated_figures
-from gateway.services import Services
 from tests.helpers import make_intake
 
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 30))

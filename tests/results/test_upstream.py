@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.db.models import OutboxMessage
-from gateway.outbox import OutboxDelivery
+from gateway.core.db.models import OutboxMessage
+from gateway.core.outbox import OutboxDelivery
+from gateway.core.services import Services
+from gateway.core.workflow import apply_transition
 from gateway.results import demo, upstream
-from gateway.services import Services
-from gateway.workflow import apply_transition
 from tests.results import dataset
 
 KEY = b"shared-upstream-secret"
@@ -170,13 +170,15 @@ def test_signatures_expire_and_bind_the_body() -> None:
     assert not upstream.verify(KEY, "yesterday", body, signature)
 
 
-def test_plugin_wires_the_sender_only_when_configured(services: Services) -> None:
-    plain = upstream.plugin(services)
-    assert plain.senders == {} and [j.name for j in plain.jobs] == ["results-rollup"]
+def test_the_sender_is_wired_only_when_configured(services: Services) -> None:
+    from gateway.results import jobs as results_jobs
+
+    assert results_jobs.senders(services) == {}
+    assert [j.name for j in results_jobs.jobs(services)] == ["results-rollup"]
     from pydantic import SecretStr
 
     configured = services.settings.model_copy(update={"upstream_url": "http://127.0.0.1:1/x",
                                                       "upstream_key": SecretStr("k")})
     services.settings = configured
-    wired = upstream.plugin(services)
-    assert "upstream" in wired.senders and [j.name for j in wired.jobs] == ["results-rollup", "upstream"]
+    assert "upstream" in results_jobs.senders(services)
+    assert [j.name for j in results_jobs.jobs(services)] == ["results-rollup", "upstream"]

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from gateway.db.models import Case, CaseEvent
-from gateway.db.models_rosters import StaffMember
-from gateway.rosters import RosterError, add_shift, import_csv, shifts_between
-from gateway.services import Services
+from gateway.core.db.models import Case, CaseEvent
+from gateway.core.db.models_rosters import StaffMember
+from gateway.core.rosters import RosterError, add_shift, import_csv, shifts_between
+from gateway.core.services import Services
 from tests.helpers import local, make_intake
 
 

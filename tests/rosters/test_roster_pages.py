@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gateway.app import create_app
 from gateway.auth.users import list_users
-from gateway.rosters import add_shift, link_user
-from gateway.services import Services
+from gateway.core.rosters import add_shift, link_user
+from gateway.core.services import Services
 from tests.helpers import local, make_intake
 from tests.staff import make_staff, signed_in
 

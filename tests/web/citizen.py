@@ -10,7 +10,7 @@ import httpx
 from starlette.applications import Starlette
 
 from channels.web.links import window_path
-from gateway.services import Services
+from gateway.core.services import Services
 
 TOKEN = re.compile(r'name="t" value="([^"]+)"')
 

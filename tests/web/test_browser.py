@@ -8,7 +8,7 @@ from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
 from channels.web.links import window_path
-from gateway.db.models import Case, Message
+from gateway.core.db.models import Case, Message
 from tests.browser import PHONE, LiveServer
 
 # For every visible element that holds text of its own: font size, and the contrast of its colour with

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from channels.web.links import verify_link
-from gateway.cli.main import main
-from gateway.settings import Settings
+from gateway.cli import main
+from gateway.core.settings import Settings
 
 
 def run(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 
 from channels.web.tokens import status_pin
 from gateway.app import create_app
-from gateway.db.models import Case, Message
-from gateway.db.models_web import LookupAttempt
-from gateway.services import Services
+from gateway.core.db.models import Case, Message
+from gateway.core.db.models_web import LookupAttempt
+from gateway.core.services import Services
 from gateway.web.state import LOOKUP_FAILURES_PER_CODE
 from tests.web.citizen import Citizen, citizen, link, notice, receipt_code
 

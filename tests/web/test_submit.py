@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from channels.web.tokens import derive_key, issue_token
 from gateway.app import create_app
 from gateway.auth.throttle import Throttle
-from gateway.db.models import Case, Contact, Message, Window
-from gateway.services import Services
+from gateway.core.db.models import Case, Contact, Message, Window
+from gateway.core.services import Services
 from gateway.web.state import WebState
 from tests.web.citizen import citizen, link, notice, receipt_code
 

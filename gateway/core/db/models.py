@@ -1,4 +1,4 @@
-"""The relational schema.  Alembic migrations under ``gateway/db/migrations`` create it.
+"""The relational schema.  Alembic migrations under ``gateway/core/db/migrations`` create it.
 
 Design notes:
 
@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gateway.db.types import AwareDateTime, BigId
+from gateway.core.db.types import AwareDateTime, BigId
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -124,13 +124,13 @@ class Case(Base):
     first_responded_at: Mapped[datetime | None]
     result_at: Mapped[datetime | None]
 
-    # Handling beyond the state machine (see gateway/case_actions.py).
+    # Handling beyond the state machine (see gateway/console/actions.py).
     department: Mapped[str | None] = mapped_column(String(100))
     paused_at: Mapped[datetime | None]
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     appeal_status: Mapped[str | None] = mapped_column(String(16))
 
-    # Who was evaluated (gateway/rosters.py): the staff member on duty at the window, when known.
+    # Who was evaluated (gateway/core/rosters.py): the staff member on duty at the window, when known.
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"), index=True)
     staff_attribution: Mapped[str | None] = mapped_column(String(16))
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base
-from gateway.db.types import BigId
+from gateway.core.db.models import Base
+from gateway.core.db.types import BigId
 
 
 class ApiClient(Base):

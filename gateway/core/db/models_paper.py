@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base
-from gateway.db.types import BigId
+from gateway.core.db.models import Base
+from gateway.core.db.types import BigId
 
 
 class PaperPrintRun(Base):

@@ -1,4 +1,4 @@
-"""Tables and indexes of the results feature (see gateway/db/schema.py for how feature tables are collected).
+"""Tables and indexes of the results feature (see gateway/core/db/schema.py for how feature tables are collected).
 
 * ``results_daily`` is a roll-up of the figure counters (``gateway.results.figures.COUNTERS``) per
   Asia/Shanghai day of receipt and hall, in four *cubes*, each split by one more dimension:
@@ -20,7 +20,7 @@ from datetime import date
 from sqlalchemy import Date, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base, Case
+from gateway.core.db.models import Base, Case
 
 # Counter columns of results_daily, in the order of gateway.results.figures.COUNTERS (a test checks).
 COUNTER_COLUMNS: tuple[str, ...] = (

@@ -2,7 +2,7 @@
 
 A staff member (窗口工作人员) need not have a console account; ``user_id`` links one when they do,
 so they can read their own evaluations.  ``window_shifts`` says who worked at which window from
-when to when; ``gateway.rosters.attribute`` reads it at ingest.
+when to when; ``gateway.core.rosters.attribute`` reads it at ingest.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base
-from gateway.db.types import BigId
+from gateway.core.db.models import Base
+from gateway.core.db.types import BigId
 
 
 class StaffMember(Base):

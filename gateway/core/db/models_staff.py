@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base
-from gateway.db.types import BigId
+from gateway.core.db.models import Base
+from gateway.core.db.types import BigId
 
 
 class User(Base):

@@ -1,4 +1,4 @@
-"""Tables of the web feature (see gateway/db/schema.py for how feature tables are collected).
+"""Tables of the web feature (see gateway/core/db/schema.py for how feature tables are collected).
 
 Only one: wrong guesses at the public status lookup.  The lookup's second factor is four digits
 (the phone's last four, or a derived 查询码), so the count of wrong guesses per tracking code must
@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base
-from gateway.db.types import BigId
+from gateway.core.db.models import Base
+from gateway.core.db.types import BigId
 
 
 class LookupAttempt(Base):

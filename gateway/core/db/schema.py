@@ -7,7 +7,7 @@ metadata (foreign keys across modules resolve, ``TRUNCATE`` covers every table).
 
 from __future__ import annotations
 
-from gateway.db import (  # noqa: F401  (imported for their tables)
+from gateway.core.db import (  # noqa: F401  (imported for their tables)
     models,
     models_matters,
     models_paper,

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-import gateway.db.schema  # noqa: F401  (every table module, so mappers and foreign keys resolve)
+import gateway.core.db.schema  # noqa: F401  (every table module, so mappers and foreign keys resolve)
 
 T = TypeVar("T")
 

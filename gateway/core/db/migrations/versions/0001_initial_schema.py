@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db.types
+import gateway.core.db.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("media_type", sa.String(length=127), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_blobs")),
     )
     op.create_table(
@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("workday", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=True),
         sa.Column("updated_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_calendar_overrides")),
     )
     op.create_table(
@@ -68,7 +68,7 @@ def upgrade() -> None:
         "worker_state",
         sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("value", sa.JSON(), nullable=False),
-        sa.Column("updated_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_worker_state")),
     )
     op.create_table(
@@ -90,10 +90,10 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("received_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
         sa.Column("subject", sa.String(length=300), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("rating", sa.String(length=20), nullable=True),
@@ -109,11 +109,11 @@ def upgrade() -> None:
         sa.Column("needs_review", sa.Boolean(), nullable=False),
         sa.Column("triage_terms", sa.JSON(), nullable=False),
         sa.Column("verdict", sa.String(length=16), nullable=True),
-        sa.Column("first_response_due", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
-        sa.Column("result_due", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("first_response_due", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("result_due", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
         sa.Column("deadline_uncertain", sa.Boolean(), nullable=False),
-        sa.Column("first_responded_at", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
-        sa.Column("result_at", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("first_responded_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("result_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["hall_id"], ["halls.id"], name=op.f("fk_cases_hall_id_halls")),
         sa.ForeignKeyConstraint(
             ["service_item_id"], ["service_items.id"], name=op.f("fk_cases_service_item_id_service_items")
@@ -131,7 +131,7 @@ def upgrade() -> None:
         "case_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("from_status", sa.String(length=20), nullable=True),
@@ -153,7 +153,7 @@ def upgrade() -> None:
         sa.Column("direction", sa.String(length=3), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("source_ref", sa.String(length=255), nullable=False),
-        sa.Column("at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.Column("author", sa.String(length=64), nullable=True),
         sa.Column("subject", sa.String(length=300), nullable=True),
         sa.Column("text", sa.Text(), nullable=False),
@@ -177,8 +177,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("due_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("raised_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("raised_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_case_reminders_case_id_cases"), ondelete="CASCADE"
         ),
@@ -219,12 +219,12 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("locked_until", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("provider_ref", sa.String(length=255), nullable=True),
-        sa.Column("created_at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", gateway.db.types.AwareDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_outbox_case_id_cases"), ondelete="SET NULL"
         ),
@@ -245,7 +245,7 @@ def upgrade() -> None:
         sa.Column("new_label", sa.String(length=16), nullable=False),
         sa.Column("new_reason", sa.String(length=32), nullable=True),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.Column("at", gateway.db.types.AwareDateTime(timezone=True), nullable=False),
+        sa.Column("at", gateway.core.db.types.AwareDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_triage_corrections_case_id_cases"), ondelete="CASCADE"
         ),

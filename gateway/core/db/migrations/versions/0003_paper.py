@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db.types
+import gateway.core.db.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    aware = gateway.db.types.AwareDateTime(timezone=True)
+    aware = gateway.core.db.types.AwareDateTime(timezone=True)
     op.create_table(
         "paper_print_runs",
         sa.Column("id", big_id, nullable=False),

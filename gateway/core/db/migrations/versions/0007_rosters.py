@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db.types
+import gateway.core.db.types
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    aware = gateway.db.types.AwareDateTime(timezone=True)
+    aware = gateway.core.db.types.AwareDateTime(timezone=True)
     op.create_table(
         "staff_members",
         sa.Column("id", big_id, nullable=False),
@@ -70,7 +70,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_cases_staff_id"), table_name="cases")
-    with op.batch_alter_table("cases") as batch:  # run with foreign keys off (gateway/db/migrate.py)
+    with op.batch_alter_table("cases") as batch:  # run with foreign keys off (gateway/core/db/migrate.py)
         if op.get_bind().dialect.name != "sqlite":
             batch.drop_constraint(op.f("fk_cases_staff_id_staff_members"), type_="foreignkey")
         batch.drop_column("staff_attribution")

@@ -1,0 +1,125 @@
+"""The one catalogue of Chinese names for the codes staff and citizens see: channels, statuses,
+categories, reasons, verdicts, events, actions, roles, attributions and draft states.
+
+Pages, exports and the ``hcp`` command all read their words from here, so a code never appears
+under two names (and a test can fail on any raw code left in a page).  The citizen's first- and
+second-level rating words belong to the complaint model itself (``channels.ratings``) and are
+re-exported here so that this module is the one place to look.
+"""
+
+from __future__ import annotations
+
+from channels.ratings import RATING_LABELS, REASONS
+
+__all__ = [
+    "ACTION_LABELS",
+    "ATTRIBUTION_LABELS",
+    "CATEGORY_LABELS",
+    "CHANNEL_LABELS",
+    "EVENT_LABELS",
+    "PAPER_DRAFT_LABELS",
+    "RATING_LABELS",
+    "RATING_REASON_LABELS",
+    "REASONS",
+    "ROLE_LABELS",
+    "STATUS_LABELS",
+    "TRIAGE_REASON_LABELS",
+    "VERDICT_LABELS",
+    "label",
+]
+
+# Rectification tracks (三类整改, shared/triage/RUBRIC.md).
+CATEGORY_LABELS: dict[str, str] = {
+    "immediate": "立整立改",
+    "time_limited": "限时整改",
+    "coordinated": "协调整改",
+    "none": "无需整改",
+}
+
+# Where a case stands (gateway.core.workflow says which moves are legal).
+STATUS_LABELS: dict[str, str] = {
+    "received": "已受理",
+    "triaged": "已分类",
+    "needs_review": "待复核分类",
+    "verifying": "核实中",
+    "valid": "核实属实",
+    "not_valid": "核实不属实",
+    "malicious": "恶意评价",
+    "rectifying": "整改中",
+    "replied": "已答复",
+    "return_visited": "已回访",
+    "closed": "已办结",
+}
+
+# The triage's second-level reasons (triage/data/rules.toml).
+TRIAGE_REASON_LABELS: dict[str, str] = {
+    "environment": "环境卫生",
+    "facilities": "设施设备",
+    "attitude": "服务态度",
+    "procedure": "办事流程",
+    "steps": "办理环节",
+    "efficiency": "办事效率",
+    "complex": "复杂问题",
+    "cross_department": "跨部门协调",
+    "praise": "表扬",
+    "inquiry": "咨询",
+    "suggestion": "建议",
+    "spam": "无效信息",
+}
+
+# The ten second-level reasons a citizen ticks with a 差评 (the rules' 二级评价).
+RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in REASONS}
+
+# Channels by which an item arrives (the rules' 评价渠道).
+CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
+
+VERDICT_LABELS: dict[str, str] = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}
+
+# Workflow actions (gateway.core.workflow's transitions; a transition may say more precisely).
+ACTION_LABELS: dict[str, str] = {
+    "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类", "start_verification": "开始核实",
+    "send_back": "退回分拣", "verify_valid": "核实属实", "verify_not_valid": "核实不属实",
+    "verify_malicious": "认定恶意评价", "rectify": "开始整改", "reply": "答复群众", "return_visit": "记录回访",
+    "reopen": "重新整改", "close": "办结",
+}
+
+# Timeline events: every workflow action, plus what happens beside the state machine.
+EVENT_LABELS: dict[str, str] = {
+    **ACTION_LABELS,
+    "received": "收到", "triage": "自动分类", "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
+    "contact": "联系群众", "call_back": "回电", "return_visit_attempt": "回访未接通",
+    "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
+    "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
+    "set_due_date": "设定办理期限", "coordinated_notice": "告知理由和新期限", "return_visit": "回访",
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "operator": "热线话务员",
+    "mailroom": "意见箱收发员",
+    "triage": "分拣组",
+    "handler": "乡镇承办人",
+    "supervisor": "督查人员",
+    "admin": "系统管理员",
+}
+
+# How an evaluation was attributed to the staff member on duty (gateway.core.rosters).
+ATTRIBUTION_LABELS: dict[str, str] = {"named": "来源系统指定", "roster": "按排班", "ambiguous": "排班有多人，待确认",
+                                      "none": "无法确定"}
+
+# A scanned slip's draft in the mailroom.
+PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理",
+                                      "discarded": "已作废"}
+
+_CATALOGUES: dict[str, dict[str, str]] = {
+    "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
+    "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
+    "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
+    "paper_draft": PAPER_DRAFT_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
+}
+
+
+def label(kind: str, code: str | None, default: str | None = None) -> str:
+    """The Chinese name of ``code`` in catalogue ``kind``; ``default`` (or the code) when unknown."""
+    if code is None:
+        return default or ""
+    return _CATALOGUES[kind].get(str(code), default if default is not None else str(code))

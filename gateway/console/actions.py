@@ -23,6 +23,7 @@ from gateway.auth.roles import Principal
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from gateway.core.services import Services
 
 FINISHED = frozenset({CaseStatus.CLOSED.value})
-REPLY_CHANNELS = {"email": "电子邮件", "sms": "短信", "phone": "电话"}
+REPLY_CHANNELS = {code: REPLY_METHOD_LABELS[code] for code in ("email", "sms", "phone")}
 APPEAL_VERDICTS = {"not_valid": "核实不属实", "malicious": "恶意评价"}
 
 

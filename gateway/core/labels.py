@@ -14,13 +14,16 @@ from channels.ratings import RATING_LABELS, REASONS
 __all__ = [
     "ACTION_LABELS",
     "ATTRIBUTION_LABELS",
+    "CALL_TASK_LABELS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "EVENT_LABELS",
     "PAPER_DRAFT_LABELS",
+    "PROBLEM_SOLVED_LABELS",
     "RATING_LABELS",
     "RATING_REASON_LABELS",
     "REASONS",
+    "REPLY_METHOD_LABELS",
     "ROLE_LABELS",
     "STATUS_LABELS",
     "TRIAGE_REASON_LABELS",
@@ -110,11 +113,23 @@ ATTRIBUTION_LABELS: dict[str, str] = {"named": "来源系统指定", "roster": "
 PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理",
                                       "discarded": "已作废"}
 
+# How the citizen is answered (a reply's channel, the slip's tick, the handler's reply form).
+REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "none": "不需要回复"}
+
+# The hotline's call-back list: unanswered calls, the 立整立改 call back (回电, within one hour) and the
+# return visit (回访) of a real-name 差评 — two different duties, never one word for both.
+CALL_TASK_LABELS: dict[str, str] = {"missed": "未接来电", "abandoned": "放弃呼叫", "no_message": "来电未留言",
+                                    "immediate": "立整立改 1 小时回电", "return_visit": "实名差评回访"}
+
+# A return visit's answer to "was the problem solved?".
+PROBLEM_SOLVED_LABELS: dict[str, str] = {"yes": "已解决", "partly": "部分解决", "no": "未解决"}
+
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
-    "paper_draft": PAPER_DRAFT_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
+    "paper_draft": PAPER_DRAFT_LABELS, "reply_method": REPLY_METHOD_LABELS, "call_task": CALL_TASK_LABELS,
+    "problem_solved": PROBLEM_SOLVED_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 
 

@@ -23,6 +23,7 @@ from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
+from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, ingest_file
@@ -30,7 +31,7 @@ from gateway.paper.batches import FileOutcome, ingest_file
 ROLES = ("mailroom", "supervisor")
 MAX_FILES_PER_UPLOAD = 50
 STATUSES = {"open": "待录入", "flagged": "签名不符", "duplicate": "重复", "confirmed": "已受理", "discarded": "已作废"}
-REPLY_LABELS = {"sms": "短信", "phone": "电话", "none": "不需要回复"}
+REPLY_LABELS = {code: REPLY_METHOD_LABELS[code] for code in ("sms", "phone", "none")}  # the slip's boxes
 
 
 def _user(request: Request) -> Principal:

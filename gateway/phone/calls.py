@@ -33,7 +33,6 @@ from gateway.core.personal import PersonalDataCipher
 from gateway.phone.options import PhoneOptions
 
 OPEN, DONE, CANCELLED = "open", "done", "cancelled"
-TASK_KINDS = {"missed": "未接来电", "abandoned": "放弃呼叫", "no_message": "来电未留言"}
 BATCH = 200
 
 

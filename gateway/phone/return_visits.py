@@ -35,8 +35,9 @@ from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, Contact, Hall
 from gateway.core.db.models_phone import CallbackTask, ReturnVisit
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
-from gateway.phone.calls import CANCELLED, DONE, OPEN, TASK_KINDS
+from gateway.phone.calls import CANCELLED, DONE, OPEN
 from gateway.phone.common import OPEN_ELSEWHERE, Countdown, countdown
 from gateway.phone.options import PhoneOptions
 
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
 
 PURPOSE_RETURN_VISIT = "return_visit"
 PURPOSE_CALL_BACK = "call_back"
-PROBLEM_SOLVED = {"yes": "已解决", "partly": "部分解决", "no": "未解决"}
+PROBLEM_SOLVED = PROBLEM_SOLVED_LABELS
 BAD_RATINGS = (Rating.DISSATISFIED.value, Rating.VERY_DISSATISFIED.value)
-KIND_LABELS = {**TASK_KINDS, "immediate": "立整立改 1 小时回访", "return_visit": "实名差评回访"}
+KIND_LABELS = CALL_TASK_LABELS
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,7 @@ async def test_log_a_call_with_the_keyboard_alone(browser: Browser, live_server:
     assert "null" not in await result.inner_text()
     # The new 立整立改 case joins the call-back list with its countdown.
     entry = page.locator(f"#callbacks li[data-ref='case:{code}']")
-    await expect(entry).to_contain_text("立整立改 1 小时回访")
+    await expect(entry).to_contain_text("立整立改 1 小时回电")
     await expect(entry.locator(".countdown")).to_have_text(re.compile(r"^(剩余|已超时) "))
     await page.wait_for_function("document.activeElement && document.activeElement.id === 'phone'")
     assert await page.locator("#summary").input_value() == ""

@@ -77,6 +77,7 @@ from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.core.db.models_rosters import StaffMember
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CHANNEL_LABELS
+from gateway.core.months import first_of_month, last_of_month
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
 GOOD_RATINGS = tuple(r.value for r in Rating if r.is_good)
@@ -267,9 +268,7 @@ class Period:
 
     @classmethod
     def month_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:
-        first = day.replace(day=1)
-        following = (first + timedelta(days=32)).replace(day=1)
-        return cls(first, following - timedelta(days=1), tz)
+        return cls(first_of_month(day), last_of_month(day), tz)
 
     @classmethod
     def week_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:

@@ -20,6 +20,7 @@ from gateway.console import rosters_cli
 from gateway.core import cases as case_ops
 from gateway.core.cli import load_settings, print_json, progress, with_services
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection
+from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.outbox import retry_failed
 from gateway.core.registry import import_registry, list_halls, read_registry_file
 from gateway.core.services import Services
@@ -223,7 +224,8 @@ def cases_move(code: str, action: str, note: str | None, actor: str) -> None:
 
     @with_services
     async def run(services: Services) -> str:
-        return await case_ops.transition(services.store, code.strip().upper(), action, actor=actor, note=note)
+        return await case_ops.transition(services.store, code.strip().upper(), action, actor=actor, note=note,
+                                         max_visit_attempts=services.settings.return_visit_attempts)
 
     click.echo(f"{code}: {run()}")
 
@@ -239,7 +241,8 @@ def cases_reclassify(code: str, label: str, reason: str | None, actor: str) -> N
     @with_services
     async def run(services: Services):  # type: ignore[no-untyped-def]
         return await case_ops.reclassify(services.store, await services.calendar.get(), code.strip().upper(),
-                                         label, reason, actor=actor)
+                                         label, reason, actor=actor,
+                                         policy=DeadlinePolicy.from_settings(services.settings))
 
     result = run()
     click.echo(f"{result.code}: {result.category}/{result.reason or '-'} ({result.status})")

@@ -88,7 +88,8 @@ async def transition(services: Services, code: str, action: str, actor: Actor, n
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)
-        case = await apply_transition(session, case.id, action, actor=actor.name, note=note, now=now)
+        case = await apply_transition(session, case.id, action, actor=actor.name, note=note, now=now,
+                                      max_visit_attempts=services.settings.return_visit_attempts)
         add_audit(session, actor.principal, f"case:{action}", ip=actor.ip, target_type="case", target_id=code)
         return case.status
 
@@ -232,7 +233,7 @@ async def notify_new_date(services: Services, code: str, actor: Actor, *, reason
         if case.category != Category.COORDINATED.value:
             raise WorkflowError("只有协调整改类案件需要告知理由和新的办理期限")
         previous = case.result_due
-        case.result_due, case.updated_at = due, now
+        case.result_due, case.due_provisional, case.updated_at = due, False, now
         if case.first_responded_at is None:
             case.first_responded_at = now
         await _event(session, case, actor, "coordinated_notice", now=now, note=reason,

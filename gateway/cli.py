@@ -271,6 +271,24 @@ def cases_due(code: str, when: str, note: str | None, actor: str) -> None:
     click.echo(f"{code}: due {moment.isoformat()}")
 
 
+@cases.command("reopen")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why the closed case is handled again (on its timeline).")
+@click.option("--actor", default="admin:cli", show_default=True)
+def cases_reopen(code: str, reason: str, actor: str) -> None:
+    """Reopen a closed case (重新办理); its deadlines restart from now."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await case_ops.reopen(services.store, await services.calendar.get(), code.strip().upper(),
+                                     actor=actor, reason=reason, policy=DeadlinePolicy.from_settings(services.settings))
+
+    case = run()
+    click.echo(f"{case.code}: {case.status}, reopened {case.reopen_count}×; first response due "
+               f"{case.first_response_due.isoformat() if case.first_response_due else '-'}, result due "
+               f"{case.result_due.isoformat() if case.result_due else '-'}")
+
+
 @main.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def ingest_files(files: tuple[Path, ...]) -> None:

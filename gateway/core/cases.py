@@ -233,9 +233,44 @@ async def set_due_date(store: Store, code: str, due: datetime, *, actor: str, no
             data={"old": _iso(previous), "new": due.isoformat()})])
 
 
+def restart_deadlines(case: Case, start: datetime, calendar: WorkCalendar, policy: DeadlinePolicy | None) -> None:
+    """Deadlines counted again from ``start`` (a reopening or a calendar change counts from receipt)."""
+    rating = Rating(case.rating) if case.rating else None
+    due = deadlines_for(case.category, start, calendar, bad=bool(rating and rating.is_bad), reason=case.reason,
+                        policy=policy)
+    case.first_response_due, case.result_due = due.first_response_due, due.result_due
+    case.deadline_uncertain, case.due_provisional = not due.certain, due.provisional
+
+
+async def reopen(store: Store, calendar: WorkCalendar, code: str, *, actor: str, reason: str,
+                 policy: DeadlinePolicy | None = None, now: datetime | None = None,
+                 session: AsyncSession | None = None) -> Case:
+    """重新办理: a closed case handled again, with the reason on its timeline; its deadlines restart
+    from now.  It stays one case (counted once, in the period it was received)."""
+    if not reason or not reason.strip():
+        raise WorkflowError("重新办理需要说明理由")
+    now = now or datetime.now(UTC)
+
+    async def run(session: AsyncSession) -> Case:
+        case = await _load(session, code)
+        case = await apply_transition(session, case.id, "reopen_closed", actor=actor, note=reason.strip(), now=now)
+        restart_deadlines(case, now, calendar, policy)
+        await session.run_sync(add_events, case.id, now, [EventSpec(
+            kind="deadlines_restarted", actor=actor, note="重新办理，期限自重新办理时起算",
+            data={"first_response_due": _iso(case.first_response_due), "result_due": _iso(case.result_due)})])
+        return case
+
+    if session is not None:
+        return await run(session)
+    async with store.write() as own:
+        return await run(own)
+
+
 async def transition(store: Store, code: str, action: str, *, actor: str, note: str | None = None,
                      max_visit_attempts: int = 3) -> str:
     """Apply a workflow action to the case with this tracking code; return its new status."""
+    if action == "reopen_closed":
+        raise WorkflowError("重新办理由督查人员操作并说明理由（hcp cases reopen），期限将重新计算")
     async with store.write() as session:
         case = await _load(session, code)
         case = await apply_transition(session, case.id, action, actor=actor, note=note,

@@ -220,6 +220,10 @@ def facts_of(case: Case, *, failed_visits: int = 0, max_visit_attempts: int = 3)
     )
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 async def _failed_visits(session: AsyncSession, case_id: int) -> int:
     """Unreached return-visit calls on the case (the phone feature's ``return_visits`` rows)."""
     return int((await session.execute(
@@ -282,6 +286,11 @@ async def apply_transition(
         case.verdict = VERDICTS[action]
     if transition.target is S.CLOSED:
         case.closed_at = now
+    if action == "reopen_closed":  # 重新办理: handled again from the start, one case all the same
+        data = {**(data or {}), "previous": {"closed_at": _iso(case.closed_at), "result_at": _iso(case.result_at),
+                                             "first_responded_at": _iso(case.first_responded_at)}}
+        case.closed_at = case.result_at = case.first_responded_at = None
+        case.reopened_at, case.reopen_count = now, (case.reopen_count or 0) + 1
     if action == "reply":
         if case.first_responded_at is None:
             case.first_responded_at = now

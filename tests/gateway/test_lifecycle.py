@@ -210,3 +210,52 @@ async def test_deadlines_of_a_case_received_in_a_year_the_calendar_does_not_know
         code = await _ingest(services, source_ref="y1", text="排队太久 #time_limited", received_at=eve)
     case = await _case(services, code)
     assert case.first_response_due == local(2027, 1, 1, 17, 0) and case.deadline_uncertain
+
+
+# ----- reopening (重新办理) --------------------------------------------------------------------------
+
+async def test_a_supervisor_reopens_a_closed_case_with_a_reason(services: Services) -> None:
+    from gateway.core.db.models_staff import AuditEntry
+    from gateway.results import rollup
+    from gateway.results.figures import Filters, Names, Period, compute, total
+
+    code = await _ingest(services, source_ref="ro1", text="排队太久 #time_limited", contact={"phone": "13812345678"})
+    await _walk(services, code, "start_verification", "verify_valid", "rectify", "reply", "close")
+    with pytest.raises(WorkflowError, match="hcp cases reopen"):
+        await ops.transition(services.store, code, "reopen_closed", actor="cli", note="x")
+    await make_staff(services, "li", ["handler"], ["jintun"])
+    await make_staff(services, "chief", ["supervisor"], [])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "li") as handler:
+        page = await handler.get(f"/cases/{code}")
+        refused = await handler.post_form(f"/cases/{code}/move", {"action": "reopen_closed", "note": "再办"})
+    assert page.status_code == 200 and 'value="reopen_closed"' not in page.text
+    assert refused.status_code == 403
+    monday = local(2026, 12, 7, 16, 0)
+    with time_machine.travel(monday, tick=False):
+        async with signed_in(app, "chief") as chief:
+            offered = await chief.get(f"/cases/{code}")
+            empty = await chief.post_form(f"/cases/{code}/move", {"action": "reopen_closed", "note": " "})
+            done = await chief.post_form(f"/cases/{code}/move", {"action": "reopen_closed",
+                                                                 "note": "群众反映整改后问题复现"})
+    assert 'value="reopen_closed"' in offered.text and empty.status_code == 409 and "理由" in empty.text
+    assert done.status_code == 303
+    case = await _case(services, code)
+    assert (case.status, case.reopen_count, case.closed_at, case.result_at) == ("triaged", 1, None, None)
+    assert case.reopened_at == monday
+    assert case.first_response_due == local(2026, 12, 8, 17, 0), "restarted: 1 working day from the reopening"
+    assert case.result_due == local(2026, 12, 10, 17, 0)
+    async with services.store.read() as session:
+        events = list((await session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                             .order_by(CaseEvent.id))).scalars())
+        audit = (await session.execute(select(AuditEntry).where(AuditEntry.action == "case:reopen"))).scalar_one()
+    assert [e.kind for e in events][-2:] == ["reopen_closed", "deadlines_restarted"]
+    assert events[-2].note == "群众反映整改后问题复现" and events[-2].data["previous"]["closed_at"]
+    assert audit.username == "chief" and audit.note == "群众反映整改后问题复现"
+    # Handled again to the end, it is still one evaluation and one 差评 of the month it came in.
+    await _walk(services, code, "start_verification", "verify_valid", "rectify", "reply", "close")
+    await rollup.refresh(services.store, "Asia/Shanghai")
+    async with services.store.read() as session:
+        names = await Names.load(session)
+        counts = total(await compute(session, Filters(Period.month_of(FRIDAY.date())), [], names=names))
+    assert (counts["evaluations"], counts["bad_received"], counts["rectified_time_limited"]) == (1, 1, 1)

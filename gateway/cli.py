@@ -20,6 +20,7 @@ from gateway.console import rosters_cli
 from gateway.core import cases as case_ops
 from gateway.core.cli import load_settings, print_json, progress, with_services
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection
+from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.outbox import retry_failed
 from gateway.core.registry import import_registry, list_halls, read_registry_file
 from gateway.core.services import Services
@@ -223,7 +224,8 @@ def cases_move(code: str, action: str, note: str | None, actor: str) -> None:
 
     @with_services
     async def run(services: Services) -> str:
-        return await case_ops.transition(services.store, code.strip().upper(), action, actor=actor, note=note)
+        return await case_ops.transition(services.store, code.strip().upper(), action, actor=actor, note=note,
+                                         max_visit_attempts=services.settings.return_visit_attempts)
 
     click.echo(f"{code}: {run()}")
 
@@ -239,7 +241,8 @@ def cases_reclassify(code: str, label: str, reason: str | None, actor: str) -> N
     @with_services
     async def run(services: Services):  # type: ignore[no-untyped-def]
         return await case_ops.reclassify(services.store, await services.calendar.get(), code.strip().upper(),
-                                         label, reason, actor=actor)
+                                         label, reason, actor=actor,
+                                         policy=DeadlinePolicy.from_settings(services.settings))
 
     result = run()
     click.echo(f"{result.code}: {result.category}/{result.reason or '-'} ({result.status})")
@@ -266,6 +269,24 @@ def cases_due(code: str, when: str, note: str | None, actor: str) -> None:
 
     run()
     click.echo(f"{code}: due {moment.isoformat()}")
+
+
+@cases.command("reopen")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why the closed case is handled again (on its timeline).")
+@click.option("--actor", default="admin:cli", show_default=True)
+def cases_reopen(code: str, reason: str, actor: str) -> None:
+    """Reopen a closed case (重新办理); its deadlines restart from now."""
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await case_ops.reopen(services.store, await services.calendar.get(), code.strip().upper(),
+                                     actor=actor, reason=reason, policy=DeadlinePolicy.from_settings(services.settings))
+
+    case = run()
+    click.echo(f"{case.code}: {case.status}, reopened {case.reopen_count}×; first response due "
+               f"{case.first_response_due.isoformat() if case.first_response_due else '-'}, result due "
+               f"{case.result_due.isoformat() if case.result_due else '-'}")
 
 
 @main.command("ingest")

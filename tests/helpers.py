@@ -64,6 +64,9 @@ class FixedClassifier:
             if f"#{label}" in text:
                 return FixedOutcome(label, reason, needs_review="#review" in text,
                                     terms=({"term": label, "start": 0, "end": 1},))
+        for reason in ("inquiry", "suggestion", "spam"):
+            if f"#{reason}" in text:
+                return FixedOutcome("none", reason, needs_review="#review" in text)
         return FixedOutcome("none", "praise", needs_review="#review" in text)
 
 

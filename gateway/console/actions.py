@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
+from gateway.core import cases as case_ops
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message
+from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
@@ -86,10 +88,13 @@ def _required(note: str | None, what: str) -> str:
 
 async def transition(services: Services, code: str, action: str, actor: Actor, note: str | None = None) -> str:
     """A workflow move (``gateway.core.workflow``) by a person, with the audit entry; return the new state."""
+    if action == "reopen_closed":
+        return (await reopen(services, code, actor, note or "")).status
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)
-        case = await apply_transition(session, case.id, action, actor=actor.name, note=note, now=now)
+        case = await apply_transition(session, case.id, action, actor=actor.name, note=note, now=now,
+                                      max_visit_attempts=services.settings.return_visit_attempts)
         add_audit(session, actor.principal, f"case:{action}", ip=actor.ip, target_type="case", target_id=code)
         return case.status
 
@@ -139,6 +144,23 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         add_audit(session, actor.principal, "case:reply", ip=actor.ip, target_type="case", target_id=code,
                   detail={"channel": channel, "public": public})
         return case.status
+
+
+async def reopen(services: Services, code: str, actor: Actor, reason: str) -> Case:
+    """重新办理 by a supervisor: the closed case is handled again, deadlines restart from now, and
+    the reason goes on the timeline and into the audit log."""
+    if not actor.principal.has("supervisor"):
+        raise ScopeError("只有督查人员可以重新办理已办结的案件")
+    reason = _required(reason, "重新办理的理由")
+    now = datetime.now(UTC)
+    calendar = await services.calendar.get()
+    async with services.store.write() as session:
+        case, _ = await _load_for(session, code, actor)
+        case = await case_ops.reopen(services.store, calendar, code, actor=actor.name, reason=reason,
+                                     policy=DeadlinePolicy.from_settings(services.settings), now=now, session=session)
+        add_audit(session, actor.principal, "case:reopen", ip=actor.ip, target_type="case", target_id=code,
+                  note=reason, detail={"reopen_count": case.reopen_count})
+        return case
 
 
 async def add_note(services: Services, code: str, actor: Actor, note: str) -> None:
@@ -233,7 +255,7 @@ async def notify_new_date(services: Services, code: str, actor: Actor, *, reason
         if case.category != Category.COORDINATED.value:
             raise WorkflowError("只有协调整改类案件需要告知理由和新的办理期限")
         previous = case.result_due
-        case.result_due, case.updated_at = due, now
+        case.result_due, case.due_provisional, case.updated_at = due, False, now
         if case.first_responded_at is None:
             case.first_responded_at = now
         await _event(session, case, actor, "coordinated_notice", now=now, note=reason,

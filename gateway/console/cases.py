@@ -125,6 +125,8 @@ def _offered_actions(case: Case, user: Principal) -> list[Transition]:
     (except the triage and return-visit steps, which have their own pages), the triage team only
     flagging for review and sending back, other roles none."""
     legal = [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")]
+    if not user.has("supervisor"):
+        legal = [t for t in legal if t.action != "reopen_closed"]
     if user.has(*HANDLERS):
         return legal
     if user.has("triage"):
@@ -164,6 +166,7 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
         "actions": _offered_actions(case, user),
+        "can_reply": any(t.action == "reply" for t in allowed_actions(facts_of(case))),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
         "appeal_verdicts": APPEAL_VERDICTS,
         "event_labels": EVENT_LABELS, "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,

@@ -19,10 +19,12 @@ from sqlalchemy.sql import Select
 
 from channels.contact import mask_name, mask_phone
 from gateway.core.db.models import Case, Contact, Hall
-from gateway.core.domain import CaseStatus
+from gateway.core.domain import CaseStatus, Category
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
+RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
 # The deadline that is running: the first response until it happened, then the result.
 RUNNING_DUE = sql_case((Case.first_responded_at.is_(None), Case.first_response_due), else_=Case.result_due)
 
@@ -161,9 +163,32 @@ async def pending_appeals(session: AsyncSession, cipher: PersonalDataCipher, *,
 
 async def missing_return_visits(session: AsyncSession, cipher: PersonalDataCipher, *,
                                 towns: Iterable[str] | None) -> list[CaseRow]:
-    """Real-name 差评 answered but not yet visited (the rule is 100%)."""
+    """Real-name 差评 (and unrated complaints handled as one) answered but not yet visited: the
+    cases the workflow will not close yet (``CaseFacts.needs_return_visit``; the rule is 100%)."""
+    handled_as_bad = or_(Case.rating.in_(("dissatisfied", "very_dissatisfied")),
+                         and_(Case.rating.is_(None), Case.category.in_(RECTIFY)))
     query = (_scoped(_base(), towns)
-             .where(Case.real_name.is_(True), Case.rating.in_(("dissatisfied", "very_dissatisfied")),
-                    Case.status == CaseStatus.REPLIED.value)
+             .where(Case.real_name.is_(True), handled_as_bad, Case.status == CaseStatus.REPLIED.value,
+                    or_(Case.verdict.is_(None), Case.verdict.not_in(NOT_ADOPTED)))
              .order_by(Case.result_at, Case.id).limit(200))
+    return await _rows(session, query, cipher)
+
+
+async def unanswered_questions(session: AsyncSession, cipher: PersonalDataCipher, *,
+                               towns: Iterable[str] | None) -> list[CaseRow]:
+    """Inquiries (咨询) and suggestions (建议) nobody has answered yet, oldest deadline first."""
+    query = (_scoped(_base(), towns)
+             .where(Case.status == CaseStatus.TRIAGED.value, Case.category == Category.NONE.value,
+                    Case.reason.in_(sorted(ANSWERED_REASONS)), Case.first_responded_at.is_(None))
+             .order_by(Case.first_response_due, Case.id).limit(200))
+    return await _rows(session, query, cipher)
+
+
+async def undated_coordinated(session: AsyncSession, cipher: PersonalDataCipher, *,
+                              towns: Iterable[str] | None) -> list[CaseRow]:
+    """协调整改 cases still on the default due date (未设定期限): a person must set one."""
+    query = (_scoped(_base(), towns)
+             .where(Case.status.in_(OPEN), Case.category == Category.COORDINATED.value,
+                    Case.due_provisional.is_(True), Case.result_at.is_(None))
+             .order_by(Case.result_due, Case.id).limit(200))
     return await _rows(session, query, cipher)

@@ -11,7 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
-from gateway.console.queries import due_soon, missing_return_visits, overdue_by_town, pending_appeals
+from gateway.console.queries import (
+    due_soon,
+    missing_return_visits,
+    overdue_by_town,
+    pending_appeals,
+    unanswered_questions,
+    undated_coordinated,
+)
 from gateway.core.db.models_staff import AuditEntry
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
 
@@ -32,8 +39,11 @@ async def supervise(request: Request) -> Response:
         per_town = await overdue_by_town(session, now=now, towns=towns)
         appeals = await pending_appeals(session, services.cipher, towns=towns)
         unvisited = await missing_return_visits(session, services.cipher, towns=towns)
+        questions = await unanswered_questions(session, services.cipher, towns=towns)
+        undated = await undated_coordinated(session, services.cipher, towns=towns)
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
         "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
+        "questions": questions, "undated": undated,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS,
     })

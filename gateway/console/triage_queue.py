@@ -21,6 +21,7 @@ from gateway.auth.audit import add_audit, client_ip
 from gateway.console.queries import parse_cursor, queue_cursor, triage_queue
 from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reclassify
 from gateway.core.db.models import Case, Hall
+from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS
 from gateway.core.workflow import WorkflowError, apply_transition
@@ -124,7 +125,8 @@ async def relabel(request: Request) -> Response:
         raise HTTPException(403, "无权处理其他乡镇的案件")
     try:
         calendar = await services.calendar.get()
-        result = await reclassify(services.store, calendar, code, label, reason, actor=user.username)
+        result = await reclassify(services.store, calendar, code, label, reason, actor=user.username,
+                                  policy=DeadlinePolicy.from_settings(services.settings))
     except CaseNotFound:
         raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
     except WorkflowError as exc:

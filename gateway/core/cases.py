@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contact import mask_email, mask_name, mask_phone
+from channels.ratings import Rating
 from gateway.core.db.models import (
     Attachment,
     Case,
@@ -27,7 +28,7 @@ from gateway.core.db.models import (
     Window,
 )
 from gateway.core.db.store import Store
-from gateway.core.deadlines import WorkCalendar, deadlines_for
+from gateway.core.deadlines import DeadlinePolicy, WorkCalendar, deadlines_for
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
@@ -179,7 +180,7 @@ class Reclassified:
 
 
 async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str, reason: str | None,
-                     *, actor: str, now: datetime | None = None) -> Reclassified:
+                     *, actor: str, now: datetime | None = None, policy: DeadlinePolicy | None = None) -> Reclassified:
     """The triage team's correction: new category and reason, deadlines recomputed from receipt,
     the correction kept for ``hcp triage suggest``, and a case waiting for review released."""
     category = Category(label)
@@ -198,10 +199,12 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
         if (old_label, old_reason) != (category.value, reason):
             session.add(TriageCorrection(case_id=case.id, text=case.text, old_label=old_label, old_reason=old_reason,
                                          new_label=category.value, new_reason=reason, actor=actor, at=now))
-        due = deadlines_for(category, case.received_at, calendar)
+        rating = Rating(case.rating) if case.rating else None
+        due = deadlines_for(category, case.received_at, calendar, bad=bool(rating and rating.is_bad), reason=reason,
+                            policy=policy)
         case.category, case.reason = category.value, reason
         case.first_response_due, case.result_due = due.first_response_due, due.result_due
-        case.deadline_uncertain = not due.certain
+        case.deadline_uncertain, case.due_provisional = not due.certain, due.provisional
         case.needs_review = False
         case.updated_at = now
         await session.run_sync(add_events, case.id, now, [EventSpec(
@@ -223,16 +226,53 @@ async def set_due_date(store: Store, code: str, due: datetime, *, actor: str, no
         if case.category != Category.COORDINATED:
             raise WorkflowError("only 协调整改 cases take a due date set by the handler")
         previous = case.result_due
-        case.result_due = due
+        case.result_due, case.due_provisional = due, False
         case.updated_at = datetime.now(UTC)
         await session.run_sync(add_events, case.id, case.updated_at, [EventSpec(
             kind="set_due_date", actor=actor, note=note,
             data={"old": _iso(previous), "new": due.isoformat()})])
 
 
-async def transition(store: Store, code: str, action: str, *, actor: str, note: str | None = None) -> str:
+def restart_deadlines(case: Case, start: datetime, calendar: WorkCalendar, policy: DeadlinePolicy | None) -> None:
+    """Deadlines counted again from ``start`` (a reopening or a calendar change counts from receipt)."""
+    rating = Rating(case.rating) if case.rating else None
+    due = deadlines_for(case.category, start, calendar, bad=bool(rating and rating.is_bad), reason=case.reason,
+                        policy=policy)
+    case.first_response_due, case.result_due = due.first_response_due, due.result_due
+    case.deadline_uncertain, case.due_provisional = not due.certain, due.provisional
+
+
+async def reopen(store: Store, calendar: WorkCalendar, code: str, *, actor: str, reason: str,
+                 policy: DeadlinePolicy | None = None, now: datetime | None = None,
+                 session: AsyncSession | None = None) -> Case:
+    """重新办理: a closed case handled again, with the reason on its timeline; its deadlines restart
+    from now.  It stays one case (counted once, in the period it was received)."""
+    if not reason or not reason.strip():
+        raise WorkflowError("重新办理需要说明理由")
+    now = now or datetime.now(UTC)
+
+    async def run(session: AsyncSession) -> Case:
+        case = await _load(session, code)
+        case = await apply_transition(session, case.id, "reopen_closed", actor=actor, note=reason.strip(), now=now)
+        restart_deadlines(case, now, calendar, policy)
+        await session.run_sync(add_events, case.id, now, [EventSpec(
+            kind="deadlines_restarted", actor=actor, note="重新办理，期限自重新办理时起算",
+            data={"first_response_due": _iso(case.first_response_due), "result_due": _iso(case.result_due)})])
+        return case
+
+    if session is not None:
+        return await run(session)
+    async with store.write() as own:
+        return await run(own)
+
+
+async def transition(store: Store, code: str, action: str, *, actor: str, note: str | None = None,
+                     max_visit_attempts: int = 3) -> str:
     """Apply a workflow action to the case with this tracking code; return its new status."""
+    if action == "reopen_closed":
+        raise WorkflowError("重新办理由督查人员操作并说明理由（hcp cases reopen），期限将重新计算")
     async with store.write() as session:
         case = await _load(session, code)
-        case = await apply_transition(session, case.id, action, actor=actor, note=note)
+        case = await apply_transition(session, case.id, action, actor=actor, note=note,
+                                      max_visit_attempts=max_visit_attempts)
         return case.status

@@ -10,6 +10,20 @@ The rules (嘉政办发〔2021〕21号, three tracks):
 * ``coordinated`` (协调整改): the handler sets the due date; a reminder to contact the citizen
   comes ``coordinated_reminder_working_days`` working days before it.
 
+What the rules leave open is set by ``DeadlinePolicy`` (settings ``HCP_*_WORKING_DAYS``):
+
+* 立整立改 "回访结束后立即整改": the rectification result is due when the office closes on the
+  ``immediate_result_working_days``-th working day (default 1) after the day of the call-back
+  deadline.  Counting from the deadline rather than the call itself keeps a late call from
+  buying time.
+* 协调整改 without a handler's date: a *provisional* result deadline ``coordinated_default_working_days``
+  (default 10) working days after receipt, flagged (``provisional``) until a person sets one.
+* a 差评 whose text names no rectification track (triage ``none``) is verified and answered on the
+  限时整改 clock (first response 1, result 3 working days): the rating makes it a 差评.
+* 咨询 (inquiry): the answer is due in ``inquiry_reply_working_days`` (default 1); 建议
+  (suggestion): the acknowledgement in ``suggestion_reply_working_days`` (default 5).
+  Praise, spam and empty items have no deadline: they close on arrival.
+
 "N working days" follows the usual rule of Chinese administrative law for periods (the day of
 receipt is not counted): day 1 is the first working day *after* the calendar day on which the
 item was received, and the period ends when the office closes on day N.  Working days are the
@@ -157,24 +171,54 @@ class WorkCalendar:
 
 @dataclass(frozen=True, slots=True)
 class CaseDeadlines:
-    """What the handler owes the citizen and by when; ``None`` where the category sets nothing."""
+    """What the handler owes the citizen and by when; ``None`` where nothing is owed.
+
+    ``provisional``: the result deadline is the default of a 协调整改 case, not a person's date."""
 
     first_response_due: datetime | None
     result_due: datetime | None
     certain: bool
+    provisional: bool = False
 
 
-def deadlines_for(category: Category | str | None, received_at: datetime,
-                  calendar: WorkCalendar) -> CaseDeadlines:
-    """The due times that the category's track sets, counted from ``received_at``."""
+@dataclass(frozen=True, slots=True)
+class DeadlinePolicy:
+    """The periods the rules leave to the office; ``from_settings`` reads them from ``Settings``."""
+
+    inquiry_reply_working_days: int = 1
+    suggestion_reply_working_days: int = 5
+    immediate_result_working_days: int = 1
+    coordinated_default_working_days: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: object) -> DeadlinePolicy:
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
+
+ANSWERED_REASONS = {"inquiry": "inquiry_reply_working_days", "suggestion": "suggestion_reply_working_days"}
+
+
+def deadlines_for(category: Category | str | None, received_at: datetime, calendar: WorkCalendar, *,
+                  bad: bool = False, reason: str | None = None,
+                  policy: DeadlinePolicy | None = None) -> CaseDeadlines:
+    """The due times of a case, counted from ``received_at``: the category's track; for a 差评
+    (``bad``) without one, the 限时整改 clock; for an inquiry or a suggestion, the answer."""
+    policy = policy or DeadlinePolicy()
     category = Category(category) if category else None
     if category is Category.IMMEDIATE:
         first = calendar.add_office_time(received_at, timedelta(hours=1))
-        return CaseDeadlines(first.at, None, first.certain)
-    if category is Category.TIME_LIMITED:
+        result = calendar.add_working_days(first.at, policy.immediate_result_working_days)
+        return CaseDeadlines(first.at, result.at, first.certain and result.certain)
+    if category is Category.TIME_LIMITED or (bad and category in (None, Category.NONE)):
         first = calendar.add_working_days(received_at, 1)
         result = calendar.add_working_days(received_at, 3)
         return CaseDeadlines(first.at, result.at, first.certain and result.certain)
+    if category is Category.COORDINATED:
+        result = calendar.add_working_days(received_at, policy.coordinated_default_working_days)
+        return CaseDeadlines(None, result.at, result.certain, provisional=True)
+    if reason in ANSWERED_REASONS:
+        first = calendar.add_working_days(received_at, getattr(policy, ANSWERED_REASONS[reason]))
+        return CaseDeadlines(first.at, None, first.certain)
     return CaseDeadlines(None, None, True)
 
 

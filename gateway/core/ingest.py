@@ -29,14 +29,14 @@ from gateway.core.blobs import BlobTooLarge, put_blob
 from gateway.core.db.dialect import dialect_of, insert_for, insert_ignoring
 from gateway.core.db.models import Attachment, Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
 from gateway.core.db.store import Store
-from gateway.core.deadlines import CaseDeadlines, WorkCalendar, deadlines_for
+from gateway.core.deadlines import CaseDeadlines, DeadlinePolicy, WorkCalendar, deadlines_for
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import OutgoingMessage, enqueue, enqueue_many
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.rosters import Attribution, attribute, attribute_many
 from gateway.core.settings import Settings
 from gateway.core.tracking import day_key, next_code, next_codes
-from gateway.core.workflow import EventSpec, add_events
+from gateway.core.workflow import CaseFacts, EventSpec, add_events, closes_on_arrival
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ class Ingestor:
                  calendar: Callable[[], Any], *, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.deadline_policy = DeadlinePolicy.from_settings(settings)
         self.classifier = classifier
         self.cipher = cipher
         self.calendar = calendar
@@ -365,14 +366,17 @@ class Ingestor:
         if attribution is None:
             attribution = attribute(session, intake, hall_id, window_id)
         category = Category(triage.label)
+        facts = CaseFacts(status=CaseStatus.TRIAGED, category=category, rating=intake.rating,
+                          real_name=intake.contact.real_name, reason=triage.reason)
         if triage.needs_review:
             status = CaseStatus.NEEDS_REVIEW
-        elif category is Category.NONE:
+        elif closes_on_arrival(facts):  # the workflow's own guard: praise, spam, empty, never a 差评
             status = CaseStatus.CLOSED
         else:
             status = CaseStatus.TRIAGED
-        return _Planned(intake, triage, hall_id, window_id, item_id, attribution, category,
-                        deadlines_for(category, intake.received_at, calendar), status,
+        due = deadlines_for(category, intake.received_at, calendar, bad=facts.is_bad, reason=triage.reason,
+                            policy=self.deadline_policy)
+        return _Planned(intake, triage, hall_id, window_id, item_id, attribution, category, due, status,
                         self._reply_channel(intake), self.clock())
 
     @staticmethod
@@ -391,7 +395,8 @@ class Ingestor:
             category=plan.category.value, reason=triage.reason, confidence=triage.confidence,
             needs_review=triage.needs_review, triage_terms=triage.to_dict().get("terms", []),
             first_response_due=due.first_response_due, result_due=due.result_due,
-            deadline_uncertain=not due.certain, verdict=None, first_responded_at=None, result_at=None,
+            deadline_uncertain=not due.certain, due_provisional=due.provisional, verdict=None,
+            first_responded_at=None, result_at=None,
             staff_id=plan.attribution.staff_id, staff_attribution=plan.attribution.kind,
         )
 
@@ -428,7 +433,8 @@ class Ingestor:
         if plan.reply_channel not in (ReplyChannel.EMAIL, ReplyChannel.SMS):
             return None
         return self._acknowledgement(case_id, code, plan.intake, plan.reply_channel, plan.category,
-                                     plan.due.first_response_due)
+                                     plan.due.first_response_due, reason=plan.triage.reason,
+                                     closed=plan.status is CaseStatus.CLOSED)
 
     def _create_case(self, session: Session, intake: Intake, triage: TriageOutcome,
                      calendar: WorkCalendar) -> IngestResult:
@@ -558,9 +564,17 @@ class Ingestor:
         return None
 
     def _acknowledgement(self, case_id: int, code: str, intake: Intake, channel: ReplyChannel,
-                         category: Category, first_due: datetime | None) -> OutgoingMessage:
-        if category is Category.NONE:
+                         category: Category, first_due: datetime | None, *, reason: str | None = None,
+                         closed: bool = False) -> OutgoingMessage:
+        due_text = f"{first_due.astimezone(self.tz):%Y-%m-%d %H:%M}" if first_due is not None else ""
+        if closed:
             next_step = "感谢您的评价，我们会认真听取您的意见。"
+        elif category is Category.NONE and reason == "inquiry" and first_due is not None:
+            next_step = f"您的咨询已转交工作人员，将在 {due_text} 前答复您。"
+        elif category is Category.NONE and reason == "suggestion" and first_due is not None:
+            next_step = f"感谢您的建议！工作人员将认真研究，并在 {due_text} 前答复您。"
+        elif category is Category.NONE and first_due is not None:
+            next_step = f"您的评价已转交工作人员核实，将在 {due_text} 前与您联系。"
         elif first_due is not None:
             next_step = (f"您反映的问题属于“{category.label}”类，工作人员将在 "
                          f"{first_due.astimezone(self.tz):%Y-%m-%d %H:%M} 前与您联系。")

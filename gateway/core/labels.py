@@ -83,7 +83,7 @@ ACTION_LABELS: dict[str, str] = {
     "triage": "自动分类", "flag_for_review": "转人工复核", "review": "复核分类", "start_verification": "开始核实",
     "send_back": "退回分拣", "verify_valid": "核实属实", "verify_not_valid": "核实不属实",
     "verify_malicious": "认定恶意评价", "rectify": "开始整改", "reply": "答复群众", "return_visit": "记录回访",
-    "reopen": "重新整改", "close": "办结",
+    "reopen": "重新整改", "close": "办结", "visit_exception": "回访未果", "reopen_closed": "重新办理",
 }
 
 # Timeline events: every workflow action, plus what happens beside the state machine.
@@ -94,6 +94,7 @@ EVENT_LABELS: dict[str, str] = {
     "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",
     "resume": "恢复计时", "appeal": "误评申诉", "appeal_decided": "申诉裁定", "reminder": "期限提醒",
     "set_due_date": "设定办理期限", "coordinated_notice": "告知理由和新期限", "return_visit": "回访",
+    "deadlines_restarted": "期限重新计算", "calendar_recomputed": "节假日安排变更，期限重新计算",
 }
 
 ROLE_LABELS: dict[str, str] = {

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     office_hours: str = "08:30-12:00,13:30-17:00"
     coordinated_reminder_working_days: int = Field(default=1, ge=0, le=10)
+    # Deadlines the rules leave to the office (gateway/core/deadlines.py, DeadlinePolicy).
+    inquiry_reply_working_days: int = Field(default=1, ge=1, le=30)  # 咨询: the answer
+    suggestion_reply_working_days: int = Field(default=5, ge=1, le=30)  # 建议: the acknowledgement
+    immediate_result_working_days: int = Field(default=1, ge=1, le=10)  # 立整立改: result after the call back
+    coordinated_default_working_days: int = Field(default=10, ge=1, le=120)  # 协调整改 without a handler's date
+    return_visit_attempts: int = Field(default=3, ge=1, le=10)  # unreached calls before 回访未果 may be recorded
+    calendar_warning_from: str = Field(default="11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
     deadline_warning_minutes: int = Field(default=30, ge=0)
 
     triage_rules: Path | None = None

@@ -9,22 +9,40 @@ nothing.
     triaged ─start_verification→ verifying ─verify_*→ valid | not_valid | malicious
     triaged | verifying ─send_back (退回)→ needs_review
     valid ─rectify→ rectifying ─reply→ replied ─return_visit→ return_visited ─close→ closed
-    triaged (category none) ─close→ closed        not_valid | malicious ─close→ closed
+    replied ─visit_exception (回访未果, after the attempts)→ return_visited
+    triaged (inquiry / suggestion) ─reply (答复)→ replied ─close→ closed
+    triaged (praise, spam, empty; not a 差评) ─close→ closed
+    not_valid | malicious ─reply (告知核实结果)→ replied     not_valid | malicious ─close→ closed
+    closed ─reopen_closed (重新办理, supervisor, with a reason)→ triaged
+
+Closing is decided here and nowhere else: ingest asks ``closes_on_arrival`` (the same guard as the
+``close`` move from ``triaged``), and every person, command, API call or job that closes a case goes
+through ``apply_transition``.  The rules' two duties that closing must not skip:
+
+* every 差评 (rated 不满意 / 非常不满意, whatever the triage says of its text) and every unrated
+  complaint on a rectification track is verified (核实), so it can never close straight from triage;
+* a real-name one that was adopted (not found 不属实 / 恶意) has its return visit recorded —
+  reached (``return_visit``), or ``visit_exception`` after ``max_visit_attempts`` unreached calls,
+  with the reason — before it closes (实名差评回访率 100%).
+
+Inquiries (咨询) and suggestions (建议) need a person's answer; only praise, spam and empty items
+close on arrival.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from channels.ratings import Rating
 from gateway.core.db.models import Case, CaseEvent
+from gateway.core.db.models_phone import ReturnVisit
 from gateway.core.domain import CaseStatus, Category
 
 S = CaseStatus
@@ -32,6 +50,10 @@ S = CaseStatus
 
 class WorkflowError(ValueError):
     """A move the workflow does not allow from the case's current state."""
+
+
+ANSWERED_REASONS = frozenset({"inquiry", "suggestion"})
+NOT_ADOPTED = frozenset({"not_valid", "malicious"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,32 +64,72 @@ class CaseFacts:
     category: Category | None = None
     rating: Rating | None = None
     real_name: bool = False
+    reason: str | None = None
+    verdict: str | None = None
+    failed_visits: int = 0
+    max_visit_attempts: int = 3
+
+    @property
+    def is_bad(self) -> bool:
+        """差评: rated 不满意 or 非常不满意 (the rules' two lowest levels)."""
+        return self.rating is not None and self.rating.is_bad
+
+    @property
+    def is_complaint(self) -> bool:
+        """An unrated item that triage put on a rectification track (handled like a 差评)."""
+        return self.rating is None and self.category not in (None, Category.NONE)
+
+    @property
+    def needs_verification(self) -> bool:
+        """Verified (核实) before anything else: every 差评, and anything on a rectification track."""
+        return self.is_bad or self.category not in (None, Category.NONE)
+
+    @property
+    def needs_answer(self) -> bool:
+        """An inquiry or a suggestion that is no 差评: a person answers it, no verification."""
+        return not self.needs_verification and self.reason in ANSWERED_REASONS
 
     @property
     def needs_return_visit(self) -> bool:
-        """The seed requires a return visit for every real-name 差评 (实名差评回访率 100%)."""
-        return self.real_name and self.rating is not None and self.rating.is_bad
+        """The seed requires a return visit for every real-name 差评 (实名差评回访率 100%); an unrated
+        complaint is handled as one.  A verdict of 不属实 / 恶意 takes it out (不予采纳)."""
+        return self.real_name and (self.is_bad or self.is_complaint) and self.verdict not in NOT_ADOPTED
 
 
 _INSERT_EVENT = insert(CaseEvent.__table__)  # Core: no ORM bookkeeping for append-only rows
 Guard = Callable[[CaseFacts], str | None]
 
 
-def _category_is_none(facts: CaseFacts) -> str | None:
-    if facts.category is not Category.NONE:
-        return "only items that need no rectification (无需整改) close straight after triage"
+def _closes_unattended(facts: CaseFacts) -> str | None:
+    if facts.needs_verification:
+        return "a 差评 or a complaint is verified (核实) before it closes, whatever the triage says of its text"
+    if facts.needs_answer:
+        return "an inquiry or a suggestion is answered (答复) before it closes"
     return None
 
 
-def _needs_rectification(facts: CaseFacts) -> str | None:
-    if facts.category in (None, Category.NONE):
-        return "an item that needs no rectification is closed, not verified"
+def _needs_verification(facts: CaseFacts) -> str | None:
+    if not facts.needs_verification:
+        return "only a 差评 or a complaint on a rectification track is verified"
+    return None
+
+
+def _answers_question(facts: CaseFacts) -> str | None:
+    if not facts.needs_answer:
+        return "only an inquiry or a suggestion is answered straight after triage"
     return None
 
 
 def _return_visit_done(facts: CaseFacts) -> str | None:
     if facts.needs_return_visit:
         return "a real-name 差评 must have its return visit (回访) recorded before it closes"
+    return None
+
+
+def _visit_attempts_exhausted(facts: CaseFacts) -> str | None:
+    if facts.failed_visits < facts.max_visit_attempts:
+        return (f"回访未果 is recorded after {facts.max_visit_attempts} unreached calls "
+                f"({facts.failed_visits} so far)")
     return None
 
 
@@ -85,16 +147,21 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("triage", frozenset({S.RECEIVED}), S.TRIAGED, "自动分类"),
     Transition("flag_for_review", frozenset({S.RECEIVED, S.TRIAGED}), S.NEEDS_REVIEW, "转人工复核"),
     Transition("review", frozenset({S.NEEDS_REVIEW}), S.TRIAGED, "复核分类"),
-    Transition("start_verification", frozenset({S.TRIAGED}), S.VERIFYING, "开始核实", _needs_rectification),
+    Transition("start_verification", frozenset({S.TRIAGED}), S.VERIFYING, "开始核实", _needs_verification),
     Transition("send_back", frozenset({S.TRIAGED, S.VERIFYING}), S.NEEDS_REVIEW, "退回分拣", note_required=True),
     Transition("verify_valid", frozenset({S.VERIFYING}), S.VALID, "核实属实", note_required=True),
     Transition("verify_not_valid", frozenset({S.VERIFYING}), S.NOT_VALID, "核实不属实", note_required=True),
     Transition("verify_malicious", frozenset({S.VERIFYING}), S.MALICIOUS, "认定恶意评价", note_required=True),
     Transition("rectify", frozenset({S.VALID}), S.RECTIFYING, "开始整改"),
-    Transition("reply", frozenset({S.RECTIFYING, S.NOT_VALID}), S.REPLIED, "答复群众", note_required=True),
+    Transition("reply", frozenset({S.RECTIFYING}), S.REPLIED, "答复群众", note_required=True),
+    Transition("reply", frozenset({S.NOT_VALID, S.MALICIOUS}), S.REPLIED, "告知核实结果", note_required=True),
+    Transition("reply", frozenset({S.TRIAGED}), S.REPLIED, "答复咨询或建议", _answers_question, note_required=True),
     Transition("return_visit", frozenset({S.REPLIED}), S.RETURN_VISITED, "记录回访", note_required=True),
+    Transition("visit_exception", frozenset({S.REPLIED}), S.RETURN_VISITED, "回访未果（说明原因）",
+               _visit_attempts_exhausted, note_required=True),
     Transition("reopen", frozenset({S.REPLIED, S.RETURN_VISITED}), S.RECTIFYING, "重新整改", note_required=True),
-    Transition("close", frozenset({S.TRIAGED}), S.CLOSED, "无需整改办结", _category_is_none),
+    Transition("reopen_closed", frozenset({S.CLOSED}), S.TRIAGED, "重新办理", note_required=True),
+    Transition("close", frozenset({S.TRIAGED}), S.CLOSED, "无需整改办结", _closes_unattended),
     Transition("close", frozenset({S.REPLIED}), S.CLOSED, "办结", _return_visit_done),
     Transition("close", frozenset({S.RETURN_VISITED, S.NOT_VALID, S.MALICIOUS}), S.CLOSED, "办结"),
 )
@@ -134,13 +201,34 @@ def allowed_actions(facts: CaseFacts) -> list[Transition]:
     return result
 
 
-def facts_of(case: Case) -> CaseFacts:
+def closes_on_arrival(facts: CaseFacts) -> bool:
+    """Whether a newly triaged item closes without a person (praise, spam, empty): the guard of
+    the ``close`` move from ``triaged``, so ingest and the console can never disagree."""
+    return _closes_unattended(replace(facts, status=S.TRIAGED)) is None
+
+
+def facts_of(case: Case, *, failed_visits: int = 0, max_visit_attempts: int = 3) -> CaseFacts:
     return CaseFacts(
         status=CaseStatus(case.status),
         category=Category(case.category) if case.category else None,
         rating=Rating(case.rating) if case.rating else None,
         real_name=case.real_name,
+        reason=case.reason,
+        verdict=case.verdict,
+        failed_visits=failed_visits,
+        max_visit_attempts=max_visit_attempts,
     )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def _failed_visits(session: AsyncSession, case_id: int) -> int:
+    """Unreached return-visit calls on the case (the phone feature's ``return_visits`` rows)."""
+    return int((await session.execute(
+        select(func.count()).select_from(ReturnVisit).where(
+            ReturnVisit.case_id == case_id, ReturnVisit.reached.is_(False)))).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +267,17 @@ async def apply_transition(
     note: str | None = None,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
+    max_visit_attempts: int = 3,
 ) -> Case:
-    """Perform ``action`` on the case inside the caller's transaction, or raise ``WorkflowError``."""
+    """Perform ``action`` on the case inside the caller's transaction, or raise ``WorkflowError``.
+
+    Every answer (``reply``) records the first response if none was recorded: whichever way a case
+    is answered (console, ``hcp cases move``, a job), its first-response clock stops."""
     case = (await session.execute(select(Case).where(Case.id == case_id).with_for_update())).scalar_one_or_none()
     if case is None:
         raise WorkflowError(f"no case with id {case_id}")
-    transition = plan(facts_of(case), action, note)
+    failed = await _failed_visits(session, case.id) if action == "visit_exception" else 0
+    transition = plan(facts_of(case, failed_visits=failed, max_visit_attempts=max_visit_attempts), action, note)
     now = now or datetime.now(UTC)
     previous = case.status
     case.status = transition.target.value
@@ -193,8 +286,16 @@ async def apply_transition(
         case.verdict = VERDICTS[action]
     if transition.target is S.CLOSED:
         case.closed_at = now
-    if action == "reply" and case.result_at is None:
-        case.result_at = now
+    if action == "reopen_closed":  # 重新办理: handled again from the start, one case all the same
+        data = {**(data or {}), "previous": {"closed_at": _iso(case.closed_at), "result_at": _iso(case.result_at),
+                                             "first_responded_at": _iso(case.first_responded_at)}}
+        case.closed_at = case.result_at = case.first_responded_at = None
+        case.reopened_at, case.reopen_count = now, (case.reopen_count or 0) + 1
+    if action == "reply":
+        if case.first_responded_at is None:
+            case.first_responded_at = now
+        if case.result_at is None and previous == S.RECTIFYING.value:
+            case.result_at = now
     await session.run_sync(add_events, case.id, now, [
         EventSpec(kind=action, actor=actor, from_status=previous, to_status=case.status, note=note, data=data or {})
     ])

@@ -14,10 +14,12 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   of every figure except the three verdict counters that report them.
 * **rated** — an adopted case with a rating level (非常满意 … 非常不满意).
 * **good** — rated 非常满意, 满意 or 基本满意.  **好评率 = good / rated.**
-* **差评** — rated 不满意 or 非常不满意, *or* unrated but put by triage on a rectification track
-  (立整立改 / 限时整改 / 协调整改): a complaint by e-mail or phone that carries no rating level is a
-  差评 in substance, and leaving it out would hide exactly the cases that need handling.
+* **差评** — rated 不满意 or 非常不满意: the rules' two lowest levels, nothing else.
   ``bad_received`` counts every 差评; ``bad`` only the adopted ones.
+* **unrated complaints** (未评级投诉, ``complaints``) — adopted, unrated items that triage put on a
+  rectification track (立整立改 / 限时整改 / 协调整改): a complaint by e-mail or phone without a rating
+  level.  They are handled like 差评 (verified, answered, visited) but counted beside them under their
+  own name, never inside a 差评 figure or rate.
 * **verdicts of 差评** — ``bad_valid`` (核实属实), ``bad_not_valid``, ``bad_malicious`` (the last two not
   adopted); a 差评 not yet verified is adopted until a verdict says otherwise.
 * **rectified** (已整改), per category — an adopted 差评 of that category with a result
@@ -77,6 +79,7 @@ from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.core.db.models_rosters import StaffMember
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CHANNEL_LABELS
+from gateway.core.months import first_of_month, last_of_month
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
 GOOD_RATINGS = tuple(r.value for r in Rating if r.is_good)
@@ -89,10 +92,9 @@ RETURN_VISIT_EVENT = "return_visit"
 ADOPTED: ColumnElement[bool] = or_(Case.verdict.is_(None), Case.verdict.not_in(NOT_ADOPTED))
 RATED: ColumnElement[bool] = and_(Case.rating.is_not(None), ADOPTED)
 GOOD: ColumnElement[bool] = and_(Case.rating.in_(GOOD_RATINGS), ADOPTED)
-BAD_RECEIVED: ColumnElement[bool] = or_(
-    Case.rating.in_(BAD_RATINGS),
-    and_(Case.rating.is_(None), Case.category.in_([c.value for c in RECTIFY_CATEGORIES])),
-)
+BAD_RECEIVED: ColumnElement[bool] = Case.rating.in_(BAD_RATINGS)
+COMPLAINT: ColumnElement[bool] = and_(
+    Case.rating.is_(None), Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), ADOPTED)
 BAD: ColumnElement[bool] = and_(BAD_RECEIVED, ADOPTED)
 FIRST_RESPONSE = func.coalesce(Case.first_responded_at, Case.result_at)
 DEADLINES_MET: ColumnElement[bool] = and_(
@@ -164,6 +166,7 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("visited", "已回访差评", VISITED),
     Counter("visit_answered", "回访有满意度答复", VISIT_ANSWERED),
     Counter("satisfied", "回访满意", SATISFIED),
+    Counter("complaints", "未评级投诉（不计入差评）", COMPLAINT),
 )
 assert tuple(c.name for c in COUNTERS) == COUNTER_COLUMNS, "results_daily columns must follow COUNTERS"
 COUNTER_LABELS: dict[str, str] = {c.name: c.label for c in COUNTERS}
@@ -267,9 +270,7 @@ class Period:
 
     @classmethod
     def month_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:
-        first = day.replace(day=1)
-        following = (first + timedelta(days=32)).replace(day=1)
-        return cls(first, following - timedelta(days=1), tz)
+        return cls(first_of_month(day), last_of_month(day), tz)
 
     @classmethod
     def week_of(cls, day: date, tz: str = "Asia/Shanghai") -> Period:

@@ -24,15 +24,19 @@ from gateway.results.lists import overdue, return_visit_exceptions
 from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
 
 MONTH_FORMAT = "%Y-%m"
+PUBLIC_YEARS = (2000, 2100)  # the trend reaches eleven months back; far years are refused, not a 500
 
 
 def _month(value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, MONTH_FORMAT).date()
+        month = datetime.strptime(value, MONTH_FORMAT).date()
     except ValueError:
         raise HTTPException(400, "月份格式应为 2026-11") from None
+    if not PUBLIC_YEARS[0] <= month.year <= PUBLIC_YEARS[1]:
+        raise HTTPException(400, f"月份应在 {PUBLIC_YEARS[0]} 年至 {PUBLIC_YEARS[1]} 年之间")
+    return month
 
 
 @public

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from gateway.core.months import add_months, first_of_month, first_of_year
 from gateway.core.services import Services
 from gateway.results import charts, rollup
 from gateway.results.figures import (
@@ -61,14 +62,6 @@ def headlines(counts: Counts) -> list[Headline]:
     ]
 
 
-def month_start(day: date, months_back: int) -> date:
-    year, month = day.year, day.month - months_back
-    while month <= 0:
-        month += 12
-        year -= 1
-    return date(year, month, 1)
-
-
 def today(tz: str) -> date:
     return datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
 
@@ -93,10 +86,10 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
     tz = services.settings.timezone
     await rollup.refresh(services.store, tz, max_age=PUBLIC_MAX_AGE)
     current = today(tz)
-    month = month or current.replace(day=1)
+    month = first_of_month(month or current)
     period = Period.month_of(month, tz)
-    trend_period = Period(month_start(month, 11), period.end, tz)
-    year_period = Period(date(month.year, 1, 1), period.end, tz)
+    trend_period = Period(add_months(month, -11), period.end, tz)
+    year_period = Period(first_of_year(month), period.end, tz)
     async with services.store.read() as session:
         names = await Names.load(session)
         by_hall = await compute(session, Filters(period), [Dim.HALL], names=names)
@@ -107,8 +100,8 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
     counts = total(by_hall)
     all_halls = [(code, name) for code, name in sorted(names.halls.values())]
     return {
-        "period": period, "month": month, "previous": month_start(month, 1), "is_current": month >= current.replace(
-            day=1), "following": month_start(month, -1),
+        "period": period, "month": month, "previous": add_months(month, -1),
+        "is_current": month >= first_of_month(current), "following": add_months(month, 1),
         "headlines": headlines(counts), "year_headlines": headlines(total(year_rows)), "year": month.year,
         "by_hall": by_hall, "by_channel": by_channel, "trend": trend,
         "hall_chart": charts.bar_chart(f"{month:%Y年%m月}各镇（街道）好评率", hall_bars(by_hall), maximum=1.0),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -37,7 +37,7 @@ async def test_an_illegal_move_changes_nothing(services: Services) -> None:
     code = (await services.ingestor.ingest(make_intake())).case_code
     async with services.store.read() as session:
         before = (await session.execute(select(func.count()).select_from(CaseEvent))).scalar_one()
-    with pytest.raises(WorkflowError, match="cannot reply a case that is triaged"):
+    with pytest.raises(WorkflowError, match="cannot reply: only an inquiry or a suggestion"):
         await ops.transition(services.store, code, "reply", actor="x", note="n")
     await ops.transition(services.store, code, "start_verification", actor="x")
     await ops.transition(services.store, code, "verify_valid", actor="x", note="属实")
@@ -104,13 +104,14 @@ async def test_coordinated_due_date_and_its_reminder_fire_once(services: Service
                            note="需国土、税务会商")
     policy = ReminderPolicy(warning=timedelta(minutes=30), coordinated_working_days=1)
     calendar = await services.calendar.get()
-    assert await sweep(services.store, calendar, policy, now=local(2026, 12, 8, 12, 0)) == 1, "only 'o' overdue"
+    assert await sweep(services.store, calendar, policy, now=local(2026, 12, 8, 12, 0)) == 2, \
+        "only 'o' overdue: its call back, and its rectification (due the next working day, 30 Nov)"
     raised = await sweep(services.store, calendar, policy, now=local(2026, 12, 9, 9, 0))
     assert raised == 1
     assert await sweep(services.store, calendar, policy, now=local(2026, 12, 9, 10, 0)) == 0, "fires once"
     async with services.store.read() as session:
         kinds = sorted(k for (k,) in (await session.execute(select(CaseReminder.kind))).all())
-    assert kinds == ["coordinated_contact", "first_response_overdue"]
+    assert kinds == ["coordinated_contact", "first_response_overdue", "result_overdue"]
 
 
 async def test_first_response_warning_then_overdue(services: Services) -> None:
@@ -120,4 +121,6 @@ async def test_first_response_warning_then_overdue(services: Services) -> None:
     assert await sweep(services.store, calendar, policy, now=local(2026, 11, 27, 10, 0)) == 0
     assert await sweep(services.store, calendar, policy, now=local(2026, 11, 27, 10, 40)) == 1
     assert await sweep(services.store, calendar, policy, now=local(2026, 11, 27, 11, 5)) == 1
-    assert await sweep(services.store, calendar, policy, now=datetime.now(UTC)) == 0
+    assert await sweep(services.store, calendar, policy, now=local(2026, 11, 30, 16, 59)) == 0
+    assert await sweep(services.store, calendar, policy, now=local(2026, 11, 30, 17, 1)) == 1, \
+        "立整立改: the rectification is due when the office closes on the next working day"

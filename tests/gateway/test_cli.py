@@ -74,7 +74,7 @@ def test_workflow_moves_from_the_command_line(workdir: Path) -> None:
     hcp(workdir, "ingest", "in.jsonl")
     code = "JX20261127-0001"
     bad = hcp(workdir, "cases", "move", code, "close")
-    assert bad.returncode == 1 and "only items that need no rectification" in bad.stderr
+    assert bad.returncode == 1 and "is verified (核实) before it closes" in bad.stderr
     assert hcp(workdir, "cases", "move", code, "start_verification").stdout.strip() == f"{code}: verifying"
     no_note = hcp(workdir, "cases", "move", code, "verify_valid")
     assert no_note.returncode == 1 and "needs a note" in no_note.stderr

@@ -6,7 +6,7 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from gateway.core.deadlines import WorkCalendar, coordinated_reminder, deadlines_for
+from gateway.core.deadlines import DeadlinePolicy, WorkCalendar, coordinated_reminder, deadlines_for
 from gateway.core.settings import parse_office_hours
 from tests.helpers import local
 
@@ -60,11 +60,30 @@ def test_time_limited_deadlines() -> None:
 
 def test_immediate_and_none_deadlines() -> None:
     immediate = deadlines_for("immediate", local(2026, 11, 27, 10, 0), CAL)
-    assert immediate.first_response_due == local(2026, 11, 27, 11, 0) and immediate.result_due is None
-    none = deadlines_for("none", local(2026, 11, 27, 10, 0), CAL)
+    assert immediate.first_response_due == local(2026, 11, 27, 11, 0)
+    assert immediate.result_due == local(2026, 11, 30, 17, 0), "Friday's call back: rectified by Monday's close"
+    none = deadlines_for("none", local(2026, 11, 27, 10, 0), CAL, reason="praise")
     assert none.first_response_due is None and none.result_due is None
+
+
+def test_every_track_has_a_deadline() -> None:
+    """Issue 16 point 5: 立整立改 result, 协调整改 default, 咨询 answer, 建议 acknowledgement, 差评 without track."""
+    holiday_eve = local(2026, 9, 30, 16, 50)  # the eve of National Day: office closes at 17:00
+    immediate = deadlines_for("immediate", holiday_eve, CAL)
+    assert immediate.first_response_due == local(2026, 10, 8, 9, 20), "10 minutes left, 50 after the holiday"
+    assert immediate.result_due == local(2026, 10, 9, 17, 0), "the next working day after the call back"
     coordinated = deadlines_for("coordinated", local(2026, 11, 27, 10, 0), CAL)
-    assert coordinated.result_due is None, "the handler sets the due date of 协调整改"
+    assert coordinated.result_due == local(2026, 12, 11, 17, 0) and coordinated.provisional
+    longer = deadlines_for("coordinated", local(2026, 11, 27, 10, 0), CAL,
+                           policy=DeadlinePolicy(coordinated_default_working_days=20))
+    assert longer.result_due == local(2026, 12, 25, 17, 0)
+    inquiry = deadlines_for("none", local(2026, 11, 27, 10, 0), CAL, reason="inquiry")
+    assert inquiry.first_response_due == local(2026, 11, 30, 17, 0) and inquiry.result_due is None
+    suggestion = deadlines_for("none", local(2026, 11, 27, 10, 0), CAL, reason="suggestion")
+    assert suggestion.first_response_due == local(2026, 12, 4, 17, 0)
+    bad_question = deadlines_for("none", local(2026, 11, 27, 10, 0), CAL, bad=True, reason="inquiry")
+    assert (bad_question.first_response_due, bad_question.result_due) == (
+        local(2026, 11, 30, 17, 0), local(2026, 12, 2, 17, 0)), "a 差评 without a track: the 限时整改 clock"
 
 
 def test_a_year_the_calendar_does_not_know_uses_weekdays_and_is_flagged() -> None:

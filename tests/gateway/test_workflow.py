@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels.ratings import Rating
 from gateway.core.domain import CaseStatus, Category
@@ -24,6 +27,8 @@ LEGAL = {
     (S.VALID, "rectify"): S.RECTIFYING,
     (S.RECTIFYING, "reply"): S.REPLIED,
     (S.NOT_VALID, "reply"): S.REPLIED,
+    (S.MALICIOUS, "reply"): S.REPLIED,
+    (S.CLOSED, "reopen_closed"): S.TRIAGED,
     (S.TRIAGED, "send_back"): S.NEEDS_REVIEW,
     (S.VERIFYING, "send_back"): S.NEEDS_REVIEW,
     (S.REPLIED, "return_visit"): S.RETURN_VISITED,
@@ -46,8 +51,10 @@ def test_legal_moves(status: CaseStatus, action: str) -> None:
     assert plan(facts(status), action, NOTE).target is LEGAL[(status, action)]
 
 
+# Legal only with the right facts (guards), tested below.
+GUARDED = {(S.TRIAGED, "close"), (S.TRIAGED, "reply"), (S.REPLIED, "visit_exception")}
 ILLEGAL = [(s, a) for s, a in itertools.product(CaseStatus, sorted(ACTIONS)) if (s, a) not in LEGAL
-           and not (s is S.TRIAGED and a == "close")]
+           and (s, a) not in GUARDED]
 
 
 @pytest.mark.parametrize(("status", "action"), ILLEGAL)
@@ -56,12 +63,64 @@ def test_illegal_moves_are_refused_with_the_reason(status: CaseStatus, action: s
         plan(facts(status), action, NOTE)
 
 
-def test_only_a_no_rectification_item_closes_straight_after_triage() -> None:
-    assert plan(facts(S.TRIAGED, Category.NONE), "close").target is S.CLOSED
-    with pytest.raises(WorkflowError, match="only items that need no rectification"):
+def test_only_praise_spam_and_empty_items_close_straight_after_triage() -> None:
+    for reason in ("praise", "spam", None):
+        assert plan(facts(S.TRIAGED, Category.NONE, reason=reason), "close").target is S.CLOSED
+        assert plan(facts(S.TRIAGED, Category.NONE, reason=reason, rating=Rating.SATISFIED), "close").target \
+            is S.CLOSED
+    with pytest.raises(WorkflowError, match="verified"):
         plan(facts(S.TRIAGED, Category.TIME_LIMITED), "close")
-    with pytest.raises(WorkflowError, match="closed, not verified"):
-        plan(facts(S.TRIAGED, Category.NONE), "start_verification")
+    with pytest.raises(WorkflowError, match="only a 差评 or a complaint on a rectification track is verified"):
+        plan(facts(S.TRIAGED, Category.NONE, reason="praise"), "start_verification")
+
+
+@pytest.mark.parametrize("rating", [Rating.DISSATISFIED, Rating.VERY_DISSATISFIED])
+@pytest.mark.parametrize("reason", ["inquiry", "suggestion", "praise", "spam", None])
+def test_every_bad_rating_is_verified_whatever_the_text(rating: Rating, reason: str | None) -> None:
+    """Issue 16: 非常不满意 with "请问办残疾证要带什么材料？" was closed on arrival."""
+    bad = facts(S.TRIAGED, Category.NONE, rating=rating, reason=reason, real_name=True)
+    with pytest.raises(WorkflowError, match="verified"):
+        plan(bad, "close")
+    with pytest.raises(WorkflowError, match="only an inquiry or a suggestion"):
+        plan(bad, "reply", NOTE)
+    assert plan(bad, "start_verification").target is S.VERIFYING
+
+
+@pytest.mark.parametrize("reason", ["inquiry", "suggestion"])
+def test_inquiries_and_suggestions_are_answered_before_they_close(reason: str) -> None:
+    question = facts(S.TRIAGED, Category.NONE, reason=reason)
+    with pytest.raises(WorkflowError, match="answered"):
+        plan(question, "close")
+    with pytest.raises(WorkflowError, match="needs a note"):
+        plan(question, "reply", " ")
+    assert plan(question, "reply", "材料清单已电话告知").target is S.REPLIED
+    assert plan(facts(S.REPLIED, Category.NONE, reason=reason), "close").target is S.CLOSED
+
+
+def test_an_unrated_real_name_complaint_needs_its_return_visit() -> None:
+    """Issue 16: an unrated real-name phone complaint closed from 已答复 without its visit."""
+    complaint = facts(S.REPLIED, Category.TIME_LIMITED, real_name=True)
+    with pytest.raises(WorkflowError, match="return visit"):
+        plan(complaint, "close")
+    assert plan(facts(S.REPLIED, Category.TIME_LIMITED, real_name=False), "close").target is S.CLOSED
+
+
+def test_a_visit_exception_needs_the_attempts_and_a_reason() -> None:
+    waiting = facts(S.REPLIED, rating=Rating.DISSATISFIED, real_name=True, failed_visits=2, max_visit_attempts=3)
+    with pytest.raises(WorkflowError, match="after 3 unreached calls"):
+        plan(waiting, "visit_exception", "电话停机")
+    exhausted = facts(S.REPLIED, rating=Rating.DISSATISFIED, real_name=True, failed_visits=3)
+    with pytest.raises(WorkflowError, match="needs a note"):
+        plan(exhausted, "visit_exception")
+    assert plan(exhausted, "visit_exception", "三次未接通，号码已停机").target is S.RETURN_VISITED
+
+
+@pytest.mark.parametrize("verdict", ["not_valid", "malicious"])
+def test_a_rejected_bad_review_can_be_told_and_closes_without_a_visit(verdict: str) -> None:
+    told = facts(S(verdict), rating=Rating.VERY_DISSATISFIED, real_name=True, verdict=verdict)
+    assert plan(told, "reply", "经核实，情况不属实").target is S.REPLIED
+    assert plan(facts(S.REPLIED, rating=Rating.VERY_DISSATISFIED, real_name=True, verdict=verdict),
+                "close").target is S.CLOSED
 
 
 def test_a_real_name_bad_review_needs_its_return_visit_before_closing() -> None:
@@ -91,4 +150,48 @@ def test_allowed_actions_lists_what_the_console_can_offer() -> None:
         "verify_valid", "verify_not_valid", "verify_malicious", "send_back"}
     assert {t.action for t in allowed_actions(facts(S.TRIAGED, Category.NONE))} == {
         "flag_for_review", "close", "send_back"}
-    assert allowed_actions(facts(S.CLOSED)) == []
+    assert {t.action for t in allowed_actions(facts(S.TRIAGED, Category.NONE, reason="inquiry"))} == {
+        "flag_for_review", "reply", "send_back"}
+    assert {t.action for t in allowed_actions(facts(S.CLOSED))} == {"reopen_closed"}
+
+
+# ----- property: random action sequences ---------------------------------------------------------
+
+VERDICT_OF = {"verify_valid": "valid", "verify_not_valid": "not_valid", "verify_malicious": "malicious"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    category=st.sampled_from(list(Category)),
+    rating=st.none() | st.sampled_from(list(Rating)),
+    real_name=st.booleans(),
+    reason=st.sampled_from([None, "praise", "spam", "inquiry", "suggestion", "attitude"]),
+    steps=st.lists(st.tuples(st.sampled_from(sorted(ACTIONS)), st.integers(0, 4)), max_size=40),
+)
+def test_random_action_sequences_never_close_a_real_name_bad_review_unvisited(
+        category: Category, rating: Rating | None, real_name: bool, reason: str | None,
+        steps: list[tuple[str, int]]) -> None:
+    """Whatever a person, a command or a job tries, in any order: a real-name 差评 (or unrated
+    complaint) that was adopted reaches 办结 only after its return visit (or 回访未果 after the
+    attempts), and a 差评 is never closed without a verdict."""
+    current = CaseFacts(status=S.TRIAGED, category=category, rating=rating, real_name=real_name, reason=reason)
+    visited = verified = False
+    for action, failed in steps:
+        current = replace(current, failed_visits=failed)
+        try:
+            target = plan(current, action, NOTE).target
+        except WorkflowError:
+            continue
+        if action in ("return_visit", "visit_exception"):
+            visited = True
+        if action in ("reopen", "reopen_closed"):
+            visited = False
+        if action in VERDICT_OF:
+            verified = True
+            current = replace(current, verdict=VERDICT_OF[action])
+        current = replace(current, status=target)
+        if target is S.CLOSED:
+            if current.needs_return_visit:
+                assert visited, f"closed unvisited after {steps}"
+            if current.is_bad:
+                assert verified, f"a 差评 closed without 核实 after {steps}"

@@ -60,7 +60,7 @@ async def test_overdue_list_merges_both_kinds_of_deadline(services: Services) ->
     coordinated = await ingest(services, "o3", "x #coordinated")
     malicious = await ingest(services, "o4", "x #immediate")
     answered = await ingest(services, "o5", "x #immediate")
-    await ingest(services, "o6", "谢谢")  # no rectification: closed at once
+    await ingest(services, "o6", "谢谢", rating="满意", reasons=[])  # praise: closed at once (a 差评 never is)
     await set_columns(services, late_result, first_responded_at=local(*MON, 12, 0))
     await set_columns(services, coordinated, result_due=local(2026, 11, 4, 17, 0))
     for case_id, actions in ((malicious, ("start_verification", "verify_malicious")),
@@ -78,7 +78,8 @@ async def test_overdue_list_merges_both_kinds_of_deadline(services: Services) ->
     assert [r["id"] for r in tuesday_rows] == [missed_call]
     assert [r["id"] for r in page1.rows] == [missed_call, late_result]
     assert [r["id"] for r in page2.rows] == [coordinated] and page2.cursor is None
-    assert page1.rows[0]["missed"] == ["first_response"] and page1.rows[1]["missed"] == ["result"]
+    # The missed call back also missed its rectification (立整立改: due at the close of 3 November).
+    assert page1.rows[0]["missed"] == ["first_response", "result"] and page1.rows[1]["missed"] == ["result"]
     assert page1.rows[0]["overdue_seconds"] == (friday - local(*MON, 11, 0)).total_seconds()
     assert elsewhere.rows == []
 

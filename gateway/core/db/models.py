@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -121,8 +122,13 @@ class Case(Base):
     first_response_due: Mapped[datetime | None]
     result_due: Mapped[datetime | None]
     deadline_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 协调整改: the result deadline is the configured default until a person sets a date.
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     first_responded_at: Mapped[datetime | None]
     result_at: Mapped[datetime | None]
+    # A closed case a supervisor reopened (重新办理): when, and how often; its deadlines restart then.
+    reopened_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Handling beyond the state machine (see gateway/console/actions.py).
     department: Mapped[str | None] = mapped_column(String(100))
@@ -263,6 +269,21 @@ class CalendarOverride(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+
+
+class CalendarSchedule(Base):
+    """One year's official schedule (国务院办公厅 holiday notice), imported by ``hcp calendar import``.
+
+    The days themselves are rows of ``calendar_overrides``; this row records that the year was
+    entered, so staff pages stop warning that next year's schedule is missing."""
+
+    __tablename__ = "calendar_schedules"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str | None] = mapped_column(String(200))
+    holidays: Mapped[int] = mapped_column(Integer)
+    workdays: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
 
 
 class TriageCorrection(Base):

@@ -29,6 +29,7 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     "bad_time_limited", "rectified_time_limited", "on_time_time_limited",
     "bad_coordinated", "rectified_coordinated", "on_time_coordinated",
     "replied", "rn_bad", "rn_visit_due", "rn_visited", "visited", "visit_answered", "satisfied",
+    "complaints",
 )
 
 
@@ -66,6 +67,7 @@ class ResultsDaily(Base):
     visited: Mapped[int] = mapped_column(Integer, default=0)
     visit_answered: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    complaints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # The triage queue: status needs_review ordered by first-response deadline, then confidence.

@@ -1,0 +1,94 @@
+"""Who sent a mail: the addr-spec of From (or Reply-To), split from the raw header *before* any
+encoded word is decoded.
+
+Decoding first is how a sender gets forged or lost: ``=?utf-8?Q?boss=40county.gov.cn?=
+<someone@else.example>`` decodes to ``boss@county.gov.cn <someone@else.example>``, and an encoded
+display name holding a comma (``张三, 办公室``) decodes into two "addresses".  So each encoded word
+is replaced by an opaque placeholder, ``email.utils.getaddresses`` splits the header on its real
+commas and angle brackets, and only then are the display names decoded (leniently, by
+``decode.decode_header_value``).  What ``getaddresses`` leaves unsplit (``Name name@host`` without
+brackets, a trailing dot) is mended here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import Any
+
+from channels.contact import normalize_email
+from channels.email.decode import decode_header_value
+
+_WORD = re.compile(r"=\?[^?\s*]+(?:\*[^?\s]*)?\?[bBqQ]\?[^?\r\n]*?\?=")
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+_ADDRESS_LIKE = re.compile(r"[A-Za-z0-9._%+!#$&'*/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_FOLD = re.compile(r"\r?\n[ \t]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """One mailbox of an address header: ``address`` is None when the addr-spec is not usable."""
+
+    name: str
+    address: str | None
+    name_mismatch: bool = False
+    """The display name looks like an e-mail address other than ``address`` (a forgery sign)."""
+
+
+def _split(value: str) -> list[tuple[str, str]]:
+    try:
+        return getaddresses([value], strict=False)  # type: ignore[call-arg]  # Python ≥ 3.11.10
+    except TypeError:
+        return getaddresses([value])
+
+
+def mailboxes(raw: str) -> list[Mailbox]:
+    """The mailboxes of a raw (undecoded) address header value, in order."""
+    if not raw or not raw.strip():
+        return []
+    words: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        words.append(match.group(0))
+        return f"\ue000{len(words) - 1}\ue001"
+
+    value = _WORD.sub(hide, _FOLD.sub(" ", raw))
+    found: list[Mailbox] = []
+    for display, address in _split(value):
+        found.append(_mailbox(display, address, words))
+    return found
+
+
+def _mailbox(display: str, address: str, words: list[str]) -> Mailbox:
+    address = address.strip().strip("<>").strip()
+    if " " in address or "\t" in address:
+        # ``Name name@host`` without brackets: the last token with an @ is the address.
+        tokens = address.split()
+        at = [i for i, token in enumerate(tokens) if "@" in token]
+        if at:
+            address = tokens[at[-1]]
+            display = display or " ".join(tokens[:at[-1]] + tokens[at[-1] + 1:])
+    address = address.strip("<>").rstrip(".")
+    usable: str | None = None
+    if not _PLACEHOLDER.search(address):
+        try:
+            usable = normalize_email(address)
+        except ValueError:
+            usable = None
+    name = decode_header_value(_PLACEHOLDER.sub(lambda m: words[int(m.group(1))], display))
+    name = name.strip().strip('"').strip("'").strip()
+    shown = {found.lower().rstrip(".") for found in _ADDRESS_LIKE.findall(name)}
+    mismatch = bool(shown) and shown != {usable}
+    if shown or (usable and name.lower() == usable):
+        name = ""
+    return Mailbox(name=name[:50].strip(), address=usable, name_mismatch=mismatch)
+
+
+def raw_header(message: Any, name: str) -> str:
+    """The first ``name`` header exactly as stored (encoded words and 8-bit bytes intact)."""
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return str(value)
+    return ""

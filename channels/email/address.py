@@ -77,7 +77,9 @@ def _mailbox(display: str, address: str, words: list[str]) -> Mailbox:
         except ValueError:
             usable = None
     name = decode_header_value(_PLACEHOLDER.sub(lambda m: words[int(m.group(1))], display))
-    name = name.strip().strip('"').strip("'").strip()
+    name = name.strip()
+    if len(name) > 1 and name[0] == name[-1] and name[0] in "\"'":  # quotes left around a decoded word
+        name = name[1:-1].strip()
     shown = {found.lower().rstrip(".") for found in _ADDRESS_LIKE.findall(name)}
     mismatch = bool(shown) and shown != {usable}
     if shown or (usable and name.lower() == usable):

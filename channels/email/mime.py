@@ -174,11 +174,14 @@ class _Walker:
 
     def unsplit(self, part: Message, path: str, branch: _Branch, *, resource: bool, depth: int) -> None:
         """A multipart whose parts the parser could not split: find the real boundary, else text."""
-        body = str(part.get_payload() or "")
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            data = b""
+        body = data.decode("ascii", "surrogateescape")
         boundary = sniff_boundary(body)
         if boundary and '"' not in boundary and depth < _MAX_DEPTH:
             head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'.encode()
-            again = BytesParser(policy=policy.compat32).parsebytes(head + body.encode("utf-8", "surrogateescape"))
+            again = BytesParser(policy=policy.compat32).parsebytes(head + data)
             if isinstance(again.get_payload(), list):
                 self.recovered += 1
                 self.defects.append("BoundaryRecovered")
@@ -186,7 +189,6 @@ class _Walker:
                 return
         self.defects.append("MultipartReadAsText")
         record = PartRecord(path or "1", part.get_content_type(), TEXT, "multipart without parts, read as text")
-        data = body.encode("utf-8", "surrogateescape")
         branch.records.append(record)
         branch.segments.append(Segment("plain", self.decode(part, data), record))
 
@@ -283,6 +285,15 @@ def _leaves(part: Message) -> list[Message]:
     return [sub for sub in part.walk() if not isinstance(sub.get_payload(), list)]
 
 
+def _raw_param(part: Message, header_name: str, param: str) -> str:
+    for key, value in part.raw_items():
+        if key.lower() == header_name:
+            match = re.search(rf'(?:^|;)\s*{param}\s*=\s*(?:"([^"]*)"|([^;\s]+))', str(value), re.I)
+            if match:
+                return decode_header_value(match.group(1) if match.group(1) is not None else match.group(2))
+    return ""
+
+
 def _content(part: Message) -> bytes:
     payload = part.get_payload()
     if part.get_content_type().startswith("message/") and isinstance(payload, list):
@@ -304,6 +315,10 @@ def _attachment_name(part: Message, index: int) -> str:
         name = decode_bytes(data, charset)[0]
     else:
         name = decode_header_value(raw) if raw else ""
+    if "\ufffd" in name:
+        # Raw 8-bit bytes in the parameter (Foxmail's GBK names): ``get_param`` has already replaced
+        # them, so read the stored header, whose bytes are still intact.
+        name = _raw_param(part, "content-disposition", "filename") or _raw_param(part, "content-type", "name") or name
     name = _CONTROL.sub("", name).replace("/", "_").replace("\\", "_").strip().strip(".").strip()
     if not name:
         content_type = part.get_content_type()

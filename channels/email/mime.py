@@ -180,8 +180,8 @@ class _Walker:
         body = data.decode("ascii", "surrogateescape")
         boundary = sniff_boundary(body)
         if boundary and '"' not in boundary and depth < _MAX_DEPTH:
-            head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'.encode()
-            again = BytesParser(policy=policy.compat32).parsebytes(head + data)
+            head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'
+            again = BytesParser(policy=policy.compat32).parsebytes(head.encode("utf-8", "surrogateescape") + data)
             if isinstance(again.get_payload(), list):
                 self.recovered += 1
                 self.defects.append("BoundaryRecovered")
@@ -311,8 +311,11 @@ def _attachment_name(part: Message, index: int) -> str:
     raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
     if isinstance(raw, tuple):  # RFC 2231: (charset, language, value)
         charset, _, value = raw
-        data = value.encode("latin-1", "surrogateescape") if isinstance(value, str) else value
-        name = decode_bytes(data, charset)[0]
+        try:
+            data = value.encode("latin-1", "surrogateescape") if isinstance(value, str) else value
+            name = decode_bytes(data, charset)[0]
+        except UnicodeEncodeError:  # already text (bytes the parser had to replace)
+            name = str(value)
     else:
         name = decode_header_value(raw) if raw else ""
     if "\ufffd" in name:

@@ -69,18 +69,21 @@ def _more_headers(lines: list[bytes], start: int) -> bool:
 
 
 def sniff_boundary(body: str) -> str | None:
-    """The boundary a multipart body really uses: the ``--token`` line most often followed by
-    part headers (``Content-…:``), or None."""
+    """The boundary a multipart body really uses, or None.
+
+    Candidates are ``--token`` lines followed by part headers (``Content-…:``) or a blank line.  The first one
+    wins: a multipart's own first delimiter comes before any nested part's (a nested multipart
+    may well repeat its delimiter more often, and its close delimiter may be cut off).
+    """
     lines = body.split("\n")
-    counts: dict[str, int] = {}
     for index, line in enumerate(lines):
         match = _DELIMITER.match(line)
         if not match or not match.group(1).strip("-"):
             continue
         token = match.group(1)
+        if match.group(2) is not None:
+            continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
-        if match.group(2) is None and _PART_HEADER.match(following):
-            counts[token] = counts.get(token, 0) + 1
-    if not counts:
-        return None
-    return max(counts, key=lambda token: counts[token])
+        if _PART_HEADER.match(following) or not following.strip():  # headers, or none (plain text)
+            return token
+    return None

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.utils import getaddresses
-from typing import Any
 
 from channels.contact import normalize_email
 from channels.email.decode import decode_header_value
+
+__all__ = ["Mailbox", "mailboxes"]
 
 _WORD = re.compile(r"=\?[^?\s*]+(?:\*[^?\s]*)?\?[bBqQ]\?[^?\r\n]*?\?=")
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
@@ -85,12 +86,3 @@ def _mailbox(display: str, address: str, words: list[str]) -> Mailbox:
     if shown or (usable and name.lower() == usable):
         name = ""
     return Mailbox(name=name[:50].strip(), address=usable, name_mismatch=mismatch)
-
-
-def raw_header(message: Any, name: str) -> str:
-    """The first ``name`` header exactly as stored (encoded words and 8-bit bytes intact)."""
-    wanted = name.lower()
-    for key, value in message.raw_items():
-        if key.lower() == wanted:
-            return str(value)
-    return ""

@@ -247,11 +247,23 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def raw_header(message: Any, name: str) -> str | None:
+    """The first ``name`` header exactly as stored (encoded words and 8-bit bytes intact).
+
+    The loop, identity and sender steps read a dozen headers of every mail; the first values
+    are indexed once per message instead of scanning the header list for each."""
+    index = message.__dict__.get("_hcp_first_headers")
+    if index is None:
+        index = {}
+        for key, value in message.raw_items():
+            index.setdefault(key.lower(), value)
+        message.__dict__["_hcp_first_headers"] = index
+    value = index.get(name.lower())
+    return None if value is None else str(value)
+
+
 def header(message: Any, name: str) -> str:
     """The decoded value of ``name`` (first occurrence) read from the raw stored header, so
     unlabelled 8-bit bytes reach ``decode_header_value`` intact."""
-    wanted = name.lower()
-    for key, value in message.raw_items():
-        if key.lower() == wanted:
-            return decode_header_value(value)
-    return ""
+    value = raw_header(message, name)
+    return "" if value is None else decode_header_value(value)

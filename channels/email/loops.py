@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
 
-from channels.email.decode import header
+from channels.email.decode import header, raw_header
 
 _ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)$", re.I)
 _AUTO_SUBJECT = re.compile(
@@ -44,7 +44,7 @@ def classify(message: Message) -> Verdict | None:
     content_type = message.get_content_type()
     if content_type == "multipart/report":
         return Verdict("bounce", f"multipart/report ({message.get_param('report-type') or 'report'})")
-    if message.get("X-Failed-Recipients"):
+    if raw_header(message, "X-Failed-Recipients"):
         return Verdict("bounce", "X-Failed-Recipients")
     _, sender = parseaddr(header(message, "From"))
     local = sender.rpartition("@")[0] if "@" in sender else sender
@@ -57,7 +57,7 @@ def classify(message: Message) -> Verdict | None:
                  # Exchange marks mail its inbox rules sent (out-of-office by rule, auto-forwards);
                  # procmail, RT and list servers mark theirs with X-Loop.  Answering either loops.
                  "X-MS-Exchange-Inbox-Rules-Loop", "X-Loop"):
-        if message.get(name) is not None:
+        if raw_header(message, name) is not None:
             return Verdict("auto", name)
     suppress = header(message, "X-Auto-Response-Suppress").lower()
     if suppress and _SUPPRESS_ALL.search(suppress):

@@ -23,8 +23,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from channels.contact import normalize_phone
-from channels.email.address import Mailbox, mailboxes, raw_header
-from channels.email.decode import header, html_to_text
+from channels.email.address import Mailbox, mailboxes
+from channels.email.decode import header, html_to_text, raw_header
 from channels.email.loops import BounceRecipient, Verdict, bounced_recipients, classify
 from channels.email.mime import ALTERNATIVE, ATTACHMENT, SKIPPED, PartRecord, walk
 from channels.email.msgid import check_references, extract_ids
@@ -154,8 +154,8 @@ def step_sender(ctx: MailContext) -> None:
     like another address than its own is flagged (``sender_name_mismatch``) and not used as a name.
     """
     assert ctx.message is not None
-    sender = next(iter(mailboxes(raw_header(ctx.message, "From"))), Mailbox("", None))
-    reply_to = [box for box in mailboxes(raw_header(ctx.message, "Reply-To")) if box.address]
+    sender = next(iter(mailboxes(raw_header(ctx.message, "From") or "")), Mailbox("", None))
+    reply_to = [box for box in mailboxes(raw_header(ctx.message, "Reply-To") or "") if box.address]
     if sender.name_mismatch:
         ctx.extra["sender_name_mismatch"] = True
     chosen = reply_to[0] if len(reply_to) == 1 else sender

@@ -33,7 +33,6 @@ from channels.intake import Attachment
 
 TEXT, ALTERNATIVE, ATTACHMENT, SKIPPED = "text", "alternative", "attachment", "skipped"
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_MEANINGFUL = re.compile(r"[\W_]+")
 _HTML_HIDDEN = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>", re.I | re.S)
 _HTML_TAG = re.compile(r"<[^>]*>")
@@ -322,7 +321,7 @@ def _attachment_name(part: Message, index: int) -> str:
         # Raw 8-bit bytes in the parameter (Foxmail's GBK names): ``get_param`` has already replaced
         # them, so read the stored header, whose bytes are still intact.
         name = _raw_param(part, "content-disposition", "filename") or _raw_param(part, "content-type", "name") or name
-    name = _CONTROL.sub("", name).replace("/", "_").replace("\\", "_").strip().strip(".").strip()
+    name = one_line(name).replace("/", "_").replace("\\", "_").strip().strip(".").strip()
     if not name:
         content_type = part.get_content_type()
         if content_type == "message/rfc822":
@@ -330,7 +329,7 @@ def _attachment_name(part: Message, index: int) -> str:
             inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 subject = decode_header_value(inner[0].get("Subject"))
-            name = (_CONTROL.sub("", subject).replace("/", "_").replace("\\", "_").strip()[:80] or
+            name = (one_line(subject).replace("/", "_").replace("\\", "_").strip()[:80] or
                     f"message-{index}") + ".eml"
         else:
             subtype = re.sub(r"[^\w.+-]", "", part.get_content_subtype() or "")[:10] or "bin"

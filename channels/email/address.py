@@ -35,6 +35,8 @@ class Mailbox:
     address: str | None
     name_mismatch: bool = False
     """The display name looks like an e-mail address other than ``address`` (a forgery sign)."""
+    spec: str = ""
+    """The addr-spec as written, even when it is not a usable address (``MAILER-DAEMON``)."""
 
 
 def _split(value: str) -> list[tuple[str, str]]:
@@ -83,6 +85,9 @@ def _mailbox(display: str, address: str, words: list[str]) -> Mailbox:
         name = name[1:-1].strip()
     shown = {found.lower().rstrip(".") for found in _ADDRESS_LIKE.findall(name)}
     mismatch = bool(shown) and shown != {usable}
-    if shown or (usable and name.lower() == usable):
-        name = ""
-    return Mailbox(name=name[:50].strip(), address=usable, name_mismatch=mismatch)
+    if mismatch:
+        name = ""  # a forged name is no name
+    elif shown:  # "王小明 (wangxm@example.cn)": the name without its own address
+        name = _ADDRESS_LIKE.sub("", name).strip(" ()<>[]\"'")
+    return Mailbox(name=name[:50].strip(), address=usable, name_mismatch=mismatch,
+                   spec=address if not _PLACEHOLDER.search(address) else "")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import parseaddr
 
+from channels.email.address import mailboxes
 from channels.email.decode import header, raw_header
 
 _ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)$", re.I)
@@ -46,7 +46,10 @@ def classify(message: Message) -> Verdict | None:
         return Verdict("bounce", f"multipart/report ({message.get_param('report-type') or 'report'})")
     if raw_header(message, "X-Failed-Recipients"):
         return Verdict("bounce", "X-Failed-Recipients")
-    _, sender = parseaddr(header(message, "From"))
+    # Split before decoding (address.py): an encoded display name "postmaster@…" must not make a
+    # citizen's mail look like a bounce.
+    boxes = mailboxes(raw_header(message, "From") or "")
+    sender = boxes[0].spec if boxes else ""
     local = sender.rpartition("@")[0] if "@" in sender else sender
     if local and _ROBOT_SENDERS.match(local):
         return Verdict("bounce", f"sender {local.lower()}")

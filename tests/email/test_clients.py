@@ -269,6 +269,18 @@ def test_exchange_and_x_loop_auto_replies(kind: str) -> None:
     assert parsed.intake is None and parsed.verdict is not None and parsed.verdict.kind == "auto"
 
 
+def test_robot_sender_is_judged_on_the_address_not_the_display_name() -> None:
+    forged = parse_email(_from("=?utf-8?Q?postmaster=40county.gov.cn?= <wangxm@example.cn>"))
+    assert forged.verdict is None and forged.intake is not None
+    bare = parse_email(_from("MAILER-DAEMON (Mail Delivery System)"))
+    assert bare.verdict is not None and bare.verdict.kind == "bounce"
+
+
+def test_display_name_with_its_own_address_keeps_the_name() -> None:
+    intake = parse_email(_from("王小明 (wangxm@example.cn) <wangxm@example.cn>")).intake
+    assert intake is not None and intake.contact.name == "王小明" and "sender_name_mismatch" not in intake.extra
+
+
 def test_outlook_person_mail_is_not_an_auto_reply() -> None:
     raw, _ = clients.outlook_with_attachment()
     assert parse_email(raw).verdict is None

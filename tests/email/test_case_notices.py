@@ -1,5 +1,5 @@
 """What the adapter noticed reaches the case page: the malformed-mail and forged-sender notices,
-and the iPhone's inline photos as images."""
+and inline photos as images (those a browser can show)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ async def test_case_page_shows_notices_and_inline_photos(services: Services) -> 
            "Message-ID: <notice@example.cn>\r\nContent-Type: multipart/related\r\n\r\n"
            f"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>{COMPLAINT}</p><img src=\"cid:p1@x\">\r\n"
            "--rel\r\nContent-Type: image/jpeg\r\nContent-ID: <p1@x>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           ).encode() + b64(image) + b"\r\n--rel--\r\n"
+           ).encode() + b64(image) + (
+        b"\r\n--rel\r\nContent-Type: image/heic; name=IMG_2031.HEIC\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ) + b64(b"\x00\x00\x00\x18ftypheic") + b"\r\n--rel--\r\n"
     intake = parse_email(raw).intake
     assert intake is not None and intake.contact.email == "someone@else.example"
     result = await services.ingestor.ingest(intake)
@@ -35,3 +37,5 @@ async def test_case_page_shows_notices_and_inline_photos(services: Services) -> 
         match = re.search(r'<img src="(/cases/[^"]+/files/[0-9a-f]+)" alt="attachment-1.jpeg"', page.text)
         assert match, "the inline photo is shown"
         assert (await client.get(match.group(1))).content == image
+        # A photo browsers cannot show (HEIC from a Mac) is a link, not a broken image.
+        assert 'alt="IMG_2031.HEIC"' not in page.text and ">IMG_2031.HEIC</a>" in page.text

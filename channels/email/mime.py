@@ -120,7 +120,7 @@ class _Walker:
 
     def visit(self, part: Message, path: str, branch: _Branch, *, resource: bool = False, depth: int = 0) -> None:
         self.defects += [type(defect).__name__ for defect in part.defects]
-        content_type = part.get_content_type()
+        content_type = _type(part)
         if content_type.startswith("message/") or not content_type.startswith("multipart/"):
             self.leaf(part, path, branch, resource=resource)
             return
@@ -146,7 +146,7 @@ class _Walker:
         for index, child in enumerate(children):
             sub = _Branch()
             child_path = _child(path, index)
-            content_type = child.get_content_type()
+            content_type = _type(child)
             if content_type in _RENDERINGS:
                 self.defects += [type(defect).__name__ for defect in child.defects]
                 sub.records.append(PartRecord(child_path, content_type, ALTERNATIVE,
@@ -179,7 +179,7 @@ class _Walker:
         body = data.decode("ascii", "surrogateescape")
         boundary = sniff_boundary(body)
         if boundary and '"' not in boundary and depth < _MAX_DEPTH:
-            head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\r\n\r\n'
+            head = f'Content-Type: {_type(part)}; boundary="{boundary}"\r\n\r\n'
             again = BytesParser(policy=policy.compat32).parsebytes(head.encode("utf-8", "surrogateescape") + data)
             if isinstance(again.get_payload(), list):
                 self.recovered += 1
@@ -187,7 +187,7 @@ class _Walker:
                 self.visit(again, path, branch, resource=resource, depth=depth + 1)
                 return
         self.defects.append("MultipartReadAsText")
-        record = PartRecord(path or "1", part.get_content_type(), TEXT, "multipart without parts, read as text")
+        record = PartRecord(path or "1", _type(part), TEXT, "multipart without parts, read as text")
         branch.records.append(record)
         branch.segments.append(Segment("plain", self.decode(part, data), record))
 
@@ -195,7 +195,7 @@ class _Walker:
 
     def leaf(self, part: Message, path: str, branch: _Branch, *, resource: bool) -> None:
         path = path or "1"
-        content_type = part.get_content_type()
+        content_type = _type(part)
         disposition = (part.get_content_disposition() or "").lower()
         named = bool(part.get_param("filename", header="content-disposition") or part.get_param("name"))
         if (content_type in ("text/plain", "text/html") and disposition != "attachment" and not named
@@ -231,9 +231,7 @@ class _Walker:
         return self.decode(part, data)
 
     def attachment(self, part: Message, index: int) -> Attachment:
-        media_type = part.get_content_type()
-        if not _MEDIA_TYPE.match(media_type) or len(media_type) > 127:
-            media_type = "application/octet-stream"
+        media_type = _type(part)
         content = _content(part)
         name = _attachment_name(part, index)
         content_id = one_line(str(part.get("Content-ID") or "")).strip("<> ")[:255] or None
@@ -265,6 +263,13 @@ def _choose(branches: list[_Branch]) -> int:
         if scores[index] >= 0 and branch.segments[0].kind == "plain" and scores[index] >= best * PLAIN_NEAR_TIE:
             return index
     return len(scores) - 1 - scores[::-1].index(best)  # the last of equals: RFC 2046 puts the richest last
+
+
+def _type(part: Message) -> str:
+    """The part's media type, or ``application/octet-stream`` when it is not one (a folded line
+    break or other junk must not reach a log line or the attachment row)."""
+    content_type = part.get_content_type()
+    return content_type if len(content_type) <= 127 and _MEDIA_TYPE.match(content_type) else "application/octet-stream"
 
 
 def _child(path: str, index: int) -> str:
@@ -323,7 +328,7 @@ def _attachment_name(part: Message, index: int) -> str:
         name = _raw_param(part, "content-disposition", "filename") or _raw_param(part, "content-type", "name") or name
     name = one_line(name).replace("/", "_").replace("\\", "_").strip().strip(".").strip()
     if not name:
-        content_type = part.get_content_type()
+        content_type = _type(part)
         if content_type == "message/rfc822":
             subject = ""
             inner = part.get_payload()

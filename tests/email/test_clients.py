@@ -294,3 +294,15 @@ def test_fixture_hashes_are_stable() -> None:
     """The fixtures are deterministic, so a failure names the same bytes on every machine."""
     raw, _ = clients.iphone_with_photos()
     assert hashlib.sha256(raw).hexdigest() == hashlib.sha256(clients.iphone_with_photos()[0]).hexdigest()
+
+
+def test_junk_content_type_never_reaches_the_log_or_the_row() -> None:
+    raw = message([("From", "a@example.cn"), ("Subject", "x"), ("Content-Type", 'multipart/mixed; boundary="j"')],
+                  CRLF + multipart("multipart/mixed", "j", [
+                      part([("Content-Type", "text/plain; charset=utf-8")], COMPLAINT.encode()),
+                      part([("Content-Type", "image/\r\n\tjpeg; name=a.jpg"), ("Content-Transfer-Encoding", "base64")],
+                           b64(photo("junk")))]).split(CRLF + CRLF, 1)[1])
+    parsed = parse_email(raw)
+    assert parsed.intake is not None
+    assert [r.content_type for r in parsed.parts] == ["text/plain", "application/octet-stream"]
+    assert parsed.intake.attachments[0].content == photo("junk")

@@ -115,6 +115,8 @@ class Attachment(_Frozen):
     sha256: Sha256 | None = None
     content: bytes | None = Field(default=None, repr=False)
     rejected: str | None = None
+    content_id: Annotated[str, StringConstraints(max_length=255)] | None = None
+    """An e-mail part's Content-ID (without brackets): an HTML text shows the part as ``cid:…``."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -38,12 +38,18 @@ def codec_for(label: str | None) -> str | None:
         return None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a label with a NUL byte in it
         return None
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode ``data``; return ``(text, codec used)``.  Never raises."""
+    """Decode ``data``; return ``(text, codec used)``.  Never raises.
+
+    When the first codec that fits most of the text fails on a few bytes only (a UTF-8 body with
+    one bad byte, a GBK footer a relay appended to a UTF-8 mail), only those bytes are decoded
+    otherwise (``segments`` in the codec name): the rest is not turned into mojibake by decoding
+    the whole body as GB18030.
+    """
     tried: list[str] = []
     first = codec_for(declared)
     for codec in ([first] if first else []) + list(FALLBACKS):
@@ -52,16 +58,65 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
         tried.append(codec)
         try:
             return data.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
+        except UnicodeDecodeError:
+            mostly = _mostly(data, codec)
+            if mostly is not None:
+                return mostly, f"{codec}+segments"
+        except LookupError:
             continue
     return data.decode("utf-8", errors="replace"), "utf-8-replace"
 
 
+_BAD_RUN = re.compile("[\udc80-\udcff]+")
+
+
+def _mostly(data: bytes, codec: str) -> str | None:
+    """``data`` in ``codec`` with its undecodable runs decoded one by one, when at least as many
+    non-ASCII characters decode cleanly as bytes fail; else None (the label is plainly wrong)."""
+    try:
+        text = data.decode(codec, errors="surrogateescape")
+    except (UnicodeDecodeError, LookupError):  # a codec without surrogateescape support
+        return None
+    bad = sum(len(run) for run in _BAD_RUN.findall(text))
+    good = sum(1 for ch in text if ch > "\x7f") - bad
+    if good < bad:
+        return None
+    alternates = [c for c in ("utf-8", "gb18030") if c != codec]
+    out: list[str] = []
+    position = 0
+    for match in _BAD_RUN.finditer(text):
+        if match.start() < position:  # its first byte was taken by the previous run's fix
+            continue
+        out.append(text[position:match.start()])
+        run = match.group(0).encode("utf-8", "surrogateescape")
+        # A GBK character whose second byte is ASCII (0x40-0x7e) leaves that byte decoded as a
+        # letter after the failing lead byte: try the run with the next character as well.
+        following = text[match.end():match.end() + 1]
+        candidates = [run]
+        if following and "\x40" <= following <= "\x7e":
+            candidates.insert(0, run + following.encode("ascii"))
+        out.append("\ufffd" * len(run))
+        position = match.end()
+        for candidate, alternate in ((c, a) for c in candidates for a in alternates):
+            try:
+                out[-1] = candidate.decode(alternate)
+            except UnicodeDecodeError:
+                continue
+            position = match.end() + len(candidate) - len(run)
+            break
+    out.append(text[position:])
+    return "".join(out)
+
+
 # ----- headers -------------------------------------------------------------------------------------
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+# The payload may hold spaces: broken mailers write them unencoded inside Q and B words.
+_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\r\n]*?)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Everything ``str.splitlines`` breaks on: a header value holding one of these makes
+# ``email.policy.default`` refuse the header, so our acknowledgement could never be sent.
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _PLAIN_HEADER = re.compile(r"(?:(?!=\?)[\x20-\x7e])*")
 
@@ -118,7 +173,12 @@ def decode_header_value(value: str | bytes | None) -> str:
         position = match.end()
     flush()
     out.append(text[position:])
-    return _CONTROL.sub("", "".join(out)).strip()
+    return one_line("".join(out))
+
+
+def one_line(value: str) -> str:
+    """``value`` as one header line: line breaks become spaces, other control characters go."""
+    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", value)).strip()
 
 
 # ----- HTML ---------------------------------------------------------------------------------------
@@ -187,11 +247,23 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def raw_header(message: Any, name: str) -> str | None:
+    """The first ``name`` header exactly as stored (encoded words and 8-bit bytes intact).
+
+    The loop, identity and sender steps read a dozen headers of every mail; the first values
+    are indexed once per message instead of scanning the header list for each."""
+    index = message.__dict__.get("_hcp_first_headers")
+    if index is None:
+        index = {}
+        for key, value in message.raw_items():
+            index.setdefault(key.lower(), value)
+        message.__dict__["_hcp_first_headers"] = index
+    value = index.get(name.lower())
+    return None if value is None else str(value)
+
+
 def header(message: Any, name: str) -> str:
     """The decoded value of ``name`` (first occurrence) read from the raw stored header, so
     unlabelled 8-bit bytes reach ``decode_header_value`` intact."""
-    wanted = name.lower()
-    for key, value in message.raw_items():
-        if key.lower() == wanted:
-            return decode_header_value(value)
-    return ""
+    value = raw_header(message, name)
+    return "" if value is None else decode_header_value(value)

@@ -11,6 +11,7 @@ This module is pure: no database, no network, no ``gateway`` imports.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,18 +19,22 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from channels.contact import normalize_email, normalize_phone
-from channels.email.decode import decode_bytes, decode_header_value, header, html_to_text
+from channels.contact import normalize_phone
+from channels.email.address import Mailbox, mailboxes
+from channels.email.decode import header, html_to_text, raw_header
 from channels.email.loops import BounceRecipient, Verdict, bounced_recipients, classify
+from channels.email.mime import ALTERNATIVE, ATTACHMENT, SKIPPED, PartRecord, walk
 from channels.email.msgid import check_references, extract_ids
 from channels.email.quotes import strip_quotes_and_signature
+from channels.email.repair import unfold_orphans
 from channels.intake import MAX_SUBJECT_CHARS, MAX_TEXT_CHARS, Attachment, Intake, IntakeError, RawOriginal
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-_MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _CODE_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,4})(\d{8})-(\d{4,6})(?![0-9])")
 _PHONE_RE = re.compile(
     # The leading look-ahead lets the engine skip every position that cannot start a number
@@ -71,6 +76,9 @@ class MailContext:
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     charsets: list[str] = field(default_factory=list)
+    parts: list[PartRecord] = field(default_factory=list)
+    """Where each MIME leaf part went (``mime.walk``)."""
+    defects: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +89,32 @@ class ParsedMail:
     intake: Intake | None
     verdict: Verdict | None = None
     bounces: tuple[BounceRecipient, ...] = ()
+    parts: tuple[PartRecord, ...] = ()
 
 
 # ----- steps -----------------------------------------------------------------------------------
 
 def step_parse(ctx: MailContext) -> None:
+    """Bytes → ``Message``; a header block broken by an unindented continuation line is mended and
+    read again (``repair.unfold_orphans``), the defect kept for the message's ``extra``."""
     if not ctx.raw or not ctx.raw.strip():
         raise UnparseableEmail("empty message")
-    try:
-        message = BytesParser(policy=policy.compat32).parsebytes(ctx.raw)
-    except Exception as exc:  # the parser is lenient; anything raised here is truly broken input
-        raise UnparseableEmail(f"not a MIME message: {type(exc).__name__}") from None
+    message = _parse_bytes(ctx.raw)
+    if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for part in message.walk() for d in part.defects):
+        mended = unfold_orphans(ctx.raw)
+        if mended != ctx.raw:
+            message = _parse_bytes(mended)
+            ctx.defects += ["MissingHeaderBodySeparatorDefect", "HeaderContinuationRepaired"]
     if not any(header(message, name) for name in ("From", "Subject", "Message-ID", "Date", "To")):
         raise UnparseableEmail("no From, To, Subject, Date or Message-ID header")
     ctx.message = message
+
+
+def _parse_bytes(raw: bytes) -> Message:
+    try:
+        return BytesParser(policy=policy.compat32).parsebytes(raw)
+    except Exception as exc:  # the parser is lenient; anything raised here is truly broken input
+        raise UnparseableEmail(f"not a MIME message: {type(exc).__name__}") from None
 
 
 def step_loop_protection(ctx: MailContext) -> None:
@@ -126,19 +146,28 @@ def step_subject(ctx: MailContext) -> None:
 
 
 def step_sender(ctx: MailContext) -> None:
-    """From (or Reply-To when present) → contact e-mail and name."""
+    """The sender's address and name (``address.mailboxes``: split before decoding).
+
+    The rule: answers go to Reply-To when it names exactly one usable address (RFC 5322 says
+    replies go there; web forms and shared department mailboxes set it), else to From.  The name
+    is From's display name, or Reply-To's when From has none.  A From whose display name looks
+    like another address than its own is flagged (``sender_name_mismatch``) and not used as a name.
+    """
     assert ctx.message is not None
-    for name in ("Reply-To", "From"):
-        display, address = parseaddr(header(ctx.message, name))
-        try:
-            ctx.contact["email"] = normalize_email(address)
-        except ValueError:
-            continue
-        display = _CONTROL.sub("", display).strip().strip('"').strip()
-        if display and display.lower() != address.lower() and "@" not in display:
-            ctx.contact["name"] = display[:50]
+    sender = next(iter(mailboxes(raw_header(ctx.message, "From") or "")), Mailbox("", None))
+    reply_to = [box for box in mailboxes(raw_header(ctx.message, "Reply-To") or "") if box.address]
+    if sender.name_mismatch:
+        ctx.extra["sender_name_mismatch"] = True
+    chosen = reply_to[0] if len(reply_to) == 1 else sender
+    if chosen.address is None:
+        ctx.extra["sender_invalid"] = True
         return
-    ctx.extra["sender_invalid"] = True
+    ctx.contact["email"] = chosen.address
+    if chosen is not sender and chosen.address != sender.address:
+        ctx.extra["reply_to_used"] = True
+    name = sender.name or (chosen.name if not chosen.name_mismatch else "")
+    if name:
+        ctx.contact["name"] = name
 
 
 def step_threading(ctx: MailContext) -> None:
@@ -156,96 +185,49 @@ def step_threading(ctx: MailContext) -> None:
         ctx.extra["forged_references"] = len(check.forged)
 
 
-def _part_text(part: Message) -> str:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        data = str(part.get_payload()).encode("utf-8", "surrogateescape")
-    text = decode_bytes(data, part.get_content_charset())[0]
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _attachment_name(part: Message, index: int) -> str:
-    raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
-    if isinstance(raw, tuple):  # RFC 2231: (charset, language, value)
-        charset, _, value = raw
-        name = decode_bytes(value.encode("latin-1", "surrogateescape") if isinstance(value, str) else value,
-                            charset)[0]
-    else:
-        name = decode_header_value(raw) if raw else ""
-    name = _CONTROL.sub("", name).replace("/", "_").replace("\\", "_").strip()
-    if not name:
-        subtype = part.get_content_subtype() or "bin"
-        name = f"attachment-{index}.{subtype[:10]}"
-    return name[:255]
-
-
-def _add_attachment(ctx: MailContext, part: Message) -> None:
-    index = len(ctx.attachments) + 1
-    media_type = part.get_content_type()
-    if not _MEDIA_TYPE.match(media_type):
-        media_type = "application/octet-stream"
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload()
-        content = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
-    else:
-        content = part.get_payload(decode=True) or b""
-    name = _attachment_name(part, index)
-    limit = ctx.options.max_attachment_bytes
-    if len(content) > limit:
-        ctx.attachments.append(Attachment(
-            name=name, media_type=media_type, size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-            rejected=f"too large: {len(content)} bytes exceed the limit of {limit} bytes"))
-    else:
-        ctx.attachments.append(Attachment.from_bytes(name, media_type, content))
-
-
-def _walk(ctx: MailContext, part: Message) -> None:
-    content_type = part.get_content_type()
-    disposition = (part.get_content_disposition() or "").lower()
-    if content_type == "multipart/alternative":
-        children = part.get_payload()
-        assert isinstance(children, list)
-        plain = [c for c in children if c.get_content_type() == "text/plain"
-                 and (c.get_content_disposition() or "") != "attachment"]
-        chosen = plain[:1] or [c for c in children if c.get_content_type() != "text/plain"][-1:]
-        for child in chosen:
-            _walk(ctx, child)
-        return
-    if part.is_multipart() and content_type != "message/rfc822":
-        for child in part.get_payload():  # type: ignore[union-attr]
-            _walk(ctx, child)
-        return
-    is_attachment = disposition == "attachment" or (
-        (part.get_filename() or part.get_param("name")) and disposition != "inline"
-    )
-    if content_type == "text/plain" and not is_attachment:
-        ctx.plain.append(_part_text(part))
-        ctx.charsets.append(str(part.get_content_charset()))
-    elif content_type == "text/html" and not is_attachment:
-        ctx.html.append(_part_text(part))
-        ctx.charsets.append(str(part.get_content_charset()))
-    elif content_type.startswith("multipart/"):
-        return
-    else:
-        _add_attachment(ctx, part)
-
-
 def step_body(ctx: MailContext) -> None:
-    """Text (plain preferred over HTML), attachments (oversize ones recorded as rejected)."""
+    """Text and attachments from every leaf part (``mime.walk``); defects go to ``extra``."""
     assert ctx.message is not None
-    _walk(ctx, ctx.message)
-    if ctx.plain:
-        text = "\n\n".join(t.strip("\n") for t in ctx.plain)
-    elif ctx.html:
-        text = "\n\n".join(html_to_text(h) for h in ctx.html)
+    result = walk(ctx.message, ctx.options.max_attachment_bytes)
+    ctx.attachments = result.attachments
+    ctx.parts = result.parts
+    ctx.charsets = result.charsets
+    ctx.defects += result.defects
+    texts = [segment.text for segment in result.segments]
+    if not any(t.strip() for t in texts) and result.text_files:
+        # Nothing was sent as text, but a text file was (Apple Mail's named inline .txt): read it.
+        texts = [t.strip("\n") if kind == "plain" else html_to_text(t) for kind, t in result.text_files]
+        ctx.extra["text_from_attachment"] = True
+    elif result.segments and all(segment.kind == "html" for segment in result.segments):
         ctx.extra["html_only"] = True
-    else:
-        text = ""
+    text = "\n\n".join(t for t in texts if t.strip())
     text = _CONTROL.sub("", text.replace("\t", "    ")).strip()
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
         ctx.extra["text_truncated"] = True
     ctx.fields["text"] = text
+    _account(ctx)
+
+
+def _account(ctx: MailContext) -> None:
+    """Record in ``extra`` (and the log) what was not kept and what was wrong."""
+    inline = sum(1 for a in ctx.attachments if a.content_id)
+    if inline:
+        ctx.extra["inline_parts"] = inline
+    skipped = [r for r in ctx.parts if r.role == SKIPPED or (r.role == ATTACHMENT and r.reason)]
+    if skipped:
+        ctx.extra["parts_not_kept"] = "; ".join(f"{r.path} {r.content_type}: {r.reason}" for r in skipped)[:500]
+    if ctx.defects:
+        ctx.extra["mime_defects"] = ",".join(dict.fromkeys(ctx.defects))[:300]
+        ctx.extra["mime_malformed"] = True
+    if skipped or ctx.defects or log.isEnabledFor(logging.DEBUG):
+        mail = hashlib.sha256(ctx.raw).hexdigest()[:12]
+        for record in ctx.parts:
+            level = logging.DEBUG if record.role in (ALTERNATIVE, "text") or not record.reason else logging.INFO
+            log.log(level, "email %s: part %s %s → %s%s", mail, record.path, record.content_type, record.role,
+                    f" ({record.reason})" if record.reason else "")
+        if ctx.defects:
+            log.info("email %s: MIME defects %s", mail, ",".join(dict.fromkeys(ctx.defects)))
 
 
 def step_triage_text(ctx: MailContext) -> None:
@@ -316,4 +298,4 @@ def parse_email(raw: bytes, options: ParseOptions | None = None, *, received_at:
         )
     except IntakeError as exc:
         raise UnparseableEmail(f"not a usable complaint: {exc}") from None
-    return ParsedMail(source_ref, intake)
+    return ParsedMail(source_ref, intake, parts=tuple(ctx.parts))

@@ -37,7 +37,13 @@ from gateway.core.db.models import (
     Window,
 )
 from gateway.core.domain import CaseStatus, Category
-from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABELS, STATUS_LABELS
+from gateway.core.labels import (
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    EVENT_LABELS,
+    MESSAGE_NOTICE_LABELS,
+    STATUS_LABELS,
+)
 from gateway.core.registry import list_halls
 from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
@@ -169,7 +175,8 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "can_reply": any(t.action == "reply" for t in allowed_actions(facts_of(case))),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
         "appeal_verdicts": APPEAL_VERDICTS,
-        "event_labels": EVENT_LABELS, "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
+        "event_labels": EVENT_LABELS, "message_notices": MESSAGE_NOTICE_LABELS,
+        "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
         "category": Category(case.category) if case.category else None,
     }

@@ -18,6 +18,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "EVENT_LABELS",
+    "MESSAGE_NOTICE_LABELS",
     "PAPER_DRAFT_LABELS",
     "PROBLEM_SOLVED_LABELS",
     "RATING_LABELS",
@@ -125,12 +126,25 @@ CALL_TASK_LABELS: dict[str, str] = {"missed": "未接来电", "abandoned": "放�
 # A return visit's answer to "was the problem solved?".
 PROBLEM_SOLVED_LABELS: dict[str, str] = {"yes": "已解决", "partly": "部分解决", "no": "未解决"}
 
+# What a channel adapter noticed about one incoming message (keys of its ``extra``), shown with
+# the message on the case page.
+MESSAGE_NOTICE_LABELS: dict[str, str] = {
+    "mime_malformed": "邮件格式有误，已尽量读取",
+    "sender_name_mismatch": "发件人显示名与地址不符",
+    "sender_invalid": "发件人地址无效，无法邮件答复",
+    "reply_to_used": "答复将发往发件人指定的回复地址（Reply-To）",
+    "text_from_attachment": "邮件没有正文，正文取自文本附件",
+    "text_truncated": "正文过长，已截断（全文见原件）",
+    "parts_not_kept": "部分邮件内容（如数字签名）未单独保存，见原件",
+}
+
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
     "paper_draft": PAPER_DRAFT_LABELS, "reply_method": REPLY_METHOD_LABELS, "call_task": CALL_TASK_LABELS,
-    "problem_solved": PROBLEM_SOLVED_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
+    "problem_solved": PROBLEM_SOLVED_LABELS, "message_notice": MESSAGE_NOTICE_LABELS,
+    "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 
 

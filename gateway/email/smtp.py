@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from channels.contact import normalize_email
+from channels.email.decode import one_line
 from channels.email.msgid import extract_ids, make_message_id
 from gateway.core.db.dialect import dialect_of, insert_for, insert_ignoring
 from gateway.core.db.models import Message, WorkerState
@@ -73,10 +74,13 @@ class SmtpSender:
         self.key = s.signing_key()
 
     def build(self, message: OutgoingMessage, recipient: str, message_id: str, now: datetime) -> EmailMessage:
+        """The mail for one outbox row.  Every header value is made one line first: a line break
+        (a citizen's subject quoted in ours) makes ``EmailMessage`` refuse the header, and the row
+        would then fail on every retry."""
         mail = EmailMessage()
-        mail["From"] = self.config.sender
-        mail["To"] = recipient
-        mail["Subject"] = message.subject or "政务服务好差评"
+        mail["From"] = one_line(self.config.sender)
+        mail["To"] = one_line(recipient)
+        mail["Subject"] = one_line(message.subject or "") or "政务服务好差评"
         mail["Date"] = format_datetime(now)
         mail["Message-ID"] = message_id
         in_reply_to = str(message.payload.get("in_reply_to") or "")

@@ -168,3 +168,16 @@ async def test_refused_data_leaves_no_outbound_record(services: Services, doveco
     assert (await ImapPoller(services).poll_once())["ingested"] == 1
     assert await delivery(services).run_once() == {"sent": 0, "retry": 0, "failed": 1}
     assert len(await outbound(services)) == 1
+
+
+@pytest.mark.parametrize("subject", ["[JX20261127-0001] 您的意见已受理：投诉\r\n窗口", "受理：投诉\u2028窗口\x85"])
+async def test_header_values_are_one_line_so_the_acknowledgement_can_be_sent(services: Services,
+                                                                              subject: str) -> None:
+    """A line break in a stored subject made ``EmailMessage`` refuse the header on every retry."""
+    sender = SmtpSender(services)
+    message = OutgoingMessage(channel="email", kind="acknowledgement", recipient="a@example.cn", subject=subject,
+                              body="您的意见已受理", outbox_id=7)
+    mail = sender.build(message, "a@example.cn", "<hcp.7.x@hcp.test>", datetime(2026, 11, 27, tzinfo=UTC))
+    assert len(str(mail["Subject"]).splitlines()) == 1 and "投诉" in str(mail["Subject"])
+    parsed = email.message_from_bytes(mail.as_bytes(), policy=policy.default)
+    assert parsed["Subject"].replace(" ", "").endswith("投诉窗口")

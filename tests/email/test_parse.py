@@ -46,7 +46,7 @@ def test_unlabelled_and_mislabelled_bodies() -> None:
     assert decode_bytes(gbk, None)[0] == "材料不全被退回三次"
     assert decode_bytes(gbk, "utf-8")[0] == "材料不全被退回三次"  # declared wrong: fall back
     assert decode_bytes("材料".encode(), "x-unknown-charset")[0] == "材料"
-    assert decode_bytes(b"\xff\xfe\xfa", "utf-8")[1] in ("gb18030", "big5hkscs", "utf-8-replace")
+    assert decode_bytes(b"\xff\xfe\xfa", "utf-8")[1].startswith(("gb18030", "big5hkscs", "utf-8-replace"))
 
 
 def test_rfc2047_headers_including_malformed() -> None:

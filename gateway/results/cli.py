@@ -68,12 +68,18 @@ def _with_period_options(func):  # type: ignore[no-untyped-def]
 def report_xlsx(day_from: str, day_to: str, halls: str | None, channels: str | None, items: str | None,
                 output: Path) -> None:
     """Excel workbook of a period: 通报 figures, town ranking, trends, overdue and unvisited cases."""
+    from gateway.results.assessment import AssessmentRulesError, read_rules
     from gateway.results.report import write_workbook
+
+    try:
+        rules = read_rules(load_settings().assessment_rules)
+    except AssessmentRulesError as exc:
+        raise click.ClickException(f"the 考核 rules cannot be used (HCP_ASSESSMENT_RULES):\n{exc}") from None
 
     @with_services
     async def run(services: Services) -> dict:  # type: ignore[type-arg]
         filters = _filters(services, day_from, day_to, halls, channels, items)
-        return await write_workbook(services, filters, output)
+        return await write_workbook(services, filters, output, rules)
 
     summary = run()
     click.echo(f"{output}: {summary['evaluations']} evaluations, {summary['overdue']} overdue, "
@@ -94,6 +100,21 @@ def report_csv(day_from: str, day_to: str, halls: str | None, channels: str | No
             return await write_cases_csv(services, filters, handle)
 
     click.echo(f"{output}: {run()} cases")
+
+
+@report_group.command("check-assessment")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+def check_assessment(file: Path | None) -> None:
+    """Check a 考核 rules file (default: the one in force); every problem with its line."""
+    from gateway.results.assessment import RATE_LABELS, AssessmentRulesError, read_rules
+
+    path = file or load_settings().assessment_rules
+    try:
+        rules = read_rules(path)
+    except AssessmentRulesError as exc:
+        raise click.ClickException(str(exc)) from None
+    weights = "，".join(f"{RATE_LABELS[n]} {w:g}" for n, w in rules.weights.model_dump().items())
+    click.echo(f"{path or 'default rules'}: ok; full marks {rules.full_marks:g} ({weights})")
 
 
 @click.group(name="demo")

@@ -34,6 +34,7 @@ from gateway.core.db.types import AwareDateTime
 from gateway.core.deadlines import WorkCalendar, deadlines_for
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.sources import source_of
 from gateway.results import demo_texts as T
 
 DEMO_PREFIX = "DEMO"
@@ -79,6 +80,18 @@ class Ids:
     message: int
     event: int
     contact: int
+
+
+# Web evaluations by source, out of every ten (deterministic, so the random stream, and every figure
+# the demo tests pin, stays as it was): 一次一评 5, 一事一评 2, 找茬窗口 2, 监督平台 1.
+WEB_SOURCES = ("once", "once", "once", "once", "once", "matter", "matter", "complaint", "complaint", "supervision")
+
+
+def demo_source(channel: str, index: int) -> str:
+    """The evaluation source of demo case ``index`` (gateway.core.sources names them)."""
+    if channel == "web":
+        return WEB_SOURCES[index % len(WEB_SOURCES)]
+    return source_of(channel)
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
@@ -213,7 +226,8 @@ class DemoGenerator:
         code = self._code(received)
         updated = events[-1][0] if events else received
         batch.cases.append(dict(
-            id=case_id, code=code, channel=channel, status=status[0], received_at=received,
+            id=case_id, code=code, channel=channel, source=demo_source(channel, index), status=status[0],
+            received_at=received,
             created_at=received, updated_at=updated, closed_at=state["closed"], subject=subject, text=body,
             rating=rated_label, reasons=[reason_code] if reason_code and rating is not None else [],
             hall_id=hall_id, window_id=window_id, service_item_id=item_id, real_name=real_name,

@@ -88,7 +88,8 @@ async def test_a_submission_becomes_one_web_case_with_a_receipt(app: Starlette, 
         contact = (await session.execute(select(Contact))).scalar_one()
     assert case.code == code and case.channel == "web" and case.rating == "dissatisfied"
     assert case.reasons == ["attitude", "efficiency"] and case.reply_channel == "sms" and case.real_name
-    assert message.source_ref == token and message.extra == {"form": "window", "entry": "web"}
+    assert message.source_ref == token and message.extra == {"form": "window", "entry": "web", "item": "unspecified"}
+    assert case.source == "once" and case.service_item_id is None, "一次一评, the citizen named no item: 未指明事项"
     assert b"13812345678" not in (contact.phone_enc or b"") and services.cipher.open(contact.phone_enc) == "13812345678"
 
 

@@ -101,7 +101,7 @@ def test_a_bad_rules_file_names_every_problem_with_its_line(tmp_path: Path) -> N
     assert f"{path}:7: weights.happiness: Extra inputs are not permitted" in message
     assert f"{path}:15: no_data.policy: Input should be 'full', 'zero' or 'exclude'" in message
     path.write_text("[weights\n", "utf-8")
-    with pytest.raises(AssessmentRulesError, match="not valid TOML.*line 1"):
+    with pytest.raises(AssessmentRulesError, match=r"not valid TOML.*line 1"):
         read_rules(path)
     path.write_text("[weights]\ngood_rate = 0\nrectified_rate = 0\non_time_rate = 0\nreturn_visit_rate = 0\n"
                     "participation_rate = 0\n[deductions]\nunrectified_overdue = 2\nunvisited_real_name = 1\n"

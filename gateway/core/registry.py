@@ -109,6 +109,23 @@ class RegistryError(ValueError):
     """A registry file that cannot be imported; the message names the file and the problem."""
 
 
+def plain_message(error: Any) -> str:
+    """A pydantic error in words an administrator can act on (not a regular expression)."""
+    kind, field = error.get("type"), str(error["loc"][-1]) if error.get("loc") else ""
+    if kind == "string_pattern_mismatch":
+        if field == "region_code":
+            return "must be the 12-digit administrative division code (统计用区划代码), e.g. 370829000000"
+        return ("must be 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                f"(got {error.get('input')!r})")
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _path_text(loc: tuple[Any, ...], raw: Any) -> str:
     """``halls[3] (jintun).kind`` for a pydantic path: the entry's index and code, then the field."""
     parts: list[str] = []
@@ -150,7 +167,7 @@ def read_registry_file(path: Path) -> RegistryFile:
             loc = tuple(error["loc"])
             line = line_of(text, loc, data=raw, json=is_json)
             where = f"{path}:{line}" if line else str(path)
-            message = error["msg"].removeprefix("Value error, ")
+            message = plain_message(error)
             problems.append(f"{where}: {_path_text(loc, raw) or 'file'}: {message}")
         raise RegistryError("\n".join(problems)) from None
     data._path, data._text, data._json, data._raw = str(path), text, is_json, raw

@@ -90,10 +90,13 @@ def test_halls_list_and_import(workdir: Path) -> None:
     out = hcp(workdir, "halls", "import", "more.toml")
     assert "halls: 0 added, 0 updated; windows: 1 added" in out.stdout
     assert "windows: 0 added" in hcp(workdir, "halls", "import", "more.toml").stdout
-    (workdir / "bad.toml").write_text('[[halls]]\ncode = "马村"\nname = ""\n', encoding="utf-8")
+    (workdir / "bad.toml").write_text('[[halls]]\ncode = "马村"\nname = ""\n\n[[halls]]\ncode = "cun01"\n'
+                                      'name = "某社区便民服务点"\nkind = "community"\n', encoding="utf-8")
     bad = hcp(workdir, "halls", "import", "bad.toml")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "bad.toml:2: halls[0].code" in bad.stderr and "bad.toml:3: halls[0].name" in bad.stderr
+    assert "bad.toml:2: halls[0] (马村).code: must be 1-32 letters, digits" in bad.stderr
+    assert "bad.toml:3: halls[0] (马村).name: must not be empty" in bad.stderr
+    assert "bad.toml:5: halls[1] (cun01): a community service point needs `town" in bad.stderr
     assert "no such file" in hcp(workdir, "halls", "import", "nope.toml").stderr
 
 

@@ -76,6 +76,9 @@ class Deductions(_Strict):
     unrectified_overdue: float = Points
     unvisited_real_name: float = Points
     upheld_appeal: float = Points
+    # At most this many points are deducted in one assessment (0: no cap), so a year's score still
+    # tells towns apart instead of every one of them sitting at the floor.
+    cap: float = Field(default=0.0, ge=0, le=1000)
 
 
 class ScoreRules(_Strict):
@@ -233,6 +236,7 @@ class Score:
     full_marks: float
     minimum: float
     evaluations: int = 0
+    cap: float = 0.0
     rank: int = 0
     unit_id: Any = field(default=None, repr=False)
 
@@ -242,7 +246,9 @@ class Score:
 
     @property
     def deducted(self) -> float:
-        return sum(d.points for d in self.deductions)
+        """The points deducted, at most the rules' cap (when one is set)."""
+        points = sum(d.points for d in self.deductions)
+        return min(points, self.cap) if self.cap else points
 
     @property
     def total(self) -> float:
@@ -306,7 +312,7 @@ async def assess(session: AsyncSession, filters: Filters, unit: Dim, rules: Asse
         counts = counts_by_unit.get(unit_id, Counts())
         parts, found, full = score_of(rules, counts, participated.get(unit_id, (0, 0)), deductions.get(unit_id, {}))
         scores.append(Score(key[0], key[1], parts, found, full, rules.score.minimum, counts["evaluations"],
-                            unit_id=unit_id))
+                            rules.deductions.cap, unit_id=unit_id))
     scores.sort(key=lambda s: (-s.total, s.code or "~"))
     for rank, score in enumerate(scores, start=1):
         score.rank = rank

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS
 from gateway.core.db.models import Case
-from gateway.results.figures import BAD, Dim, Filters, Names, case_filters
+from gateway.results.figures import BAD, Dim, Filters, Names, case_filters, local_day_sql
 
 REASON_CODES: tuple[str, ...] = tuple(r.code for r in REASONS)
 REASON_LABELS: dict[str, str] = {r.code: r.label for r in REASONS}
@@ -56,35 +55,53 @@ class ReasonRow:
             self.counts[reason] += 1
 
 
+def _ticked(code: str) -> ColumnElement[bool]:
+    """Whether the case's JSON list of reasons holds ``code`` (codes are distinct quoted words)."""
+    return cast(Case.reasons, String).like(f'%"{code}"%')
+
+
+def _month_sql(dialect: str, tz: str) -> Any:
+    day = local_day_sql(dialect, tz)
+    return func.to_char(day, "YYYY-MM") if dialect == "postgresql" else func.substr(day, 1, 7)
+
+
 async def reason_figures(session: AsyncSession, filters: Filters, by: Dim | None = None, *,
                          names: Names | None = None) -> list[ReasonRow]:
     """Reason counts grouped ``by`` town, window, service item or month (``None``: one total row),
-    ordered by code (months in time order)."""
+    ordered by code (months in time order).  Counted in SQL, one grouped query over the 差评."""
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"reasons are grouped by town, window, service item or month, not {by}")
     names = names or await Names.load(session)
-    rows = (await session.execute(
-        select(Case.hall_id, Case.window_id, Case.service_item_id, Case.received_at, Case.reasons)
-        .where(*case_filters(filters, names), BAD))).all()
-    zone = filters.period.zone
+    dialect = session.get_bind().dialect.name
+    if by is None:
+        group: Any = None
+    elif by is Dim.MONTH:
+        group = _month_sql(dialect, filters.period.tz)
+    else:
+        group = getattr(Case, _COLUMN[by])
+    ticks = [func.sum(case((_ticked(code), 1), else_=0)) for code in REASON_CODES]
+    none = func.sum(case((and_(*[~_ticked(code) for code in REASON_CODES]), 1), else_=0))
+    columns = [group.label("g")] if group is not None else []
+    query = select(*columns, func.count(), none, *ticks).where(*case_filters(filters, names), BAD)
+    if group is not None:
+        query = query.group_by(group)
     groups: dict[Any, ReasonRow] = {}
-    for row in rows:
-        if by is None:
-            value: Any = None
-            key = ("", "合计")
-        elif by is Dim.MONTH:
-            received: datetime = row.received_at
-            value = received.astimezone(zone).strftime("%Y-%m")
-            key = names.key_of(Dim.MONTH, value)
-        else:
-            value = getattr(row, _COLUMN[by])
-            if by is Dim.HALL:
-                value = names.town_of(value)
-            key = names.key_of(by, value)
-        group = groups.get(value)
-        if group is None:
-            group = groups[value] = ReasonRow(key)
-        group.add(row.reasons or [])
+    for row in (await session.execute(query)).all():
+        values = list(row)
+        value = values.pop(0) if group is not None else None
+        bad, unticked, *counts = (int(v or 0) for v in values)
+        if not bad:
+            continue
+        if by is Dim.HALL:
+            value = names.town_of(value)
+        key = ("", "合计") if by is None else names.key_of(by, str(value) if by is Dim.MONTH else value)
+        target = groups.get(value)
+        if target is None:
+            target = groups[value] = ReasonRow(key)
+        target.bad += bad
+        target.none += unticked
+        for code, count in zip(REASON_CODES, counts, strict=True):
+            target.counts[code] += count
     if by is None and not groups:
         return [ReasonRow(("", "合计"))]
     return sorted(groups.values(), key=lambda r: r.code or "~")

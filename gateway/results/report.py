@@ -251,7 +251,8 @@ def _assessment_sheet(sheet: Worksheet, rules: AssessmentRules | None, error: st
         return
     parts = parts_header(rules)
     policy = NO_DATA_LABELS[rules.no_data.policy]
-    sheet["A1"] = f"考核得分 = Σ 权重 × 指标（满分 {rules.full_marks:g}）− 扣分；无数据的指标{policy}"
+    cap = f"，扣分合计最多 {rules.deductions.cap:g} 分" if rules.deductions.cap else ""
+    sheet["A1"] = f"考核得分 = Σ 权重 × 指标（满分 {rules.full_marks:g}）− 扣分{cap}；无数据的指标{policy}"
     row = 3
     for title, scores in blocks:
         sheet.cell(row=row, column=1, value=title).font = Font(bold=True)

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from gateway.app import create_app
 from gateway.core.services import Services
 from gateway.results import rollup, views
-from gateway.results.assessment import AssessmentRulesError, assess, read_rules, score_of
+from gateway.results.assessment import AssessmentRulesError, Score, assess, read_rules, score_of
 from gateway.results.figures import Counts, Dim, Filters, Names, Period, compute
 from gateway.results.insights import item_share
 from gateway.results.reasons import reason_figures
@@ -85,7 +85,21 @@ def test_no_data_policies_and_the_floor() -> None:
 def test_the_shipped_rules_add_up_to_100() -> None:
     rules = read_rules()
     assert rules.full_marks == 100 and rules.no_data.policy == "full"
-    assert rules.deductions.unrectified_overdue == 2.0
+    assert rules.deductions.unrectified_overdue == 2.0 and rules.deductions.cap == 30
+
+
+def test_deductions_stop_at_the_cap_and_the_score_at_the_floor() -> None:
+    rules = read_rules()
+    codes = [f"JX20261102-{i:04d}" for i in range(1, 21)]
+    parts, found, full = score_of(rules, Counts({"rated": 10, "good": 5}), (0, 0),
+                                  {"unrectified_overdue": codes})
+    score = Score("jintun", "金屯镇", parts, found, full, rules.score.minimum, 10, rules.deductions.cap)
+    # 好评率 1/2 → 20, the other parts unmeasured → 60: 80 earned; 20 cases × 2 = 40 points, capped at 30.
+    assert (score.earned, found[0].points, score.deducted, score.total) == (80.0, 40.0, 30.0, 50.0)
+    uncapped = Score("jintun", "金屯镇", parts, found, full, rules.score.minimum, 10, 0.0)
+    assert uncapped.total == 40.0
+    floor = Score("jintun", "金屯镇", parts, found * 3, full, rules.score.minimum, 10, 0.0)
+    assert floor.total == 0.0, "never below the minimum"
 
 
 def test_a_bad_rules_file_names_every_problem_with_its_line(tmp_path: Path) -> None:

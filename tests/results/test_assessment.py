@@ -208,3 +208,16 @@ async def test_a_broken_rules_file_is_shown_not_a_crash(services: Services, tmp_
     assert page.status_code == 200 and "考核规则文件有误" in page.text and f"{bad}:2" in page.text
     book = load_workbook(io.BytesIO(xlsx.content))
     assert book["考核"]["A1"].value.startswith("考核规则文件有误")
+
+
+async def test_public_page_shows_sources_and_participation(services: Services, loaded: dict[str, str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.staff import anonymous_client
+
+    monkeypatch.setattr(views, "today", lambda tz: date(2026, 11, 20))
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        page = await client.get("/public?month=2026-11")
+    assert page.status_code == 200
+    assert "各评价来源评价数与参评率" in page.text and "一次一评" in page.text and "意见箱" in page.text
+    assert "办结办件 0" in page.text, "no 办件 were reported through the API: 参评率 has no denominator"

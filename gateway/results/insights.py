@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.sources import SOURCES
 from gateway.results import charts
 from gateway.results.assessment import AssessmentRules, Score, assess
 from gateway.results.figures import Dim, FigureRow, Filters, Names, compute, percent, total, unrated_figures
@@ -48,7 +49,9 @@ def source_bars(rows: list[FigureRow]) -> list[charts.Bar]:
 
 async def sources_and_participation(session: AsyncSession, filters: Filters, names: Names) -> dict[str, Any]:
     """Evaluations by source, 参评率 of the 办件 reported through the API, and the item share."""
-    by_source = await compute(session, filters, [Dim.SOURCE], names=names)
+    order = {code: i for i, code in enumerate(SOURCES)}  # as the rules list them; new channels after
+    by_source = sorted(await compute(session, filters, [Dim.SOURCE], names=names),
+                       key=lambda r: (order.get(r.code(Dim.SOURCE), len(order)), r.code(Dim.SOURCE)))
     by_item = await compute(session, filters, [Dim.SERVICE_ITEM], names=names)
     matters = await unrated_figures(session, filters, names)
     return {"by_source": by_source, "participation": matters[None], "participation_by_town": matters,

@@ -175,7 +175,7 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
             xlsx = await client.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30")
     assert page.status_code == 200
     text = page.text
-    assert "考核排名（镇（街道））" in text and "<strong>60.00</strong>" in text and "<strong>100.00</strong>" in text
+    assert "考核排名 · 镇（街道）" in text and "<strong>60.00</strong>" in text and "<strong>100.00</strong>" in text
     assert loaded["c8"] in text and "逾期未整改差评 2 件（−4）" in text
     assert "一次一评" in text and "参评率" in text and "服务态度不好" in text and "未指明事项" in text
     assert windows.status_code == 200 and "<strong>47.00</strong>" in windows.text

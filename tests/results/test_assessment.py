@@ -221,3 +221,18 @@ async def test_public_page_shows_sources_and_participation(services: Services, l
     assert page.status_code == 200
     assert "各评价来源评价数与参评率" in page.text and "一次一评" in page.text and "意见箱" in page.text
     assert "办结办件 0" in page.text, "no 办件 were reported through the API: 参评率 has no denominator"
+
+
+async def test_reasons_trend_splits_months_at_local_midnight_across_the_year_end(services: Services) -> None:
+    from tests.helpers import make_intake
+
+    for ref, received, reason in (("y1", local(2026, 12, 31, 23, 30), "materials"),
+                                  ("y2", local(2027, 1, 1, 0, 30), "efficiency"),
+                                  ("y3", local(2027, 1, 31, 23, 59), "efficiency")):
+        await services.ingestor.ingest(make_intake(source_ref=ref, received_at=received, reasons=[reason],
+                                                   text="材料要求太多 #time_limited"))
+    async with services.store.read() as session:
+        months = await reason_figures(session, Filters(Period(date(2026, 12, 1), date(2027, 1, 31))), Dim.MONTH)
+    # 2026-12-31 23:30 in Shanghai is 15:30 UTC the same day; 2027-01-01 00:30 is 16:30 UTC on 12-31.
+    assert [(m.code, m.label, m.bad, m.counts["materials"], m.counts["efficiency"]) for m in months] == [
+        ("2026-12", "2026年12月", 1, 1, 0), ("2027-01", "2027年1月", 2, 0, 2)]

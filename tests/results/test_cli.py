@@ -45,6 +45,10 @@ def test_demo_data_covers_every_town_channel_category_and_state(seeded: Path) ->
     assert {r[column["评价渠道"]] for r in body} == {"电子邮箱", "热线电话", "意见箱", "找茬窗口"}
     assert {r[column["评价来源"]] for r in body} == {"一次一评", "一事一评", "找茬窗口", "监督平台", "意见箱", "热线",
                                                   "电子邮箱"}
+    assert hcp(seeded, "report", "csv", "--from", "2026-08-31", "--to", "2026-11-28", "--source", "matter,supervision",
+               "-o", "online.csv").returncode == 0
+    online = read_csv(seeded / "online.csv")[1:]
+    assert len(online) == sum(1 for r in body if r[column["评价来源"]] in ("一事一评", "监督平台"))
     assert {r[column["整改类别"]] for r in body} == {"立整立改", "限时整改", "协调整改", "无需整改"}
     states = {r[column["状态"]] for r in body}
     assert {"已办结", "已答复", "核实中", "待复核分类", "整改中"} <= states, states

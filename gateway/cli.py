@@ -21,8 +21,15 @@ from gateway.core import cases as case_ops
 from gateway.core.cli import load_settings, print_json, progress, with_services
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection
 from gateway.core.deadlines import DeadlinePolicy
+from gateway.core.labels import label
 from gateway.core.outbox import retry_failed
-from gateway.core.registry import import_registry, list_halls, read_registry_file
+from gateway.core.registry import (
+    RegistryError,
+    import_registry,
+    list_halls,
+    missing_region_codes,
+    read_registry_file,
+)
 from gateway.core.services import Services
 from gateway.email import cli as email_cli
 from gateway.paper import cli as paper_cli
@@ -122,15 +129,19 @@ def halls() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def halls_import(file: Path) -> None:
     """Import halls, windows and service items from a TOML or JSON file (idempotent)."""
-    data = read_registry_file(file) if file.exists() else None
-    if data is None:
-        raise click.ClickException(f"{file}: no such file")
+    try:
+        data = read_registry_file(file)
+    except RegistryError as exc:
+        raise click.ClickException(f"nothing imported:\n{exc}") from None
 
     @with_services
     async def run(services: Services):  # type: ignore[no-untyped-def]
         return await import_registry(services.store, data)
 
-    counts = run()
+    try:
+        counts = run()
+    except RegistryError as exc:
+        raise click.ClickException(f"nothing imported:\n{exc}") from None
     click.echo(f"halls: {counts.halls_added} added, {counts.halls_updated} updated; "
                f"windows: {counts.windows_added} added, {counts.windows_updated} updated; "
                f"service items: {counts.items_added} added, {counts.items_updated} updated")
@@ -147,12 +158,19 @@ def halls_list(as_json: bool) -> None:
 
     rows = run()
     if as_json:
-        print_json([{"code": h.code, "name": h.name, "kind": h.kind, "active": h.active, "windows": h.windows}
-                    for h in rows])
-        return
-    for hall in rows:
-        windows = "、".join(w["name"] for w in hall.windows)
-        click.echo(f"{hall.code:<14} {hall.name:<8} {'' if hall.active else '(停用) '}{windows}")
+        print_json([{"code": h.code, "name": h.name, "kind": h.kind, "town": h.town, "region_code": h.region_code,
+                     "active": h.active, "windows": h.windows} for h in rows])
+    else:
+        for hall in rows:
+            windows = "、".join(w["name"] for w in hall.windows)
+            kind = label("hall_kind", hall.kind) + (f"（属 {hall.town}）" if hall.town else "")
+            click.echo(f"{hall.code:<14} {hall.name:<10} {kind:<8} {hall.region_code or '—':<12} "
+                       f"{'' if hall.active else '(停用) '}{windows}")
+    missing = missing_region_codes(rows)
+    if missing:
+        click.echo(f"warning: {len(missing)} active hall(s) have no 12-digit region_code, so their upstream records "
+                   f"carry an empty areaCode: {', '.join(h.code for h in missing)} (import the codes with "
+                   "`hcp halls import`)", err=True)
 
 
 # ----- cases -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ MAX_REASONS = len(REASONS)
 MAX_FIELDS = 40
 FIELD_MAX = 64  # any short field (rating, reply, hall, consent, a reason code)
 NO_HALL = "-"  # the general form's "县级部门或不清楚" choice
+NO_ITEM = "-"  # the window form's "其他事项或说不清" choice: the evaluation is marked 未指明事项
 
 # Where a general-form link was published; recorded with the case so reports can tell them apart.
 ENTRIES: dict[str, str] = {
@@ -54,6 +55,7 @@ class FormValues:
     reply: str = "phone"
     consent: bool = False
     hall: str = ""
+    item: str = ""
     entry: str = "web"
     token: str = ""
     extra_fields: int = 0
@@ -99,7 +101,7 @@ def read_values(fields: Mapping[str, Sequence[str]]) -> FormValues:
     if len(reasons_raw) > MAX_REASONS or any(len(v) > FIELD_MAX for v in reasons_raw):
         oversize.append("reason")
     reasons = tuple(dict.fromkeys(_clean(v[:FIELD_MAX]) for v in reasons_raw[: MAX_REASONS * 2] if v.strip()))
-    known = {"t", "rating", "reason", "text", "name", "phone", "reply", "consent", "hall", "src"}
+    known = {"t", "rating", "reason", "text", "name", "phone", "reply", "consent", "hall", "src", "item"}
     return FormValues(
         rating=one("rating"),
         reasons=reasons,
@@ -109,6 +111,7 @@ def read_values(fields: Mapping[str, Sequence[str]]) -> FormValues:
         reply=one("reply") or "phone",
         consent=one("consent") in ("1", "on", "yes", "true"),
         hall=one("hall"),
+        item=one("item"),
         entry=entry if (entry := one("src")) in ENTRIES else "web",
         token=one("t", 128),
         extra_fields=sum(1 for name in fields if name not in known),
@@ -116,7 +119,8 @@ def read_values(fields: Mapping[str, Sequence[str]]) -> FormValues:
     )
 
 
-def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None = None) -> dict[str, Any]:
+def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None = None,
+          items: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every problem of ``values`` at once (so the citizen fixes them in one go), else the clean fields.
 
     Returns the keyword arguments for the ``Intake`` apart from channel, source_ref, received_at
@@ -174,6 +178,12 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
                 problems["hall"] = "请从列表中选择乡镇（街道）"
             else:
                 hall = values.hall
+    item: str | None = None
+    if items and values.item and values.item != NO_ITEM:
+        if values.item in items:
+            item = values.item
+        else:
+            problems["item"] = "请从列表中选择您办的事；不清楚可选“其他事项或说不清”"
     if problems:
         raise FormError(problems)
     contact: dict[str, Any] = {}
@@ -185,18 +195,23 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
                               "extra": {"form": "general" if general else "window", "entry": values.entry}}
     if general:
         result["hall"] = hall
+    else:
+        result["service_item"] = item
+        result["extra"]["item"] = item or "unspecified"
     return result
 
 
 def build_intake(values: FormValues, *, source_ref: str, received_at: datetime, hall: str | None = None,
-                 window: str | None = None, halls: Mapping[str, str] | None = None) -> Intake:
-    """The ``Intake`` of a checked submission; a window form passes ``hall`` and ``window``.
+                 window: str | None = None, halls: Mapping[str, str] | None = None,
+                 items: Mapping[str, str] | None = None) -> Intake:
+    """The ``Intake`` of a checked submission; a window form passes ``hall``, ``window`` and the
+    window's service items (code → name), from which the citizen may pick the one they came for.
 
     Raises ``FormError`` for the citizen's mistakes; an ``IntakeError`` left over after the checks
     above would be a bug in this module, so it is reported as a generic form problem, not hidden.
     """
     general = window is None
-    fields = check(values, general=general, halls=halls)
+    fields = check(values, general=general, halls=halls, items=items)
     if not general:
         fields["hall"], fields["window"] = hall, window
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from gateway.auth.roles import Principal, check_roles
 from gateway.core.db.models import Hall
 from gateway.core.db.models_staff import User
 from gateway.core.db.store import Store
+from gateway.core.registry import town_codes
 
 
 class UserError(ValueError):
@@ -120,7 +121,10 @@ async def load_principal(store: Store, user_id: int, session_version: int) -> Pr
         user = await session.get(User, user_id)
     if user is None or not user.active or user.session_version != session_version:
         return None
-    return principal_of(user)
+    principal = principal_of(user)
+    # A town's handler also works the cases of the village and community points under the town.
+    towns = await town_codes(store, principal.towns)
+    return replace(principal, towns=towns) if towns != principal.towns else principal
 
 
 async def list_users(store: Store) -> list[User]:

@@ -35,6 +35,7 @@ from gateway.core.outbox import OutgoingMessage, enqueue, enqueue_many
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.rosters import Attribution, attribute, attribute_many
 from gateway.core.settings import Settings
+from gateway.core.sources import source_of
 from gateway.core.tracking import day_key, next_code, next_codes
 from gateway.core.workflow import CaseFacts, EventSpec, add_events, closes_on_arrival
 
@@ -385,7 +386,8 @@ class Ingestor:
         # ingests (PostgreSQL) hold it as briefly as possible.  Until then the case has a unique placeholder.
         intake, triage, due, now = plan.intake, plan.triage, plan.due, plan.now
         return dict(
-            code=f"~{uuid.uuid4().hex[:30]}", channel=intake.channel.value, status=plan.status.value,
+            code=f"~{uuid.uuid4().hex[:30]}", channel=intake.channel.value,
+            source=source_of(intake.channel.value, intake.extra), status=plan.status.value,
             received_at=intake.received_at, created_at=now, updated_at=now,
             closed_at=now if plan.status is CaseStatus.CLOSED else None,
             subject=intake.subject, text=intake.text, rating=intake.rating.value if intake.rating else None,

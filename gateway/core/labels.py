@@ -13,11 +13,13 @@ from channels.ratings import RATING_LABELS, REASONS
 
 __all__ = [
     "ACTION_LABELS",
+    "APPLICANT_LABELS",
     "ATTRIBUTION_LABELS",
     "CALL_TASK_LABELS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "EVENT_LABELS",
+    "HALL_KIND_LABELS",
     "MESSAGE_NOTICE_LABELS",
     "PAPER_DRAFT_LABELS",
     "PROBLEM_SOLVED_LABELS",
@@ -26,6 +28,7 @@ __all__ = [
     "REASONS",
     "REPLY_METHOD_LABELS",
     "ROLE_LABELS",
+    "SOURCE_LABELS",
     "STATUS_LABELS",
     "TRIAGE_REASON_LABELS",
     "VERDICT_LABELS",
@@ -76,6 +79,17 @@ RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in 
 
 # Channels by which an item arrives (the rules' 评价渠道).
 CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
+
+# Evaluation sources as the rules name them (gateway.core.sources); a new channel's source is its code.
+SOURCE_LABELS: dict[str, str] = {"once": "一次一评", "matter": "一事一评", "complaint": "找茬窗口", "box": "意见箱",
+                                 "hotline": "热线", "email": "电子邮箱", "supervision": "监督平台"}
+
+# Village and community service points roll up into their town (gateway.core.registry).
+HALL_KIND_LABELS: dict[str, str] = {"town": "镇", "street": "街道", "county": "县级", "village": "村便民服务点",
+                                    "community": "社区便民服务点"}
+
+# 申请人类型 of a 办件 (gateway.api.matters).
+APPLICANT_LABELS: dict[str, str] = {"person": "自然人", "legal_person": "法人", "organization": "其他组织"}
 
 VERDICT_LABELS: dict[str, str] = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}
 
@@ -142,8 +156,14 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
-    "paper_draft": PAPER_DRAFT_LABELS, "reply_method": REPLY_METHOD_LABELS, "call_task": CALL_TASK_LABELS,
-    "problem_solved": PROBLEM_SOLVED_LABELS, "message_notice": MESSAGE_NOTICE_LABELS,
+    "paper_draft": PAPER_DRAFT_LABELS,
+    "reply_method": REPLY_METHOD_LABELS,
+    "call_task": CALL_TASK_LABELS,
+    "problem_solved": PROBLEM_SOLVED_LABELS,
+    "message_notice": MESSAGE_NOTICE_LABELS,
+    "source": SOURCE_LABELS,
+    "hall_kind": HALL_KIND_LABELS,
+    "applicant": APPLICANT_LABELS,
     "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 

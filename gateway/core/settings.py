@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     deadline_warning_minutes: int = Field(default=30, ge=0)
 
     triage_rules: Path | None = None
+    # The 考核 rules (gateway/results/data/assessment.toml is the shipped default).
+    assessment_rules: Path | None = None
     # Worker processes that run the triage off the event loop (gateway/core/triage_service.py);
     # -1: one where there is a second core, 0: in the gateway process.
     triage_processes: int = Field(default=-1, ge=-1, le=16)

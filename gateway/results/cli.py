@@ -37,13 +37,13 @@ def report_group() -> None:
 
 
 def _filters(services: Services, day_from: str, day_to: str, halls: str | None, channels: str | None,
-             items: str | None):  # type: ignore[no-untyped-def]
+             items: str | None, sources: str | None = None):  # type: ignore[no-untyped-def]
     from gateway.results.figures import Filters, Period
 
     start, end = _parse_day(day_from, "--from"), _parse_day(day_to, "--to")
     assert start is not None and end is not None
     return Filters(Period(start, end, services.settings.timezone), halls=_codes(halls),
-                   channels=_codes(channels), service_items=_codes(items))
+                   channels=_codes(channels), service_items=_codes(items), sources=_codes(sources))
 
 
 _period_options = [
@@ -52,6 +52,8 @@ _period_options = [
     click.option("--hall", "halls", default=None, help="Only these hall codes (comma-separated)."),
     click.option("--channel", "channels", default=None, help="Only these channels (email,phone,paper,web)."),
     click.option("--item", "items", default=None, help="Only these service item codes."),
+    click.option("--source", "sources", default=None,
+                 help="Only these evaluation sources (once,matter,complaint,box,hotline,email,supervision)."),
     click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True,
                  help="File to write."),
 ]
@@ -66,14 +68,20 @@ def _with_period_options(func):  # type: ignore[no-untyped-def]
 @report_group.command("xlsx")
 @_with_period_options
 def report_xlsx(day_from: str, day_to: str, halls: str | None, channels: str | None, items: str | None,
-                output: Path) -> None:
+                sources: str | None, output: Path) -> None:
     """Excel workbook of a period: 通报 figures, town ranking, trends, overdue and unvisited cases."""
+    from gateway.results.assessment import AssessmentRulesError, read_rules
     from gateway.results.report import write_workbook
+
+    try:
+        rules = read_rules(load_settings().assessment_rules)
+    except AssessmentRulesError as exc:
+        raise click.ClickException(f"the 考核 rules cannot be used (HCP_ASSESSMENT_RULES):\n{exc}") from None
 
     @with_services
     async def run(services: Services) -> dict:  # type: ignore[type-arg]
-        filters = _filters(services, day_from, day_to, halls, channels, items)
-        return await write_workbook(services, filters, output)
+        filters = _filters(services, day_from, day_to, halls, channels, items, sources)
+        return await write_workbook(services, filters, output, rules)
 
     summary = run()
     click.echo(f"{output}: {summary['evaluations']} evaluations, {summary['overdue']} overdue, "
@@ -83,17 +91,32 @@ def report_xlsx(day_from: str, day_to: str, halls: str | None, channels: str | N
 @report_group.command("csv")
 @_with_period_options
 def report_csv(day_from: str, day_to: str, halls: str | None, channels: str | None, items: str | None,
-               output: Path) -> None:
+               sources: str | None, output: Path) -> None:
     """CSV of the cases of a period (personal data masked), UTF-8 with BOM for Excel."""
     from gateway.results.export import write_cases_csv
 
     @with_services
     async def run(services: Services) -> int:
-        filters = _filters(services, day_from, day_to, halls, channels, items)
+        filters = _filters(services, day_from, day_to, halls, channels, items, sources)
         with output.open("w", encoding="utf-8-sig", newline="") as handle:
             return await write_cases_csv(services, filters, handle)
 
     click.echo(f"{output}: {run()} cases")
+
+
+@report_group.command("check-assessment")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+def check_assessment(file: Path | None) -> None:
+    """Check a 考核 rules file (default: the one in force); every problem with its line."""
+    from gateway.results.assessment import RATE_LABELS, AssessmentRulesError, read_rules
+
+    path = file or load_settings().assessment_rules
+    try:
+        rules = read_rules(path)
+    except AssessmentRulesError as exc:
+        raise click.ClickException(str(exc)) from None
+    weights = "，".join(f"{RATE_LABELS[n]} {w:g}" for n, w in rules.weights.model_dump().items())
+    click.echo(f"{path or 'default rules'}: ok; full marks {rules.full_marks:g} ({weights})")
 
 
 @click.group(name="demo")

@@ -29,11 +29,13 @@ from sqlalchemy.orm import Session
 
 from channels.ratings import REASONS, Rating
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message, ServiceItem, Window
+from gateway.core.db.models_matters import ApiClient, Matter
 from gateway.core.db.store import Store
 from gateway.core.db.types import AwareDateTime
 from gateway.core.deadlines import WorkCalendar, deadlines_for
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.sources import source_of
 from gateway.results import demo_texts as T
 
 DEMO_PREFIX = "DEMO"
@@ -71,6 +73,7 @@ class Batch:
     messages: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
+    matters: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +82,23 @@ class Ids:
     message: int
     event: int
     contact: int
+
+
+# Web evaluations by source, out of every ten (deterministic, so the random stream, and every figure
+# the demo tests pin, stays as it was): 一次一评 5, 一事一评 2, 找茬窗口 2, 监督平台 1.
+WEB_SOURCES = ("once", "once", "once", "once", "once", "matter", "matter", "complaint", "complaint", "supervision")
+# Each 一事一评 comes with its 办件 (client ``demo``), and some 办件 go unevaluated: two beside the
+# sixth web case of ten, one beside the seventh, so the demo's 参评率 is 2 / 5 = 40%.
+UNEVALUATED_MATTERS = {5: 2, 6: 1}
+DEMO_CLIENT = "demo"
+UNRATED_AFTER = timedelta(days=7)
+
+
+def demo_source(channel: str, index: int) -> str:
+    """The evaluation source of demo case ``index`` (gateway.core.sources names them)."""
+    if channel == "web":
+        return WEB_SOURCES[index % len(WEB_SOURCES)]
+    return source_of(channel)
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
@@ -108,6 +128,7 @@ class DemoGenerator:
         self.calendar_days = [until - timedelta(days=days - 1 - i) for i in range(days)]  # oldest first
         self._moments: list[int] = []
         self._next = 0
+        self.client_id = 0  # the ``demo`` API client of the demo 办件 (seed_demo sets it)
 
     # ----- one case ------------------------------------------------------------------------------
 
@@ -213,7 +234,8 @@ class DemoGenerator:
         code = self._code(received)
         updated = events[-1][0] if events else received
         batch.cases.append(dict(
-            id=case_id, code=code, channel=channel, status=status[0], received_at=received,
+            id=case_id, code=code, channel=channel, source=demo_source(channel, index), status=status[0],
+            received_at=received,
             created_at=received, updated_at=updated, closed_at=state["closed"], subject=subject, text=body,
             rating=rated_label, reasons=[reason_code] if reason_code and rating is not None else [],
             hall_id=hall_id, window_id=window_id, service_item_id=item_id, real_name=real_name,
@@ -223,10 +245,12 @@ class DemoGenerator:
             first_responded_at=state["first"], result_at=state["result"],
             department=None, paused_at=None, paused_seconds=0, appeal_status=None,
         ))
+        matter = {"matter_no": f"DEMO-{self.seed}-{index}-0", "client": DEMO_CLIENT}
         batch.messages.append(dict(
             id=ids.message, case_id=case_id, direction="in", channel=channel,
             source_ref=f"demo:{self.seed}:{index}", at=received, author=None, subject=subject, text=body,
-            public=False, raw_sha256=None, extra={"demo": True}))
+            public=False, raw_sha256=None,
+            extra={"demo": True, **(matter if batch.cases[-1]["source"] == "matter" else {})}))
         ids.message += 1
         for at, actor, kind, from_status, to_status, note, data in events:
             batch.events.append(dict(id=ids.event, case_id=case_id, at=at, actor=actor, kind=kind,
@@ -242,6 +266,25 @@ class DemoGenerator:
                 email_enc=self.cipher.seal(contact["email"]), phone_hash=self.cipher.search_hash(contact["phone"]),
                 email_hash=self.cipher.search_hash(contact["email"])))
             ids.contact += 1
+        if batch.cases[-1]["source"] == "matter" and item_id is not None:
+            self._matters(index, received, case_id, hall_id, window_id, item_id, batch)
+
+    def _matters(self, index: int, received: datetime, case_id: int, hall_id: int, window_id: int | None,
+                 item_id: int, batch: Batch) -> None:
+        """The 办件 of a demo 一事一评 (finished ten minutes before its evaluation), and the unevaluated
+        办件 beside it; one 办件 in twenty is a company's (法人)."""
+        finished = received - timedelta(minutes=10)
+        extra = UNEVALUATED_MATTERS.get(index % len(WEB_SOURCES), 0)
+        for n in range(1 + extra):
+            evaluated = n == 0
+            unrated = None if evaluated or finished + UNRATED_AFTER > self.now else finished + UNRATED_AFTER
+            batch.matters.append(dict(
+                client_id=self.client_id, matter_no=f"DEMO-{self.seed}-{index}-{n}", hall_id=hall_id,
+                window_id=window_id, service_item_id=item_id, department=None, staff_no=None,
+                applicant_type="legal_person" if index % 20 == 5 else "person", key_id=self.cipher.current_key_id,
+                name_enc=None, phone_enc=None, email_enc=None, finished_at=finished, created_at=finished,
+                link_expires_at=finished + UNRATED_AFTER, evaluated_case_id=case_id if evaluated else None,
+                evaluation_digest=None, unrated_at=unrated))
 
     def _handle_review(self, received: datetime, step: Callable[..., bool]) -> None:
         if self.rng.random() < 0.9:
@@ -358,7 +401,7 @@ def _write(session: Session, batch: Batch) -> None:
     with values converted as SQLAlchemy would store them (a test reads them back through the ORM)."""
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     for model, rows in ((Case, batch.cases), (Message, batch.messages), (CaseEvent, batch.events),
-                        (Contact, batch.contacts)):
+                        (Contact, batch.contacts), (Matter, batch.matters)):
         if not rows:
             continue
         columns = [c for c in model.__table__.columns if c.name in rows[0]]
@@ -379,7 +422,7 @@ async def _write_copy(store: Store, batch: Batch) -> None:
         driver = raw.driver_connection
         assert driver is not None
         for model, rows in ((Case, batch.cases), (Message, batch.messages), (CaseEvent, batch.events),
-                            (Contact, batch.contacts)):
+                            (Contact, batch.contacts), (Matter, batch.matters)):
             if not rows:
                 continue
             table = model.__table__
@@ -415,10 +458,11 @@ async def seed_demo(store: Store, cipher: PersonalDataCipher, calendar: WorkCale
         raise DemoError(f"demo data with --seed {seed} is already in this database; choose another --seed")
     registry = await load_registry(store)
     generator = DemoGenerator(registry, calendar, cipher, seed=seed, until=until, days=days, tz=tz)
+    generator.client_id = await _demo_client(store)
     generator.plan(cases)
     ids = await store.run_write(_next_ids)
     generator.day_seq = await store.run_write(_existing_day_sequences)
-    totals = {"cases": 0, "messages": 0, "events": 0, "contacts": 0}
+    totals = {"cases": 0, "messages": 0, "events": 0, "contacts": 0, "matters": 0}
     done = 0
     while done < cases:
         batch = Batch()
@@ -437,11 +481,23 @@ async def seed_demo(store: Store, cipher: PersonalDataCipher, calendar: WorkCale
         await store.run_write(_reset_sequences)
     # Fresh planner statistics: without them PostgreSQL plans the roll-up's look-ups as scans.
     async with store.write() as session:
-        for table in ("cases", "case_messages", "case_events", "contacts"):
+        for table in ("cases", "case_messages", "case_events", "contacts", "matters"):
             await session.execute(text(f"ANALYZE {table}"))
     totals["first_day"] = (until - timedelta(days=days - 1)).isoformat()
     totals["last_day"] = until.isoformat()
     return totals
+
+
+async def _demo_client(store: Store) -> int:
+    """The inactive API client that owns the demo 办件 (it has no key, so nothing can post as it)."""
+    async with store.write() as session:
+        found = (await session.execute(select(ApiClient.id).where(ApiClient.code == DEMO_CLIENT))).scalar_one_or_none()
+        if found is not None:
+            return int(found)
+        client = ApiClient(code=DEMO_CLIENT, name="演示数据", active=False, created_at=datetime.now(UTC))
+        session.add(client)
+        await session.flush()
+        return int(client.id)
 
 
 def _reset_sequences(session: Session) -> None:

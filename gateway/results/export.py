@@ -25,14 +25,14 @@ from gateway.core.db.models import Case, CaseEvent, Contact
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
 from gateway.core.services import Services
-from gateway.results.figures import CHANNEL_LABELS, RETURN_VISIT_EVENT, Filters, Names, _case_filters
+from gateway.results.figures import CHANNEL_LABELS, RETURN_VISIT_EVENT, Dim, Filters, Names, _case_filters
 from gateway.results.lists import scrub
 
 PAGE = 2000
 CSV_NAME = "haochaping-cases-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-COLUMNS = ("受理编号", "受理时间", "评价渠道", "镇（街道）", "窗口", "服务事项", "评价等级", "差评原因", "内容",
-           "整改类别", "状态", "核实结论", "首次响应期限", "首次响应时间", "办结期限", "整改答复时间", "是否超期",
-           "实名", "评价人", "电话", "邮箱", "已回访", "回访满意")
+COLUMNS = ("受理编号", "受理时间", "评价渠道", "评价来源", "镇（街道）", "窗口", "服务事项", "评价等级", "差评原因",
+           "内容", "整改类别", "状态", "核实结论", "首次响应期限", "首次响应时间", "办结期限", "整改答复时间",
+           "是否超期", "实名", "评价人", "电话", "邮箱", "已回访", "回访满意")
 VERDICTS = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意评价"}
 
 
@@ -82,8 +82,9 @@ async def case_pages(services: Services, filters: Filters) -> AsyncIterator[list
             satisfied = visits.get(case.id)
             rows.append([
                 case.code, _local(case.received_at, tz), CHANNEL_LABELS.get(case.channel, case.channel),
+                names.key_of(Dim.SOURCE, case.source or case.channel)[1],
                 names.key_of_hall(case.hall_id)[1], names.key_of_window(case.window_id)[1] if case.window_id else "",
-                names.items.get(case.service_item_id, ("", ""))[1] if case.service_item_id else "",
+                names.key_of(Dim.SERVICE_ITEM, case.service_item_id)[1],
                 Rating(case.rating).label if case.rating else "",
                 "、".join(REASONS_BY_CODE[r].label for r in (case.reasons or []) if r in REASONS_BY_CODE),
                 scrub(case.text or ""),

@@ -78,7 +78,7 @@ from gateway.core.db.models import Case, CaseEvent, Hall, Message, ServiceItem, 
 from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.core.db.models_rosters import StaffMember
 from gateway.core.domain import CaseStatus, Category
-from gateway.core.labels import CHANNEL_LABELS
+from gateway.core.labels import CHANNEL_LABELS, SOURCE_LABELS
 from gateway.core.months import first_of_month, last_of_month
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
@@ -295,6 +295,7 @@ class Filters:
     windows: tuple[str, ...] | None = None
     service_items: tuple[str, ...] | None = None
     channels: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
 
     def split_dims(self) -> set[Dim]:
         """The dimensions besides hall and time that the filters restrict."""
@@ -305,6 +306,8 @@ class Filters:
             used.add(Dim.SERVICE_ITEM)
         if self.channels is not None:
             used.add(Dim.CHANNEL)
+        if self.sources is not None:
+            used.add(Dim.SOURCE)
         return used
 
 
@@ -316,6 +319,7 @@ class Dim(StrEnum):
     STAFF = "staff"
     SERVICE_ITEM = "service_item"
     CHANNEL = "channel"
+    SOURCE = "source"
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
@@ -330,7 +334,7 @@ class Dim(StrEnum):
 
 
 DIM_LABELS = {Dim.HALL: "镇（街道）", Dim.WINDOW: "窗口", Dim.STAFF: "工作人员", Dim.SERVICE_ITEM: "服务事项",
-              Dim.CHANNEL: "评价渠道",
+              Dim.CHANNEL: "评价渠道", Dim.SOURCE: "评价来源",
               Dim.DAY: "日", Dim.WEEK: "周", Dim.MONTH: "月"}
 
 
@@ -363,12 +367,16 @@ class Names:
     windows: dict[int, tuple[str, str, int]] = field(default_factory=dict)
     items: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
     staff: dict[int, tuple[str, str, int]] = field(default_factory=dict)
+    # Village / community point id → its town's hall id: a point's figures are its town's.
+    towns: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Names:
         names = cls()
-        for h in (await session.execute(select(Hall.id, Hall.code, Hall.name))).all():
+        for h in (await session.execute(select(Hall.id, Hall.code, Hall.name, Hall.town_id))).all():
             names.halls[h.id] = (h.code, h.name)
+            if h.town_id:
+                names.towns[h.id] = h.town_id
         for w in (await session.execute(select(Window.id, Window.code, Window.name, Window.hall_id))).all():
             names.windows[w.id] = (w.code, w.name, w.hall_id)
         for i in (await session.execute(select(ServiceItem.id, ServiceItem.code, ServiceItem.name,
@@ -380,8 +388,18 @@ class Names:
         return names
 
     def hall_ids(self, codes: Iterable[str]) -> list[int]:
+        """The halls of ``codes`` and the village / community points under them."""
         wanted = set(codes)
-        return [i for i, (code, _) in self.halls.items() if code in wanted]
+        ids = {i for i, (code, _) in self.halls.items() if code in wanted}
+        return sorted(ids | {point for point, town in self.towns.items() if town in ids})
+
+    def town_of(self, hall_id: int | None) -> int | None:
+        """The hall a figure counts in: a point's town, else the hall itself."""
+        return self.towns.get(hall_id, hall_id) if hall_id else hall_id
+
+    def town_halls(self) -> list[tuple[str, str]]:
+        """(code, name) of the towns and streets (and county halls), points left out, by code."""
+        return sorted(v for i, v in self.halls.items() if i not in self.towns)
 
     def window_ids(self, codes: Iterable[str]) -> list[int]:
         wanted = set(codes)
@@ -420,6 +438,8 @@ class Names:
             return (code, name)
         if dim is Dim.CHANNEL:
             return (value, CHANNEL_LABELS.get(value, value))
+        if dim is Dim.SOURCE:
+            return (value or "", SOURCE_LABELS.get(value, value) if value else "未知来源")
         return (value, bucket_label(value, dim))
 
 
@@ -439,7 +459,10 @@ class FigureRow:
         return self.key[dim][0]
 
 
-CUBES: dict[Dim, str] = {Dim.CHANNEL: "channel", Dim.WINDOW: "window", Dim.SERVICE_ITEM: "item", Dim.STAFF: "staff"}
+CUBES: dict[Dim, str] = {Dim.CHANNEL: "channel", Dim.WINDOW: "window", Dim.SERVICE_ITEM: "item", Dim.STAFF: "staff",
+                         Dim.SOURCE: "source"}
+# The source of a case; a case stored before sources were recorded counts under its channel code.
+SOURCE_SQL = func.coalesce(Case.source, Case.channel)
 
 
 def cube_for(filters: Filters, by: Sequence[Dim]) -> str | None:
@@ -474,7 +497,12 @@ def _case_filters(filters: Filters, names: Names) -> list[ColumnElement[bool]]:
         where.append(Case.service_item_id.in_(names.item_ids(filters.service_items)))
     if filters.channels is not None:
         where.append(Case.channel.in_(filters.channels))
+    if filters.sources is not None:
+        where.append(SOURCE_SQL.in_(filters.sources))
     return where
+
+
+case_filters = _case_filters  # the WHERE of ``filters`` on ``cases``, for modules that list cases
 
 
 def counter_columns() -> list[Any]:
@@ -495,8 +523,11 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
     else:
         raw_rows = await _from_cases(session, filters, plain, time_dim is not None, names)
     grouped: dict[tuple[Any, ...], Counts] = {}
+    hall_positions = [i for i, d in enumerate(plain) if d is Dim.HALL]
     for values, counts in raw_rows:
         key_values = list(values)
+        for i in hall_positions:  # a village or community point counts in its town
+            key_values[i] = names.town_of(key_values[i])
         if time_dim is not None:
             day = key_values.pop()
             if isinstance(day, str) and len(day) == 7:  # already a month ("2026-11"), grouped in SQL
@@ -517,12 +548,14 @@ async def compute(session: AsyncSession, filters: Filters, by: Sequence[Dim] = (
 # counter queries, for the current transaction only.
 NO_JIT = text("SET LOCAL jit = off")
 CASE_COLUMNS = {Dim.HALL: Case.hall_id, Dim.WINDOW: Case.window_id, Dim.SERVICE_ITEM: Case.service_item_id,
-                Dim.CHANNEL: Case.channel, Dim.STAFF: Case.staff_id}
+                Dim.CHANNEL: Case.channel, Dim.STAFF: Case.staff_id, Dim.SOURCE: SOURCE_SQL}
 
 
 def _members(filters: Filters, cube: str, names: Names) -> list[str] | None:
     if cube == "channel" and filters.channels is not None:
         return list(filters.channels)
+    if cube == "source" and filters.sources is not None:
+        return list(filters.sources)
     if cube == "window" and filters.windows is not None:
         return [str(i) for i in names.window_ids(filters.windows)]
     if cube == "item" and filters.service_items is not None:
@@ -531,7 +564,7 @@ def _members(filters: Filters, cube: str, names: Names) -> list[str] | None:
 
 
 def _member_value(dim: Dim, member: str) -> Any:
-    return member if dim is Dim.CHANNEL else (int(member) or None)
+    return member if dim in (Dim.CHANNEL, Dim.SOURCE) else (int(member) or None)
 
 
 def _rollup_month(dialect: str) -> Any:
@@ -658,13 +691,15 @@ async def survey_figures(session: AsyncSession, filters: Filters, *, by_month: b
         ReturnVisit.policy_awareness.is_not(None), ReturnVisit.convenience.is_not(None),
         ReturnVisit.service_satisfaction.is_not(None))).group_by(ReturnVisit.case_id))
     rows = (await session.execute(
-        select(Hall.code, Case.received_at, ReturnVisit.problem_solved, ReturnVisit.rectification_satisfaction,
+        select(Case.hall_id, Case.received_at, ReturnVisit.problem_solved, ReturnVisit.rectification_satisfaction,
                ReturnVisit.policy_awareness, ReturnVisit.convenience, ReturnVisit.service_satisfaction)
-        .join(Case, Case.id == ReturnVisit.case_id).outerjoin(Hall, Hall.id == Case.hall_id)
+        .join(Case, Case.id == ReturnVisit.case_id)
         .where(ReturnVisit.id.in_(latest), ADOPTED, *_case_filters(filters, names)))).all()
     zone = filters.period.zone
     result: dict[tuple[str | None, str | None], Survey] = {}
-    for hall, received, solved, rectification, *scores in rows:
+    for hall_id, received, solved, rectification, *scores in rows:
+        town = names.town_of(hall_id)
+        hall = names.halls[town][0] if town in names.halls else None
         month = received.astimezone(zone).strftime("%Y-%m") if by_month else None
         for key in {(None, None), (hall, month)}:
             figures = result.setdefault(key, Survey())
@@ -683,28 +718,41 @@ async def survey_figures(session: AsyncSession, filters: Filters, *, by_month: b
 
 @dataclass
 class Unrated:
+    """办件 reported through the inbound API: finished, rated by the citizen, and left unrated."""
+
     finished: int = 0
     unrated: int = 0
+    evaluated: int = 0
 
     @property
     def rate(self) -> float | None:
         return self.unrated / self.finished if self.finished else None
 
+    @property
+    def participation_rate(self) -> float | None:
+        """参评率 = 办件 the citizen evaluated / 办件 finished (a default 基本满意 is not an evaluation)."""
+        return self.evaluated / self.finished if self.finished else None
 
-async def unrated_figures(session: AsyncSession, filters: Filters) -> dict[str | None, Unrated]:
-    """未评 per hall code (``None`` = the total, and 办件 of no hall), by the day the 办件 was finished."""
+
+async def unrated_figures(session: AsyncSession, filters: Filters,
+                          names: Names | None = None) -> dict[str | None, Unrated]:
+    """未评 and 参评 per town code (``None`` = the total, and 办件 of no hall), by the day the 办件
+    was finished; a village or community point's 办件 count in its town."""
     from gateway.core.db.models_matters import Matter
 
+    names = names or await Names.load(session)
     start, end = filters.period.bounds()
-    query = (select(Hall.code, func.count(), func.count(Matter.unrated_at))
-             .select_from(Matter).outerjoin(Hall, Hall.id == Matter.hall_id)
-             .where(Matter.finished_at >= start, Matter.finished_at < end).group_by(Hall.code))
+    evaluated = case((and_(Matter.evaluated_case_id.is_not(None), Matter.unrated_at.is_(None)), 1), else_=0)
+    query = (select(Matter.hall_id, func.count(), func.count(Matter.unrated_at), func.sum(evaluated))
+             .where(Matter.finished_at >= start, Matter.finished_at < end).group_by(Matter.hall_id))
     if filters.halls is not None:
-        query = query.where(Hall.code.in_(filters.halls))
+        query = query.where(Matter.hall_id.in_(names.hall_ids(filters.halls) or [-1]))
     result: dict[str | None, Unrated] = {None: Unrated()}
-    for hall, finished, unrated in (await session.execute(query)).all():
-        if hall is not None:
-            result[hall] = Unrated(finished, unrated)
-        result[None].finished += finished
-        result[None].unrated += unrated
+    for hall_id, finished, unrated, rated in (await session.execute(query)).all():
+        town = names.town_of(hall_id)
+        for key in {None, names.halls[town][0] if town in names.halls else None}:
+            figures = result.setdefault(key, Unrated())
+            figures.finished += finished
+            figures.unrated += unrated
+            figures.evaluated += int(rated or 0)
     return result

@@ -3,7 +3,10 @@
 Sheets: 通报 (the headline figures with the counts behind each rate, 差评 handling per track and
 verdict), 镇街排名 (towns ranked by 好评率), 趋势 (by day for a period up to two months, else by
 month), 渠道, 窗口, 工作人员 (the person on duty, from the window rosters; for staff assessment),
-服务事项, 超期案件 (every overdue case now), 未回访实名差评 (every exception
+服务事项, 评价来源 (by source as the rules name them, 参评率, and the share of evaluations that name
+their service item), 二级原因 (the ten reasons per town, window, service item and month), 考核
+(the score of every town, window and staff member, its parts, and every deduction with the codes
+of its cases), 超期案件 (every overdue case now), 未回访实名差评 (every exception
 to the 100% rule) and 指标说明 (each formula in words).  Rates are written as numbers with a
 percent format, so the workbook can be sorted and computed on; a rate without a denominator is an
 empty cell, not 0%.  No sheet holds personal data.
@@ -23,6 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from gateway.core.services import Services
 from gateway.results import rollup
+from gateway.results.assessment import DEDUCTION_LABELS, NO_DATA_LABELS, AssessmentRules, Score, assess, parts_header
 from gateway.results.figures import (
     COUNTER_LABELS,
     RATES,
@@ -41,7 +45,9 @@ from gateway.results.figures import (
     total,
     unrated_figures,
 )
+from gateway.results.insights import ItemShare, sources_and_participation
 from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.results.reasons import REASON_CODES, REASON_LABELS, ReasonRow, reason_figures
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -63,6 +69,11 @@ DEFINITIONS = (
     ("实名差评回访率", "已记录回访的实名差评 ÷ 已答复或已办结的实名差评（应回访）。要求100%，"
                        "未回访的逐件列于“未回访实名差评”表。"),
     ("整改后满意率", "最近一次回访记录为满意的差评 ÷ 回访时记录了满意与否的差评。"),
+    ("评价来源", "一次一评（窗口二维码）、一事一评（接口报送的办件）、找茬窗口、意见箱、热线、电子邮箱、监督平台。"),
+    ("参评率", "期间内办结、经接口报送的办件中，群众作出评价的件数 ÷ 办件数（逾期按基本满意记录的不算参评）。"),
+    ("二级原因占比", "勾选该原因的采纳差评 ÷ 采纳差评；一条差评可勾选多项，未勾选的列为“未选原因”。"),
+    ("考核得分", "Σ 权重 × 指标 − 扣分（考核规则文件），扣分案件逐件列出受理编号。"),
+    ("村（社区）便民服务点", "其评价计入所属镇（街道）。"),
 )
 
 
@@ -194,8 +205,90 @@ def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], 
     _widths(sheet, [16, 12, 14, 10, 10, 10, 14, 14, 14, 10, 8, 10])
 
 
-async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook, dict[str, int]]:
-    """The workbook of ``filters`` and a summary (evaluations, overdue, unvisited)."""
+def _sources_sheet(sheet: Worksheet, by_source: list[FigureRow], matters: Unrated, share: ItemShare) -> None:
+    _figure_table(sheet, by_source, [Dim.SOURCE])
+    row = len(by_source) + 3
+    _header(sheet, row, ["指标", "数值", "分子", "分母"])
+    lines = [("参评率（群众评价的办件 ÷ 接口报送的办结办件）", matters.participation_rate, matters.evaluated,
+              matters.finished),
+             ("已关联服务事项的评价占比", share.linked_rate, share.linked, share.total),
+             ("未指明事项的评价占比", share.unspecified_rate, share.unspecified, share.total)]
+    for offset, (label, rate, numerator, denominator) in enumerate(lines, start=1):
+        sheet.cell(row=row + offset, column=1, value=label)
+        _rate_cell(sheet, row + offset, 2, rate)
+        sheet.cell(row=row + offset, column=3, value=numerator)
+        sheet.cell(row=row + offset, column=4, value=denominator)
+
+
+def _reasons_block(sheet: Worksheet, row: int, title: str, rows: list[ReasonRow]) -> int:
+    sheet.cell(row=row, column=1, value=title).font = Font(bold=True)
+    _header(sheet, row + 1, [title, "采纳差评", "未选原因", *[f"{REASON_LABELS[c]}" for c in REASON_CODES],
+                             *[f"{REASON_LABELS[c]}占比" for c in REASON_CODES]])
+    for offset, group in enumerate(rows, start=2):
+        r = row + offset
+        for column, value in enumerate([group.label, group.bad, group.none,
+                                        *[group.counts[c] for c in REASON_CODES]], start=1):
+            sheet.cell(row=r, column=column, value=value)
+        for i, code in enumerate(REASON_CODES):
+            _rate_cell(sheet, r, 4 + len(REASON_CODES) + i, group.rate(code))
+    return row + len(rows) + 3
+
+
+def _reasons_sheet(sheet: Worksheet, blocks: list[tuple[str, list[ReasonRow]]]) -> None:
+    row = 1
+    for title, rows in blocks:
+        row = _reasons_block(sheet, row, title, rows)
+    _widths(sheet, [26, 10, 10] + [11] * (2 * len(REASON_CODES)))
+    _print_setup(sheet)
+
+
+def _assessment_sheet(sheet: Worksheet, rules: AssessmentRules | None, error: str | None,
+                      blocks: list[tuple[str, list[Score]]]) -> None:
+    """Every score with its parts and deductions; each deduction lists the codes of its cases."""
+    if rules is None:
+        sheet["A1"] = "考核规则文件有误，未计算考核分："
+        sheet["A2"] = error or ""
+        return
+    parts = parts_header(rules)
+    policy = NO_DATA_LABELS[rules.no_data.policy]
+    cap = f"，扣分合计最多 {rules.deductions.cap:g} 分" if rules.deductions.cap else ""
+    sheet["A1"] = f"考核得分 = Σ 权重 × 指标（满分 {rules.full_marks:g}）− 扣分{cap}；无数据的指标{policy}"
+    row = 3
+    for title, scores in blocks:
+        sheet.cell(row=row, column=1, value=title).font = Font(bold=True)
+        titles = ["名次", title, "评价数", "总分", "指标得分"]
+        for _, label, weight in parts:
+            titles += [f"{label}", f"{label}得分（权重{weight:g}）"]
+        for name, label in DEDUCTION_LABELS.items():
+            titles += [f"{label}（件）", f"{label}扣分（每件{getattr(rules.deductions, name):g}）", f"{label}案件编号"]
+        _header(sheet, row + 1, titles)
+        for offset, score in enumerate(scores, start=2):
+            r = row + offset
+            values: list[Any] = [score.rank, score.label, score.evaluations, score.total, round(score.earned, 2)]
+            for column, value in enumerate(values, start=1):
+                sheet.cell(row=r, column=column, value=value)
+            column = len(values) + 1
+            for part in score.parts:
+                _rate_cell(sheet, r, column, part.rate)
+                sheet.cell(row=r, column=column + 1, value=part.points)
+                column += 2
+            for deduction in score.deductions:
+                sheet.cell(row=r, column=column, value=len(deduction.codes))
+                sheet.cell(row=r, column=column + 1, value=round(deduction.points, 2))
+                sheet.cell(row=r, column=column + 2, value="、".join(deduction.codes))
+                column += 3
+        if not scores:
+            sheet.cell(row=row + 2, column=1, value="期间内无数据")
+        row += len(scores) + 4
+    _widths(sheet, [6, 24, 8, 8, 9] + [9] * (2 * len(parts)) + [8, 8, 40] * len(DEDUCTION_LABELS))
+    _print_setup(sheet)
+
+
+async def build_workbook(services: Services, filters: Filters, rules: AssessmentRules | None = None, *,
+                         rules_error: str | None = None) -> tuple[Workbook, dict[str, int]]:
+    """The workbook of ``filters`` and a summary (evaluations, overdue, unvisited).
+
+    Without ``rules`` the 考核 sheet says why (``rules_error``) instead of a score."""
     tz = ZoneInfo(filters.period.tz)
     await rollup.refresh(services.store, filters.period.tz)
     trend_dim = Dim.DAY if (filters.period.end - filters.period.start).days <= 62 else Dim.MONTH
@@ -208,7 +301,15 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
         by_staff = await compute(session, filters, [Dim.STAFF], names=names)
         by_item = await compute(session, filters, [Dim.SERVICE_ITEM], names=names)
         survey = await survey_figures(session, filters, names=names)
-        unrated = await unrated_figures(session, filters)
+        unrated = await unrated_figures(session, filters, names)
+        extra = await sources_and_participation(session, filters, names)
+        reasons = [(Dim.HALL.label, await reason_figures(session, filters, Dim.HALL, names=names)),
+                   (Dim.WINDOW.label, await reason_figures(session, filters, Dim.WINDOW, names=names)),
+                   (Dim.SERVICE_ITEM.label, await reason_figures(session, filters, Dim.SERVICE_ITEM, names=names)),
+                   ("月份", await reason_figures(session, filters, Dim.MONTH, names=names))]
+        now = datetime.now(UTC)
+        scores = [(unit.label, await assess(session, filters, unit, rules, names=names, now=now))
+                  for unit in (Dim.HALL, Dim.WINDOW, Dim.STAFF)] if rules else []
         late: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
@@ -233,6 +334,10 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
     _figure_table(workbook.create_sheet("窗口"), by_window, [Dim.WINDOW])
     _figure_table(workbook.create_sheet("工作人员"), by_staff, [Dim.STAFF])
     _figure_table(workbook.create_sheet("服务事项"), by_item, [Dim.SERVICE_ITEM])
+    _sources_sheet(workbook.create_sheet("评价来源"), extra["by_source"], extra["participation"],
+                   extra["item_share"])
+    _reasons_sheet(workbook.create_sheet("二级原因"), reasons)
+    _assessment_sheet(workbook.create_sheet("考核"), rules, rules_error, scores)
     _survey_sheet(workbook.create_sheet("回访问卷与未评"), survey, unrated, names)
     _case_sheet(workbook.create_sheet("超期案件"), late, tz, overdue_sheet=True)
     _case_sheet(workbook.create_sheet("未回访实名差评"), unvisited, tz, overdue_sheet=False)
@@ -247,7 +352,8 @@ async def build_workbook(services: Services, filters: Filters) -> tuple[Workbook
     return workbook, {"evaluations": counts["evaluations"], "overdue": len(late), "unvisited": len(unvisited)}
 
 
-async def write_workbook(services: Services, filters: Filters, path: Path) -> dict[str, int]:
-    workbook, summary = await build_workbook(services, filters)
+async def write_workbook(services: Services, filters: Filters, path: Path,
+                         rules: AssessmentRules | None = None) -> dict[str, int]:
+    workbook, summary = await build_workbook(services, filters, rules)
     workbook.save(path)
     return summary

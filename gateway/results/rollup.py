@@ -24,10 +24,12 @@ from gateway.core.db.dialect import dialect_of, insert_for
 from gateway.core.db.models import Case, WorkerState
 from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.core.db.store import Store
-from gateway.results.figures import NO_JIT, counter_columns
+from gateway.results.figures import NO_JIT, SOURCE_SQL, counter_columns
 
 STATE_KEY = "results:rollup"
-CUBE_NAMES = ("channel", "window", "item", "staff")
+CUBE_NAMES = ("channel", "window", "item", "staff", "source")
+# Bumped when the cubes change: a roll-up built by an older version is rebuilt whole on the next refresh.
+VERSION = 2
 SAFETY_MARGIN = timedelta(minutes=5)
 DAYS_PER_TRANSACTION = 7
 LOCK_SQL = text("SELECT pg_advisory_xact_lock(hashtext('hcp:results_rollup'))")
@@ -47,17 +49,18 @@ def day_rows(session: Session, day: date, tz: ZoneInfo) -> list[dict[str, Any]]:
     window = func.coalesce(Case.window_id, 0)
     item = func.coalesce(Case.service_item_id, 0)
     staff = func.coalesce(Case.staff_id, 0)
+    source = SOURCE_SQL.label("source")
     fine = session.execute(
         select(hall.label("hall_id"), window.label("window_id"), item.label("item_id"), staff.label("staff_id"),
-               Case.channel, *counter_columns())
+               Case.channel, source, *counter_columns())
         .where(Case.received_at >= start, Case.received_at < end)
-        .group_by(hall, window, item, staff, Case.channel)
+        .group_by(hall, window, item, staff, Case.channel, SOURCE_SQL)
     ).all()
     cubes: dict[tuple[str, int, str], list[int]] = {}
     for row in fine:
         values = [int(row._mapping[n] or 0) for n in COUNTER_COLUMNS]
         for cube, member in (("channel", row.channel), ("window", str(row.window_id)),
-                             ("item", str(row.item_id)), ("staff", str(row.staff_id))):
+                             ("item", str(row.item_id)), ("staff", str(row.staff_id)), ("source", row.source)):
             totals = cubes.setdefault((cube, row.hall_id, member), [0] * len(COUNTER_COLUMNS))
             for i, value in enumerate(values):
                 totals[i] += value
@@ -129,6 +132,8 @@ async def refresh(store: Store, tz: str, *, now: datetime | None = None, max_age
     """Bring the roll-up up to date; skip when the last run is younger than ``max_age``."""
     now = now or datetime.now(UTC)
     state = await _state(store)
+    if state and state.get("version") != VERSION:
+        state = None  # built by an older version: rebuild every day
     if state and max_age is not None and now - datetime.fromisoformat(state["ran_at"]) < max_age:
         return {"skipped": True, "days": 0, "rows": 0}
     since = datetime.fromisoformat(state["watermark"]) - SAFETY_MARGIN if state else None
@@ -137,14 +142,15 @@ async def refresh(store: Store, tz: str, *, now: datetime | None = None, max_age
         progress.reset(total=len(days))
     rows = await rebuild_days(store, days, tz, progress=progress) if days else 0
     await _save_state(store, {"watermark": now.isoformat(), "ran_at": now.isoformat(),
-                              "days": len(days), "rows": rows}, now)
+                              "days": len(days), "rows": rows, "version": VERSION}, now)
     return {"skipped": False, "days": len(days), "rows": rows}
 
 
 async def after_bulk_load(store: Store, days: Iterable[date], tz: str, *, progress: Any = None) -> int:
     """After a bulk load that wrote historical ``updated_at`` values (demo data), which the
     watermark cannot see: rebuild the loaded ``days``, or everything if the roll-up never ran."""
-    if await _state(store) is None:
+    state = await _state(store)
+    if state is None or state.get("version") != VERSION:
         return int((await refresh(store, tz, progress=progress))["rows"])
     days = list(days)
     if progress is not None:

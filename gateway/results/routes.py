@@ -7,7 +7,7 @@ public replies only.  ``/reports`` and its downloads are for supervisors, limite
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -17,10 +17,24 @@ from starlette.routing import Route
 
 from gateway.auth.access import current_user, public, staff
 from gateway.auth.audit import audit
+from gateway.core.labels import SOURCE_LABELS
 from gateway.results import rollup, views
+from gateway.results.assessment import AssessmentRules, AssessmentRulesError, read_rules
 from gateway.results.export import CSV_NAME, iter_cases_csv
-from gateway.results.figures import CHANNEL_LABELS, Dim, Filters, Names, Period, compute, percent, total
+from gateway.results.figures import (
+    CHANNEL_LABELS,
+    DIM_LABELS,
+    Dim,
+    Filters,
+    Names,
+    Period,
+    compute,
+    percent,
+    total,
+)
+from gateway.results.insights import public_insights, report_insights
 from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.results.reasons import REASON_LABELS
 from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
 
 MONTH_FORMAT = "%Y-%m"
@@ -43,6 +57,8 @@ def _month(value: str | None) -> date | None:
 async def public_page(request: Request) -> Response:
     services = request.app.state.services
     context = await views.public_view(services, month=_month(request.query_params.get("month")))
+    async with services.store.read() as session:
+        context.update(await public_insights(session, Filters(context["period"]), await Names.load(session)))
     return request.app.state.templates.TemplateResponse(request, "public.html", context)
 
 
@@ -89,7 +105,11 @@ def report_filters(request: Request) -> Filters:
     channel = params.get("channel") or None
     if channel and channel not in CHANNEL_LABELS:
         raise HTTPException(400, "未知的评价渠道")
-    return Filters(Period(start, end, tz), halls=halls, channels=(channel,) if channel else None)
+    source = params.get("source") or None
+    if source and source not in SOURCE_LABELS:
+        raise HTTPException(400, "未知的评价来源")
+    return Filters(Period(start, end, tz), halls=halls, channels=(channel,) if channel else None,
+                   sources=(source,) if source else None)
 
 
 def _query(filters: Filters, request: Request) -> str:
@@ -98,13 +118,37 @@ def _query(filters: Filters, request: Request) -> str:
         parts.append(f"hall={request.query_params['hall']}")
     if filters.channels:
         parts.append(f"channel={filters.channels[0]}")
+    if filters.sources:
+        parts.append(f"source={filters.sources[0]}")
     return "&".join(parts)
+
+
+UNIT_CHOICES = {"hall": Dim.HALL, "window": Dim.WINDOW, "staff": Dim.STAFF}
+REASON_CHOICES = {"hall": Dim.HALL, "window": Dim.WINDOW, "service_item": Dim.SERVICE_ITEM}
+
+
+def _choice(request: Request, name: str, choices: dict[str, Dim]) -> tuple[str, Dim]:
+    value = request.query_params.get(name) or "hall"
+    if value not in choices:
+        raise HTTPException(400, "统计维度只能是" + "、".join(DIM_LABELS[d] for d in choices.values()))
+    return value, choices[value]
+
+
+def assessment_rules(request: Request) -> tuple[AssessmentRules | None, str | None]:
+    """The 考核 rules in force, or the reason they cannot be used (shown on the page, not a 500)."""
+    try:
+        return read_rules(request.app.state.services.settings.assessment_rules), None
+    except AssessmentRulesError as exc:
+        return None, str(exc)
 
 
 @staff("supervisor")
 async def reports_page(request: Request) -> Response:
     services = request.app.state.services
     filters = report_filters(request)
+    unit_name, unit = _choice(request, "unit", UNIT_CHOICES)
+    reasons_name, reasons_by = _choice(request, "reasons_by", REASON_CHOICES)
+    rules, rules_error = assessment_rules(request)
     await rollup.refresh(services.store, services.settings.timezone)
     params = request.query_params
     async with services.store.read() as session:
@@ -114,10 +158,12 @@ async def reports_page(request: Request) -> Response:
         late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
         unvisited = await return_visit_exceptions(session, names, filters,
                                                   cursor=params.get("visit_after") or None)
+        extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by,
+                                      now=datetime.now(UTC))
     user = current_user(request)
     assert user is not None
     allowed = user.town_filter()
-    halls = [(code, name) for code, name in sorted(names.halls.values()) if allowed is None or code in allowed]
+    halls = [(code, name) for code, name in names.town_halls() if allowed is None or code in allowed]
     counts = total(by_hall)
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
     return request.app.state.templates.TemplateResponse(request, "reports.html", {
@@ -126,7 +172,11 @@ async def reports_page(request: Request) -> Response:
         "channels": CHANNEL_LABELS, "hall": params.get("hall") or "", "channel": params.get("channel") or "",
         "percent": percent, "Dim": Dim, "counts": counts, "tz": views.ZoneInfo(services.settings.timezone),
         "hall_chart": views.charts.bar_chart("各镇（街道）好评率", views.hall_bars(ranking), maximum=1.0),
-        "params": dict(params),
+        "params": dict(params), **extra, "rules": rules, "rules_error": rules_error, "unit": unit_name,
+        "unit_dim": unit, "units": {k: DIM_LABELS[v] for k, v in UNIT_CHOICES.items()},
+        "reasons_by": reasons_name, "reasons_dim": reasons_by,
+        "reason_groupings": {k: DIM_LABELS[v] for k, v in REASON_CHOICES.items()},
+        "reason_labels": REASON_LABELS, "sources": SOURCE_LABELS, "source": params.get("source") or "",
     })
 
 
@@ -134,7 +184,8 @@ async def reports_page(request: Request) -> Response:
 async def reports_xlsx(request: Request) -> Response:
     services = request.app.state.services
     filters = report_filters(request)
-    workbook, summary = await build_workbook(services, filters)
+    rules, rules_error = assessment_rules(request)
+    workbook, summary = await build_workbook(services, filters, rules, rules_error=rules_error)
     buffer = io.BytesIO()
     workbook.save(buffer)
     await audit(services.store, request, current_user(request), "report.xlsx", target_type="report",

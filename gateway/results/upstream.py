@@ -37,7 +37,9 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -48,8 +50,11 @@ from sqlalchemy.orm import Session
 from channels.ratings import REASONS_BY_CODE, Rating
 from gateway.core.db.dialect import insert_for
 from gateway.core.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window, WorkerState
+from gateway.core.db.models_matters import ApiClient, Matter
 from gateway.core.domain import CaseStatus
+from gateway.core.labels import SOURCE_LABELS
 from gateway.core.outbox import OutgoingMessage, SendResult, enqueue
+from gateway.core.sources import source_of
 from gateway.results.demo import DEMO_PREFIX
 from gateway.results.lists import scrub
 
@@ -65,8 +70,24 @@ SETTLE = timedelta(minutes=2)
 BATCH = 500
 TIMEOUT = 20.0
 
-# 评价渠道 (pf): 1 PC端, 2 移动端, 3 二维码, 4 政务大厅平板电脑, 5 政务大厅其他终端, 6 电话, 7 短信.
-PF = {"email": "1", "web": "3", "paper": "5", "phone": "6"}
+# The one mapping table of the record's coded fields (README "Upstream record" repeats it).
+# 评价渠道 (pf): 1 PC端, 2 移动端, 3 二维码, 4 政务大厅平板电脑, 5 政务大厅其他终端, 6 电话, 7 短信 —
+# chosen by the evaluation source (gateway.core.sources); a source not listed (a new channel) is 5.
+PF: dict[str, str] = {
+    "once": "3",         # 一次一评: the window's QR code
+    "matter": "1",       # 一事一评: the online platform (PC端)
+    "complaint": "2",    # 找茬窗口: the web form, opened on a phone from a poster's QR code or WeChat
+    "supervision": "1",  # 监督平台: the form linked from the supervision platform's website
+    "box": "5",          # 意见箱: the paper box in the hall (政务大厅其他终端)
+    "hotline": "6",      # 热线
+    "email": "1",        # 电子邮箱 (PC端)
+}
+PF_OTHER = "5"
+# 申请人类型 (userProp) from the 办件's applicant type; evaluations not tied to a 办件 come from
+# citizens in person, by phone or by post: 1 自然人.
+USER_PROP: dict[str, str] = {"person": "1", "legal_person": "2", "organization": "3"}
+USER_PROP_UNKNOWN = "1"
+SCHEMA_PATH = Path(__file__).parent / "data" / "upstream-record.schema.json"
 # Our handling state → (code, name) pushed as handleStatus / handleStatusName.
 HANDLE_STATES: dict[str, tuple[str, str]] = {
     CaseStatus.RECEIVED: ("0", "待核实"), CaseStatus.TRIAGED: ("0", "待核实"),
@@ -79,13 +100,16 @@ HANDLE_STATES: dict[str, tuple[str, str]] = {
 RECORD_FIELDS: dict[str, str] = {
     "assessNumber": "评价编号：本系统记录号（hcp-受理编号），幂等键",
     "dataVersion": "数据版本：案件最后变更时间（毫秒），越新越大",
-    "projectNo": "办件编号：受理编号",
+    "projectNo": "办件编号：接口报送的办件编号（一事一评）；不关联办件的评价为空",
     "taskCode": "事项编码", "taskName": "事项名称",
     "deptCode": "部门编码（暂无则空）", "deptName": "部门名称",
-    "areaCode": "行政区划代码（大厅的 region_code）", "hallName": "服务大厅名称",
+    "areaCode": "行政区划代码（12位，大厅的 region_code；村、社区服务点没有时用所属镇的；未登记为空）",
+    "hallName": "服务大厅名称",
     "windowCode": "窗口编号",
-    "pf": "评价渠道：1 PC端 3 二维码 5 政务大厅其他终端 6 电话",
-    "userProp": "申请人类型：1 自然人（本系统不收集法人信息）",
+    "pf": "评价渠道（按评价来源，见 PF）：1 PC端 2 移动端 3 二维码 5 政务大厅其他终端 6 电话",
+    "evaluationSource": "评价来源代码：once/matter/complaint/box/hotline/email/supervision 或新渠道代码",
+    "evaluationSourceName": "评价来源名称：一次一评、一事一评、找茬窗口、意见箱、热线、电子邮箱、监督平台",
+    "userProp": "申请人类型（见 USER_PROP）：1 自然人 2 法人 3 其他组织；不关联办件的评价为 1",
     "isRealName": "是否实名评价：1 是 0 否",
     "alternate": "评价等级：5 非常满意 4 满意 3 基本满意 2 不满意 1 非常不满意；未评级为空",
     "appraisald": "差评原因代码（channels/ratings.py 十项）", "appraisaldName": "差评原因名称",
@@ -103,25 +127,38 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else None
 
 
+@dataclass(frozen=True)
+class MatterRef:
+    """The 办件 an evaluation belongs to (一事一评), when it has one."""
+
+    matter_no: str
+    applicant_type: str | None
+
+
 def record_of(case: Case, hall: Hall | None, item: ServiceItem | None, window_code: str | None,
-              replies: list[str], satisfied: bool | None, tz: ZoneInfo) -> dict[str, Any]:
-    """The upstream record of ``case`` (see ``RECORD_FIELDS``); no personal data."""
+              replies: list[str], satisfied: bool | None, tz: ZoneInfo, *, matter: MatterRef | None = None,
+              area_code: str | None = None) -> dict[str, Any]:
+    """The upstream record of ``case`` (see ``RECORD_FIELDS``); no personal data.  ``area_code``
+    overrides the hall's own (a village point without a code takes its town's)."""
     rating = Rating(case.rating) if case.rating else None
+    source = case.source or source_of(case.channel)
     state_code, state_name = HANDLE_STATES.get(case.status, ("0", "待核实"))
     reasons = [r for r in (case.reasons or []) if r in REASONS_BY_CODE]
     return {
         "assessNumber": f"hcp-{case.code}",
         "dataVersion": int(case.updated_at.timestamp() * 1000),
-        "projectNo": case.code,
+        "projectNo": matter.matter_no if matter else None,
         "taskCode": item.code if item else None,
         "taskName": item.name if item else None,
         "deptCode": None,
         "deptName": case.department or (item.department if item else None),
-        "areaCode": hall.region_code if hall else None,
+        "areaCode": area_code or (hall.region_code if hall else None),
         "hallName": hall.name if hall else None,
         "windowCode": window_code,
-        "pf": PF.get(case.channel, "5"),
-        "userProp": "1",
+        "pf": PF.get(source, PF_OTHER),
+        "evaluationSource": source,
+        "evaluationSourceName": SOURCE_LABELS.get(source, source),
+        "userProp": USER_PROP.get(matter.applicant_type or "", USER_PROP_UNKNOWN) if matter else USER_PROP_UNKNOWN,
         "isRealName": "1" if case.real_name else "0",
         "alternate": str(rating.score) if rating else None,
         "appraisald": ",".join(reasons),
@@ -207,6 +244,26 @@ def _save_cursor(session: Session, updated_at: datetime, case_id: int, now: date
         set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at}))
 
 
+def _matters_of(session: Session, case_ids: list[int]) -> dict[int, MatterRef]:
+    """The 办件 of each evaluation of ``case_ids`` that has one, from the ``matter_no`` and client the
+    inbound API put on the case's first message (so it holds even before the matter row is marked)."""
+    found: dict[int, tuple[str, str]] = {}
+    for case_id, extra in session.execute(
+            select(Message.case_id, Message.extra).where(Message.case_id.in_(case_ids), Message.direction == "in")
+            .order_by(Message.id)).all():
+        if case_id not in found and (extra or {}).get("matter_no"):
+            found[case_id] = (str(extra["matter_no"]), str(extra.get("client") or ""))
+    if not found:
+        return {}
+    types: dict[tuple[str, str], str] = {
+        (client, number): kind for client, number, kind in session.execute(
+            select(ApiClient.code, Matter.matter_no, Matter.applicant_type).join(
+                ApiClient, ApiClient.id == Matter.client_id)
+            .where(Matter.matter_no.in_({number for number, _ in found.values()}))).all()}
+    return {case_id: MatterRef(number, types.get((client, number)))
+            for case_id, (number, client) in found.items()}
+
+
 def enqueue_changes(session: Session, services: Services, *, now: datetime | None = None,
                     batch: int = BATCH) -> int:
     """Enqueue one upstream record per case changed since the cursor (up to ``batch``); advance it.
@@ -227,6 +284,9 @@ def enqueue_changes(session: Session, services: Services, *, now: datetime | Non
     ids = [c.id for c in cases]
     halls = {h.id: h for h in session.execute(
         select(Hall).where(Hall.id.in_({c.hall_id for c in cases if c.hall_id}))).scalars()}
+    town_codes: dict[int, str | None] = dict(session.execute(select(Hall.id, Hall.region_code).where(
+        Hall.id.in_({h.town_id for h in halls.values() if h.town_id}))).all())
+    matters = _matters_of(session, ids)
     items = {i.id: i for i in session.execute(select(ServiceItem).where(
         ServiceItem.id.in_({c.service_item_id for c in cases if c.service_item_id}))).scalars()}
     windows: dict[int, str] = dict(session.execute(select(Window.id, Window.code).where(
@@ -243,8 +303,11 @@ def enqueue_changes(session: Session, services: Services, *, now: datetime | Non
             .order_by(CaseEvent.id)).all():
         satisfied[case_id] = (data or {}).get("satisfied")
     for case in cases:
-        record = record_of(case, halls.get(case.hall_id or 0), items.get(case.service_item_id or 0),
-                           windows.get(case.window_id or 0), replies.get(case.id, []), satisfied.get(case.id), tz)
+        hall = halls.get(case.hall_id or 0)
+        area = (hall.region_code or (town_codes.get(hall.town_id) if hall.town_id else None)) if hall else None
+        record = record_of(case, hall, items.get(case.service_item_id or 0),
+                           windows.get(case.window_id or 0), replies.get(case.id, []), satisfied.get(case.id), tz,
+                           matter=matters.get(case.id), area_code=area)
         enqueue(session, services.cipher, OutgoingMessage(
             channel=CHANNEL, kind=KIND, recipient=services.settings.upstream_url or "", body="",
             subject=record["assessNumber"], case_id=case.id,

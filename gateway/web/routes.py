@@ -35,7 +35,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from channels.ratings import REASONS, Rating
-from channels.web.form import ENTRIES, NO_HALL, REPLY_LABELS, TEXT_MAX, FormError, FormValues, build_intake, read_values
+from channels.web.form import (
+    ENTRIES,
+    NO_HALL,
+    NO_ITEM,
+    REPLY_LABELS,
+    TEXT_MAX,
+    FormError,
+    FormValues,
+    build_intake,
+    read_values,
+)
 from channels.web.links import verify_link
 from channels.web.tokens import (
     TokenError,
@@ -64,7 +74,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 STATUS_SCOPE = "s"
 GENERAL_SCOPE = "f"
 SECRET = re.compile(r"^\d{4}$")
-FIELD_ORDER = ("form", "hall", "rating", "reason", "text", "name", "phone", "reply", "consent")  # as on the page
+# The fields in the order the page shows them.
+FIELD_ORDER = ("form", "hall", "item", "rating", "reason", "text", "name", "phone", "reply", "consent")
 
 TOKEN_MESSAGES: dict[TokenProblem, tuple[int, str]] = {
     TokenProblem.MISSING: (400, "页面缺少校验码，无法确认来源。您填写的内容都还在，请核对后再点一次“提交”。"),
@@ -148,7 +159,9 @@ async def _form_page(request: Request, target: Target, *, values: FormValues | N
     state = web_state(request)
     client = _client(request)
     token = issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
-    halls = (await state.registry.get()).hall_names if target.kind == "general" else {}
+    snapshot = await state.registry.get()
+    halls = snapshot.hall_names if target.kind == "general" else {}
+    items = snapshot.items(target.hall, target.window) if target.kind == "window" else ()
     values = values or FormValues(entry=target.entry)
     problems = problems or {}
     ordered = {name: problems[name] for name in FIELD_ORDER if name in problems} | problems
@@ -156,7 +169,7 @@ async def _form_page(request: Request, target: Target, *, values: FormValues | N
         "target": target, "values": values, "problems": ordered, "message": message, "token": token,
         "ratings": [(rating.value, rating.label, rating.is_bad) for rating in Rating],
         "reasons": REASONS, "reply_labels": REPLY_LABELS, "text_max": TEXT_MAX, "halls": halls,
-        "no_hall": NO_HALL,
+        "no_hall": NO_HALL, "items": items, "no_item": NO_ITEM,
     }, status=status, client=client, headers=headers)
 
 
@@ -289,10 +302,12 @@ async def _submit(request: Request, target: Target) -> Response:
             return _to_receipt(state, token.value, client or "")
         status, message = TOKEN_MESSAGES[TokenProblem.EXPIRED]
         return await _form_page(request, target, values=values, message=message, status=status)
-    halls = (await state.registry.get()).hall_names if target.kind == "general" else None
+    snapshot = await state.registry.get()
+    halls = snapshot.hall_names if target.kind == "general" else None
+    items = dict(snapshot.items(target.hall, target.window)) if target.kind == "window" else None
     try:
         intake = build_intake(values, source_ref=token.value, received_at=now, hall=target.hall,
-                              window=target.window, halls=halls)
+                              window=target.window, halls=halls, items=items)
     except FormError as exc:
         return await _form_page(request, target, values=values, problems=exc.problems, status=400)
     window_key = target.scope if target.kind == "window" else f"f:{intake.hall or NO_HALL}"

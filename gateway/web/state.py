@@ -18,7 +18,7 @@ from starlette.requests import Request
 
 from channels.web.tokens import derive_key
 from gateway.auth.throttle import Throttle
-from gateway.core.db.models import Hall, Window
+from gateway.core.db.models import Hall, ServiceItem, Window, WindowServiceItem
 from gateway.core.db.store import Store
 from gateway.core.settings import Settings
 
@@ -34,6 +34,8 @@ class HallInfo:
     code: str
     name: str
     windows: dict[str, str]  # active windows: code → name
+    # The active service items each window handles, in code order: window code → ((code, name), …).
+    items: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,11 @@ class RegistrySnapshot:
         if info is None or window not in info.windows:
             return None
         return info, info.windows[window]
+
+    def items(self, hall: str | None, window: str | None) -> tuple[tuple[str, str], ...]:
+        """The service items the window form offers (empty: the window has no list)."""
+        info = self.halls.get(hall or "")
+        return info.items.get(window or "", ()) if info else ()
 
     @property
     def hall_names(self) -> dict[str, str]:
@@ -79,10 +86,19 @@ class RegistryCache:
             windows = (await session.execute(
                 select(Window.hall_id, Window.code, Window.name).where(Window.active.is_(True))
                 .order_by(Window.hall_id, Window.code))).all()
+            item_rows = (await session.execute(
+                select(Window.hall_id, Window.code, ServiceItem.code, ServiceItem.name)
+                .join(WindowServiceItem, WindowServiceItem.window_id == Window.id)
+                .join(ServiceItem, ServiceItem.id == WindowServiceItem.service_item_id)
+                .where(Window.active.is_(True), ServiceItem.active.is_(True)).order_by(ServiceItem.code))).all()
         by_hall: dict[int, dict[str, str]] = {}
         for row in windows:
             by_hall.setdefault(row.hall_id, {})[row.code] = row.name
-        return RegistrySnapshot({h.code: HallInfo(h.code, h.name, by_hall.get(h.id, {})) for h in halls})
+        items: dict[int, dict[str, list[tuple[str, str]]]] = {}
+        for hall_id, window_code, item_code, item_name in item_rows:
+            items.setdefault(hall_id, {}).setdefault(window_code, []).append((item_code, item_name))
+        return RegistrySnapshot({h.code: HallInfo(h.code, h.name, by_hall.get(h.id, {}), {
+            w: tuple(found) for w, found in items.get(h.id, {}).items()}) for h in halls})
 
 
 @dataclass

@@ -81,8 +81,10 @@ def test_workflow_moves_from_the_command_line(workdir: Path) -> None:
 
 
 def test_halls_list_and_import(workdir: Path) -> None:
-    halls = json.loads(hcp(workdir, "halls", "list", "--json").stdout)
+    listed = hcp(workdir, "halls", "list", "--json")
+    halls = json.loads(listed.stdout)
     assert len(halls) == 13
+    assert "warning: 13 active hall(s) have no 12-digit region_code" in listed.stderr, "no code is shipped unchecked"
     assert {h["name"] for h in halls} >= {"嘉祥街道", "梁宝寺镇", "马村镇"}
     (workdir / "more.toml").write_text(
         '[[halls]]\ncode = "macun"\nname = "马村镇"\nkind = "town"\n'
@@ -90,10 +92,18 @@ def test_halls_list_and_import(workdir: Path) -> None:
     out = hcp(workdir, "halls", "import", "more.toml")
     assert "halls: 0 added, 0 updated; windows: 1 added" in out.stdout
     assert "windows: 0 added" in hcp(workdir, "halls", "import", "more.toml").stdout
-    (workdir / "bad.toml").write_text('[[halls]]\ncode = "马村"\nname = ""\n', encoding="utf-8")
+    (workdir / "bad.toml").write_text('[[halls]]\ncode = "马村"\nname = ""\n\n[[halls]]\ncode = "cun01"\n'
+                                      'name = "某社区便民服务点"\nkind = "community"\n', encoding="utf-8")
     bad = hcp(workdir, "halls", "import", "bad.toml")
-    assert bad.returncode == 1 and "halls.0.code" in bad.stderr and "halls.0.name" in bad.stderr
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "bad.toml:2: halls[0] (马村).code: must be 1-32 letters, digits" in bad.stderr
+    assert "bad.toml:3: halls[0] (马村).name: must not be empty" in bad.stderr
+    assert "bad.toml:5: halls[1] (cun01): a community service point needs `town" in bad.stderr
     assert "no such file" in hcp(workdir, "halls", "import", "nope.toml").stderr
+    (workdir / "codes.toml").write_text('[[halls]]\ncode = "macun"\nname = "马村镇"\nregion_code = "370829000000"\n',
+                                        encoding="utf-8")
+    hcp(workdir, "halls", "import", "codes.toml")
+    assert "warning: 12 active hall(s)" in hcp(workdir, "halls", "list").stderr
 
 
 def test_calendar_overrides(workdir: Path) -> None:

@@ -47,3 +47,39 @@ async def test_upgrading_across_every_migration_keeps_cases_and_their_children(t
         assert result.created
     finally:
         await services.close()
+
+
+async def test_the_results_migration_fills_each_case_source_from_its_channel_and_first_message(
+        tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(upgrade, url, "0008")
+    old = Services.create(Settings(data_dir=tmp_path, database_url=url, run_workers=False),
+                          classifier=FixedClassifier())
+    cases = [("A1", "web", '{"form": "window", "entry": "web"}'), ("A2", "web", '{"matter_no": "BJ1", "client": "q"}'),
+             ("A3", "web", '{"form": "general", "entry": "supervision"}'), ("A4", "web", '{"form": "general"}'),
+             ("A5", "phone", "{}"), ("A6", "paper", "{}"), ("A7", "wechat", None)]
+    async with old.store.write() as session:
+        for number, (code, channel, extra) in enumerate(cases, start=1):
+            await session.execute(text(
+                "INSERT INTO cases (code, channel, status, received_at, created_at, updated_at, text, reasons, "
+                "real_name, needs_review, triage_terms, deadline_uncertain, paused_seconds) VALUES "
+                f"('{code}', '{channel}', 'triaged', '2026-11-27 02:00:00.000000', '2026-11-27 02:00:00.000000', "
+                "'2026-11-27 02:00:00.000000', 't', '[]', 0, 0, '[]', 0, 0)"))
+            if extra is not None:
+                await session.execute(text(
+                    "INSERT INTO case_messages (case_id, direction, channel, source_ref, at, text, public, extra) "
+                    f"VALUES ({number}, 'in', '{channel}', 'r{number}', '2026-11-27 02:00:00.000000', 't', 0, "
+                    f"'{extra}')"))
+    await old.close()
+    await asyncio.to_thread(upgrade, url, "head")
+    services = Services.create(Settings(data_dir=tmp_path, database_url=url, run_workers=False),
+                               classifier=FixedClassifier())
+    try:
+        async with services.store.read() as session:
+            sources = dict((await session.execute(select(Case.code, Case.source))).all())
+        assert sources == {"A1": "once", "A2": "matter", "A3": "supervision", "A4": "complaint", "A5": "hotline",
+                           "A6": "box", "A7": "wechat"}
+    finally:
+        await services.close()

@@ -102,6 +102,8 @@ async def load(services: Services) -> dict[str, str]:
         fields: dict[str, Any] = {"channel": spec.channel, "source_ref": spec.ref, "received_at": spec.received,
                                   "text": spec.text, "rating": spec.rating, "reasons": list(spec.reasons),
                                   "hall": spec.hall, "window": spec.window, "contact": spec.contact or {}}
+        if spec.channel == "web" and spec.window:  # the window's QR form: 一次一评
+            fields["extra"] = {"form": "window", "entry": "web"}
         result = await services.ingestor.ingest(make_intake(**fields))
         codes[spec.ref] = result.case_code
         for action, at, data in spec.steps:

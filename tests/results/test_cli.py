@@ -43,6 +43,12 @@ def test_demo_data_covers_every_town_channel_category_and_state(seeded: Path) ->
     assert all(r[column["受理编号"]].startswith("DEMO2026") for r in body)
     assert len({r[column["镇（街道）"]] for r in body}) == 13
     assert {r[column["评价渠道"]] for r in body} == {"电子邮箱", "热线电话", "意见箱", "找茬窗口"}
+    assert {r[column["评价来源"]] for r in body} == {"一次一评", "一事一评", "找茬窗口", "监督平台", "意见箱", "热线",
+                                                  "电子邮箱"}
+    assert hcp(seeded, "report", "csv", "--from", "2026-08-31", "--to", "2026-11-28", "--source", "matter,supervision",
+               "-o", "online.csv").returncode == 0
+    online = read_csv(seeded / "online.csv")[1:]
+    assert len(online) == sum(1 for r in body if r[column["评价来源"]] in ("一事一评", "监督平台"))
     assert {r[column["整改类别"]] for r in body} == {"立整立改", "限时整改", "协调整改", "无需整改"}
     states = {r[column["状态"]] for r in body}
     assert {"已办结", "已答复", "核实中", "待复核分类", "整改中"} <= states, states
@@ -65,6 +71,15 @@ def test_the_same_seed_gives_the_same_cases(seeded: Path, tmp_path: Path) -> Non
     assert strip(first) == strip(second)
 
 
+def test_check_assessment_rules(tmp_path: Path) -> None:
+    shipped = hcp(tmp_path, "report", "check-assessment")
+    assert shipped.returncode == 0 and "full marks 100 (好评率 40" in shipped.stdout
+    (tmp_path / "bad.toml").write_text("[weights]\ngood_rate = -1\n", "utf-8")
+    bad = hcp(tmp_path, "report", "check-assessment", "bad.toml")
+    assert bad.returncode == 1 and "bad.toml:2: weights.good_rate: Input should be greater than or equal to 0" \
+        in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_seed_is_used_once(seeded: Path) -> None:
     repeated = hcp(seeded, "demo", "seed", "--cases", "10", "--seed", "5", "--until", "2026-11-28")
     assert repeated.returncode == 1
@@ -75,8 +90,12 @@ def test_xlsx_report_of_a_period(seeded: Path) -> None:
     result = hcp(seeded, "report", "xlsx", "--from", "2026-11-01", "--to", "2026-11-28", "-o", "nov.xlsx")
     assert result.returncode == 0, result.stderr
     book = load_workbook(seeded / "nov.xlsx")
-    assert book.sheetnames == ["通报", "镇街排名", "趋势", "渠道", "窗口", "工作人员", "服务事项", "回访问卷与未评",
-                               "超期案件", "未回访实名差评", "指标说明"]
+    assert book.sheetnames == ["通报", "镇街排名", "趋势", "渠道", "窗口", "工作人员", "服务事项", "评价来源",
+                               "二级原因", "考核", "回访问卷与未评", "超期案件", "未回访实名差评", "指标说明"]
+    assessment = book["考核"]
+    assert assessment["A1"].value.startswith("考核得分 = Σ 权重 × 指标（满分 100）− 扣分，扣分合计最多 30 分")
+    assert assessment["B4"].value == "镇（街道）" and [assessment.cell(row=r, column=1).value
+                                                     for r in range(5, 18)] == list(range(1, 14))
     summary = book["通报"]
     assert summary["A1"].value == "政务服务“好差评”情况通报"
     assert "2026-11-01 至 2026-11-28" in summary["A2"].value

@@ -37,7 +37,7 @@ def test_a_bad_rating_with_reasons_text_and_contact_becomes_an_intake() -> None:
     assert (intake.hall, intake.window) == ("jintun", "w01")
     assert intake.contact.name == "王小明" and intake.contact.phone == "13812345678"
     assert intake.contact.real_name and intake.contact.preferred_channel == "sms"
-    assert intake.extra == {"form": "window", "entry": "web"}
+    assert intake.extra == {"form": "window", "entry": "web", "item": "unspecified"}
 
 
 def test_anonymous_text_only_is_fine_and_reasons_are_dropped_for_a_good_rating() -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from channels.web.tokens import derive_key, issue_token
 from gateway.app import create_app
 from gateway.auth.throttle import Throttle
-from gateway.core.db.models import Case, Contact, Message, Window
+from gateway.core.db.models import Case, Contact, Message, ServiceItem, Window
 from gateway.core.services import Services
 from gateway.web.state import WebState
 from tests.web.citizen import citizen, link, notice, receipt_code
@@ -88,7 +88,8 @@ async def test_a_submission_becomes_one_web_case_with_a_receipt(app: Starlette, 
         contact = (await session.execute(select(Contact))).scalar_one()
     assert case.code == code and case.channel == "web" and case.rating == "dissatisfied"
     assert case.reasons == ["attitude", "efficiency"] and case.reply_channel == "sms" and case.real_name
-    assert message.source_ref == token and message.extra == {"form": "window", "entry": "web"}
+    assert message.source_ref == token and message.extra == {"form": "window", "entry": "web", "item": "unspecified"}
+    assert case.source == "once" and case.service_item_id is None, "一次一评, the citizen named no item: 未指明事项"
     assert b"13812345678" not in (contact.phone_enc or b"") and services.cipher.open(contact.phone_enc) == "13812345678"
 
 
@@ -309,3 +310,26 @@ async def test_large_text_is_a_link_and_a_cookie(app: Starlette, services: Servi
         assert 'class="citizen big"' in big.text and "hcp_big=1" in big.headers["set-cookie"]
         assert 'class="citizen big"' in (await person.get("/status")).text
         assert 'class="citizen"' in (await person.get("/f?big=0")).text
+
+
+async def test_the_window_form_offers_the_windows_service_items(app: Starlette, services: Services) -> None:
+    """一次一评 knows what it rates: the citizen picks the 事项 from the window's list, or 未指明事项."""
+    path = link(services, "jintun", "w02")
+    async with citizen(app) as person:
+        page = await person.open(path)
+        assert 'name="item"' in page.text and "城乡居民基本养老保险参保登记" in page.text
+        assert "最低生活保障申请" not in page.text, "only the items of this window"
+        assert "其他事项或说不清（未指明事项）" in page.text
+        wrong = await person.submit(path, **BAD, item="MZ001")
+        assert wrong.status_code == 400 and "请从列表中选择您办的事" in wrong.text
+        assert "窗口没人" in wrong.text, "what the citizen typed is kept"
+        picked = await person.submit(path, **BAD, item="SB002")
+        assert picked.status_code == 303
+    async with citizen(app, "10.0.0.8") as other:
+        await other.open(link(services, "jintun", "zc"))
+        assert 'name="item"' not in (await other.get(link(services, "jintun", "zc"))).text, \
+            "a window without a list asks nothing"
+    async with services.store.read() as session:
+        case = (await session.execute(select(Case))).scalar_one()
+        item = (await session.execute(select(ServiceItem).where(ServiceItem.id == case.service_item_id))).scalar_one()
+    assert item.code == "SB002" and case.source == "once"

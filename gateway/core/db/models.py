@@ -50,7 +50,8 @@ class Base(DeclarativeBase):
 
 
 class Hall(Base):
-    """A town or street service hall (为民服务大厅)."""
+    """A service hall: a town or street hall (为民服务大厅), or a village / community service point
+    (便民服务点, ``kind`` village or community) whose ``town_id`` names the town hall it belongs to."""
 
     __tablename__ = "halls"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -59,6 +60,7 @@ class Hall(Base):
     kind: Mapped[str] = mapped_column(String(16), default="town")
     region_code: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
 
 
 class Window(Base):
@@ -71,6 +73,15 @@ class Window(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WindowServiceItem(Base):
+    """A service item a window handles: the list the window form offers the citizen."""
+
+    __tablename__ = "window_service_items"
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"), primary_key=True)
+    service_item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id", ondelete="CASCADE"),
+                                                 primary_key=True)
 
 
 class ServiceItem(Base):
@@ -96,6 +107,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
+    # The evaluation source as the rules name it (gateway.core.sources): 一次一评, 一事一评, 找茬窗口…
+    source: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime]
     created_at: Mapped[datetime]

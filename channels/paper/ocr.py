@@ -150,3 +150,11 @@ def read_line(image: np.ndarray) -> OcrLine | None:
     if not text or score < MIN_SCORE or _RULE_ONLY.match(text):
         return None
     return OcrLine(text, score)
+
+
+def character_errors(reference: str, hypothesis: str) -> int:
+    """Edits (insertions, deletions, substitutions) between two texts, whitespace ignored: the
+    numerator of the character error rate, used on staff corrections and in the benchmark."""
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance("".join(reference.split()), "".join(hypothesis.split())))

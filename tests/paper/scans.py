@@ -123,6 +123,20 @@ def write_kai(image: Image.Image, size: str, dpi: int, text: str, *, contact: di
     return out
 
 
+def letter_page(lines: Sequence[str], dpi: int, *, char_mm: float = 6.0) -> Image.Image:
+    """An A4 letter written in the Kai font (no slip code): what citizens also put in the box."""
+    page = Image.new("L", (round(mm_to_px(A4_MM[0], dpi)), round(mm_to_px(A4_MM[1], dpi))), 255)
+    draw = ImageDraw.Draw(page)
+    font = kai(round(mm_to_px(char_mm, dpi)))
+    per_line = int((A4_MM[0] - 50) / char_mm)
+    y = 30.0
+    for paragraph in lines:
+        for start in range(0, len(paragraph), per_line):
+            draw.text((mm_to_px(25, dpi), mm_to_px(y, dpi)), paragraph[start:start + per_line], font=font, fill=30)
+            y += char_mm * 1.8
+    return page
+
+
 def on_a4(slips: Sequence[Image.Image], dpi: int) -> Image.Image:
     """One slip at the top-left of an A4 glass, or two A5/A6 slips turned sideways one above the other."""
     page = Image.new("L", (round(mm_to_px(A4_MM[0], dpi)), round(mm_to_px(A4_MM[1], dpi))), 255)

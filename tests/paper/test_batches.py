@@ -62,7 +62,7 @@ async def test_upload_answers_at_once_batches_queue_and_a_crash_resumes_without_
     await make_staff(services, "clerk", ["mailroom"], ["jintun"])
     app = create_app(services=services, run_workers=False)
     slips = await issued(services, 3)
-    first = tiff(scans_of(slips[:2]) + [scans_of([slips[2]])[0].rotate(180)])
+    first = tiff([*scans_of(slips[:2]), scans_of([slips[2]])[0].rotate(180)])
     async with signed_in(app, "clerk") as client:
         response = await upload(client, [("morning.tiff", first)], headers=JSON)
         assert response.status_code == 202
@@ -171,7 +171,8 @@ async def test_ocr_text_blank_and_void_slips_and_a_letter(services: Services) ->
         assert '<strong id="void-count">1</strong>' in mailroom.text
         assert 'id="ocr-cer"' in mailroom.text  # staff corrections measure the OCR
     async with services.store.read() as session:
-        audit = (await session.execute(select(AuditEntry).where(AuditEntry.action == "paper.draft_discard"))).scalar_one()
+        audit = (await session.execute(select(AuditEntry).where(
+            AuditEntry.action == "paper.draft_discard"))).scalar_one()
         assert audit.target_id == str(other_blank.id) and audit.detail["reason"] == "空白卡，无任何内容"
         confirm = (await session.execute(select(AuditEntry).where(
             AuditEntry.action == "paper.draft_confirm", AuditEntry.target_id == str(blank.id)))).scalar_one()

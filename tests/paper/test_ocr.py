@@ -30,7 +30,10 @@ def slip_a5() -> np.ndarray:
     return image
 
 
-def scan(image, *, degradation: Degradation = Degradation(angle=4, blur=0.6, jpeg=60)):  # type: ignore[no-untyped-def]
+SCANNER = Degradation(angle=4, blur=0.6, jpeg=60)
+
+
+def scan(image, *, degradation: Degradation = SCANNER):  # type: ignore[no-untyped-def]
     return read_page(degrade(on_a4([image], 200), degradation, seed=3), KEY, dpi=200, read_text=True).slips[0]
 
 

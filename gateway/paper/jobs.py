@@ -18,4 +18,4 @@ def jobs(services: Services) -> list[Job]:
     async def batches() -> Mapping[str, Any]:
         return await run_pending(services)
 
-    return [Job("paper-batches", batches, interval=2.0, singleton=True)]
+    return [Job("paper-batches", batches, interval=3.0, singleton=True)]

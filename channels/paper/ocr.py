@@ -91,7 +91,8 @@ def unavailable() -> str | None:
                 try:
                     import rapidocr_onnxruntime  # noqa: F401
                 except ImportError as exc:
-                    _unavailable = f"{UNAVAILABLE_MESSAGE}（{exc}）"
+                    log.warning("handwriting OCR is off: %s", exc)
+                    _unavailable = UNAVAILABLE_MESSAGE
                 _checked = True
     return _unavailable
 

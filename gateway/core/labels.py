@@ -18,6 +18,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "EVENT_LABELS",
+    "PAPER_BATCH_LABELS",
     "PAPER_DRAFT_LABELS",
     "PROBLEM_SOLVED_LABELS",
     "RATING_LABELS",
@@ -113,6 +114,10 @@ ATTRIBUTION_LABELS: dict[str, str] = {"named": "来源系统指定", "roster": "
 PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理",
                                       "discarded": "已作废"}
 
+# A batch of scans read in the background, and each file of it.
+PAPER_BATCH_LABELS: dict[str, str] = {"queued": "排队中", "running": "正在识别", "processing": "正在识别",
+                                      "done": "已识别完", "rejected": "已拒收"}
+
 # How the citizen is answered (a reply's channel, the slip's tick, the handler's reply form).
 REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "none": "不需要回复"}
 
@@ -128,7 +133,8 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
-    "paper_draft": PAPER_DRAFT_LABELS, "reply_method": REPLY_METHOD_LABELS, "call_task": CALL_TASK_LABELS,
+    "paper_draft": PAPER_DRAFT_LABELS, "paper_batch": PAPER_BATCH_LABELS, "reply_method": REPLY_METHOD_LABELS,
+    "call_task": CALL_TASK_LABELS,
     "problem_solved": PROBLEM_SOLVED_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from channels.paper import ocr
 from channels.paper.codes import format_serial
+from channels.paper.decode import candidates, dark_map, qr_pixels
 from channels.paper.documents import DocumentError, Limits, LoadedPage, inspect, load_pages
 from channels.paper.reader import PageReading, SlipReading, read_page, slip_image
 from channels.paper.writing import looks_like_slip, read_letter
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 PAGE_JPEG_QUALITY = 80
 SLIP_DPI = 150
 LETTER_MIN_CHARS = 8  # fewer recognised characters on a page without a code: a smudged slip, not a letter
+BLANK_PAGE_INK = 0.002  # fraction of dark 4-pixel blocks below which a page is empty
 LETTER_PX = 1800  # a letter page is read at most this many pixels on its long side (speed)
 STALE_AFTER = timedelta(minutes=2)  # a running batch without a heartbeat this long is resumed
 
@@ -134,9 +136,18 @@ def _encode(image: Image.Image, bilevel: bool) -> tuple[bytes, str]:
     return buffer.getvalue(), "image/jpeg"
 
 
-def _letter(image: Image.Image) -> ocr.OcrText | None:
-    """The page read whole, if it is a letter: enough text, and none of the slip form's printed words."""
+def _letter(image: Image.Image, dpi: float | None) -> ocr.OcrText | None:
+    """The page read whole, if it is a letter: enough text, and none of the slip form's printed words.
+
+    A page with a code-sized dark square is taken for a slip whose code could not be read (stained,
+    covered, torn) without reading it: that saves seconds of OCR per such page, and a letter that
+    carries such a square (a dark stamp) only ends on the manual-id list, as every page did before."""
     if ocr.unavailable() is not None:
+        return None
+    array = np.asarray(image)
+    if dark_map(array, 4).mean() < BLANK_PAGE_INK:  # an empty page (the back of a duplex scan): nothing to read
+        return None
+    if candidates(array, qr_pixels(array.shape, dpi)):
         return None
     scale = LETTER_PX / max(image.size)
     small = image.resize((round(image.width * scale), round(image.height * scale))) if scale < 1 else image
@@ -169,7 +180,7 @@ def _prepare(page: LoadedPage, key: bytes) -> _Prepared:
         buffer = io.BytesIO()
         crop.save(buffer, "JPEG", quality=85)
         crops.append(buffer.getvalue())
-    letter = _letter(page.image) if not reading.slips else None
+    letter = _letter(page.image, page.dpi) if not reading.slips else None
     return _Prepared(page, reading, data, media_type, crops, letter)
 
 
@@ -317,7 +328,10 @@ async def enqueue(services: Services, files: Sequence[tuple[str, bytes]], *, by:
         async with store.read() as session:
             existing = (await session.execute(select(PaperScan).where(PaperScan.sha256 == sha))).scalar_one_or_none()
         if existing is not None or sha in seen:
-            if existing is not None and existing.status in ("queued", "processing") and claim:
+            # An interrupted file is taken over by this batch when this caller reads it itself (the CLI),
+            # or when no batch holds it (a scan left half-read by a version that read uploads in the request).
+            if existing is not None and existing.status in ("queued", "processing") and (
+                    claim or existing.batch_id is None):
                 queued.append((name, data, sha, existing.media_type or "", existing.pages_total or 0))
                 continue
             outcomes.append(await file_outcome(services, existing, "repeat") if existing is not None

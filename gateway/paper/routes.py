@@ -23,7 +23,7 @@ from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
-from gateway.core.labels import REPLY_METHOD_LABELS
+from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, batch_files, batch_progress, enqueue
@@ -81,7 +81,7 @@ async def mailroom(request: Request) -> Response:
         "decoder_missing": zbar.UNAVAILABLE,
         "ocr_missing": ocr.unavailable(),
         "batches": await ops.recent_batches(services, user),
-        "ocr_quality": await ops.ocr_quality(services, towns),
+        "ocr_quality": await ops.ocr_quality(services, towns), "batch_labels": PAPER_BATCH_LABELS,
     })
 
 
@@ -169,7 +169,7 @@ async def batch_page(request: Request) -> Response:
         return JSONResponse({"batch": jsonable(progress), "files": files})
     return _render(request, "mailroom_batch.html", {
         "batch": progress, "files": files, "ratings": _rating_labels(), "ocr_missing": ocr.unavailable(),
-        "worker": await ops.worker_seen(services)})
+        "worker": await ops.worker_seen(services), "batch_labels": PAPER_BATCH_LABELS})
 
 
 def jsonable(value: dict[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,14 @@ async def test_ocr_text_blank_and_void_slips_and_a_letter(services: Services) ->
         page = await client.get(f"/mailroom/drafts/{written.id}")
         assert "已按手写识别填入" in page.text and written.text in page.text and 'id="ocr-lines"' in page.text
         assert "13905371234" in page.text and "张桂兰" in page.text
+        # A line the recogniser was unsure of is marked for checking (scores as rapidocr gives them).
+        def unsure(session) -> None:  # type: ignore[no-untyped-def]
+            draft = session.get(PaperDraft, written.id)
+            draft.ocr_lines = [*draft.ocr_lines, ocr.OcrLine("派出所和自然", 0.62).to_dict()]
+
+        await services.store.run_write(unsure)
+        page = await client.get(f"/mailroom/drafts/{written.id}")
+        assert '<li class="low"><mark>派出所和自然</mark>' in page.text and "1 行把握低" in page.text
         confirmed = await client.post_form(f"/mailroom/drafts/{written.id}", {
             "action": "confirm", "text": TEXT + "，请尽快处理", "rating": "dissatisfied", "phone": "13905371234"},
             headers=JSON)

@@ -165,6 +165,8 @@ async def test_ocr_text_blank_and_void_slips_and_a_letter(services: Services) ->
         # The letter waits for its hall, then becomes a case like a slip.
         assert letter.origin == "letter" and letter.hall_code is None and letter.serial is None
         assert ocr.character_errors("".join(LETTER), letter.text) <= 4, letter.text
+        letter_page_html = (await client.get(f"/mailroom/drafts/{letter.id}")).text
+        assert "所属大厅（来信须选择）" in letter_page_html and "不在本系统的发放记录中" not in letter_page_html
         letters = await client.get("/mailroom?status=letters")
         assert f"/mailroom/drafts/{letter.id}" in letters.text
         no_hall = await client.post_form(f"/mailroom/drafts/{letter.id}", {"action": "confirm", "text": letter.text},

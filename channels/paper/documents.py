@@ -223,6 +223,49 @@ def _pdf_pages(data: bytes, name: str, limits: Limits) -> Iterator[LoadedPage]:
             document.close()
 
 
+def inspect(data: bytes, name: str, limits: Limits | None = None) -> tuple[str, int]:
+    """The media type and page count from the file's header, refusing what cannot be read before
+    any page is decoded: the upload answers at once, the pages are decoded later in the background."""
+    limits = limits or Limits()
+    kind = check_file(data, name, limits)
+    if kind == Kind.PDF:
+        import pypdfium2 as pdfium
+
+        with _PDFIUM_LOCK:
+            try:
+                document = pdfium.PdfDocument(data)
+            except pdfium.PdfiumError as exc:
+                if "password" in str(exc).lower():
+                    raise DocumentError("encrypted", f"{name}: the PDF is password-protected",
+                                        f"{name}：PDF 设置了密码，请导出不加密的 PDF 后再上传") from None
+                raise _corrupt(name, "", exc) from None
+            count = len(document)
+            document.close()
+        if count == 0:
+            raise DocumentError("empty", f"{name}: the PDF has no pages", f"{name}：PDF 中没有页面")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                image = Image.open(io.BytesIO(data))
+                count = getattr(image, "n_frames", 1)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise _bomb(name, "", 0, limits) from None
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise _corrupt(name, "", exc) from None
+        if count == 1 and image.size[0] * image.size[1] > limits.max_pixels:
+            raise _bomb(name, "", image.size[0] * image.size[1], limits)
+        if count == 1:  # a truncated single image shows only when its pixels are read
+            try:
+                image.load()
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise _corrupt(name, "", exc) from None
+    if count > limits.max_pages:
+        raise DocumentError("too_many_pages", f"{name}: {count} pages exceed the limit of {limits.max_pages}",
+                            f"{name}：共 {count} 页，超过单个文件 {limits.max_pages} 页的上限，请分成几个文件上传")
+    return kind, count
+
+
 def load_pages(data: bytes, name: str, limits: Limits | None = None) -> tuple[str, Iterator[LoadedPage]]:
     """Check the file and return its media type and its pages (decoded lazily, one at a time).
 

@@ -32,14 +32,14 @@ def source_reference(serial: int | None, *, trusted: bool, scan_sha256: str, pag
 def slip_intake(*, source_ref: str, received_at: datetime, text: str, rating: str | None,
                 reasons: Sequence[str] = (), hall: str | None, window: str | None,
                 contact: Mapping[str, Any] | None = None, tracking_code: str | None = None,
-                image: bytes | None = None, image_type: str = "image/jpeg",
+                image: bytes | None = None, image_type: str = "image/jpeg", subject: str = "意见卡",
                 extra: Mapping[str, str | int | float | bool | None] | None = None) -> Intake:
     """Build and validate the intake (``IntakeError`` names each bad field)."""
     fields: dict[str, Any] = {
         "channel": "paper",
         "source_ref": source_ref,
         "received_at": received_at,
-        "subject": "意见卡",
+        "subject": subject,
         "text": text.strip(),
         "rating": rating or None,
         "reasons": tuple(reasons),

@@ -35,6 +35,27 @@ class Box:
 
 
 @dataclass(frozen=True, slots=True)
+class Field:
+    """A handwritten contact field: the blank after its printed label, in mm (``y`` is the baseline).
+
+    ``x1`` stops before the next printed label on the same line, so OCR of the field never sees
+    the form's own words."""
+
+    key: str
+    x0: float
+    x1: float
+    y: float
+
+
+def _after(margin: float, pt: float, before: int, blanks: int) -> tuple[float, float]:
+    """Where a blank of ``blanks`` full-width characters starts and ends after ``before`` of them.
+
+    Every character of the contact lines is full width (CJK, '：', '　', '＿'), one em = ``pt``."""
+    em = pt * 25.4 / 72
+    return margin + before * em, margin + (before + blanks) * em
+
+
+@dataclass(frozen=True, slots=True)
 class SlipLayout:
     size: SlipSize
     width: float
@@ -69,6 +90,7 @@ class SlipLayout:
     contact_pt: float
     privacy_top: float
     privacy_pt: float
+    fields: tuple[Field, ...] = ()
 
     qr_size: float = QR_SIZE_MM
 
@@ -84,6 +106,11 @@ def _a5() -> SlipLayout:
     column = (width - 2 * margin) / 5
     ratings = tuple(Box(r.value, r.label, margin + (i + 0.5) * column - 3.0, 49.0, 6.0)
                     for i, r in enumerate(Rating))
+    # "姓名：＿×6　　联系电话：＿×10" / "希望的答复方式：…" / "已有查询码（补充意见时填写）：＿×8" at 9.5 pt;
+    # the phone and tracking-code blanks end their line, so writing may run on to the margin.
+    fields = (Field("name", *_after(margin, 9.5, 3, 6), 177.0),
+              Field("phone", _after(margin, 9.5, 16, 10)[0], width - margin, 177.0),
+              Field("tracking_code", _after(margin, 9.5, 15, 8)[0], width - margin, 191.0))
     reasons = tuple(Box(o.code, o.label, margin + (i % 5) * column, 72.0 + (i // 5) * 8.0, 4.5)
                     for i, o in enumerate(REASONS))
     replies = (Box("sms", "短信", 39.0, 180.6, 4.0), Box("phone", "电话", 55.0, 180.6, 4.0),
@@ -95,7 +122,7 @@ def _a5() -> SlipLayout:
         rule_y=38.5, section_pt=10.0, rating_heading_y=45.0, rating_label_y=60.5, rating_label_pt=9.5,
         reason_heading_y=68.0, reason_label_pt=8.5, writing_heading_y=94.0, writing_top=97.0, writing_bottom=163.0,
         writing_lines=8, contact_heading_y=170.0, contact_lines_y=(177.0, 184.0, 191.0), contact_pt=9.5,
-        privacy_top=195.0, privacy_pt=7.0,
+        privacy_top=195.0, privacy_pt=7.0, fields=fields,
     )
 
 
@@ -104,6 +131,10 @@ def _a6() -> SlipLayout:
     column = (width - 2 * margin) / 5
     ratings = tuple(Box(r.value, r.label, margin + (i + 0.5) * column - 2.5, 40.0, 5.0)
                     for i, r in enumerate(Rating))
+    # "电话：＿×9　查询码：＿×6" / "姓名：＿×4　答复方式：…" at 7 pt.
+    fields = (Field("phone", *_after(margin, 7.0, 3, 9), 128.5),
+              Field("tracking_code", _after(margin, 7.0, 17, 6)[0], width - margin, 128.5),
+              Field("name", *_after(margin, 7.0, 3, 4), 134.3))
     half = (width - 2 * margin) / 2
     reasons = tuple(Box(o.code, o.label, margin + (i % 2) * half, 56.5 + (i // 2) * 5.2, 3.8)
                     for i, o in enumerate(REASONS))
@@ -116,7 +147,7 @@ def _a6() -> SlipLayout:
         rule_y=33.0, section_pt=7.5, rating_heading_y=37.8, rating_label_y=49.0, rating_label_pt=7.0,
         reason_heading_y=54.5, reason_label_pt=7.0, writing_heading_y=86.0, writing_top=88.0, writing_bottom=119.0,
         writing_lines=4, contact_heading_y=123.5, contact_lines_y=(128.5, 134.3), contact_pt=7.0,
-        privacy_top=137.0, privacy_pt=5.6,
+        privacy_top=137.0, privacy_pt=5.6, fields=fields,
     )
 
 

@@ -100,6 +100,14 @@ def _register(array: np.ndarray, matrix: np.ndarray, box: Box) -> tuple[float, f
     return float(best[0]), float(best[1])
 
 
+def paper_and_ink(array: np.ndarray, matrix: np.ndarray, slip_size: tuple[float, float],
+                  qr_corners: tuple[tuple[float, float], ...] | None = None) -> tuple[float, float]:
+    """This slip's paper and printed-ink grey levels (the writing reader judges pen strokes by them)."""
+    paper = _paper_level(array, matrix, *slip_size)
+    ink = _ink_level(array, matrix, qr_corners) if qr_corners else 0.0
+    return paper, ink
+
+
 def dark_threshold(array: np.ndarray, matrix: np.ndarray, slip_size: tuple[float, float],
                    qr_corners: tuple[tuple[float, float], ...] | None = None) -> float:
     """The grey level below which a sampled point counts as pen: three quarters of the way from

@@ -17,7 +17,15 @@ from channels.paper import geometry
 from channels.paper.codes import SlipCode, parse_payload, verify
 from channels.paper.decode import FoundCode, find_codes
 from channels.paper.layout import SlipLayout, layout_for
-from channels.paper.marks import MarkReading, box_scores, dark_threshold, read_multiple, read_single
+from channels.paper.marks import (
+    MarkReading,
+    box_scores,
+    dark_threshold,
+    paper_and_ink,
+    read_multiple,
+    read_single,
+)
+from channels.paper.writing import SlipText, read_slip_text
 
 Point = tuple[float, float]
 
@@ -36,6 +44,15 @@ class SlipReading:
     reasons_confidence: float = 0.0
     reply: MarkReading | None = None
     matrix: tuple[float, ...] | None = None  # slip millimetres → page pixels, row-major 2×3
+    writing: SlipText | None = None  # what was written (None when the writing was not looked at)
+
+    @property
+    def blank(self) -> bool:
+        """No tick anywhere and no pen stroke in the writing area or the contact blanks."""
+        if self.writing is None or self.rating is None:
+            return False
+        ticked = self.rating.choice is not None or bool(self.reasons) or (self.reply and self.reply.choice)
+        return not ticked and not self.writing.has_writing
 
     @property
     def layout(self) -> SlipLayout:
@@ -73,8 +90,8 @@ def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
 
 
 def read_page(image: Image.Image | np.ndarray, key: bytes, *, dpi: float | None = None,
-              read_marks: bool = True) -> PageReading:
-    """Find, verify and read every slip on one page."""
+              read_marks: bool = True, read_text: bool = False) -> PageReading:
+    """Find, verify and read every slip on one page (``read_text``: measure and OCR the writing too)."""
     started = time.perf_counter()
     array = _as_array(image)
 
@@ -94,7 +111,7 @@ def read_page(image: Image.Image | np.ndarray, key: bytes, *, dpi: float | None 
         if code is None:
             reading.foreign.append(found.payload)
             continue
-        reading.slips.append(_read_slip(array, found, code, key, read_marks))
+        reading.slips.append(_read_slip(array, found, code, key, read_marks, read_text))
     reading.slips.sort(key=lambda slip: _reading_order(slip, reading.width))
     reading.seconds = time.perf_counter() - started
     return reading
@@ -109,7 +126,8 @@ def _reading_order(slip: SlipReading, width: int) -> tuple[float, float]:
     return (round(top / max(width / 4, 1)), left)
 
 
-def _read_slip(array: np.ndarray, found: FoundCode, code: SlipCode, key: bytes, read_marks: bool) -> SlipReading:
+def _read_slip(array: np.ndarray, found: FoundCode, code: SlipCode, key: bytes, read_marks: bool,
+               read_text: bool = True) -> SlipReading:
     signature_ok = verify(key, code)
     if found.corners is None:
         return SlipReading(found.payload, code, signature_ok, None, found.method, None)
@@ -124,8 +142,12 @@ def _read_slip(array: np.ndarray, found: FoundCode, code: SlipCode, key: bytes, 
         rating = read_single(box_scores(array, matrix, lay.ratings, **options))  # type: ignore[arg-type]
         reasons, reasons_confidence = read_multiple(box_scores(array, matrix, lay.reasons, **options))  # type: ignore[arg-type]
         reply = read_single(box_scores(array, matrix, lay.replies, **options))  # type: ignore[arg-type]
+    writing = None
+    if read_text:
+        paper, ink = paper_and_ink(array, matrix, (lay.width, lay.height), lay.qr_corners)
+        writing = read_slip_text(array, matrix, lay, paper=paper, ink=ink)
     return SlipReading(found.payload, code, signature_ok, found.corners, found.method, rating, reasons,
-                       reasons_confidence, reply, tuple(float(v) for v in matrix.ravel()))
+                       reasons_confidence, reply, tuple(float(v) for v in matrix.ravel()), writing)
 
 
 def slip_image(image: Image.Image, slip: SlipReading, *, dpi: int = 150, margin_mm: float = 4.0) -> Image.Image | None:

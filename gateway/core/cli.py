@@ -60,6 +60,11 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+def progress_bar(*, total: int | None, desc: str, unit: str = "页") -> tqdm:
+    """A bar updated by hand (``bar.update(1)``) on a terminal; silent when output is piped or redirected."""
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if sys.stderr.isatty() else True, file=sys.stderr)
+
+
 def progress(items: Iterable[T], *, total: int | None = None, desc: str) -> Iterable[T]:
     """A progress bar on a terminal, nothing when output is piped or redirected."""
     return tqdm(items, total=total, desc=desc, unit="件", disable=None if sys.stderr.isatty() else True,

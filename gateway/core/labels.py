@@ -21,6 +21,7 @@ __all__ = [
     "EVENT_LABELS",
     "HALL_KIND_LABELS",
     "MESSAGE_NOTICE_LABELS",
+    "PAPER_BATCH_LABELS",
     "PAPER_DRAFT_LABELS",
     "PROBLEM_SOLVED_LABELS",
     "RATING_LABELS",
@@ -129,6 +130,10 @@ ATTRIBUTION_LABELS: dict[str, str] = {"named": "来源系统指定", "roster": "
 PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理",
                                       "discarded": "已作废"}
 
+# A batch of scans read in the background, and each file of it.
+PAPER_BATCH_LABELS: dict[str, str] = {"queued": "排队中", "running": "正在识别", "processing": "正在识别",
+                                      "done": "已识别完", "rejected": "已拒收"}
+
 # How the citizen is answered (a reply's channel, the slip's tick, the handler's reply form).
 REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "none": "不需要回复"}
 
@@ -164,6 +169,7 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "source": SOURCE_LABELS,
     "hall_kind": HALL_KIND_LABELS,
     "applicant": APPLICANT_LABELS,
+    "paper_batch": PAPER_BATCH_LABELS,
     "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 

@@ -10,9 +10,9 @@ import click
 
 from channels.paper.codes import QR_SIZE_MM
 from channels.paper.documents import DocumentError, Limits
-from gateway.core.cli import print_json, progress, with_services
+from gateway.core.cli import print_json, progress_bar, with_services
 from gateway.core.services import Services
-from gateway.paper.batches import FileOutcome, ingest_file
+from gateway.paper.batches import FileOutcome, batch_files, enqueue, process_batch
 from gateway.paper.slips import SlipError, list_runs, print_posters, print_slips
 
 CLI_USER = "cli"
@@ -36,7 +36,8 @@ def _rows(outcome: FileOutcome) -> list[dict[str, Any]]:
                 "window": slip.window, "signature_ok": slip.signature_ok, "issued": slip.issued,
                 "rating": slip.rating, "rating_confidence": slip.rating_confidence, "reasons": slip.reasons,
                 "duplicate": slip.duplicate, "duplicate_of": slip.duplicate_of, "draft": slip.draft_id,
-                "status": slip.status})
+                "status": slip.status, "text": slip.text, "text_confidence": slip.text_confidence,
+                "blank": slip.blank, "letter": slip.origin == "letter"})
     return rows
 
 
@@ -54,30 +55,38 @@ def scan(files: tuple[Path, ...], hall_hint: str | None, as_json: bool) -> None:
     """Read scanned slips (PDF, TIFF, JPEG, PNG) into the mailroom queue.
 
     Prints, per slip found, its file and page, serial, hall, window, signature check, the ticked
-    rating with its confidence, and the draft it made or that it is a duplicate.  Pages without a
-    readable code are listed as needing a manual id.  A bad file is reported and skipped; the exit
-    status is 1 when any file was refused."""
+    rating with its confidence, the handwriting read by OCR (``text``, '' when none, and
+    ``text_confidence``; blank slips are marked), and the draft it made or that it is a duplicate.
+    A page that is a letter becomes a draft waiting for its hall; other pages without a readable
+    code are listed as needing a manual id.  A progress bar runs on a terminal (not when piped).
+    A bad file is reported and skipped; the exit status is 1 when any file was refused."""
 
     @with_services
     async def run(services: Services) -> list[FileOutcome]:
-        outcomes = []
+        refused = []
+        readable: list[tuple[str, bytes]] = []
         limits = Limits(max_bytes=services.settings.max_blob_bytes)
-        for path in progress(files, total=len(files), desc="扫描件"):
+        for path in files:
             try:
                 size = path.stat().st_size
                 if size > limits.max_bytes:  # refuse before reading a huge file into memory
                     error = _too_large(path.name, size, limits)
-                    outcomes.append(FileOutcome(path.name, "", "rejected", error=error.user_message,
-                                                error_kind=error.kind, http_status=error.http_status))
+                    refused.append(FileOutcome(path.name, "", "rejected", error=error.user_message,
+                                               error_kind=error.kind, http_status=error.http_status))
                     continue
-                data = path.read_bytes()
+                readable.append((path.name, path.read_bytes()))
             except OSError as exc:
-                outcomes.append(FileOutcome(path.name, "", "rejected", error=f"{path}: {exc.strerror}",
-                                            error_kind="io", http_status=400))
-                continue
-            outcomes.append(await ingest_file(services, data, path.name, by=CLI_USER, hall_hint=hall_hint,
-                                              limits=limits))
-        return outcomes
+                refused.append(FileOutcome(path.name, "", "rejected", error=f"{path}: {exc.strerror}",
+                                           error_kind="io", http_status=400))
+        # The same queue as the mailroom upload, but this process reads the batch itself, at once.
+        batch = await enqueue(services, readable, by=CLI_USER, hall_hint=hall_hint, limits=limits, claim=True)
+        if batch.batch_id is None:
+            return refused + batch.files
+        total = sum(f.pages_total or 0 for f in batch.files if f.status == "queued")
+        with progress_bar(total=total, desc="页") as bar:
+            await process_batch(services, batch.batch_id, on_page=lambda _: bar.update(1))
+        done = {o.sha256: o for o in await batch_files(services, batch.batch_id)}
+        return refused + [done.get(o.sha256, o) if o.status == "queued" else o for o in batch.files]
 
     outcomes = run()
     rows = [row for outcome in outcomes for row in _rows(outcome)]
@@ -97,9 +106,14 @@ def scan(files: tuple[Path, ...], hall_hint: str | None, as_json: bool) -> None:
             confidence = row["rating_confidence"]
             rating = f"{row['rating'] or '-'} ({confidence:.2f})" if confidence is not None else "-"
             state = f"duplicate of {row['duplicate_of']}" if row["duplicate"] else f"draft {row['draft']}"
+            if row["letter"]:
+                click.echo(f"{where}: letter ({len(row['text'])} characters read), {state}; waits for its hall")
+                continue
             signature = "ok" if row["signature_ok"] else "BAD SIGNATURE"
+            text = "BLANK" if row["blank"] else (f"text {len(row['text'])} chars ({row['text_confidence']:.2f})"
+                                                 if row["text"] else "no text read")
             click.echo(f"{where}: serial {row['serial']} {row['hall'] or '?'}/{row['window'] or '-'} "
-                       f"signature {signature}, rating {rating}, {state}")
+                       f"signature {signature}, rating {rating}, {text}, {state}")
         for outcome in outcomes:
             if outcome.status == "repeat":
                 click.echo(f"{outcome.name}: already uploaded (scan {outcome.scan_id}); nothing new")

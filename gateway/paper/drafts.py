@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from channels.contact import mask_name, mask_phone
 from channels.intake import IntakeError
 from channels.paper.codes import SlipCodeError, format_serial, parse_serial
 from channels.paper.intake import slip_intake, source_reference
+from channels.paper.ocr import character_errors
 from channels.ratings import REASON_CODES, Rating
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
 from gateway.core.blobs import get_blob
-from gateway.core.db.models import Hall, Window
-from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.db.models import Hall, Window, WorkerState
+from gateway.core.db.models_paper import PaperBatch, PaperDraft, PaperPage, PaperScan
 from gateway.core.ingest import IngestError
 from gateway.core.labels import PAPER_DRAFT_LABELS
 from gateway.core.personal import PersonalDataCipher
@@ -112,6 +113,18 @@ class DraftView:
     has_slip_image: bool
     uploaded_at: datetime
     updated_by: str | None
+    text_read: str | None = None
+    text_confidence: float | None = None
+    ocr_lines: list[dict[str, Any]] = field(default_factory=list)
+    blank: bool = False
+    blank_reason: str | None = None
+    void_reason: str | None = None
+    hall_hint: str | None = None
+    uploaded_by: str = ""
+
+    @property
+    def low_lines(self) -> int:
+        return sum(1 for line in self.ocr_lines if line.get("low"))
 
     @property
     def status_label(self) -> str:
@@ -147,10 +160,16 @@ async def queue(services: Services, towns: frozenset[str] | None, *, status: str
              .join(PaperPage, PaperPage.id == PaperDraft.page_id).join(PaperScan, PaperScan.id == PaperPage.scan_id))
     if status == "flagged":
         query = query.where(PaperDraft.status == "open", PaperDraft.signature_ok.is_(False))
+    elif status == "blank":
+        query = query.where(PaperDraft.status == "open", PaperDraft.blank.is_(True))
+    elif status == "letters":
+        query = query.where(PaperDraft.status == "open", PaperDraft.origin == "letter")
+    elif status == "open":
+        query = query.where(PaperDraft.status == "open", PaperDraft.blank.is_(False))
     else:
         query = query.where(PaperDraft.status == status)
     if towns is not None:
-        query = query.where(PaperDraft.hall_code.in_(sorted(towns)))
+        query = query.where(_in_towns(towns))
     if hall:
         query = query.where(PaperDraft.hall_code == hall)
     order = PaperDraft.id.desc() if status in ("confirmed", "discarded") else PaperDraft.id
@@ -165,21 +184,74 @@ async def queue(services: Services, towns: frozenset[str] | None, *, status: str
         "rating_read": Rating(d.rating_read).label if d.rating_read else None,
         "rating_confidence": d.rating_confidence, "status": d.status, "status_label": STATUS_LABELS[d.status],
         "duplicate_of": d.duplicate_of, "case_code": d.case_code, "file_name": file_name, "page_no": page_no,
-        "uploaded_at": uploaded_at, "has_text": bool(d.text),
+        "uploaded_at": uploaded_at, "has_text": bool(d.text) and d.text != (d.text_read or ""),
+        "text_read": bool(d.text_read), "low_lines": sum(1 for line in d.ocr_lines or () if line.get("low")),
+        "blank": d.blank, "void_reason": d.void_reason,
     } for d, page_no, file_name, uploaded_at in rows]
 
 
+def _in_towns(towns: frozenset[str]) -> Any:
+    """A draft of the towns, or a letter without a hall yet from a batch declared for one of them."""
+    names = sorted(towns)
+    return or_(PaperDraft.hall_code.in_(names), and_(PaperDraft.hall_code.is_(None), PaperScan.hall_hint.in_(names)))
+
+
 async def counts(services: Services, towns: frozenset[str] | None) -> dict[str, int]:
-    query = select(PaperDraft.status, func.count()).group_by(PaperDraft.status)
-    flagged = select(func.count()).select_from(PaperDraft).where(PaperDraft.status == "open",
-                                                                 PaperDraft.signature_ok.is_(False))
+    """Drafts per tab of the mailroom page (``open`` leaves the blank slips out: they have their own)."""
+    joined = (select(func.count()).select_from(PaperDraft).join(PaperPage, PaperPage.id == PaperDraft.page_id)
+              .join(PaperScan, PaperScan.id == PaperPage.scan_id))
     if towns is not None:
-        query = query.where(PaperDraft.hall_code.in_(sorted(towns)))
-        flagged = flagged.where(PaperDraft.hall_code.in_(sorted(towns)))
+        joined = joined.where(_in_towns(towns))
+    is_open = PaperDraft.status == "open"
+    filters = {
+        "open": and_(is_open, PaperDraft.blank.is_(False)), "blank": and_(is_open, PaperDraft.blank.is_(True)),
+        "letters": and_(is_open, PaperDraft.origin == "letter"),
+        "flagged": and_(is_open, PaperDraft.signature_ok.is_(False)),
+        "duplicate": PaperDraft.status == "duplicate", "confirmed": PaperDraft.status == "confirmed",
+        "discarded": PaperDraft.status == "discarded",
+    }
+    result = {}
     async with services.store.read() as session:
-        result = {status: count for status, count in (await session.execute(query)).all()}
-        result["flagged"] = (await session.execute(flagged)).scalar_one()
+        for key, condition in filters.items():
+            result[key] = (await session.execute(joined.where(condition))).scalar_one()
+        # Blank slips ever found (voided, confirmed with a reason or still open), for the page's summary.
+        result["blank_total"] = (await session.execute(joined.where(PaperDraft.blank.is_(True)))).scalar_one()
     return result
+
+
+async def ocr_quality(services: Services, towns: frozenset[str] | None) -> dict[str, Any]:
+    """How well OCR read the slips staff have confirmed: character error rate of what it read
+    against what staff confirmed (their corrections are the reference), and how many were changed."""
+    query = (select(PaperDraft.text_read, PaperDraft.text).join(PaperPage, PaperPage.id == PaperDraft.page_id)
+             .join(PaperScan, PaperScan.id == PaperPage.scan_id)
+             .where(PaperDraft.status == "confirmed", PaperDraft.text_read.is_not(None))
+             .order_by(PaperDraft.id.desc()).limit(1000))
+    if towns is not None:
+        query = query.where(_in_towns(towns))
+    async with services.store.read() as session:
+        rows = (await session.execute(query)).all()
+    errors = characters = changed = 0
+    for read, final in rows:
+        errors += character_errors(final or "", read or "")
+        characters += len("".join((final or "").split()))
+        changed += "".join((final or "").split()) != "".join((read or "").split())
+    return {"drafts": len(rows), "changed": changed, "characters": characters,
+            "cer": round(errors / characters, 4) if characters else None}
+
+
+async def recent_batches(services: Services, user: Principal | None, *, limit: int = 10) -> list[dict[str, Any]]:
+    async with services.store.read() as session:
+        rows = (await session.execute(select(PaperBatch).order_by(PaperBatch.id.desc()).limit(limit))).scalars().all()
+    return [{"id": b.id, "status": b.status, "files": b.files, "uploaded_by": b.uploaded_by,
+             "uploaded_at": b.uploaded_at, "finished_at": b.finished_at}
+            for b in rows if _page_visible(b.hall_hint, b.uploaded_by, user)]
+
+
+async def worker_seen(services: Services) -> datetime | None:
+    """When the background job that reads batches last reported (``None``: never, so no worker runs)."""
+    async with services.store.read() as session:
+        return (await session.execute(select(WorkerState.updated_at).where(
+            WorkerState.key == "job:paper-batches"))).scalar_one_or_none()
 
 
 def _page_visible(hall_hint: str | None, uploaded_by: str, user: Principal | None) -> bool:
@@ -232,7 +304,10 @@ async def load(services: Services, draft_id: int) -> DraftView:
         reasons_confidence=draft.reasons_confidence, reply_read=draft.reply_read, duplicate_of=draft.duplicate_of,
         values=values, case_code=draft.case_code, note=draft.note, page_id=page.id, page_no=page.page_no,
         scan_id=scan.id, file_name=scan.file_name, has_slip_image=draft.image_sha256 is not None,
-        uploaded_at=scan.uploaded_at, updated_by=draft.updated_by)
+        uploaded_at=scan.uploaded_at, updated_by=draft.updated_by, text_read=draft.text_read,
+        text_confidence=draft.text_confidence, ocr_lines=list(draft.ocr_lines or []), blank=draft.blank,
+        blank_reason=draft.blank_reason, void_reason=draft.void_reason, hall_hint=scan.hall_hint,
+        uploaded_by=scan.uploaded_by)
 
 
 def masked_contact(values: DraftValues) -> dict[str, str]:
@@ -242,9 +317,10 @@ def masked_contact(values: DraftValues) -> dict[str, str]:
 
 async def neighbours(services: Services, draft_id: int, towns: frozenset[str] | None) -> tuple[int | None, int | None]:
     """The previous and next open drafts in queue order, for keyboard navigation."""
-    base = select(PaperDraft.id).where(PaperDraft.status == "open")
+    base = (select(PaperDraft.id).join(PaperPage, PaperPage.id == PaperDraft.page_id)
+            .join(PaperScan, PaperScan.id == PaperPage.scan_id).where(PaperDraft.status == "open"))
     if towns is not None:
-        base = base.where(PaperDraft.hall_code.in_(sorted(towns)))
+        base = base.where(_in_towns(towns))
     async with services.store.read() as session:
         previous = (await session.execute(base.where(PaperDraft.id < draft_id).order_by(PaperDraft.id.desc())
                                           .limit(1))).scalar_one_or_none()
@@ -278,8 +354,13 @@ async def save(services: Services, draft_id: int, values: DraftValues, *, who: P
 
 
 async def confirm(services: Services, draft_id: int, values: DraftValues, *, who: Principal, ip: str | None,
-                  accept_unsigned: bool = False) -> tuple[str, bool]:
-    """Ingest the draft as a case; return ``(case_code, duplicate)``."""
+                  accept_unsigned: bool = False, blank_reason: str = "", hall: str | None = None) -> tuple[str, bool]:
+    """Ingest the draft as a case; return ``(case_code, duplicate)``.
+
+    A blank slip (no tick, no writing) needs ``blank_reason``; a letter needs its ``hall``."""
+    blank_reason = blank_reason.strip()[:500]
+    if hall:
+        await set_hall(services, draft_id, hall, who=who, ip=ip)
     await save(services, draft_id, values, who=who, ip=ip)
     async with services.store.read() as session:
         row = (await session.execute(
@@ -296,7 +377,12 @@ async def confirm(services: Services, draft_id: int, values: DraftValues, *, who
     if draft.signature_ok is False and not accept_unsigned:
         raise DraftError("二维码签名不符（可能是伪造或涂改的意见卡）。"
                          "确认内容属实后勾选“签名不符仍受理”，或作废。", 409)
+    if draft.blank and not blank_reason:
+        raise DraftError("这是一张空白卡（没有勾选，也没有书写）。确需受理时请写明理由（如：背面有字），"
+                         "否则请作废。", 409)
     if draft.hall_code is None:
+        if draft.origin == "letter":
+            raise DraftError("这封来信还没有确定大厅，请先选择所属大厅", 400)
         raise DraftError("这张意见卡还没有确定大厅，请先在“手工补录编号”中选择大厅", 400)
     trusted = bool(draft.signature_ok) or (draft.origin == "manual" and draft.issued)
     source_ref = source_reference(draft.serial, trusted=trusted, scan_sha256=scan_sha, page_index=page_no - 1,
@@ -307,7 +393,9 @@ async def confirm(services: Services, draft_id: int, values: DraftValues, *, who
             reasons=values.reasons, hall=draft.hall_code, window=draft.window_code, contact=values.contact(),
             tracking_code=values.tracking_code, image=image.data if image else None,
             image_type=image.media_type if image else "image/jpeg",
+            subject="来信" if draft.origin == "letter" else "意见卡",
             extra={"slip_serial": format_serial(draft.serial) if draft.serial else None,
+                   "origin": draft.origin, "blank_reason": blank_reason or None,
                    "signature_ok": draft.signature_ok, "draft_id": draft.id, "transcribed_by": who.username,
                    "rating_read": draft.rating_read, "rating_confidence": draft.rating_confidence})
     except IntakeError as exc:
@@ -332,8 +420,12 @@ async def confirm(services: Services, draft_id: int, values: DraftValues, *, who
         current.duplicate_of = f"case:{result.case_code}" if duplicate else current.duplicate_of
         current.confirmed_at = current.updated_at = now
         current.updated_by = who.username
+        current.blank_reason = blank_reason or None
+        ocr_changed = None if current.text_read is None else (
+            "".join(current.text_read.split()) != "".join((current.text or "").split()))
         add_audit(session, who, "paper.draft_confirm", ip=ip, target_type="paper_draft", target_id=draft_id,
-                  detail={"case": result.case_code, "duplicate": duplicate, "source_ref": source_ref})
+                  detail={"case": result.case_code, "duplicate": duplicate, "source_ref": source_ref,
+                          "blank_reason": blank_reason or None, "ocr_corrected": ocr_changed})
         return duplicate
 
     duplicate = await services.store.run_write(mark)
@@ -357,6 +449,8 @@ def _problem_zh(field_name: str, problem: str) -> str:
 
 
 async def discard(services: Services, draft_id: int, reason: str, *, who: Principal, ip: str | None) -> None:
+    """Void a draft that is still open (or a duplicate) with a reason; audited, counted on the mailroom page.
+    A confirmed draft is a case by now: it is closed through the case's own workflow instead."""
     reason = reason.strip()[:500]
     if not reason:
         raise DraftError("请写明作废原因（如：空白卡、重复扫描、与本县无关）", 400)
@@ -366,10 +460,31 @@ async def discard(services: Services, draft_id: int, reason: str, *, who: Princi
         if draft is None:
             raise DraftError("没有这张意见卡草稿", 404)
         _editable(draft)
-        draft.status, draft.note = "discarded", reason
+        draft.status, draft.void_reason = "discarded", reason
         draft.updated_at, draft.updated_by = datetime.now(UTC), who.username
         add_audit(session, who, "paper.draft_discard", ip=ip, target_type="paper_draft", target_id=draft_id,
                   detail={"reason": reason})
+
+    await services.store.run_write(write)
+
+
+async def set_hall(services: Services, draft_id: int, hall: str, *, who: Principal, ip: str | None) -> None:
+    """Give a letter (or a slip whose hall is unknown) its hall, as staff pick it."""
+    if not who.can_access_town(hall):
+        raise DraftError("无权处理其他乡镇的来信", 403)
+
+    def write(session: Session) -> None:
+        draft = session.get(PaperDraft, draft_id)
+        if draft is None:
+            raise DraftError("没有这张意见卡草稿", 404)
+        _editable(draft)
+        if draft.hall_code == hall:
+            return
+        if not window_exists(session, hall, None):
+            raise DraftError("所选大厅不存在", 400)
+        draft.hall_code, draft.window_code = hall, None
+        add_audit(session, who, "paper.draft_hall", ip=ip, target_type="paper_draft", target_id=draft_id,
+                  detail={"hall": hall})
 
     await services.store.run_write(write)
 

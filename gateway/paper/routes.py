@@ -17,20 +17,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from channels.paper import zbar
+from channels.paper import ocr, zbar
 from channels.paper.documents import DocumentError, Limits
 from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
-from gateway.core.labels import REPLY_METHOD_LABELS
+from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
-from gateway.paper.batches import FileOutcome, ingest_file
+from gateway.paper.batches import FileOutcome, batch_files, batch_progress, enqueue
 
 ROLES = ("mailroom", "supervisor")
 MAX_FILES_PER_UPLOAD = 50
-STATUSES = {"open": "待录入", "flagged": "签名不符", "duplicate": "重复", "confirmed": "已受理", "discarded": "已作废"}
+STATUSES = {"open": "待录入", "blank": "空白卡", "letters": "来信", "flagged": "签名不符", "duplicate": "重复",
+            "confirmed": "已受理", "discarded": "已作废"}
 REPLY_LABELS = {code: REPLY_METHOD_LABELS[code] for code in ("sms", "phone", "none")}  # the slip's boxes
 
 
@@ -78,6 +79,9 @@ async def mailroom(request: Request) -> Response:
         "halls": await _halls(request, user),
         "max_mb": services.settings.max_blob_bytes // 1048576,
         "decoder_missing": zbar.UNAVAILABLE,
+        "ocr_missing": ocr.unavailable(),
+        "batches": await ops.recent_batches(services, user),
+        "ocr_quality": await ops.ocr_quality(services, towns), "batch_labels": PAPER_BATCH_LABELS,
     })
 
 
@@ -123,6 +127,7 @@ async def upload(request: Request) -> Response:
         raise HTTPException(413, f"一次最多上传 {MAX_FILES_PER_UPLOAD} 个文件，请分批上传")
     limits = Limits(max_bytes=limit)
     outcomes: list[FileOutcome] = []
+    readable: list[tuple[str, bytes]] = []
     for item in files:
         name = (item.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
         if item.size is not None and item.size > limit:
@@ -132,15 +137,43 @@ async def upload(request: Request) -> Response:
             outcomes.append(FileOutcome(name, "", "rejected", error=error.user_message, error_kind=error.kind,
                                         http_status=error.http_status))
             continue
-        data = await item.read()
-        outcomes.append(await ingest_file(services, data, name, by=user.username, who=user, ip=client_ip(request),
-                                          hall_hint=hall_hint, limits=limits))
+        readable.append((name, await item.read()))
+    # Only the headers are read here; the pages are decoded by the background job (gateway/paper/jobs.py).
+    batch = await enqueue(services, readable, by=user.username, who=user, ip=client_ip(request),
+                          hall_hint=hall_hint, limits=limits)
+    outcomes.extend(batch.files)
     ok = [o for o in outcomes if o.status != "rejected"]
-    status = 200 if ok else outcomes[0].http_status
+    status = 202 if batch.batch_id else 200 if ok else outcomes[0].http_status
     visible = [_visible_outcome(o, user) for o in outcomes]
+    url = f"/mailroom/batches/{batch.batch_id}" if batch.batch_id else None
     if _wants_json(request):
-        return JSONResponse({"files": visible}, status_code=status)
+        return JSONResponse({"batch": batch.batch_id, "url": url, "files": visible}, status_code=status)
+    if url is not None:
+        return RedirectResponse(url, status_code=303)
     return _render(request, "mailroom_upload.html", {"files": visible, "ratings": _rating_labels()}, status)
+
+
+@staff(*ROLES)
+async def batch_page(request: Request) -> Response:
+    """A batch's progress while the worker reads it (the page refreshes itself), then what it made."""
+    user = _user(request)
+    services = request.app.state.services
+    progress = await batch_progress(services, int(request.path_params["batch_id"]))
+    if progress is None:
+        raise HTTPException(404, "没有这一批上传")
+    towns = user.town_filter()
+    if towns is not None and progress["uploaded_by"] != user.username and progress["hall_hint"] not in towns:
+        raise HTTPException(403, "无权查看其他乡镇的上传")
+    files = [_visible_outcome(o, user) for o in await batch_files(services, progress["id"])]
+    if _wants_json(request):
+        return JSONResponse({"batch": jsonable(progress), "files": files})
+    return _render(request, "mailroom_batch.html", {
+        "batch": progress, "files": files, "ratings": _rating_labels(), "ocr_missing": ocr.unavailable(),
+        "worker": await ops.worker_seen(services), "batch_labels": PAPER_BATCH_LABELS})
+
+
+def jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in value.items()}
 
 
 def _rating_labels() -> dict[str, str]:
@@ -153,7 +186,9 @@ async def _draft_or_404(request: Request) -> ops.DraftView:
     except ops.DraftError as exc:
         raise _error(exc) from None
     if draft.hall is None:
-        if _user(request).town_filter() is not None:
+        towns = _user(request).town_filter()
+        # A letter waits for its hall: clerks of the hall the batch was declared for (and its uploader) see it.
+        if towns is not None and draft.hall_hint not in towns and draft.uploaded_by != _user(request).username:
             raise HTTPException(403, "无权处理其他乡镇的意见卡")
     else:
         require_town(request, draft.hall)
@@ -172,6 +207,7 @@ async def draft_page(request: Request, *, problems: str | None = None, status: i
         "draft": draft, "values": shown, "ratings": [(r.value, r.score, r.label) for r in Rating],
         "reasons": REASONS, "replies": REPLY_LABELS, "previous": previous, "following": following,
         "problems": problems, "saved": request.query_params.get("saved"),
+        "halls": await _halls(request, user) if draft.hall is None else [],
         "confirmed": request.query_params.get("confirmed"),
     }, status)
 
@@ -191,15 +227,18 @@ async def draft_action(request: Request) -> Response:
             return _after(request, draft.id, {"saved": "1"}, {"status": "saved"})
         if action == "confirm":
             code, duplicate = await ops.confirm(services, draft.id, values, who=user, ip=ip,
-                                                accept_unsigned=form.get("accept_unsigned") == "1")
+                                                accept_unsigned=form.get("accept_unsigned") == "1",
+                                                blank_reason=str(form.get("blank_reason") or ""),
+                                                hall=str(form.get("hall") or "") or None)
             if _wants_json(request):
                 return JSONResponse({"status": "duplicate" if duplicate else "confirmed", "case": code})
             _, following = await ops.neighbours(services, draft.id, user.town_filter())
             query = urlencode({"confirmed": code, "duplicate": "1" if duplicate else ""})
             target = f"/mailroom/drafts/{following}" if following and not duplicate else f"/mailroom/drafts/{draft.id}"
             return RedirectResponse(f"{target}?{query}&from={draft.id}", status_code=303)
-        if action == "discard":
-            await ops.discard(services, draft.id, str(form.get("discard_reason") or ""), who=user, ip=ip)
+        if action in ("discard", "void"):
+            await ops.discard(services, draft.id, str(form.get("discard_reason") or form.get("void_reason") or ""),
+                              who=user, ip=ip)
             return _after(request, draft.id, {}, {"status": "discarded"}, to_queue=True)
     except ops.DraftError as exc:
         if _wants_json(request):
@@ -288,6 +327,7 @@ async def page_image(request: Request) -> Response:
 routes = [
     Route("/mailroom", mailroom, methods=["GET"], name="mailroom"),
     Route("/mailroom/upload", upload, methods=["POST"], name="mailroom_upload"),
+    Route("/mailroom/batches/{batch_id:int}", batch_page, methods=["GET"], name="mailroom_batch"),
     Route("/mailroom/drafts/{draft_id:int}", draft_page, methods=["GET"], name="mailroom_draft"),
     Route("/mailroom/drafts/{draft_id:int}", draft_action, methods=["POST"], name="mailroom_draft_action"),
     Route("/mailroom/drafts/{draft_id:int}/image", draft_image, methods=["GET"], name="mailroom_draft_image"),

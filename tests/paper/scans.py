@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pypdfium2 as pdfium
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from channels.paper.codes import SlipCode, sign_slip
 from channels.paper.layout import layout_for
@@ -82,6 +82,59 @@ def write_text(image: Image.Image, size: str, dpi: int, seed: int = 0) -> Image.
             draw.line(points, fill=rng.randint(20, 80), width=max(1, round(mm_to_px(0.4, dpi))))
             x += rng.uniform(4.5, 6.5)
     return out
+
+
+KAI_FONT = "/usr/share/fonts/truetype/arphic/ukai.ttc"  # Debian's fonts-arphic-ukai, a handwriting-like Kai
+
+
+def kai(size_px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(KAI_FONT, size_px)
+
+
+def writing_lines(text: str, size: str, *, char_mm: float = 5.0) -> list[str]:
+    """``text`` wrapped as a citizen fills the writing area: one line per guide line, left to right."""
+    lay = layout_for(size)
+    per_line = int((lay.width - 2 * lay.margin - 6) / (char_mm * 1.05))
+    lines = [text[i:i + per_line] for i in range(0, len(text), per_line)]
+    return lines[:lay.writing_lines]
+
+
+def write_kai(image: Image.Image, size: str, dpi: int, text: str, *, contact: dict[str, str] | None = None,
+              char_mm: float = 5.0, grey: int = 25, seed: int = 0) -> Image.Image:
+    """Write ``text`` into the writing area (and ``contact`` values into their blanks) in the Kai font,
+    each line a little off its guide line and slanted, as a hand would."""
+    lay = layout_for(size)
+    rng = random.Random(seed)
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    font = kai(round(mm_to_px(char_mm, dpi)))
+    pitch = (lay.writing_bottom - lay.writing_top) / lay.writing_lines
+    for index, line in enumerate(writing_lines(text, size, char_mm=char_mm)):
+        x = lay.margin + 3 + rng.uniform(-1, 2)
+        y = lay.writing_top + index * pitch + (pitch - char_mm) / 2 + rng.uniform(-0.8, 0.4)
+        draw.text((mm_to_px(x, dpi), mm_to_px(y, dpi)), line, font=font, fill=grey)
+    small = kai(round(mm_to_px(min(char_mm, 4.2 if size == "a5" else 3.4), dpi)))
+    for item in lay.fields:
+        value = (contact or {}).get(item.key)
+        if value:
+            height = 4.2 if size == "a5" else 3.4
+            draw.text((mm_to_px(item.x0 + 1, dpi), mm_to_px(item.y - height - 0.6, dpi)), value, font=small,
+                      fill=grey)
+    return out
+
+
+def letter_page(lines: Sequence[str], dpi: int, *, char_mm: float = 6.0) -> Image.Image:
+    """An A4 letter written in the Kai font (no slip code): what citizens also put in the box."""
+    page = Image.new("L", (round(mm_to_px(A4_MM[0], dpi)), round(mm_to_px(A4_MM[1], dpi))), 255)
+    draw = ImageDraw.Draw(page)
+    font = kai(round(mm_to_px(char_mm, dpi)))
+    per_line = int((A4_MM[0] - 50) / char_mm)
+    y = 30.0
+    for paragraph in lines:
+        for start in range(0, len(paragraph), per_line):
+            draw.text((mm_to_px(25, dpi), mm_to_px(y, dpi)), paragraph[start:start + per_line], font=font, fill=30)
+            y += char_mm * 1.8
+    return page
 
 
 def on_a4(slips: Sequence[Image.Image], dpi: int) -> Image.Image:

@@ -105,6 +105,9 @@ def test_paper_scan_reports_slips_pages_and_bad_files(workdir: Path) -> None:
     assert slips[0]["rating"] == "satisfied" and slips[0]["rating_confidence"] >= 0.8
     assert all(s["signature_ok"] and s["hall"] == "jintun" and s["window"] == "w01" for s in slips)
     assert all(isinstance(s["draft"], int) and s["duplicate"] is False for s in slips)
+    # Nothing is written on these slips: no text, no confidence; the one without a tick is blank.
+    assert [(s["text"], s["text_confidence"], s["blank"]) for s in slips] == [("", None, False), ("", None, True)]
+    assert "%|" not in result.stderr and "页/s" not in result.stderr  # no progress bar when piped
     assert report["pages_without_code"] == [{"file": "batch.tiff", "page": 3, "status": "needs_id",
                                              "needs_manual_id": True, "error": None, "foreign_codes": []}]
     assert "broken.pdf: refused: broken.pdf：文件已损坏" in result.stderr
@@ -122,3 +125,24 @@ def test_paper_scan_reports_slips_pages_and_bad_files(workdir: Path) -> None:
     assert text.returncode == 0
     assert "rescan.png p1: serial 00000002 jintun/w01 signature ok" in text.stdout
     assert "duplicate of draft:" in text.stdout
+
+
+def test_the_progress_bar_shows_on_a_terminal_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from gateway.core.cli import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress_bar(total=3, desc="页") as bar:
+        bar.update(3)
+    assert "3/3" in terminal.getvalue() and "页" in terminal.getvalue()
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    with progress_bar(total=3, desc="页") as bar:
+        bar.update(3)
+    assert piped.getvalue() == ""

@@ -15,6 +15,7 @@ from gateway.app import create_app
 from gateway.core.db.models import Case, Message
 from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
 from gateway.core.services import Services
+from gateway.paper.batches import run_pending
 from gateway.paper.slips import allocate
 from tests.paper.scans import Degradation, degrade, on_a4, rasterize, slip_pdf, tick
 from tests.staff import anonymous_client, make_staff, signed_in
@@ -40,12 +41,14 @@ async def issued(services: Services, count: int, hall: str = "jintun", window: s
     return [sign_slip(key, "a5", hall, window, serial) for serial in range(run.first_serial, run.last_serial + 1)]
 
 
-def scans_of(slip_codes: list[SlipCode], *, ratings: list[str] | None = None) -> list[Image.Image]:
+def scans_of(slip_codes: list[SlipCode], *, ratings: list[str | None] | None = None) -> list[Image.Image]:
+    """Scans of the slips, each ticked (基本满意 unless ``ratings`` says otherwise; ``None``: left blank)."""
     images = rasterize(slip_pdf(slip_codes), 150)
     pages = []
     for index, image in enumerate(images):
-        if ratings and index < len(ratings):
-            image = tick(image, "a5", ratings[index], 150)
+        rating = ratings[index] if ratings and index < len(ratings) else "basic"
+        if rating:
+            image = tick(image, "a5", rating, 150)
         pages.append(degrade(on_a4([image], 150), Degradation(angle=4 if index % 2 else -3)))
     return pages
 
@@ -57,6 +60,20 @@ async def upload(client, files: list[tuple[str, bytes]], hall: str | None = None
     return await client.post("/mailroom/upload", data=data, files=[("files", (n, d)) for n, d in files], **kwargs)
 
 
+async def uploaded(client, services: Services, files: list[tuple[str, bytes]], hall: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """Upload, let the background job read the batch, and return the batch page's JSON."""
+    response = await upload(client, files, hall, headers=JSON)
+    assert response.status_code in (200, 202), response.text
+    body = response.json()
+    if body["batch"] is not None:
+        assert response.status_code == 202 and body["url"] == f"/mailroom/batches/{body['batch']}"
+        await run_pending(services)
+        page = await client.get(body["url"], headers=JSON)
+        assert page.status_code == 200, page.text
+        body = page.json()
+    return body
+
+
 async def test_upload_makes_drafts_and_a_repeat_upload_makes_none(services: Services) -> None:
     await make_staff(services, "clerk", ["mailroom"], ["jintun"])
     app = create_app(services=services, run_workers=False)
@@ -64,10 +81,11 @@ async def test_upload_makes_drafts_and_a_repeat_upload_makes_none(services: Serv
     blank = Image.new("L", (1240, 1754), 255)
     batch = tiff([*scans_of(slips, ratings=["dissatisfied", "very_satisfied"]), blank])
     async with signed_in(app, "clerk") as client:
-        response = await upload(client, [("batch.tiff", batch)], headers=JSON)
-        assert response.status_code == 200, response.text
-        [result] = response.json()["files"]
-        assert result["status"] == "accepted"
+        body = await uploaded(client, services, [("batch.tiff", batch)])
+        assert body["batch"]["status"] == "done" and body["batch"]["pages_done"] == 3
+        assert (body["batch"]["slips"], body["batch"]["drafts"]) == (2, 2)
+        [result] = body["files"]
+        assert result["status"] == "done"
         pages = result["pages"]
         assert [p["status"] for p in pages] == ["decoded", "decoded", "needs_id"]
         found = [s for p in pages for s in p["slips"]]
@@ -92,7 +110,7 @@ async def test_confirm_makes_one_case_and_the_same_slip_scanned_again_is_a_dupli
     [slip] = await issued(services, 1)
     first_scan = scans_of([slip], ratings=["very_dissatisfied"])[0]
     async with signed_in(app, "clerk") as client:
-        first = (await upload(client, [("a.jpg", jpeg(first_scan))], headers=JSON)).json()
+        first = await uploaded(client, services, [("a.jpg", jpeg(first_scan))])
         draft_id = first["files"][0]["pages"][0]["slips"][0]["draft_id"]
         page = await client.get(f"/mailroom/drafts/{draft_id}")
         assert page.status_code == 200 and "非常不满意" in page.text and slip.serial_text in page.text
@@ -118,7 +136,7 @@ async def test_confirm_makes_one_case_and_the_same_slip_scanned_again_is_a_dupli
 
         # The same physical slip scanned again (different bytes): a duplicate draft, and no second case.
         rescan = scans_of([slip], ratings=["very_dissatisfied"])[0].rotate(180)
-        second = (await upload(client, [("b.jpg", jpeg(rescan))], headers=JSON)).json()
+        second = await uploaded(client, services, [("b.jpg", jpeg(rescan))])
         [dup] = second["files"][0]["pages"][0]["slips"]
         assert dup["duplicate"] and dup["duplicate_of"] == f"case:{case_code}" and dup["status"] == "duplicate"
         again = await client.post_form(f"/mailroom/drafts/{dup['draft_id']}", {
@@ -140,7 +158,7 @@ async def test_bad_signature_is_flagged_and_needs_an_explicit_decision(services:
     [genuine] = await issued(services, 1)
     forged = sign_slip(b"somebody else's key", "a5", "jintun", "w01", genuine.serial)
     async with signed_in(app, "clerk") as client:
-        result = (await upload(client, [("f.jpg", jpeg(scans_of([forged])[0]))], headers=JSON)).json()
+        result = await uploaded(client, services, [("f.jpg", jpeg(scans_of([forged])[0]))])
         [slip] = result["files"][0]["pages"][0]["slips"]
         assert slip["signature_ok"] is False and slip["status"] == "open"
         flagged = await client.get("/mailroom?status=flagged")
@@ -165,7 +183,7 @@ async def test_manual_id_path(services: Services) -> None:
     # Cover the code as a coffee stain would: no code can be read on this page.
     smudged.paste(0, (0, 0, smudged.width, 260))
     async with signed_in(app, "clerk") as client:
-        result = (await upload(client, [("s.jpg", jpeg(smudged))], hall="jintun", headers=JSON)).json()
+        result = await uploaded(client, services, [("s.jpg", jpeg(smudged))], "jintun")
         [page] = result["files"][0]["pages"]
         assert page["status"] == "needs_id" and page["slips"] == []
         listing = await client.get("/mailroom")
@@ -214,13 +232,18 @@ async def test_bad_files_get_clear_errors_and_the_rest_of_the_batch_is_kept(serv
         response = await upload(client, [
             ("notes.txt", "不是扫描件".encode()), ("broken.pdf", b"%PDF-1.4\nbroken"), ("bomb.png", bomb.getvalue()),
             ("huge.tif", b"II*\x00" + b"\0" * 2_100_000), ("good.jpg", good)], headers=JSON)
-        assert response.status_code == 200
+        # The headers are checked at once: the bad files are refused in the upload's answer.
+        assert response.status_code == 202
         files = {f["name"]: f for f in response.json()["files"]}
+        assert files["good.jpg"]["status"] == "queued"
+        await run_pending(services)
+        batch = (await client.get(response.json()["url"], headers=JSON)).json()
+        files |= {f["name"]: f for f in batch["files"]}
         assert files["notes.txt"]["error_kind"] == "unsupported" and "不支持的文件类型" in files["notes.txt"]["error"]
         assert files["broken.pdf"]["error_kind"] == "corrupt" and "文件已损坏" in files["broken.pdf"]["error"]
         assert files["bomb.png"]["error_kind"] == "bomb"
         assert files["huge.tif"]["error_kind"] == "too_large" and "文件过大" in files["huge.tif"]["error"]
-        assert files["good.jpg"]["status"] == "accepted"
+        assert files["good.jpg"]["status"] == "done"
         assert files["good.jpg"]["pages"][0]["slips"][0]["serial"] == slip.serial_text
 
         alone = await upload(client, [("notes.txt", b"plain text")])
@@ -247,7 +270,7 @@ async def test_town_scope_and_staff_only_images(services: Services) -> None:
     app = create_app(services=services, run_workers=False)
     [slip] = await issued(services, 1)
     async with signed_in(app, "jintun-clerk") as client:
-        result = (await upload(client, [("a.jpg", jpeg(scans_of([slip])[0]))], headers=JSON)).json()
+        result = await uploaded(client, services, [("a.jpg", jpeg(scans_of([slip])[0]))])
         draft_id = result["files"][0]["pages"][0]["slips"][0]["draft_id"]
         page_id = result["files"][0]["pages"][0]["page_id"]
         wrong_hall = await upload(client, [("b.jpg", b"\xff\xd8\xff")], hall="mandong", headers=JSON)
@@ -274,7 +297,7 @@ async def test_discard_needs_a_reason_and_validation_errors_keep_the_typed_text(
     app = create_app(services=services, run_workers=False)
     [slip] = await issued(services, 1)
     async with signed_in(app, "clerk") as client:
-        result = (await upload(client, [("a.jpg", jpeg(scans_of([slip])[0]))], headers=JSON)).json()
+        result = await uploaded(client, services, [("a.jpg", jpeg(scans_of([slip])[0]))])
         draft_id = result["files"][0]["pages"][0]["slips"][0]["draft_id"]
         invalid = await client.post_form(f"/mailroom/drafts/{draft_id}", {
             "action": "confirm", "text": "排队两个小时", "rating": "satisfied", "reasons": "efficiency"})

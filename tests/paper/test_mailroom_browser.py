@@ -8,6 +8,7 @@ from pathlib import Path
 from playwright.async_api import Browser
 
 from channels.paper.codes import sign_slip
+from gateway.paper.batches import run_pending
 from gateway.paper.slips import allocate
 from tests.browser import DESKTOP, LiveServer
 from tests.paper.scans import Degradation, degrade, on_a4, rasterize, slip_pdf, tick
@@ -39,8 +40,15 @@ async def test_upload_and_transcribe_by_keyboard(browser: Browser, live_server: 
     await page.set_input_files("#files", str(batch))
     async with page.expect_navigation():
         await page.click("#upload-form button[type=submit]")
-    assert "上传结果" in await page.inner_text("h1")
+    # The upload answers at once with the batch's page; the background job reads it meanwhile.
+    assert "上传批次" in await page.inner_text("h1") and "排队中" in await page.inner_text("h1")
+    assert await page.inner_text("#drafts-made") == "0"
+    await run_pending(services)
+    await page.reload()
+    assert "已识别完" in await page.inner_text("h1")
+    assert await page.inner_text("#drafts-made") == "2" and await page.inner_text("#blank-found") == "1"
     assert slips[0].serial_text in await page.inner_text("main")
+    await page.screenshot(path=str(tmp_path / "batch.png"), full_page=True)
 
     await page.goto(live_server.url + "/mailroom")
     await page.keyboard.press("j")
@@ -56,10 +64,12 @@ async def test_upload_and_transcribe_by_keyboard(browser: Browser, live_server: 
     assert await page.locator("input[name=rating][value=very_dissatisfied]").is_checked()
     image_ok = await page.evaluate("document.getElementById('slip-image').naturalWidth > 500")
     assert image_ok
-    await page.screenshot(path=str(tmp_path / "draft.png"))
+    await page.screenshot(path=str(tmp_path / "draft.png"), full_page=True)
     async with page.expect_navigation():
         await page.keyboard.press("Control+Enter")
     banner = await page.inner_text(".notice")
     assert "已受理为案件" in banner
     assert slips[1].serial_text in await page.inner_text("h1")
+    assert "空白" in await page.inner_text("#blank-flag")  # the second slip has no tick and no writing
+    await page.screenshot(path=str(tmp_path / "blank.png"), full_page=True)
     await context.close()

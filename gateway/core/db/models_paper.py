@@ -3,6 +3,8 @@
 * ``paper_print_runs`` – every printed batch of slips and the serial range it used.  Serials are
   never reused: a new run starts after the highest range so far (``first_serial`` is unique, so two
   concurrent runs cannot take the same range), and a serial typed by staff is checked against them.
+* ``paper_batches`` – one upload (one or more files), processed in the background by the
+  ``paper_batches`` worker job in upload order; staff watch its progress on its page.
 * ``paper_scans`` – one uploaded file, found again by its SHA-256: uploading the same file twice
   resumes or shows the first upload instead of making second drafts.  The original bytes live in
   ``blobs``; a refused file keeps its row and reason (and its bytes, when within the blob limit).
@@ -11,6 +13,11 @@
 * ``paper_drafts`` – the mailroom queue: one slip found on a page (``UNIQUE (page_id, slot)``), its
   decoded or typed serial, signature check, mark readings, the staff's transcription and the case
   it became.  Contact details typed by staff are personal data, sealed by the data cipher.
+  ``text_read`` keeps what OCR read (``NULL`` when it did not run) beside the text staff confirmed,
+  so the recogniser can be measured on real slips; ``blank`` marks a slip with no tick and no
+  writing, which needs a reason to be confirmed; ``void_reason`` is why staff voided a draft.
+  ``origin`` is ``qr`` (code read), ``manual`` (id typed by staff) or ``letter`` (a page that is not
+  a slip, read whole).
 """
 
 from __future__ import annotations
@@ -48,6 +55,21 @@ class PaperPrintRun(Base):
     created_by: Mapped[str] = mapped_column(String(64))
 
 
+class PaperBatch(Base):
+    __tablename__ = "paper_batches"
+    __table_args__ = (Index("ix_paper_batches_status", "status"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))  # queued, running, done
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    hall_hint: Mapped[str | None] = mapped_column(String(32))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # the processor's last sign of life (a stale one is resumed)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class PaperScan(Base):
     __tablename__ = "paper_scans"
     __table_args__ = (Index("ix_paper_scans_uploaded", "uploaded_at"),)
@@ -65,6 +87,8 @@ class PaperScan(Base):
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("paper_batches.id", ondelete="SET NULL"), index=True)
+    pages_total: Mapped[int | None] = mapped_column(Integer)
 
 
 class PaperPage(Base):
@@ -124,3 +148,9 @@ class PaperDraft(Base):
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(64))
     confirmed_at: Mapped[datetime | None]
+    text_read: Mapped[str | None] = mapped_column(Text)
+    text_confidence: Mapped[float | None] = mapped_column(Float)
+    ocr_lines: Mapped[list[Any]] = mapped_column(default=list)
+    blank: Mapped[bool] = mapped_column(Boolean, default=False)
+    blank_reason: Mapped[str | None] = mapped_column(Text)
+    void_reason: Mapped[str | None] = mapped_column(Text)

@@ -46,7 +46,8 @@ class ServiceItemRef(_Strict):
 
 
 class Applicant(_Strict):
-    type: Literal["person", "legal_person"] = Field(description="申请人类型: 自然人 or 法人")
+    type: Literal["person", "legal_person", "other_org"] = Field(
+        description="申请人类型 (the rules' 服务对象): person 自然人, legal_person 法人, other_org 其他组织")
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None

@@ -73,6 +73,9 @@ RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in 
 # Channels by which an item arrives (the rules' 评价渠道).
 CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
 
+# Who was served (the rules' 服务对象: 自然人、法人或其他组织), as the inbound API's applicant.type.
+APPLICANT_TYPE_LABELS: dict[str, str] = {"person": "自然人", "legal_person": "法人", "other_org": "其他组织"}
+
 VERDICT_LABELS: dict[str, str] = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}
 
 # Workflow actions (gateway.core.workflow's transitions; a transition may say more precisely).
@@ -115,7 +118,7 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
-    "paper_draft": PAPER_DRAFT_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
+    "paper_draft": PAPER_DRAFT_LABELS, "applicant_type": APPLICANT_TYPE_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 
 

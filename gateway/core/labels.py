@@ -118,7 +118,8 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
     "action": ACTION_LABELS, "event": EVENT_LABELS, "role": ROLE_LABELS, "attribution": ATTRIBUTION_LABELS,
-    "paper_draft": PAPER_DRAFT_LABELS, "applicant_type": APPLICANT_TYPE_LABELS, "rating": {r.value: text for r, text in RATING_LABELS.items()},
+    "paper_draft": PAPER_DRAFT_LABELS, "applicant_type": APPLICANT_TYPE_LABELS,
+    "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 
 

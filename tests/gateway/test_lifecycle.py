@@ -259,3 +259,20 @@ async def test_a_supervisor_reopens_a_closed_case_with_a_reason(services: Servic
         names = await Names.load(session)
         counts = total(await compute(session, Filters(Period.month_of(FRIDAY.date())), [], names=names))
     assert (counts["evaluations"], counts["bad_received"], counts["rectified_time_limited"]) == (1, 1, 1)
+
+
+async def test_an_unrated_real_name_complaint_is_on_the_return_visit_list(services: Services) -> None:
+    """The hotline's list offers what the workflow waits for: an unrated complaint, answered."""
+    from gateway.phone.return_visits import open_callbacks
+
+    code = await _ingest(services, source_ref="u1", text="来电反映办证跑了三趟 #time_limited", rating=None,
+                         reasons=[], channel="phone")
+    rejected = await _ingest(services, source_ref="u2", text="乱说 #time_limited", rating=None, reasons=[])
+    await _walk(services, code, "start_verification", "verify_valid", "rectify", "reply")
+    await _walk(services, rejected, "start_verification", "verify_not_valid", "reply")
+    listed = [e.case_code for e in await open_callbacks(services, now=local(2026, 11, 30, 9, 0))
+              if e.kind == "return_visit"]
+    assert listed == [code]
+    with pytest.raises(WorkflowError, match="return visit"):
+        await ops.transition(services.store, code, "close", actor="t")
+    assert await ops.transition(services.store, rejected, "close", actor="t") == "closed"

@@ -276,3 +276,20 @@ async def test_an_unrated_real_name_complaint_is_on_the_return_visit_list(servic
     with pytest.raises(WorkflowError, match="return visit"):
         await ops.transition(services.store, code, "close", actor="t")
     assert await ops.transition(services.store, rejected, "close", actor="t") == "closed"
+
+
+async def test_a_handler_answers_an_inquiry_on_the_case_page(services: Services) -> None:
+    code = await _ingest(services, source_ref="q5", text="请问残疾证要带什么材料？ #inquiry", rating=None, reasons=[])
+    await make_staff(services, "li", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    with time_machine.travel(local(2026, 11, 27, 14, 0), tick=False):
+        async with signed_in(app, "li") as client:
+            page = await client.get(f"/cases/{code}")
+            sent = await client.post_form(f"/cases/{code}/reply", {"channel": "sms", "text": "请带身份证和户口本"})
+    assert "答复咨询或建议" in page.text and sent.status_code == 303
+    case = await _case(services, code)
+    assert case.status == "replied" and case.first_responded_at == local(2026, 11, 27, 14, 0)
+    async with services.store.read() as session:
+        kinds = sorted((await session.execute(select(OutboxMessage.kind).where(
+            OutboxMessage.case_id == case.id))).scalars())
+    assert kinds == ["acknowledgement", "reply"]

@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["site_name"] = "嘉祥县政务服务好差评"
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.globals["current_user"] = current_user
+    templates.env.globals["calendar_missing"] = lambda request: (
+        request.app.state.services.calendar.missing_schedule_cached())
     templates.env.globals["staff_nav"] = staff_nav
     templates.env.globals["case_countdown"] = case_countdown
     templates.env.filters["local_time"] = local_time

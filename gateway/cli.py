@@ -30,6 +30,7 @@ from gateway.core.registry import (
     missing_region_codes,
     read_registry_file,
 )
+from gateway.core.schedule import ScheduleError, parse_schedule
 from gateway.core.services import Services
 from gateway.email import cli as email_cli
 from gateway.paper import cli as paper_cli
@@ -374,11 +375,11 @@ def calendar_set(day: str, workday: bool, note: str | None, actor: str) -> None:
     parsed = _parse_day(day)
 
     @with_services
-    async def run(services: Services) -> None:
-        await services.calendar.set_override(parsed, workday, note=note, actor=actor)
+    async def run(services: Services) -> int:
+        return await services.calendar.set_override(parsed, workday, note=note, actor=actor)
 
-    run()
-    click.echo(f"{parsed}: {'working day' if workday else 'day off'}")
+    moved = run()
+    click.echo(f"{parsed}: {'working day' if workday else 'day off'}; deadlines of {moved} open case(s) recomputed")
 
 
 @calendar.command("unset")
@@ -389,11 +390,36 @@ def calendar_unset(day: str) -> None:
 
     @with_services
     async def run(services: Services) -> bool:
-        return await services.calendar.remove_override(parsed)
+        return await services.calendar.remove_override(parsed, actor="admin:cli")
 
     if not run():
         raise click.ClickException(f"{parsed} has no override")
     click.echo(f"{parsed}: override removed")
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", type=int, default=None, help="Check that the file is this year's schedule.")
+@click.option("--actor", default="admin:cli", show_default=True)
+def calendar_import(file: Path, year: int | None, actor: str) -> None:
+    """Import one year's official schedule (statutory holidays and make-up workdays) from FILE
+    (.toml or .csv, format in the README) and recompute the deadlines of every open case.
+
+    Nothing is written when any row is bad: each is named by its line and the exit status is 1."""
+    try:
+        schedule = parse_schedule(file.read_bytes(), file.name, year=year)
+    except ScheduleError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        raise SystemExit(1) from None
+
+    @with_services
+    async def run(services: Services):  # type: ignore[no-untyped-def]
+        return await services.calendar.import_schedule(schedule, actor=actor)
+
+    result = run()
+    click.echo(f"{result.year}: {result.holidays} day(s) off and {result.workdays} make-up workday(s) imported; "
+               f"deadlines of {result.cases_moved} open case(s) recomputed")
 
 
 @calendar.command("list")

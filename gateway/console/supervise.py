@@ -41,9 +41,10 @@ async def supervise(request: Request) -> Response:
         unvisited = await missing_return_visits(session, services.cipher, towns=towns)
         questions = await unanswered_questions(session, services.cipher, towns=towns)
         undated = await undated_coordinated(session, services.cipher, towns=towns)
+    missing_year = await services.calendar.missing_schedule(now)
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
         "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
-        "questions": questions, "undated": undated,
+        "questions": questions, "undated": undated, "calendar_missing_year": missing_year,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS,
     })

@@ -56,6 +56,15 @@ class DayKind:
     known: bool
 
 
+def library_knows_year(year: int) -> bool:
+    """Whether the installed chinese-calendar ships the State Council schedule of ``year``."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Deadline:
     """A point in time, with ``certain=False`` when a guessed calendar day went into it."""
@@ -73,10 +82,14 @@ class WorkCalendar:
         tz: str | ZoneInfo = "Asia/Shanghai",
         office_hours: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 0))),
         overrides: Mapping[date, bool] | None = None,
+        known_years: frozenset[int] = frozenset(),
     ) -> None:
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.office_hours = office_hours
         self.overrides: Mapping[date, bool] = MappingProxyType(dict(overrides or {}))
+        # Years whose official schedule was imported (``hcp calendar import``): their days off and
+        # make-up workdays are overrides, every other day follows the weekday, and all are known.
+        self.known_years = frozenset(known_years)
         self._kinds: dict[date, DayKind] = {}
 
     def day_kind(self, day: date) -> DayKind:
@@ -90,10 +103,16 @@ class WorkCalendar:
     def _look_up(self, day: date) -> DayKind:
         if day in self.overrides:
             return DayKind(self.overrides[day], True)
+        if day.year in self.known_years:
+            return DayKind(day.weekday() < 5, True)
         try:
             return DayKind(chinese_calendar.is_workday(day), True)
         except NotImplementedError:  # a year chinese-calendar does not cover: Monday-Friday, flagged
             return DayKind(day.weekday() < 5, False)
+
+    def knows_year(self, year: int) -> bool:
+        """Whether the year's official schedule is known (imported, or in chinese-calendar)."""
+        return year in self.known_years or library_knows_year(year)
 
     def is_workday(self, day: date) -> bool:
         return self.day_kind(day).workday

@@ -92,6 +92,7 @@ HALL_KIND_LABELS: dict[str, str] = {"town": "镇", "street": "街道", "county":
 # 申请人类型 of a 办件 (gateway.api.matters).
 APPLICANT_LABELS: dict[str, str] = {"person": "自然人", "legal_person": "法人", "organization": "其他组织"}
 
+
 VERDICT_LABELS: dict[str, str] = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}
 
 # Workflow actions (gateway.core.workflow's transitions; a transition may say more precisely).

@@ -200,7 +200,7 @@ class DemoGenerator:
         real_name = rng.random() < (0.65 if complaint else 0.25)
         case_id = ids.case
         ids.case += 1
-        due = deadlines_for(category, received, self.calendar)
+        due = deadlines_for(category, received, self.calendar, reason=triage_reason)
         first_due, result_due = due.first_response_due, due.result_due
         needs_review = complaint and rng.random() < 0.06
         events: list[tuple[datetime, str, str, str | None, str | None, str | None, dict[str, Any]]] = []
@@ -225,7 +225,13 @@ class DemoGenerator:
             self._handle_review(received, step)
         else:
             step(received, "triage", "system:triage", CaseStatus.TRIAGED.value, data=triage_data)
-        if category is Category.NONE:
+        if category is Category.NONE and triage_reason == "inquiry":  # answered by a person, then closed
+            answered = received + timedelta(hours=rng.uniform(0.5, 20))
+            if step(answered, "reply", "demo:handler", CaseStatus.REPLIED.value, note="已答复咨询"):
+                state["first"] = answered
+                if step(answered + timedelta(minutes=5), "close", "demo:handler", CaseStatus.CLOSED.value):
+                    state["closed"] = answered + timedelta(minutes=5)
+        elif category is Category.NONE:
             if step(received, "close", "system:triage", CaseStatus.CLOSED.value, note="无需整改，自动办结"):
                 state["closed"] = received
         elif status[0] == CaseStatus.TRIAGED.value:

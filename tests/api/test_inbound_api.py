@@ -153,3 +153,17 @@ async def test_an_evaluated_matter_left_unmarked_by_a_crash_is_not_counted_unrat
     async with services.store.read() as session:
         stored = (await session.execute(select(Matter))).scalar_one()
     assert stored.unrated_at is None and stored.evaluated_case_id is not None
+
+
+@pytest.mark.parametrize(("kind", "label"),
+                         [("person", "自然人"), ("legal_person", "法人"), ("organization", "其他组织")])
+async def test_the_three_kinds_of_applicant_of_the_rules(api: ApiClientDriver, services: Services, kind: str,
+                                                         label: str) -> None:
+    """The rules' 服务对象 are 自然人、法人或其他组织 (issue 16 point 7)."""
+    from gateway.core.labels import label as label_of
+
+    body = matter(applicant={"type": kind, "name": "某某", "phone": "13700001234", "notify": "sms"})
+    assert (await api.post("/api/v1/matters", body)).status_code == 201
+    async with services.store.read() as session:
+        stored = (await session.execute(select(Matter))).scalar_one()
+    assert stored.applicant_type == kind and label_of("applicant", kind) == label

@@ -204,7 +204,7 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
     first = await _case(services, source_ref="q1", text="环境脏 #immediate #review")
     second = await _case(services, source_ref="q2", text="跑了三趟 #time_limited #review")
     third = await _case(services, source_ref="q3", text="要多部门 #coordinated #review")
-    fourth = await _case(services, source_ref="q4", text="表扬 #review")
+    fourth = await _case(services, source_ref="q4", text="表扬 #review", rating="满意", reasons=[])  # no 差评
     await make_staff(services, "triager", ["triage"])
     app = create_app(services=services, run_workers=False)
     async with signed_in(app, "triager") as client:
@@ -253,7 +253,10 @@ async def test_the_triage_queue_pages_by_keyset_in_urgency_order(services: Servi
 
     texts = ["无期限 #review", "一小时 #immediate #review", "一个工作日 #time_limited #review",
              "协调 #coordinated #review", "再一个一小时 #immediate #review"]
-    codes = [await _case(services, source_ref=f"k{i}", text=text) for i, text in enumerate(texts)]
+    # The first is praise rated 满意 (no deadline); a 差评 always has one, whatever its text.
+    praise = {"rating": "满意", "reasons": []}
+    codes = [await _case(services, source_ref=f"k{i}", text=text, **(praise if i == 0 else {}))
+             for i, text in enumerate(texts)]
     seen = []
     after = None
     async with services.store.read() as session:

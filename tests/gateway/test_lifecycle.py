@@ -259,3 +259,37 @@ async def test_a_supervisor_reopens_a_closed_case_with_a_reason(services: Servic
         names = await Names.load(session)
         counts = total(await compute(session, Filters(Period.month_of(FRIDAY.date())), [], names=names))
     assert (counts["evaluations"], counts["bad_received"], counts["rectified_time_limited"]) == (1, 1, 1)
+
+
+async def test_an_unrated_real_name_complaint_is_on_the_return_visit_list(services: Services) -> None:
+    """The hotline's list offers what the workflow waits for: an unrated complaint, answered."""
+    from gateway.phone.return_visits import open_callbacks
+
+    code = await _ingest(services, source_ref="u1", text="来电反映办证跑了三趟 #time_limited", rating=None,
+                         reasons=[], channel="phone")
+    rejected = await _ingest(services, source_ref="u2", text="乱说 #time_limited", rating=None, reasons=[])
+    await _walk(services, code, "start_verification", "verify_valid", "rectify", "reply")
+    await _walk(services, rejected, "start_verification", "verify_not_valid", "reply")
+    listed = [e.case_code for e in await open_callbacks(services, now=local(2026, 11, 30, 9, 0))
+              if e.kind == "return_visit"]
+    assert listed == [code]
+    with pytest.raises(WorkflowError, match="return visit"):
+        await ops.transition(services.store, code, "close", actor="t")
+    assert await ops.transition(services.store, rejected, "close", actor="t") == "closed"
+
+
+async def test_a_handler_answers_an_inquiry_on_the_case_page(services: Services) -> None:
+    code = await _ingest(services, source_ref="q5", text="请问残疾证要带什么材料？ #inquiry", rating=None, reasons=[])
+    await make_staff(services, "li", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    with time_machine.travel(local(2026, 11, 27, 14, 0), tick=False):
+        async with signed_in(app, "li") as client:
+            page = await client.get(f"/cases/{code}")
+            sent = await client.post_form(f"/cases/{code}/reply", {"channel": "sms", "text": "请带身份证和户口本"})
+    assert "答复咨询或建议" in page.text and sent.status_code == 303
+    case = await _case(services, code)
+    assert case.status == "replied" and case.first_responded_at == local(2026, 11, 27, 14, 0)
+    async with services.store.read() as session:
+        kinds = sorted((await session.execute(select(OutboxMessage.kind).where(
+            OutboxMessage.case_id == case.id))).scalars())
+    assert kinds == ["acknowledgement", "reply"]

@@ -20,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
+from gateway.core.answered import mark_answer_delivered
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
     text = _required(text, "答复内容")
     if channel not in REPLY_CHANNELS:
         raise WorkflowError(f"未知的答复方式 {channel!r}")
+    if channel == "sms" and not sms_ready(services.settings):
+        raise WorkflowError("短信未启用，请改用电话或邮件答复")
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)
@@ -126,15 +130,19 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         reply_count = len((await session.execute(
             select(Message.id).where(Message.case_id == case.id, Message.direction == "out"))).all())
         source_ref = f"reply:{case.code}:{reply_count + 1}"
+        # An SMS answer may arrive as a notice pointing at the status lookup, which then shows it.
         session.add(Message(case_id=case.id, direction="out", channel=channel, source_ref=source_ref, at=now,
-                            author=actor.name, subject=f"[{case.code}] 办理答复", text=text, public=public, extra={}))
+                            author=actor.name, subject=f"[{case.code}] 办理答复", text=text, public=public,
+                            extra={"to_citizen": True} if channel == "sms" else {}))
+        if channel == "phone":  # a call made and logged: the citizen has the answer
+            await session.execute(mark_answer_delivered(case.id, now))
         if recipient:
             outgoing = OutgoingMessage(
                 channel=channel, kind="reply", recipient=recipient, subject=f"[{case.code}] 关于您反映问题的答复",
                 body=(f"您好！关于您反映的问题（受理编号 {case.code}），答复如下：\n{text}\n\n"
                       "如有疑问请回复或致电服务大厅。"),
                 case_id=case.id, dedup_key=source_ref,
-                payload={"in_reply_to": in_reply_to, "tracking_code": case.code})
+                payload={"in_reply_to": in_reply_to, "tracking_code": case.code, "answer": text})
             await session.run_sync(lambda sync: enqueue(sync, services.cipher, outgoing, now=now))
         add_audit(session, actor.principal, "case:reply", ip=actor.ip, target_type="case", target_id=code,
                   detail={"channel": channel, "public": public})

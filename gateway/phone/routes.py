@@ -55,7 +55,8 @@ from gateway.phone.return_visits import (
     record_visit,
     reveal_phone,
 )
-from gateway.phone.sms import apply_sms_status
+from gateway.phone.sms import twilio_report
+from gateway.sms.delivery import apply_report
 
 ROLES = ("operator", "supervisor")
 XML = "application/xml"
@@ -373,8 +374,8 @@ async def twilio_sms_status(request: Request) -> Response:
         sid, status, error = sms_status(form)
     except TwilioPayloadError as exc:
         raise _bad(exc) from None
-    outcome = await apply_sms_status(request.app.state.services, sid=sid, status=status, error_code=error,
-                                     outbox_id=int(raw_id) if raw_id.isdigit() else None)
+    outcome = await apply_report(request.app.state.services, twilio_report(
+        sid, status, error, int(raw_id) if raw_id.isdigit() else None))
     if outcome == "unknown":
         raise HTTPException(404, "没有对应的短信记录")
     return Response(status_code=204)

@@ -123,6 +123,9 @@ class Case(Base):
     deadline_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     first_responded_at: Mapped[datetime | None]
     result_at: Mapped[datetime | None]
+    # When an answer first reached the citizen: an SMS the provider reports delivered, an e-mail the
+    # server accepted, a logged call.  答复率 counts this, not the handler's pressing 答复.
+    reply_delivered_at: Mapped[datetime | None]
 
     # Handling beyond the state machine (see gateway/console/actions.py).
     department: Mapped[str | None] = mapped_column(String(100))

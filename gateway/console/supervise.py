@@ -1,5 +1,6 @@
 """Supervisors' pages: deadlines near or past, overdue figures per town, appeals to decide,
-real-name 差评 still waiting for their return visit, and the audit log."""
+answers that never reached the citizen (答复未送达), real-name 差评 still waiting for their
+return visit, and the audit log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
-from gateway.console.queries import due_soon, missing_return_visits, overdue_by_town, pending_appeals
+from gateway.console.queries import (
+    due_soon,
+    missing_return_visits,
+    overdue_by_town,
+    pending_appeals,
+    undelivered_replies,
+)
 from gateway.core.db.models_staff import AuditEntry
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
 
@@ -32,8 +39,10 @@ async def supervise(request: Request) -> Response:
         per_town = await overdue_by_town(session, now=now, towns=towns)
         appeals = await pending_appeals(session, services.cipher, towns=towns)
         unvisited = await missing_return_visits(session, services.cipher, towns=towns)
+        undelivered = await undelivered_replies(session, services.cipher, towns=towns)
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
         "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
+        "undelivered": undelivered,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS,
     })

@@ -149,6 +149,8 @@ async def record_visit(services: Services, case_code: str, *, reached: bool, who
         first_response = reached and case.first_responded_at is None
         if first_response:
             case.first_responded_at = at
+        if reached and case.reply_delivered_at is None:
+            case.reply_delivered_at = at  # a logged call that reached the citizen: answered (答复率)
         data: dict[str, Any] = {"visit_id": visit.id, "reached": reached, "satisfied": satisfied,
                                 "purpose": purpose}
         transitioned = False

@@ -42,6 +42,7 @@ from gateway.auth.roles import Principal
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import WorkflowError
 from gateway.phone import twilio_hooks
 from gateway.phone.common import countdown
@@ -135,7 +136,7 @@ async def _page(request: Request, *, values: dict[str, Any] | None = None, probl
         "values": values or {}, "problems": problems or {}, "saved": saved,
         "ratings": [(r.value, r.score, RATING_LABELS[r]) for r in Rating], "reasons": REASONS,
         "now": now.astimezone(tz), "visit_message": request.query_params.get("done"),
-        "area_code": _options(request).area_code,
+        "area_code": _options(request).area_code, "sms": sms_ready(services.settings),
     }, status_code=status)
 
 

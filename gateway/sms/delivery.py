@@ -2,7 +2,8 @@
 
 Providers report late, twice and out of order (a ``sent`` after ``delivered``; a report for a
 message already resent under a new id).  Each report carries a ``rank``; a report ranked below the
-row's last one is stale and changes nothing, and reports for a superseded message id are ignored.
+row's last one is stale and changes nothing, so is a second final word (delivered or failed) on a
+message already settled, and reports for a superseded message id are ignored.
 ``delivered`` of an answer (``reply``/``reply_notice``) records the moment the citizen got it on the
 case (``gateway.core.answered``), which is what 答复率 counts.  A ``failed`` report puts the row back
 in the queue only when the provider says resending may help (Twilio's passing reasons); otherwise
@@ -32,7 +33,7 @@ from gateway.sms.providers import scrub
 if TYPE_CHECKING:
     from gateway.core.services import Services
 
-STATES = ("sent", "delivered", "failed")
+FINAL = frozenset({"delivered", "failed"})
 DOMESTIC_RANK = {"sent": 3, "delivered": 4, "failed": 4}
 
 
@@ -79,8 +80,9 @@ async def apply_report(services: Services, report: Report) -> str:
         if row.provider_ref and row.provider_ref != report.message_id:
             return "unknown"
         previous = payload.get("delivery_rank")
-        if previous is not None and report.rank < int(previous):
-            return "stale"
+        if previous is not None and (report.rank < int(previous) or (
+                report.rank == int(previous) and payload.get("delivery_state") in FINAL)):
+            return "stale"  # an earlier state arriving late, or a second word on a settled message
         if row.provider_ref is None:
             row.provider_ref = report.message_id  # the report raced ahead of the sender's own bookkeeping
         code = scrub(report.error_code, 40) if report.error_code else None
@@ -156,8 +158,14 @@ def _reason(last_error: str | None, carrier_code: str | None) -> str:
 
 
 async def deliveries_by_key(session: AsyncSession, case_id: int, tz_name: str) -> dict[str, ReplyDelivery]:
-    """The delivery of every outbox row of a case, keyed by ``dedup_key`` (a reply's ``source_ref``)."""
+    """The delivery of every outbox row of a case, keyed by ``dedup_key`` (a reply's ``source_ref``)
+    and by ``outbox:ID`` (the sender's own timeline entry carries the outbox id)."""
     rows: Sequence[OutboxMessage] = (await session.execute(
-        select(OutboxMessage).where(OutboxMessage.case_id == case_id, OutboxMessage.dedup_key.is_not(None))
-    )).scalars().all()
-    return {row.dedup_key: describe(row, tz_name) for row in rows if row.dedup_key}
+        select(OutboxMessage).where(OutboxMessage.case_id == case_id))).scalars().all()
+    found: dict[str, ReplyDelivery] = {}
+    for row in rows:
+        view = describe(row, tz_name)
+        found[f"outbox:{row.id}"] = view
+        if row.dedup_key:
+            found[row.dedup_key] = view
+    return found

@@ -35,7 +35,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from channels.ratings import REASONS, Rating
-from channels.web.form import ENTRIES, NO_HALL, REPLY_LABELS, TEXT_MAX, FormError, FormValues, build_intake, read_values
+from channels.web.form import (
+    ENTRIES,
+    NO_HALL,
+    PHONE_ONLY,
+    REPLY_LABELS,
+    TEXT_MAX,
+    FormError,
+    FormValues,
+    build_intake,
+    read_values,
+)
 from channels.web.links import verify_link
 from channels.web.tokens import (
     TokenError,
@@ -48,6 +58,7 @@ from channels.web.tokens import (
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
 from gateway.core.ingest import IngestError
+from gateway.core.sms_config import sms_ready
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
 from gateway.web.state import LOOKUP_FAILURE_PERIOD, LOOKUP_FAILURES_PER_CODE, WebState, web_state
 from gateway.web.views import citizen_status, day, next_steps, when
@@ -138,6 +149,11 @@ def _receipt_proof(state: WebState, token: str, client: str) -> str:
     return base64.b32encode(digest[:10]).decode().rstrip("=").lower()
 
 
+def _replies(request: Request) -> tuple[str, ...]:
+    """The reply methods the form may offer: SMS only when it can actually be sent."""
+    return tuple(REPLY_LABELS) if sms_ready(request.app.state.services.settings) else PHONE_ONLY
+
+
 def _to_receipt(state: WebState, token: str, client: str) -> Response:
     return RedirectResponse(f"/f/ok/{token}/{_receipt_proof(state, token, client)}", status_code=303)
 
@@ -155,7 +171,8 @@ async def _form_page(request: Request, target: Target, *, values: FormValues | N
     return _render(request, "form.html", {
         "target": target, "values": values, "problems": ordered, "message": message, "token": token,
         "ratings": [(rating.value, rating.label, rating.is_bad) for rating in Rating],
-        "reasons": REASONS, "reply_labels": REPLY_LABELS, "text_max": TEXT_MAX, "halls": halls,
+        "reasons": REASONS, "reply_labels": {code: REPLY_LABELS[code] for code in _replies(request)},
+        "text_max": TEXT_MAX, "halls": halls,
         "no_hall": NO_HALL,
     }, status=status, client=client, headers=headers)
 
@@ -292,7 +309,7 @@ async def _submit(request: Request, target: Target) -> Response:
     halls = (await state.registry.get()).hall_names if target.kind == "general" else None
     try:
         intake = build_intake(values, source_ref=token.value, received_at=now, hall=target.hall,
-                              window=target.window, halls=halls)
+                              window=target.window, halls=halls, replies=_replies(request))
     except FormError as exc:
         return await _form_page(request, target, values=values, problems=exc.problems, status=400)
     window_key = target.scope if target.kind == "window" else f"f:{intake.hall or NO_HALL}"

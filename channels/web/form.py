@@ -168,7 +168,7 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
     if reply is None and values.reply == "sms":
         problems["reply"] = "短信答复暂未开通，请选择“电话联系我”"
     elif reply is None:
-        problems["reply"] = "请选择答复方式：" + "或".join(REPLY_LABELS[r] for r in REPLY_LABELS if r in replies)
+        problems["reply"] = "请选择答复方式：电话或短信" if "sms" in replies else "请选择答复方式：电话联系我"
     elif reply == "sms" and phone and not phone.startswith("1"):
         problems["reply"] = "短信答复需要手机号码；固定电话请选择“电话联系我”"
     if (name or values.phone) and not values.consent:

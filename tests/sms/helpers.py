@@ -6,10 +6,11 @@ from gateway.auth.users import add_user
 from gateway.console.actions import Actor, transition
 from gateway.core.services import Services
 from tests.helpers import make_intake
+from tests.staff import PASSWORD
 
 
 async def handler(services: Services) -> Actor:
-    return Actor(await add_user(services.store, "supervisor1", "correct-horse-battery-9", ["supervisor"]))
+    return Actor(await add_user(services.store, "supervisor1", PASSWORD, ["supervisor"]))
 
 
 async def case_to_answer(services: Services, actor: Actor, ref: str = "form-token-1", **intake: object) -> str:

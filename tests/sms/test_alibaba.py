@@ -18,6 +18,7 @@ from gateway.core.db.models import Case, OutboxMessage
 from gateway.core.outbox import OutboxDelivery
 from gateway.core.services import Services
 from gateway.core.settings import Settings
+from gateway.phone.return_visits import record_visit
 from gateway.sms.jobs import poll_alibaba
 from gateway.sms.sender import SmsSender
 from gateway.web.lookup import lookup_status
@@ -152,3 +153,15 @@ async def test_delivery_read_back_with_query_send_details(services: Services, fa
     # Final states are not asked about again.
     asked = len(fake_alibaba.queries)
     assert (await poll_alibaba(services))["asked"] == 0 and len(fake_alibaba.queries) == asked
+
+
+async def test_an_unreached_return_visit_leaves_one_notice(services: Services, fake_alibaba: FakeAlibaba) -> None:
+    actor = await handler(services)
+    code = await case_to_answer(services, actor)
+    await reply(services, code, actor, "已电话告知整改结果。", channel="phone")
+    for _ in range(2):  # two unanswered calls, one SMS
+        await record_visit(services, code, reached=False, who="回访员")
+    assert (await deliver(services).run_once())["sent"] == 2
+    notice = fake_alibaba.sent[-1]
+    assert notice["TemplateCode"] == TEMPLATES["return_visit"]
+    assert json.loads(notice["TemplateParam"]) == {"code": code, "url": "https://hcp.jiaxiang.gov.cn/status"}

@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     sms_region: str = "ap-guangzhou"  # Tencent region
     sms_sign_name: str | None = None  # the approved signature, without 【】 (Alibaba SignName, Tencent SignName)
     sms_templates: dict[str, str] = Field(default_factory=dict)  # message kind -> approved template code
-    sms_param_max: int = Field(default=35, ge=6, le=500)  # longest value a template variable accepts
+    sms_param_max: int = Field(default=35, ge=20, le=500)  # longest value a template variable accepts
     sms_endpoint: str | None = None  # host[:port] of the provider's API; tests point it at a local fake
     sms_endpoint_scheme: Literal["https", "http"] = "https"
     sms_report_token: SecretStr | None = None  # secret path part of the delivery-report URLs

@@ -11,6 +11,7 @@ Numbers reach Twilio in E.164 and never appear in logs or in stored error texts.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -53,6 +54,8 @@ class TwilioSms:
         if not twilio_configured(settings):
             raise RuntimeError("Twilio is not configured (HCP_TWILIO_ACCOUNT_SID, HCP_TWILIO_AUTH_TOKEN, "
                                "HCP_TWILIO_FROM)")
+        # The twilio library logs each request's parameters and the answer's headers at INFO.
+        logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
         self.settings = settings
         self.timeout = timeout
 

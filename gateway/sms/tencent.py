@@ -29,8 +29,6 @@ from gateway.sms.content import SmsContent
 from gateway.sms.providers import Outcome, refused
 
 ENDPOINT = "sms.tencentcloudapi.com"
-# The SDK logs whole requests (with the numbers) at DEBUG: never let it.
-logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
 _CLASSES = (
     ("AuthFailure", "auth"), ("UnauthorizedOperation", "auth"),
     ("InvalidParameterValue.IncorrectPhoneNumber", "invalid_number"),
@@ -64,6 +62,8 @@ class TencentSms:
         if not (settings.sms_key_id and settings.sms_key_secret and settings.sms_sign_name and settings.sms_app_id):
             raise RuntimeError("Tencent SMS needs HCP_SMS_KEY_ID, HCP_SMS_KEY_SECRET, HCP_SMS_SIGN_NAME and "
                                "HCP_SMS_APP_ID")
+        # The SDK logs whole requests (with the numbers) at DEBUG: never let it, whatever the log level.
+        logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
         self.settings = settings
         self.credential = Credential(settings.sms_key_id, settings.sms_key_secret.get_secret_value())
         self.profile = ClientProfile(httpProfile=HttpProfile(

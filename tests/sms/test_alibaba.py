@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from gateway.app import create_app
 from gateway.console.actions import reply
 from gateway.core.db.models import Case, OutboxMessage
 from gateway.core.outbox import OutboxDelivery
@@ -23,7 +25,7 @@ from gateway.sms.jobs import poll_alibaba
 from gateway.sms.sender import SmsSender
 from gateway.web.lookup import lookup_status
 from tests.helpers import make_intake
-from tests.sms.conftest import TEMPLATES, provider_settings
+from tests.sms.conftest import REPORT_TOKEN, TEMPLATES, provider_settings
 from tests.sms.fakes import FakeAlibaba, serve
 from tests.sms.helpers import case_to_answer, handler
 
@@ -165,3 +167,19 @@ async def test_an_unreached_return_visit_leaves_one_notice(services: Services, f
     notice = fake_alibaba.sent[-1]
     assert notice["TemplateCode"] == TEMPLATES["return_visit"]
     assert json.loads(notice["TemplateParam"]) == {"code": code, "url": "https://hcp.jiaxiang.gov.cn/status"}
+
+
+async def test_the_http_batch_push_needs_its_token(services: Services, fake_alibaba: FakeAlibaba) -> None:
+    await services.ingestor.ingest(make_intake())
+    await deliver(services).run_once()
+    [row] = await outbox(services)
+    app = create_app(services=services, run_workers=False)
+    push = [{"phone_number": PHONE, "send_time": "2026-11-27 10:00:01", "report_time": "2026-11-27 10:00:08",
+             "success": False, "err_code": "IC:0015", "err_msg": "空号", "sms_size": "1", "biz_id": row.provider_ref,
+             "out_id": str(row.id)}]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as client:
+        assert (await client.post("/sms/reports/alibaba/guess", json=push)).status_code == 404
+        answer = await client.post(f"/sms/reports/alibaba/{REPORT_TOKEN}", json=push)
+    assert answer.status_code == 200 and answer.json() == {"code": 0, "msg": "成功"}
+    [row] = await outbox(services)
+    assert row.status == "failed" and row.last_error == "短信未送达（阿里云短信 failed IC:0015）"

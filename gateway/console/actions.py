@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.phone.numbers import is_mobile
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
 from gateway.core.answered import mark_answer_delivered
@@ -118,6 +119,8 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
             if not recipient:
                 missing = "邮箱" if channel == "email" else "手机号"
                 raise WorkflowError(f"该群众没有留下{missing}，请改用其他方式答复")
+            if channel == "sms" and not is_mobile(recipient):
+                raise WorkflowError("该群众留的是固定电话，收不到短信，请改用电话答复")
             if channel == "email":
                 in_reply_to = (await session.execute(
                     select(Message.source_ref).where(Message.case_id == case.id, Message.channel == "email",

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.console.actions import reply
 from gateway.core.db.models import Case, OutboxMessage
 from gateway.core.services import Services
+from gateway.core.workflow import WorkflowError
 from gateway.results.figures import REPLIED
 from gateway.sms.delivery import apply_report, domestic_report
 from tests.helpers import enable_sms, make_intake
@@ -103,3 +105,13 @@ async def test_the_reply_rate_counts_answers_that_reached_the_citizen(services: 
     assert await _replied(services) == 1  # handed to the provider, not yet delivered
     await apply_report(services, domestic_report("twilio", "SM" + "1" * 32, True, None))
     assert await _replied(services) == 2
+
+
+async def test_no_sms_answer_to_a_fixed_line(services: Services) -> None:
+    enable_sms(services.settings)
+    actor = await handler(services)
+    code = await case_to_answer(services, actor, contact={"phone": "0537-6851890", "preferred_channel": "phone"})
+    with pytest.raises(WorkflowError, match="固定电话，收不到短信"):
+        await reply(services, code, actor, "已整改。", channel="sms")
+    async with services.store.read() as session:
+        assert (await session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one() == 0

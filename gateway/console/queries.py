@@ -165,7 +165,7 @@ async def undelivered_replies(session: AsyncSession, cipher: PersonalDataCipher,
                               towns: Iterable[str] | None) -> list[CaseRow]:
     """答复未送达: an answer whose message failed for good (an SMS the carrier could not deliver, a
     refused number or address) and that has not reached the citizen another way since — a person
-    must call.  Logging that call (回访/联系群众, reached) takes the case off the list."""
+    must call.  Logging that call (回访 or 联系群众, reached) takes the case off the list."""
     failed = (select(OutboxMessage.id).where(OutboxMessage.case_id == Case.id, OutboxMessage.status == FAILED,
                                              OutboxMessage.kind.in_(sorted(ANSWER_KINDS)))
               .correlate(Case).exists())

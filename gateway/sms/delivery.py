@@ -93,7 +93,8 @@ async def apply_report(services: Services, report: Report) -> str:
             await session.execute(mark_answer_delivered(row.case_id, report.at or now))
         if report.state == "failed" and row.status in (SENT, PENDING):
             label = PROVIDER_NAMES.get(report.provider, report.provider)
-            row.last_error = f"短信未送达（{label} {report.raw}{' ' + code if code else ''}）"
+            said = report.raw if report.provider == "twilio" else None  # Twilio's word: undelivered or failed
+            row.last_error = f"短信未送达（{' '.join(filter(None, (label, said, code)))}）"
             if not report.resend or row.attempts >= services.settings.outbox_max_attempts:
                 row.status = FAILED
                 outcome = "failed"

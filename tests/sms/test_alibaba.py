@@ -147,7 +147,7 @@ async def test_delivery_read_back_with_query_send_details(services: Services, fa
     counts = await poll_alibaba(services)
     assert (counts["delivered"], counts["failed"]) == (1, 1)
     ack, answer = await outbox(services)
-    assert ack.status == "failed" and ack.last_error == "短信未送达（阿里云短信 failed MK:0001）"
+    assert ack.status == "failed" and ack.last_error == "短信未送达（阿里云短信 MK:0001）"
     assert answer.payload["delivery_state"] == "delivered"
     async with services.store.read() as session:
         case = (await session.execute(select(Case))).scalar_one()
@@ -182,4 +182,4 @@ async def test_the_http_batch_push_needs_its_token(services: Services, fake_alib
         answer = await client.post(f"/sms/reports/alibaba/{REPORT_TOKEN}", json=push)
     assert answer.status_code == 200 and answer.json() == {"code": 0, "msg": "成功"}
     [row] = await outbox(services)
-    assert row.status == "failed" and row.last_error == "短信未送达（阿里云短信 failed IC:0015）"
+    assert row.status == "failed" and row.last_error == "短信未送达（阿里云短信 IC:0015）"

@@ -344,7 +344,8 @@ async def receipt_page(request: Request) -> Response:
         raise HTTPException(404, not_here)
     tz = _tz(state)
     return _render(request, "form_done.html", {
-        "receipt": receipt, "steps": next_steps(receipt, state.signing_key, tz),
+        "receipt": receipt, "steps": next_steps(receipt, state.signing_key, tz,
+                                                   sms=sms_ready(request.app.state.services.settings)),
         "rating_label": Rating(receipt.rating).label if receipt.rating else None,
         "status_url": "/status?" + urlencode({"code": receipt.code}),
     })

@@ -115,3 +115,17 @@ async def test_no_sms_answer_to_a_fixed_line(services: Services) -> None:
         await reply(services, code, actor, "已整改。", channel="sms")
     async with services.store.read() as session:
         assert (await session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one() == 0
+
+
+def test_a_receipt_read_after_sms_was_switched_off_promises_a_call() -> None:
+    from zoneinfo import ZoneInfo
+
+    from gateway.web.lookup import Receipt
+    from gateway.web.views import next_steps
+
+    receipt = Receipt(code="JX20261127-0001", status="triaged", category="immediate", needs_review=False,
+                      first_response_due=None, result_due=None, deadline_uncertain=False, reply_channel="sms",
+                      phone="13812345678", hall_name="金屯镇", window_name="综合受理窗口", rating="dissatisfied")
+    tz = ZoneInfo("Asia/Shanghai")
+    assert next_steps(receipt, b"k", tz, sms=True).reply == "处理结果将以短信发送到 138****5678。"
+    assert next_steps(receipt, b"k", tz, sms=False).reply == "工作人员将打电话到 138****5678 与您联系。"

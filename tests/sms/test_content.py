@@ -22,13 +22,6 @@ def body_of(answer: str) -> str:
        param_max=st.integers(min_value=20, max_value=500))
 def test_an_answer_is_sent_whole_or_as_a_notice_never_cut(answer: str, param_max: int) -> None:
     payload = {"tracking_code": CODE, "answer": answer}
-    templated = build("reply", body_of(answer), payload, templates=TEMPLATES, lookup_url=URL, param_max=param_max)
-    if len(answer) <= param_max:
-        assert (templated.kind, templated.template, templated.params) == ("reply", "SMS_3",
-                                                                          (("code", CODE), ("text", answer)))
-    else:
-        assert (templated.kind, templated.template, templated.params) == ("reply_notice", "SMS_2",
-                                                                          (("code", CODE), ("url", URL)))
     free = build("reply", body_of(answer), payload, templates=None, lookup_url=URL, param_max=param_max,
                  signature="【嘉祥县政务服务】")
     assert len(free.text) <= TWILIO_MAX
@@ -36,6 +29,17 @@ def test_an_answer_is_sent_whole_or_as_a_notice_never_cut(answer: str, param_max
         assert answer in free.text and free.text.startswith("【嘉祥县政务服务】")
     else:
         assert free.text == "【嘉祥县政务服务】" + notice_text(CODE, URL)
+    if len(answer) > param_max and len(URL) > param_max:  # not even the link fits: refused, with the reason
+        with pytest.raises(ContentError, match="variable url of reply_notice"):
+            build("reply", body_of(answer), payload, templates=TEMPLATES, lookup_url=URL, param_max=param_max)
+        return
+    templated = build("reply", body_of(answer), payload, templates=TEMPLATES, lookup_url=URL, param_max=param_max)
+    if len(answer) <= param_max:
+        assert (templated.kind, templated.template, templated.params) == ("reply", "SMS_3",
+                                                                          (("code", CODE), ("text", answer)))
+    else:
+        assert (templated.kind, templated.template, templated.params) == ("reply_notice", "SMS_2",
+                                                                          (("code", CODE), ("url", URL)))
 
 
 def test_without_a_reply_template_every_answer_is_a_notice() -> None:

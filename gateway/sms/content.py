@@ -2,18 +2,21 @@
 
 Mainland providers send only pre-approved templates (a code such as ``SMS_123456789`` at Alibaba,
 a numeric id at Tencent) whose variables are filled in; each variable takes a short value (35
-characters at Alibaba for most kinds; ``HCP_SMS_PARAM_MAX``).  Twilio sends free text, built from
-the same facts.  The kinds and their variables, in the order Tencent's positional ``{1}``, ``{2}``
-take them (Alibaba's templates name them ``${code}``, ``${url}`` …):
+characters at Alibaba for most kinds; ``HCP_SMS_PARAM_MAX``), and links belong in the approved
+template text, not in variables (providers reject templates whose variables carry whole URLs).  So
+the status-lookup address is written into the templates, and only the evaluation link's token
+(29 characters) is a variable.  Twilio sends free text, built from the same facts.  The kinds and
+their variables, in the order Tencent's positional ``{1}``, ``{2}`` take them (Alibaba's templates
+name them ``${code}`` …):
 
 =====================  =====================================  ===========================================
 kind                   variables                              when
 =====================  =====================================  ===========================================
-``acknowledgement``    ``code``, ``url``                      the case was received (受理回执)
+``acknowledgement``    ``code``                               the case was received (受理回执)
 ``reply``              ``code``, ``text``                     a handler's answer that fits one variable
-``reply_notice``       ``code``, ``url``                      any other answer: "已答复，请到 url 查看"
-``return_visit``       ``code``, ``url``                      a 回访 call did not reach the citizen
-``evaluation_request`` ``item``, ``days``, ``url``            a finished 办件 asks for an evaluation
+``reply_notice``       ``code``                               any other answer: "已答复，请到（查询页）查看"
+``return_visit``       ``code``                               a 回访 call did not reach the citizen
+``evaluation_request`` ``item``, ``days``, ``link``           a finished 办件 asks for an evaluation
 =====================  =====================================  ===========================================
 
 An answer is never cut: one longer than a variable allows (or with no ``reply`` template) goes
@@ -27,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 VARIABLES: dict[str, tuple[str, ...]] = {
-    "acknowledgement": ("code", "url"),
+    "acknowledgement": ("code",),
     "reply": ("code", "text"),
-    "reply_notice": ("code", "url"),
-    "return_visit": ("code", "url"),
-    "evaluation_request": ("item", "days", "url"),
+    "reply_notice": ("code",),
+    "return_visit": ("code",),
+    "evaluation_request": ("item", "days", "link"),
 }
 TWILIO_MAX = 1600  # Twilio's longest body (it splits it into segments itself)
 
@@ -55,14 +58,15 @@ class SmsContent:
         return dict(self.params)
 
 
-def _facts(kind: str, body: str, payload: Mapping[str, Any], lookup_url: str) -> dict[str, str]:
+def _facts(kind: str, payload: Mapping[str, Any]) -> dict[str, str]:
     code = str(payload.get("tracking_code") or "")
-    facts = {"code": code, "url": lookup_url}
+    facts = {"code": code}
     if kind == "reply":
         facts["text"] = str(payload.get("answer") or "")
     if kind == "evaluation_request":
+        url = str(payload.get("url") or "")
         facts.update(item=str(payload.get("item") or "政务服务"), days=str(payload.get("days") or ""),
-                     url=str(payload.get("url") or lookup_url))
+                     link=url.rsplit("/e/", 1)[1] if "/e/" in url else "")
     return facts
 
 
@@ -79,7 +83,7 @@ def build(kind: str, body: str, payload: Mapping[str, Any], *, templates: Mappin
     """
     if kind not in VARIABLES:
         raise ContentError(f"no SMS form for message kind {kind!r}")
-    facts = _facts(kind, body, payload, lookup_url)
+    facts = _facts(kind, payload)
     if len(facts.get("item", "")) > param_max:  # a long service name is shortened visibly, with "…"
         facts["item"] = facts["item"][: param_max - 1] + "…"
     if templates is None:  # free text: the body as written, unless it is too long for one message

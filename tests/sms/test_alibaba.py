@@ -57,7 +57,7 @@ async def test_acknowledgement_is_the_approved_template_signed_as_the_sdk_signs(
     assert fake_alibaba.bad_signatures == 0
     assert (sent["PhoneNumbers"], sent["SignName"], sent["TemplateCode"], sent["OutId"]) == (
         PHONE, "嘉祥县政务服务", TEMPLATES["acknowledgement"], str(row.id))
-    assert json.loads(sent["TemplateParam"]) == {"code": result.case_code, "url": "https://hcp.jiaxiang.gov.cn/status"}
+    assert json.loads(sent["TemplateParam"]) == {"code": result.case_code}
     assert row.status == "sent" and row.provider_ref == sent["BizId"]
 
 
@@ -121,7 +121,7 @@ async def test_a_long_reply_goes_as_a_notice_and_a_short_one_as_text(services: S
     assert short["TemplateCode"] == TEMPLATES["reply"]
     assert json.loads(short["TemplateParam"]) == {"code": short_case, "text": "已整改，谢谢监督。"}
     assert notice["TemplateCode"] == TEMPLATES["reply_notice"]
-    assert json.loads(notice["TemplateParam"]) == {"code": long_case, "url": "https://hcp.jiaxiang.gov.cn/status"}
+    assert json.loads(notice["TemplateParam"]) == {"code": long_case}
     # The notice points at the status lookup, which shows the whole answer to the citizen.
     found = await lookup_status(services.store, services.cipher, services.settings.signing_key(), long_case,
                                 "5678", now=datetime.now(UTC), limit=5, period=timedelta(minutes=10))
@@ -166,7 +166,7 @@ async def test_an_unreached_return_visit_leaves_one_notice(services: Services, f
     assert (await deliver(services).run_once())["sent"] == 2
     notice = fake_alibaba.sent[-1]
     assert notice["TemplateCode"] == TEMPLATES["return_visit"]
-    assert json.loads(notice["TemplateParam"]) == {"code": code, "url": "https://hcp.jiaxiang.gov.cn/status"}
+    assert json.loads(notice["TemplateParam"]) == {"code": code}
 
 
 async def test_the_http_batch_push_needs_its_token(services: Services, fake_alibaba: FakeAlibaba) -> None:

@@ -29,36 +29,35 @@ def test_an_answer_is_sent_whole_or_as_a_notice_never_cut(answer: str, param_max
         assert answer in free.text and free.text.startswith("【嘉祥县政务服务】")
     else:
         assert free.text == "【嘉祥县政务服务】" + notice_text(CODE, URL)
-    if len(answer) > param_max and len(URL) > param_max:  # not even the link fits: refused, with the reason
-        with pytest.raises(ContentError, match="variable url of reply_notice"):
-            build("reply", body_of(answer), payload, templates=TEMPLATES, lookup_url=URL, param_max=param_max)
-        return
     templated = build("reply", body_of(answer), payload, templates=TEMPLATES, lookup_url=URL, param_max=param_max)
     if len(answer) <= param_max:
         assert (templated.kind, templated.template, templated.params) == ("reply", "SMS_3",
                                                                           (("code", CODE), ("text", answer)))
     else:
-        assert (templated.kind, templated.template, templated.params) == ("reply_notice", "SMS_2",
-                                                                          (("code", CODE), ("url", URL)))
+        assert (templated.kind, templated.template, templated.params) == ("reply_notice", "SMS_2", (("code", CODE),))
 
 
 def test_without_a_reply_template_every_answer_is_a_notice() -> None:
     content = build("reply", body_of("好"), {"tracking_code": CODE, "answer": "好"},
                     templates={k: v for k, v in TEMPLATES.items() if k != "reply"}, lookup_url=URL, param_max=35)
-    assert content.kind == "reply_notice" and content.param_map == {"code": CODE, "url": URL}
+    assert content.kind == "reply_notice" and content.param_map == {"code": CODE}
 
 
 def test_kinds_without_a_template_or_with_values_too_long_are_refused_not_cut() -> None:
     with pytest.raises(ContentError, match="no template configured for return_visit"):
         build("return_visit", "x", {"tracking_code": CODE}, templates=TEMPLATES, lookup_url=URL, param_max=35)
-    with pytest.raises(ContentError, match="variable url of acknowledgement is 46 characters"):
-        build("acknowledgement", "x", {"tracking_code": CODE}, templates=TEMPLATES,
-              lookup_url="https://a-very-long-host-name.example.gov.cn/s", param_max=35)
+    with pytest.raises(ContentError, match="variable link of evaluation_request is 40 characters"):
+        build("evaluation_request", "x", {"item": "户籍", "days": "7", "url": "https://h.cn/e/" + "a" * 40},
+              templates={"evaluation_request": "SMS_5"}, lookup_url=URL, param_max=35)
+    with pytest.raises(ContentError, match="variable link of evaluation_request is empty"):
+        build("evaluation_request", "x", {"item": "户籍", "days": "7", "url": "https://h.cn/somewhere"},
+              templates={"evaluation_request": "SMS_5"}, lookup_url=URL, param_max=35)
 
 
 def test_a_long_service_name_is_shortened_visibly() -> None:
     item = "不动产登记（抵押权首次登记、变更登记、注销登记）及相关查询打印服务"
-    content = build("evaluation_request", "x", {"item": item, "days": "7", "url": "https://h.cn/e/abc"},
+    content = build("evaluation_request", "x", {"item": item, "days": "7", "url": "https://h.cn/e/AAAAAAAAAAAAAAAA.abc"},
                     templates={"evaluation_request": "SMS_5"}, lookup_url=URL, param_max=20)
     shortened = content.param_map["item"]
     assert len(shortened) == 20 and shortened.endswith("…") and item.startswith(shortened[:-1])
+    assert content.param_map["link"] == "AAAAAAAAAAAAAAAA.abc"

@@ -50,7 +50,7 @@ async def test_acknowledgement_signed_and_in_template_order(services: Services, 
     assert sent["PhoneNumberSet"] == ["+86" + PHONE] and sent["SmsSdkAppId"] == "1400800001"
     assert (sent["SignName"], sent["TemplateId"], sent["Region"]) == ("嘉祥县政务服务", TEMPLATES["acknowledgement"],
                                                                        "ap-beijing")
-    assert sent["TemplateParamSet"] == [result.case_code, "https://hcp.jiaxiang.gov.cn/status"]
+    assert sent["TemplateParamSet"] == [result.case_code]
     assert sent["SessionContext"] == str(row.id) and row.provider_ref == sent["SerialNo"]
 
 

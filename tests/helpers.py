@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
+
 from channels.intake import Intake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -88,3 +90,11 @@ def make_intake(**overrides: Any) -> Intake:
     }
     fields.update(overrides)
     return Intake.build(**fields)
+
+
+def enable_sms(settings: Any) -> None:
+    """Make SMS sendable (Twilio, whose keys need no template), for tests of what SMS carries."""
+    settings.sms_provider = "twilio"
+    settings.twilio_account_sid = "AC" + "0" * 31 + "1"
+    settings.twilio_auth_token = SecretStr("test-auth-token")
+    settings.twilio_from = "+15005550006"

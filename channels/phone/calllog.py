@@ -59,11 +59,12 @@ def _reasons(value: Any) -> list[str]:
 
 
 def call_log_intake(form: Mapping[str, Any], *, received_at: datetime, operator: str,
-                    area_code: str = DEFAULT_AREA_CODE) -> Intake:
+                    area_code: str = DEFAULT_AREA_CODE, sms: bool = True) -> Intake:
     """Validate the operator's form and build the ``Intake``; raise ``CallLogError`` naming each bad field.
 
     ``form`` holds strings as posted (``reasons`` may be a list); ``received_at`` is when the call
-    began; ``operator`` is kept on the message for the audit trail.
+    began; ``operator`` is kept on the message for the audit trail.  ``sms`` says whether the
+    gateway can send SMS at all; without it 短信 is refused and "automatic" means a call back.
     """
     problems: dict[str, str] = {}
     call_id = _text(form, "call_id")
@@ -104,10 +105,12 @@ def call_log_intake(form: Mapping[str, Any], *, received_at: datetime, operator:
         problems["preferred_channel"] = "回复方式只能是短信、电话或不需要回复"
     elif preferred in ("sms", "phone") and not phone:
         problems["preferred_channel"] = "没有来电号码，无法短信或电话回复"
+    elif preferred == "sms" and not sms:
+        problems["preferred_channel"] = "短信答复暂未开通，请选择电话回复"
     elif preferred == "sms" and phone and not is_mobile(phone):
         problems["preferred_channel"] = "固定电话收不到短信，请选择电话回复"
     if preferred is None and phone:
-        preferred = "sms" if is_mobile(phone) else "phone"
+        preferred = "sms" if sms and is_mobile(phone) else "phone"
     follow_up = _text(form, "follow_up").upper() or None
     if follow_up and not TRACKING.match(follow_up):
         problems["follow_up"] = "受理编号格式应如 JX20261128-0007"

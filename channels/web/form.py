@@ -10,7 +10,7 @@ loses their words.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,8 @@ ENTRIES: dict[str, str] = {
 }
 
 REPLY_LABELS: dict[str, str] = {"phone": "电话联系我", "sms": "发短信给我"}
+# The choices a form offers when the gateway cannot send SMS (no provider configured).
+PHONE_ONLY: tuple[str, ...] = ("phone",)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _LOCAL_OR_MOBILE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-\d{7,8}|[2-9]\d{6,7})$")
@@ -120,8 +122,11 @@ def read_values(fields: Mapping[str, Sequence[str]]) -> FormValues:
 
 
 def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None = None,
-          items: Mapping[str, str] | None = None) -> dict[str, Any]:
+          items: Mapping[str, str] | None = None, replies: Collection[str] = tuple(REPLY_LABELS)) -> dict[str, Any]:
     """Every problem of ``values`` at once (so the citizen fixes them in one go), else the clean fields.
+
+    ``replies`` are the reply methods the page offered (``PHONE_ONLY`` when no SMS can be sent): a
+    post asking for another (a page from before SMS was switched off) is told plainly, not obeyed.
 
     Returns the keyword arguments for the ``Intake`` apart from channel, source_ref, received_at
     and (for a window form) hall and window.  Reasons given with a good rating are dropped, not
@@ -162,9 +167,11 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
                 or digits.startswith(("400", "800"))):  # hotlines, read by the "+86 without 0" rule
             problems["phone"] = "请填写 11 位手机号码，或带区号的固定电话（如 0537-6851890）"
             phone = None
-    reply = values.reply if values.reply in REPLY_LABELS else None
-    if reply is None:
-        problems["reply"] = "请选择答复方式：电话或短信"
+    reply = values.reply if values.reply in REPLY_LABELS and values.reply in replies else None
+    if reply is None and values.reply == "sms":
+        problems["reply"] = "短信答复暂未开通，请选择“电话联系我”"
+    elif reply is None:
+        problems["reply"] = "请选择答复方式：电话或短信" if "sms" in replies else "请选择答复方式：电话联系我"
     elif reply == "sms" and phone and not phone.startswith("1"):
         problems["reply"] = "短信答复需要手机号码；固定电话请选择“电话联系我”"
     if (name or values.phone) and not values.consent:
@@ -203,15 +210,16 @@ def check(values: FormValues, *, general: bool, halls: Mapping[str, str] | None 
 
 def build_intake(values: FormValues, *, source_ref: str, received_at: datetime, hall: str | None = None,
                  window: str | None = None, halls: Mapping[str, str] | None = None,
-                 items: Mapping[str, str] | None = None) -> Intake:
+                 items: Mapping[str, str] | None = None, replies: Collection[str] = tuple(REPLY_LABELS)) -> Intake:
     """The ``Intake`` of a checked submission; a window form passes ``hall``, ``window`` and the
-    window's service items (code → name), from which the citizen may pick the one they came for.
+    window's service items (code → name), from which the citizen may pick the one they came for;
+    ``replies`` are the reply methods the page offered.
 
     Raises ``FormError`` for the citizen's mistakes; an ``IntakeError`` left over after the checks
     above would be a bug in this module, so it is reported as a generic form problem, not hidden.
     """
     general = window is None
-    fields = check(values, general=general, halls=halls, items=items)
+    fields = check(values, general=general, halls=halls, items=items, replies=replies)
     if not general:
         fields["hall"], fields["window"] = hall, window
     try:

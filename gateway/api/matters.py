@@ -30,6 +30,7 @@ from gateway.core.db.models_matters import ApiClient, Matter
 from gateway.core.ingest import IngestError, IngestResult
 from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.services import Services
+from gateway.core.sms_config import sms_ready
 
 Text64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
@@ -194,14 +195,18 @@ async def record_matter(services: Services, client_id: int, client_code: str, ma
                 Matter.client_id == client_id, Matter.matter_no == matter.matter_no)).one()
             return MatterResult(existing.id, False, evaluation_url(services, existing.id, existing.link_expires_at))
         url = evaluation_url(services, matter_id, expires)
-        if applicant.notify != "none":
+        # No SMS provider: the link is not queued for an SMS that could never leave; the calling
+        # system still gets it in the answer (to print or show as a QR code).
+        if applicant.notify == "email" or (applicant.notify == "sms" and sms_ready(settings)):
             days = settings.evaluation_link_days
             body = (f"您办理的“{matter.service_item.name}”已办结。请对本次服务作出评价（{days}天内有效）：{url}")
             enqueue(session, cipher, OutgoingMessage(
                 channel=applicant.notify, kind="evaluation_request",
                 recipient=applicant.phone if applicant.notify == "sms" else applicant.email,  # type: ignore[arg-type]
                 subject="请对本次政务服务作出评价" if applicant.notify == "email" else None, body=body,
-                dedup_key=f"evaluation-request:{matter_id}", payload={"matter_id": matter_id}), now=now)
+                dedup_key=f"evaluation-request:{matter_id}",
+                payload={"matter_id": matter_id, "item": matter.service_item.name, "days": str(days), "url": url}),
+                now=now)
         return MatterResult(matter_id, True, url)
 
     return await services.store.run_write(work)

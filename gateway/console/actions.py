@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.phone.numbers import is_mobile
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
 from gateway.core import cases as case_ops
+from gateway.core.answered import mark_answer_delivered
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, Message
 from gateway.core.deadlines import DeadlinePolicy
@@ -28,6 +30,7 @@ from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
 if TYPE_CHECKING:
@@ -107,6 +110,8 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
     text = _required(text, "答复内容")
     if channel not in REPLY_CHANNELS:
         raise WorkflowError(f"未知的答复方式 {channel!r}")
+    if channel == "sms" and not sms_ready(services.settings):
+        raise WorkflowError("短信未启用，请改用电话或邮件答复")
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)
@@ -119,6 +124,8 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
             if not recipient:
                 missing = "邮箱" if channel == "email" else "手机号"
                 raise WorkflowError(f"该群众没有留下{missing}，请改用其他方式答复")
+            if channel == "sms" and not is_mobile(recipient):
+                raise WorkflowError("该群众留的是固定电话，收不到短信，请改用电话答复")
             if channel == "email":
                 in_reply_to = (await session.execute(
                     select(Message.source_ref).where(Message.case_id == case.id, Message.channel == "email",
@@ -131,15 +138,19 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         reply_count = len((await session.execute(
             select(Message.id).where(Message.case_id == case.id, Message.direction == "out"))).all())
         source_ref = f"reply:{case.code}:{reply_count + 1}"
+        # An SMS answer may arrive as a notice pointing at the status lookup, which then shows it.
         session.add(Message(case_id=case.id, direction="out", channel=channel, source_ref=source_ref, at=now,
-                            author=actor.name, subject=f"[{case.code}] 办理答复", text=text, public=public, extra={}))
+                            author=actor.name, subject=f"[{case.code}] 办理答复", text=text, public=public,
+                            extra={"to_citizen": True} if channel == "sms" else {}))
+        if channel == "phone":  # a call made and logged: the citizen has the answer
+            await session.execute(mark_answer_delivered(case.id, now))
         if recipient:
             outgoing = OutgoingMessage(
                 channel=channel, kind="reply", recipient=recipient, subject=f"[{case.code}] 关于您反映问题的答复",
                 body=(f"您好！关于您反映的问题（受理编号 {case.code}），答复如下：\n{text}\n\n"
                       "如有疑问请回复或致电服务大厅。"),
                 case_id=case.id, dedup_key=source_ref,
-                payload={"in_reply_to": in_reply_to, "tracking_code": case.code})
+                payload={"in_reply_to": in_reply_to, "tracking_code": case.code, "answer": text})
             await session.run_sync(lambda sync: enqueue(sync, services.cipher, outgoing, now=now))
         add_audit(session, actor.principal, "case:reply", ip=actor.ip, target_type="case", target_id=code,
                   detail={"channel": channel, "public": public})

@@ -45,8 +45,10 @@ from gateway.core.labels import (
     STATUS_LABELS,
 )
 from gateway.core.registry import list_halls
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
+from gateway.sms.delivery import deliveries_by_key
 from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
@@ -164,9 +166,13 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         raw_shas = [m.raw_sha256 for m in messages if m.raw_sha256]
         raw_types = dict((await session.execute(select(Blob.sha256, Blob.media_type).where(
             Blob.sha256.in_(raw_shas)))).all()) if raw_shas else {}
+        deliveries = await deliveries_by_key(session, case.id, services.settings.timezone)
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
+    # The reply form offers SMS only when an SMS can actually leave (gateway/core/sms_config.py).
+    reply_choices = {code: label for code, label in REPLY_CHANNELS.items()
+                     if code != "sms" or sms_ready(services.settings)}
     return {
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
@@ -174,6 +180,8 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "actions": _offered_actions(case, user),
         "can_reply": any(t.action == "reply" for t in allowed_actions(facts_of(case))),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
+        "reply_choices": reply_choices, "reply_default": case.reply_channel if case.reply_channel in reply_choices
+        else "phone", "deliveries": deliveries,
         "appeal_verdicts": APPEAL_VERDICTS,
         "event_labels": EVENT_LABELS, "message_notices": MESSAGE_NOTICE_LABELS,
         "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,

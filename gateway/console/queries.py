@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from channels.contact import mask_name, mask_phone
-from gateway.core.db.models import Case, Contact, Hall
+from gateway.core.answered import ANSWER_KINDS
+from gateway.core.db.models import Case, Contact, Hall, OutboxMessage
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.outbox import FAILED
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
 
@@ -158,6 +160,19 @@ async def overdue_by_town(session: AsyncSession, *, now: datetime, towns: Iterab
 async def pending_appeals(session: AsyncSession, cipher: PersonalDataCipher, *,
                           towns: Iterable[str] | None) -> list[CaseRow]:
     query = _scoped(_base(), towns).where(Case.appeal_status == "pending").order_by(Case.id).limit(200)
+    return await _rows(session, query, cipher)
+
+
+async def undelivered_replies(session: AsyncSession, cipher: PersonalDataCipher, *,
+                              towns: Iterable[str] | None) -> list[CaseRow]:
+    """答复未送达: an answer whose message failed for good (an SMS the carrier could not deliver, a
+    refused number or address) and that has not reached the citizen another way since — a person
+    must call.  Logging that call (回访 or 联系群众, reached) takes the case off the list."""
+    failed = (select(OutboxMessage.id).where(OutboxMessage.case_id == Case.id, OutboxMessage.status == FAILED,
+                                             OutboxMessage.kind.in_(sorted(ANSWER_KINDS)))
+              .correlate(Case).exists())
+    query = (_scoped(_base(), towns).where(failed, Case.reply_delivered_at.is_(None))
+             .order_by(Case.updated_at, Case.id).limit(200))
     return await _rows(session, query, cipher)
 
 

@@ -1,5 +1,6 @@
 """Supervisors' pages: deadlines near or past, overdue figures per town, appeals to decide,
-real-name 差评 still waiting for their return visit, and the audit log."""
+answers that never reached the citizen (答复未送达), real-name 差评 still waiting for their
+return visit, and the audit log."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gateway.console.queries import (
     pending_appeals,
     unanswered_questions,
     undated_coordinated,
+    undelivered_replies,
 )
 from gateway.core.db.models_staff import AuditEntry
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
@@ -41,10 +43,12 @@ async def supervise(request: Request) -> Response:
         unvisited = await missing_return_visits(session, services.cipher, towns=towns)
         questions = await unanswered_questions(session, services.cipher, towns=towns)
         undated = await undated_coordinated(session, services.cipher, towns=towns)
+        undelivered = await undelivered_replies(session, services.cipher, towns=towns)
     missing_year = await services.calendar.missing_schedule(now)
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
         "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
         "questions": questions, "undated": undated, "calendar_missing_year": missing_year,
+        "undelivered": undelivered,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS,
     })

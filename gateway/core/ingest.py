@@ -35,6 +35,7 @@ from gateway.core.outbox import OutgoingMessage, enqueue, enqueue_many
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.rosters import Attribution, attribute, attribute_many
 from gateway.core.settings import Settings
+from gateway.core.sms_config import sms_ready
 from gateway.core.sources import source_of
 from gateway.core.tracking import day_key, next_code, next_codes
 from gateway.core.workflow import CaseFacts, EventSpec, add_events, closes_on_arrival
@@ -554,9 +555,12 @@ class Ingestor:
         for case_id, message_id, code, (index, _) in zip(case_ids, message_ids, codes, plans, strict=True):
             results[index] = IngestResult(case_id=case_id, case_code=code, message_id=message_id, created=True)
 
-    @staticmethod
-    def _reply_channel(intake: Intake) -> ReplyChannel | None:
+    def _reply_channel(self, intake: Intake) -> ReplyChannel | None:
         contact = intake.contact
+        if contact.preferred_channel is ReplyChannel.SMS and not sms_ready(self.settings):
+            # No SMS can leave (gateway/core/sms_config.py): staff call instead, and nothing is queued
+            # that would wait forever.
+            return ReplyChannel.PHONE
         if contact.preferred_channel is not None:
             return contact.preferred_channel
         if intake.channel.value == "email" and contact.email:

@@ -180,3 +180,16 @@ def label(kind: str, code: str | None, default: str | None = None) -> str:
     if code is None:
         return default or ""
     return _CATALOGUES[kind].get(str(code), default if default is not None else str(code))
+
+# Why an SMS did not go out (gateway/sms/providers.py ERROR_CLASSES), as staff read it.
+SMS_ERROR_LABELS: dict[str, str] = {
+    "template": "模板或签名不符",
+    "invalid_number": "号码无效或拒收",
+    "auth": "短信账号密钥错误",
+    "rejected": "服务商拒绝发送",
+    "rate_limit": "发送过于频繁",
+    "balance": "短信余额不足",
+    "provider_down": "短信服务暂时不可用",
+    "content": "内容无法按模板发送",
+    "not_mobile": "不是手机号码",
+}

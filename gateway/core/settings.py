@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     upstream_url: str | None = None  # city/provincial 好差评 endpoint (gateway/results/upstream.py)
     upstream_key: SecretStr | None = None  # HMAC-SHA256 key shared with the upstream endpoint
     twilio_api_base_url: str | None = None  # a local fake Twilio API in tests; None = api.twilio.com
+    # SMS (gateway/sms): which provider sends, and its account, signature and approved templates.
+    # Nothing is sent and no page offers SMS until ``gateway.core.sms_config.sms_missing`` is empty.
+    sms_provider: Literal["alibaba", "tencent", "twilio"] | None = None
+    sms_key_id: str | None = None  # Alibaba AccessKey ID / Tencent SecretId
+    sms_key_secret: SecretStr | None = None  # Alibaba AccessKey Secret / Tencent SecretKey
+    sms_app_id: str | None = None  # Tencent SmsSdkAppId
+    sms_region: str = "ap-guangzhou"  # Tencent region
+    sms_sign_name: str | None = None  # the approved signature, without 【】 (Alibaba SignName, Tencent SignName)
+    sms_templates: dict[str, str] = Field(default_factory=dict)  # message kind -> approved template code
+    sms_param_max: int = Field(default=35, ge=20, le=500)  # longest value a template variable accepts
+    sms_endpoint: str | None = None  # host[:port] of the provider's API; tests point it at a local fake
+    sms_endpoint_scheme: Literal["https", "http"] = "https"
+    sms_report_token: SecretStr | None = None  # secret path part of the delivery-report URLs
     web_token_max_age_hours: float = Field(default=24.0, gt=0)  # 找茬窗口 form pages older than this re-ask
     web_submissions_per_client: int = Field(default=20, ge=1)  # per client address and 10 minutes
     web_submissions_per_window: int = Field(default=60, ge=1)  # per window (or town, general form), 10 minutes

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from channels.contact import normalize_email
 from channels.email.decode import one_line
 from channels.email.msgid import extract_ids, make_message_id
+from gateway.core.answered import ANSWER_KINDS, mark_answer_delivered
 from gateway.core.db.dialect import dialect_of, insert_for, insert_ignoring
 from gateway.core.db.models import Message, WorkerState
 from gateway.core.outbox import LEASE, OutgoingMessage, SendResult
@@ -274,6 +275,8 @@ class SmtpSender:
         if state == "refused":  # the server refused it: no outbound message exists
             session.execute(delete(Message).where(*where))
             return
+        if state == "sent" and message.kind in ANSWER_KINDS:  # the server took the answer: 答复率 counts it
+            session.execute(mark_answer_delivered(message.case_id, now))
         inserted = session.execute(insert_ignoring(dialect, Message, ("channel", "source_ref"), "id"), {
             "case_id": message.case_id, "direction": "out", "channel": "email", "source_ref": message_id,
             "at": now, "author": "system:email", "subject": message.subject, "text": message.body,

@@ -28,6 +28,7 @@ from gateway.core.db.models import Case, Contact, Hall, ServiceItem, Window
 from gateway.core.db.models_phone import CallbackTask
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.ingest import IngestError
+from gateway.core.sms_config import sms_ready
 from gateway.phone.calls import DONE, OPEN, close_tasks, link_calls_to_log
 from gateway.phone.common import OPEN_ELSEWHERE, countdown
 from gateway.phone.options import PhoneOptions
@@ -115,7 +116,7 @@ async def log_call(services: Services, form: Mapping[str, Any], user: Principal,
     options = options or PhoneOptions()
     now = now or datetime.now(UTC)
     intake = call_log_intake(form, received_at=_when(form.get("started_at"), now), operator=user.username,
-                             area_code=options.area_code)
+                             area_code=options.area_code, sms=sms_ready(services.settings))
     try:
         result = await services.ingestor.ingest(intake)
     except IngestError as exc:

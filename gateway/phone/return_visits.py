@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contact import mask_name, mask_phone
+from channels.phone.numbers import is_mobile
 from channels.ratings import Rating
 from gateway.auth.audit import add_audit
 from gateway.auth.roles import Principal
@@ -36,6 +37,8 @@ from gateway.core.db.models import Case, Contact, Hall
 from gateway.core.db.models_phone import CallbackTask, ReturnVisit
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
+from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import NOT_ADOPTED, EventSpec, WorkflowError, add_events, apply_transition
 from gateway.phone.calls import CANCELLED, DONE, OPEN
 from gateway.phone.common import OPEN_ELSEWHERE, Countdown, countdown
@@ -149,6 +152,8 @@ async def record_visit(services: Services, case_code: str, *, reached: bool, who
         first_response = reached and case.first_responded_at is None
         if first_response:
             case.first_responded_at = at
+        if reached and case.reply_delivered_at is None:
+            case.reply_delivered_at = at  # a logged call that reached the citizen: answered (答复率)
         data: dict[str, Any] = {"visit_id": visit.id, "reached": reached, "satisfied": satisfied,
                                 "purpose": purpose}
         transitioned = False
@@ -160,9 +165,31 @@ async def record_visit(services: Services, case_code: str, *, reached: bool, who
             await session.run_sync(add_events, case.id, now, [EventSpec(
                 kind="return_visit_attempt" if purpose == PURPOSE_RETURN_VISIT else "call_back",
                 actor=actor, note=text, data=data)])
+        if not reached and purpose == PURPOSE_RETURN_VISIT:
+            await _missed_visit_notice(session, services, case, now)
         add_audit(session, principal, "phone:return_visit", ip=ip, target_type="case", target_id=case.code,
                   detail={**data, **({} if principal else {"actor": actor})})
         return VisitResult(case.code, visit.id, purpose, reached, case.status, transitioned, first_response)
+
+
+async def _missed_visit_notice(session: AsyncSession, services: Services, case: Case, now: datetime) -> None:
+    """A 回访 call that did not reach the citizen leaves one SMS (kind ``return_visit``) saying where the
+    answer is and whom to call — only when SMS can carry it (a ``return_visit`` template, or Twilio)."""
+    settings = services.settings
+    templated = settings.sms_provider != "twilio"
+    if not sms_ready(settings) or (templated and not settings.sms_templates.get("return_visit")):
+        return
+    contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
+    phone = services.cipher.open(contact.phone_enc) if contact is not None else None
+    if not phone or not is_mobile(phone):
+        return
+    url = settings.public_url.rstrip("/") + "/status"
+    notice = OutgoingMessage(
+        channel="sms", kind="return_visit", recipient=phone, case_id=case.id, dedup_key=f"return-visit:{case.id}",
+        body=(f"您好！关于您反映的问题（受理编号 {case.code}），工作人员回访时未能联系到您。"
+              f"答复可凭受理编号和手机号后四位在 {url} 查看；如有意见，请致电服务大厅。"),
+        payload={"tracking_code": case.code})
+    await session.run_sync(lambda sync: enqueue(sync, services.cipher, notice, now=now))
 
 
 async def record_task_attempt(services: Services, task_id: int, *, reached: bool, who: Principal | str,

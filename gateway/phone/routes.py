@@ -42,6 +42,7 @@ from gateway.auth.roles import Principal
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import WorkflowError
 from gateway.phone import twilio_hooks
 from gateway.phone.common import countdown
@@ -55,7 +56,8 @@ from gateway.phone.return_visits import (
     record_visit,
     reveal_phone,
 )
-from gateway.phone.sms import apply_sms_status
+from gateway.phone.sms import twilio_report
+from gateway.sms.delivery import apply_report
 
 ROLES = ("operator", "supervisor")
 XML = "application/xml"
@@ -134,7 +136,7 @@ async def _page(request: Request, *, values: dict[str, Any] | None = None, probl
         "values": values or {}, "problems": problems or {}, "saved": saved,
         "ratings": [(r.value, r.score, RATING_LABELS[r]) for r in Rating], "reasons": REASONS,
         "now": now.astimezone(tz), "visit_message": request.query_params.get("done"),
-        "area_code": _options(request).area_code,
+        "area_code": _options(request).area_code, "sms": sms_ready(services.settings),
     }, status_code=status)
 
 
@@ -373,8 +375,8 @@ async def twilio_sms_status(request: Request) -> Response:
         sid, status, error = sms_status(form)
     except TwilioPayloadError as exc:
         raise _bad(exc) from None
-    outcome = await apply_sms_status(request.app.state.services, sid=sid, status=status, error_code=error,
-                                     outbox_id=int(raw_id) if raw_id.isdigit() else None)
+    outcome = await apply_report(request.app.state.services, twilio_report(
+        sid, status, error, int(raw_id) if raw_id.isdigit() else None))
     if outcome == "unknown":
         raise HTTPException(404, "没有对应的短信记录")
     return Response(status_code=204)

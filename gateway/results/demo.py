@@ -249,6 +249,8 @@ class DemoGenerator:
             needs_review=needs_review, triage_terms=[], verdict=state["verdict"], first_response_due=first_due,
             result_due=state["result_due"], deadline_uncertain=not due.certain,
             first_responded_at=state["first"], result_at=state["result"],
+            # The demo's answers are calls and notices that reached the citizen (答复率 counts delivery).
+            reply_delivered_at=min((t for t in (state["first"], state["result"]) if t is not None), default=None),
             department=None, paused_at=None, paused_seconds=0, appeal_status=None,
         ))
         matter = {"matter_no": f"DEMO-{self.seed}-{index}-0", "client": DEMO_CLIENT}

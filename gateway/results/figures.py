@@ -29,8 +29,11 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   (``first_responded_at``, or the result if no separate first response was recorded) by
   ``first_response_due``, and the result by ``result_due``.  A deadline the case never had (a
   协调整改 case whose handler set no date) cannot be missed.  **按时整改率 = on time / rectified.**
-* **replied** (已答复) — an adopted 差评 with a first response, a result, or an outbound message
-  (``case_messages.direction = 'out'``).  **答复率 = replied / 差评.**
+* **replied** (已答复) — an adopted 差评 whose answer reached the citizen (``reply_delivered_at``,
+  ``gateway/core/answered.py``): an SMS its provider reported delivered, an e-mail the receiving
+  server accepted, a call logged as made (a 电话 reply, a reached 回访 or call back).  Pressing
+  答复 is not enough: an SMS still waiting for its report, or failed, does not count.
+  **答复率 = replied / 差评.**
 * **return visit** (回访) — a ``return_visit`` event on the case's timeline (the workflow's
   记录回访 step).  The rule is that *every* real-name 差评 is visited (实名差评回访率 100%).  A
   real-name 差评 is **due** for its visit once it is answered (``result_at``) or closed (closed
@@ -74,7 +77,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tex
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import Rating
-from gateway.core.db.models import Case, CaseEvent, Hall, Message, ServiceItem, Window
+from gateway.core.db.models import Case, CaseEvent, Hall, ServiceItem, Window
 from gateway.core.db.models_results import COUNTER_COLUMNS, ResultsDaily
 from gateway.core.db.models_rosters import StaffMember
 from gateway.core.domain import CaseStatus, Category
@@ -102,9 +105,7 @@ DEADLINES_MET: ColumnElement[bool] = and_(
     or_(Case.result_due.is_(None), Case.result_at <= Case.result_due),
 )
 RECTIFIED: ColumnElement[bool] = and_(BAD, Case.result_at.is_not(None))
-HAS_OUT_MESSAGE = exists().where(Message.case_id == Case.id, Message.direction == "out")
-REPLIED: ColumnElement[bool] = and_(
-    BAD, or_(Case.first_responded_at.is_not(None), Case.result_at.is_not(None), HAS_OUT_MESSAGE))
+REPLIED: ColumnElement[bool] = and_(BAD, Case.reply_delivered_at.is_not(None))
 VISITED_EVENT = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
 RN_BAD: ColumnElement[bool] = and_(BAD, Case.real_name.is_(True))
 RN_VISIT_DUE: ColumnElement[bool] = and_(

@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/audit", "审计日志", frozenset({"supervisor"}), "8"),
     NavItem("/admin/users", "用户管理", frozenset({"admin"}), "9"),
     NavItem("/email", "邮件渠道", frozenset({"supervisor", "triage", "admin"}), "l"),
+    NavItem("/sms", "短信渠道", frozenset({"supervisor", "admin"}), "m"),
     NavItem("/me/evaluations", "我的评价", frozenset({"operator", "mailroom", "triage", "handler", "supervisor"}), "0"),
 )
 

@@ -2,7 +2,8 @@
 
 Both read only what the page shows.  The status lookup needs the tracking code and a second factor
 (the last four digits of the phone number given, or the derived 查询码 when none was given) and
-reveals the status and the *public* replies only: never the complaint text, names or numbers.
+reveals the status and the replies meant for the citizen only — public ones, and answers sent by
+SMS (which may have arrived as a notice pointing here) — never the complaint text, names or numbers.
 
 Wrong guesses are counted per tracking code in ``web_lookup_attempts``.  Each lookup first records
 an attempt and commits it, then counts the attempts of the period: the k-th concurrent guess sees at
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, true
 
 from channels.web.tokens import status_pin
 from gateway.core.db.models import Case, Contact, Hall, Message, Window
@@ -74,7 +75,8 @@ _CASE_FOR_LOOKUP = (
 )
 _PUBLIC_REPLIES = (
     select(Message.at, Message.text)
-    .where(Message.case_id == bindparam("case_id"), Message.public.is_(True), Message.direction == "out")
+    .where(Message.case_id == bindparam("case_id"), Message.direction == "out",
+           or_(Message.public.is_(True), Message.extra["to_citizen"].as_boolean() == true()))
     .order_by(Message.at, Message.id)
 )
 _COUNT_ATTEMPTS = select(func.count()).select_from(LookupAttempt).where(

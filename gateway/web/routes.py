@@ -39,6 +39,7 @@ from channels.web.form import (
     ENTRIES,
     NO_HALL,
     NO_ITEM,
+    PHONE_ONLY,
     REPLY_LABELS,
     TEXT_MAX,
     FormError,
@@ -58,6 +59,7 @@ from channels.web.tokens import (
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
 from gateway.core.ingest import IngestError
+from gateway.core.sms_config import sms_ready
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
 from gateway.web.state import LOOKUP_FAILURE_PERIOD, LOOKUP_FAILURES_PER_CODE, WebState, web_state
 from gateway.web.views import citizen_status, day, next_steps, when
@@ -149,6 +151,11 @@ def _receipt_proof(state: WebState, token: str, client: str) -> str:
     return base64.b32encode(digest[:10]).decode().rstrip("=").lower()
 
 
+def _replies(request: Request) -> tuple[str, ...]:
+    """The reply methods the form may offer: SMS only when it can actually be sent."""
+    return tuple(REPLY_LABELS) if sms_ready(request.app.state.services.settings) else PHONE_ONLY
+
+
 def _to_receipt(state: WebState, token: str, client: str) -> Response:
     return RedirectResponse(f"/f/ok/{token}/{_receipt_proof(state, token, client)}", status_code=303)
 
@@ -168,8 +175,8 @@ async def _form_page(request: Request, target: Target, *, values: FormValues | N
     return _render(request, "form.html", {
         "target": target, "values": values, "problems": ordered, "message": message, "token": token,
         "ratings": [(rating.value, rating.label, rating.is_bad) for rating in Rating],
-        "reasons": REASONS, "reply_labels": REPLY_LABELS, "text_max": TEXT_MAX, "halls": halls,
-        "no_hall": NO_HALL, "items": items, "no_item": NO_ITEM,
+        "reasons": REASONS, "reply_labels": {code: REPLY_LABELS[code] for code in _replies(request)},
+        "text_max": TEXT_MAX, "halls": halls, "no_hall": NO_HALL, "items": items, "no_item": NO_ITEM,
     }, status=status, client=client, headers=headers)
 
 
@@ -307,7 +314,7 @@ async def _submit(request: Request, target: Target) -> Response:
     items = dict(snapshot.items(target.hall, target.window)) if target.kind == "window" else None
     try:
         intake = build_intake(values, source_ref=token.value, received_at=now, hall=target.hall,
-                              window=target.window, halls=halls, items=items)
+                              window=target.window, halls=halls, items=items, replies=_replies(request))
     except FormError as exc:
         return await _form_page(request, target, values=values, problems=exc.problems, status=400)
     window_key = target.scope if target.kind == "window" else f"f:{intake.hall or NO_HALL}"
@@ -342,7 +349,8 @@ async def receipt_page(request: Request) -> Response:
         raise HTTPException(404, not_here)
     tz = _tz(state)
     return _render(request, "form_done.html", {
-        "receipt": receipt, "steps": next_steps(receipt, state.signing_key, tz),
+        "receipt": receipt, "steps": next_steps(receipt, state.signing_key, tz,
+                                                   sms=sms_ready(request.app.state.services.settings)),
         "rating_label": Rating(receipt.rating).label if receipt.rating else None,
         "status_url": "/status?" + urlencode({"code": receipt.code}),
     })

@@ -60,7 +60,9 @@ class NextSteps:
     uncertain: bool
 
 
-def next_steps(receipt: Receipt, key: bytes, tz: ZoneInfo) -> NextSteps:
+def next_steps(receipt: Receipt, key: bytes, tz: ZoneInfo, *, sms: bool = True) -> NextSteps:
+    """The receipt's promises; ``sms`` is whether SMS can be sent now (a case that asked for SMS
+    while it could, read after it was switched off, is promised a call, not an SMS)."""
     category = Category(receipt.category) if receipt.category else None
     if receipt.needs_review or receipt.status == CaseStatus.NEEDS_REVIEW:
         deadline = "工作人员将核定办理方式和时限，并尽快处理。"
@@ -77,9 +79,9 @@ def next_steps(receipt: Receipt, key: bytes, tz: ZoneInfo) -> NextSteps:
     else:
         deadline = "工作人员将尽快处理。"
     pin = None
-    if receipt.reply_channel == "sms" and receipt.phone:
+    if receipt.reply_channel == "sms" and receipt.phone and sms:
         reply = f"处理结果将以短信发送到 {mask_phone(receipt.phone)}。"
-    elif receipt.reply_channel == "phone" and receipt.phone:
+    elif receipt.reply_channel in ("phone", "sms") and receipt.phone:
         reply = f"工作人员将打电话到 {mask_phone(receipt.phone)} 与您联系。"
     elif receipt.phone:
         reply = f"如需联系您，工作人员将拨打 {mask_phone(receipt.phone)}。"

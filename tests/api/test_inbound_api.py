@@ -18,6 +18,7 @@ from gateway.core.db.models import Case, Message, OutboxMessage
 from gateway.core.db.models_matters import Matter
 from gateway.core.services import Services
 from tests.api.helpers import ApiClientDriver, matter
+from tests.helpers import enable_sms
 
 
 async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-def]
@@ -27,6 +28,7 @@ async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-d
 
 async def test_a_finished_matter_is_stored_once_and_its_link_sent_once(api: ApiClientDriver,
                                                                       services: Services) -> None:
+    enable_sms(services.settings)
     first = await api.post("/api/v1/matters", matter())
     assert first.status_code == 201, first.text
     link = first.json()["evaluation_link"]
@@ -38,11 +40,18 @@ async def test_a_finished_matter_is_stored_once_and_its_link_sent_once(api: ApiC
         sms = list((await session.execute(select(OutboxMessage).where(
             OutboxMessage.kind == "evaluation_request"))).scalars())
         stored = (await session.execute(select(Matter))).scalar_one()
-    assert len(sms) == 1 and sms[0].channel == "sms" and link in sms[0].body
+    assert len(sms) == 1 and sms[0].channel == "sms" and link in sms[0].body and sms[0].payload["url"] == link
     assert services.cipher.open(sms[0].recipient_enc) == "13700001234"
     assert stored.phone_enc is not None and b"13700001234" not in stored.phone_enc
     ref = read_link_token(services.settings.signing_key(), link.rsplit("/", 1)[1])
     assert ref is not None and ref.matter_id == stored.id
+
+
+async def test_without_sms_the_link_is_returned_but_no_sms_is_queued(api: ApiClientDriver,
+                                                                     services: Services) -> None:
+    created = await api.post("/api/v1/matters", matter())
+    assert created.status_code == 201 and created.json()["evaluation_link"]
+    assert await _count(services, OutboxMessage) == 0
 
 
 @pytest.mark.parametrize(("change", "status", "message"), [

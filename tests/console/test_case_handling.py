@@ -14,7 +14,7 @@ from gateway.core.db.models import Case, CaseEvent, OutboxMessage, TriageCorrect
 from gateway.core.db.models_staff import AuditEntry
 from gateway.core.services import Services
 from gateway.ui.format import local_time
-from tests.helpers import make_intake
+from tests.helpers import enable_sms, make_intake
 from tests.staff import make_staff, signed_in
 
 
@@ -50,6 +50,7 @@ async def test_a_handler_cannot_see_or_touch_another_towns_case(services: Servic
 
 
 async def test_a_case_goes_from_intake_to_closed_through_the_legal_steps(services: Services) -> None:
+    enable_sms(services.settings)
     code = await _case(services, source_ref="t-flow", text="窗口人员态度不好 #time_limited",
                        contact={"name": "王小明", "phone": "13812345678", "real_name": False,
                                 "preferred_channel": "sms"})

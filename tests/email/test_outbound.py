@@ -181,3 +181,24 @@ async def test_header_values_are_one_line_so_the_acknowledgement_can_be_sent(ser
     assert len(str(mail["Subject"]).splitlines()) == 1 and "投诉" in str(mail["Subject"])
     parsed = email.message_from_bytes(mail.as_bytes(), policy=policy.default)
     assert parsed["Subject"].replace(" ", "").endswith("投诉窗口")
+
+
+async def test_an_answer_counts_as_given_once_the_server_took_it(services: Services,
+                                                                   smtp_server: tuple[int, Received]) -> None:
+    from gateway.console.actions import reply
+    from gateway.core.db.models import Case
+    from tests.sms.helpers import case_to_answer, handler
+
+    actor = await handler(services)
+    code = await case_to_answer(services, actor, "t-mail", contact={"email": "wang@example.cn",
+                                                                    "preferred_channel": "email"})
+    await reply(services, code, actor, "已整改，谢谢监督。", channel="email")
+    _, received = smtp_server
+    received.data_reply = "451 4.3.0 try again later"
+    await delivery(services).run_once()
+    async with services.store.read() as session:
+        assert (await session.execute(select(Case.reply_delivered_at))).scalar_one() is None
+    received.data_reply = None
+    assert (await delivery(services).run_once(now=datetime.now(UTC) + timedelta(hours=1)))["sent"] >= 1
+    async with services.store.read() as session:
+        assert (await session.execute(select(Case.reply_delivered_at))).scalar_one() is not None

@@ -13,7 +13,7 @@ from gateway.core.db.models import Attachment as AttachmentRow
 from gateway.core.db.models import Blob, Case, CaseEvent, Contact, Message, OutboxMessage
 from gateway.core.ingest import IngestError
 from gateway.core.services import Services
-from tests.helpers import local, make_intake
+from tests.helpers import enable_sms, local, make_intake
 
 
 async def count(services: Services, model: type) -> int:
@@ -22,6 +22,7 @@ async def count(services: Services, model: type) -> int:
 
 
 async def test_an_intake_becomes_a_triaged_case_with_deadline_events_and_acknowledgement(services: Services) -> None:
+    enable_sms(services.settings)
     result = await services.ingestor.ingest(make_intake())
     assert result.created and not result.duplicate
     assert re.fullmatch(r"JX20261127-0001", result.case_code)
@@ -41,6 +42,7 @@ async def test_an_intake_becomes_a_triaged_case_with_deadline_events_and_acknowl
 
 
 async def test_personal_data_is_encrypted_at_rest(services: Services) -> None:
+    enable_sms(services.settings)
     await services.ingestor.ingest(make_intake())
     async with services.store.read() as session:
         contact = (await session.execute(select(Contact))).scalar_one()
@@ -53,6 +55,7 @@ async def test_personal_data_is_encrypted_at_rest(services: Services) -> None:
 
 
 async def test_the_same_input_twice_yields_one_case(services: Services) -> None:
+    enable_sms(services.settings)
     first = await services.ingestor.ingest(make_intake())
     second = await services.ingestor.ingest(make_intake(text="changed text of a retried post #immediate"))
     assert second.duplicate and not second.created
@@ -91,6 +94,7 @@ async def test_racing_writers_on_separate_stores_yield_one_case(services: Servic
 
 
 async def test_a_failure_mid_ingest_leaves_nothing_and_a_retry_succeeds(services: Services, monkeypatch) -> None:
+    enable_sms(services.settings)
     import gateway.core.ingest
 
     def broken_enqueue(*args, **kwargs):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway.core.db.models import Case, CaseEvent, Contact, Message, OutboxMessage
 from gateway.core.ingest import IngestError, _LostRace
 from gateway.core.services import Services
-from tests.helpers import make_intake
+from tests.helpers import enable_sms, make_intake
 
 
 async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-def]
@@ -19,6 +19,7 @@ async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-d
 
 
 async def test_concurrent_intakes_are_written_together_with_everything_each_needs(services: Services) -> None:
+    enable_sms(services.settings)
     intakes = [make_intake(source_ref=f"b{i}", text=f"第{i}条 #time_limited") for i in range(40)]
     await services.calendar.get()  # warm: every task then reaches the queue in the same tick
     results = await asyncio.gather(*(services.ingestor.ingest(i) for i in intakes))
@@ -85,6 +86,7 @@ async def test_the_acknowledgement_says_how_to_look_the_case_up(services: Servic
 
     by_mail = await services.ingestor.ingest(make_intake(
         source_ref="ack-mail", channel="email", contact={"email": "a@b.cn", "preferred_channel": "email"}))
+    enable_sms(services.settings)
     by_sms = await services.ingestor.ingest(make_intake(source_ref="ack-sms"))
     async with services.store.read() as session:
         bodies = dict((await session.execute(select(OutboxMessage.case_id, OutboxMessage.body))).all())

@@ -30,12 +30,13 @@ def sid(prefix: str) -> str:
 
 @pytest.fixture
 def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
-    """The shared settings plus a Twilio account.  Webhook test modules set ``PUBLIC_URL`` to the https
-    address Twilio calls (behind a proxy); staff-page modules keep plain http so that the test
-    client's session cookie (Secure under https) is sent."""
+    """The shared settings plus a Twilio account, which also sends SMS.  Webhook test modules set
+    ``PUBLIC_URL`` to the https address Twilio calls (behind a proxy); staff-page modules keep plain
+    http so that the test client's session cookie (Secure under https) is sent."""
     public_url = getattr(request.module, "PUBLIC_URL", "http://127.0.0.1:8000")
     return Settings(data_dir=tmp_path / "var", database_url=database_url, run_workers=False,
                     twilio_account_sid=ACCOUNT, twilio_auth_token=TOKEN, twilio_from=FROM, public_url=public_url,
+                    sms_provider="twilio",
                     _env_file=None)  # type: ignore[call-arg]
 
 

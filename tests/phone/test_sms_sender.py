@@ -13,7 +13,7 @@ from gateway.core.db.models_phone import CallbackTask
 from gateway.core.outbox import OutboxDelivery, OutgoingMessage, enqueue
 from gateway.core.services import Services
 from gateway.phone.importer import fetch_twilio_calls, store_parsed
-from gateway.phone.sms import TwilioSmsSender
+from gateway.sms.sender import SmsSender
 from tests.helpers import make_intake
 from tests.phone.conftest import ACCOUNT, FROM, FakeTwilio
 
@@ -21,7 +21,7 @@ from tests.phone.conftest import ACCOUNT, FROM, FakeTwilio
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")
 
 
-def delivery(services: Services, sender: TwilioSmsSender) -> OutboxDelivery:
+def delivery(services: Services, sender: SmsSender) -> OutboxDelivery:
     return OutboxDelivery(services.store, services.cipher, {"sms": sender}, max_attempts=3, backoff_seconds=30)
 
 
@@ -33,7 +33,7 @@ async def _enqueue(services: Services, recipient: str, key: str) -> int:
 async def test_acknowledgement_goes_out_through_the_twilio_client(services: Services, fake_twilio: FakeTwilio) -> None:
     services.settings.twilio_api_base_url = fake_twilio.url
     result = await services.ingestor.ingest(make_intake())
-    sender = TwilioSmsSender(services)
+    sender = SmsSender(services)
     assert await delivery(services, sender).run_once() == {"sent": 1, "retry": 0, "failed": 0}
     [request] = fake_twilio.requests
     form = request["form"]
@@ -50,7 +50,7 @@ async def test_acknowledgement_goes_out_through_the_twilio_client(services: Serv
 
 async def test_refusals_and_outages(services: Services, fake_twilio: FakeTwilio) -> None:
     services.settings.twilio_api_base_url = fake_twilio.url
-    sender = TwilioSmsSender(services)
+    sender = SmsSender(services)
     invalid = await _enqueue(services, "13900001111", "a")
     fake_twilio.fail_next = [(400, {"code": 21211, "status": 400, "more_info": "https://www.twilio.com/docs/errors/21211",
                                     "message": "The 'To' number +8613900001111 is not a valid phone number."})]
@@ -64,7 +64,7 @@ async def test_refusals_and_outages(services: Services, fake_twilio: FakeTwilio)
     assert len(fake_twilio.requests) == requests_before, "nothing is sent to a fixed line"
     async with services.store.read() as session:
         rows = {r.id: r for r in (await session.execute(select(OutboxMessage))).scalars()}
-    assert rows[invalid].status == "failed" and "21211" in rows[invalid].last_error
+    assert rows[invalid].status == "failed" and rows[invalid].last_error.startswith("号码无效或拒收（Twilio 21211")
     assert "13900001111" not in rows[invalid].last_error and "[号码]" in rows[invalid].last_error
     assert rows[outage].status == "pending" and rows[outage].attempts == 1 and "503" in rows[outage].last_error
     assert rows[landline].status == "failed" and "fixed lines" in rows[landline].last_error
@@ -78,7 +78,7 @@ async def test_wrong_credentials_are_a_permanent_failure(services: Services, fak
     services.settings.twilio_api_base_url = fake_twilio.url
     services.settings.twilio_auth_token = type(services.settings.twilio_auth_token)("wrong")
     await _enqueue(services, "13900001111", "d")
-    assert (await delivery(services, TwilioSmsSender(services)).run_once())["failed"] == 1
+    assert (await delivery(services, SmsSender(services)).run_once())["failed"] == 1
     assert fake_twilio.requests[0]["auth"] is False
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.core.answered import mark_answer_delivered
 from gateway.core.db.models import Case, Message
 from gateway.core.services import Services
 from gateway.core.workflow import apply_transition
@@ -109,7 +110,8 @@ async def load(services: Services) -> dict[str, str]:
         for action, at, data in spec.steps:
             async with services.store.write() as session:
                 await apply_transition(session, result.case_id, action, actor="test", note="说明", data=data, now=at)
-                if action == "reply":
+                if action == "reply":  # handed over (counted by 答复率 only once it reached the citizen)
+                    await session.execute(mark_answer_delivered(result.case_id, at))
                     session.add(Message(case_id=result.case_id, direction="out", channel="web",
                                         source_ref=f"reply-{spec.ref}", at=at, author="test", text=PUBLIC_REPLY
                                         + f"，联系电话{PHONES[0]}", public=spec.ref == "c4", extra={}))

@@ -17,6 +17,7 @@ from gateway.auth.throttle import Throttle
 from gateway.core.db.models import Case, Contact, Message, ServiceItem, Window
 from gateway.core.services import Services
 from gateway.web.state import WebState
+from tests.helpers import enable_sms
 from tests.web.citizen import citizen, link, notice, receipt_code
 
 BAD = {"rating": "dissatisfied", "reason": ["attitude", "efficiency"], "text": "窗口没人 #immediate"}
@@ -69,6 +70,7 @@ async def test_forged_unsigned_and_unknown_links_get_a_chinese_404(app: Starlett
 
 
 async def test_a_submission_becomes_one_web_case_with_a_receipt(app: Starlette, services: Services) -> None:
+    enable_sms(services.settings)  # the SMS promise on the receipt is kept only when SMS can be sent
     async with citizen(app) as person:
         await person.open(link(services))
         token = person.token

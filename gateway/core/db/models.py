@@ -142,6 +142,9 @@ class Case(Base):
     # A closed case a supervisor reopened (重新办理): when, and how often; its deadlines restart then.
     reopened_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When an answer first reached the citizen: an SMS the provider reports delivered, an e-mail the
+    # server accepted, a logged call.  答复率 counts this, not the handler's pressing 答复.
+    reply_delivered_at: Mapped[datetime | None]
 
     # Handling beyond the state machine (see gateway/console/actions.py).
     department: Mapped[str | None] = mapped_column(String(100))

@@ -37,6 +37,7 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
 from gateway.paper import routes as paper_routes
+from gateway.phone import order_pages as phone_order_pages
 from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
 from gateway.ui.format import case_countdown, local_date, local_time, rating_label, reason_label
@@ -51,7 +52,7 @@ HERE = Path(__file__).parent
 FEATURE_ROUTES = (auth_routes.routes, console_cases.routes, console_triage_queue.routes, console_supervise.routes,
                   console_rosters.routes, api_routes.routes, api_evaluation_page.routes, auth_admin.routes,
                   paper_routes.routes, web_routes.routes, results_routes.routes, phone_routes.routes,
-                  email_routes.routes)
+                  phone_order_pages.routes, email_routes.routes)
 # Each feature's own template and static folders; gateway/ui holds the shared page chrome.
 FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "web")
 

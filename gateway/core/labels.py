@@ -74,7 +74,8 @@ TRIAGE_REASON_LABELS: dict[str, str] = {
 RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in REASONS}
 
 # Channels by which an item arrives (the rules' 评价渠道).
-CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
+CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口",
+                                  "wechat": "微信公众号", "hotline12345": "12345热线工单"}
 
 VERDICT_LABELS: dict[str, str] = {"valid": "属实", "not_valid": "不属实", "malicious": "恶意"}
 
@@ -114,7 +115,8 @@ PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复"
                                       "discarded": "已作废"}
 
 # How the citizen is answered (a reply's channel, the slip's tick, the handler's reply form).
-REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "none": "不需要回复"}
+REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "wechat": "微信公众号消息",
+                                       "none": "不需要回复"}
 
 # The hotline's call-back list: unanswered calls, the 立整立改 call back (回电, within one hour) and the
 # return visit (回访) of a real-name 差评 — two different duties, never one word for both.

@@ -44,6 +44,7 @@ from gateway.ui.format import case_countdown, local_date, local_time, rating_lab
 from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
 from gateway.ui.staff_nav import staff_nav
 from gateway.web import routes as web_routes
+from gateway.wechat import routes as wechat_routes
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -52,9 +53,10 @@ HERE = Path(__file__).parent
 FEATURE_ROUTES = (auth_routes.routes, console_cases.routes, console_triage_queue.routes, console_supervise.routes,
                   console_rosters.routes, api_routes.routes, api_evaluation_page.routes, auth_admin.routes,
                   paper_routes.routes, web_routes.routes, results_routes.routes, phone_routes.routes,
-                  phone_order_pages.routes, email_routes.routes)
+                  phone_order_pages.routes, email_routes.routes,
+                  wechat_routes.routes)
 # Each feature's own template and static folders; gateway/ui holds the shared page chrome.
-FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "web")
+FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "web", "wechat")
 
 
 def announce_first_admin(password: str) -> None:
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         exception_handlers={HTTPException: http_error},
     )
     app.state.templates = templates
+    wechat_routes.install_log_scrubber()  # WeChat puts the sender's OpenID in its callback URL
     if services is not None:  # injected (tests, embedding): usable even without running the lifespan
         app.state.services = services
     app.state.settings = settings

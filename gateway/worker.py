@@ -14,9 +14,10 @@ from gateway.core.services import Services
 from gateway.email import jobs as email_jobs
 from gateway.phone import jobs as phone_jobs
 from gateway.results import jobs as results_jobs
+from gateway.wechat import jobs as wechat_jobs
 
 JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs)
-SENDERS = (email_jobs.senders, phone_jobs.senders, results_jobs.senders)
+SENDERS = (email_jobs.senders, phone_jobs.senders, results_jobs.senders, wechat_jobs.senders)
 
 
 def all_senders(services: Services) -> dict[str, Sender]:

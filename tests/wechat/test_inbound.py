@@ -186,6 +186,9 @@ async def test_bad_signature_replay_and_junk_are_refused(services: Services, wec
     assert (await wechat.post(f"/wechat?{tampered}", content=body)).status_code == 403
     junk = await _post(wechat, b"<xml><ToUserName>")
     assert junk.status_code == 400 and "无法读取" in junk.text
+    entity = await _post(wechat, b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "AAAA">]><xml><Content>&a;</Content>'
+                                 b"</xml>")
+    assert entity.status_code == 400  # entities are never expanded
     huge = await _post(wechat, b"<xml>" + b"a" * 70_000 + b"</xml>")
     assert huge.status_code == 413
     assert await _cases(services) == []
@@ -221,3 +224,16 @@ async def test_a_slow_answer_goes_by_customer_service_message(services: Services
             break
     assert row is not None and row.channel == "wechat" and row.kind == "acknowledgement"
     assert "受理编号：JX20261127-0001" in row.body and services.cipher.open(row.recipient_enc) == OPENID
+
+
+async def test_case_page_shows_the_openid_masked(services: Services, wechat: httpx.AsyncClient) -> None:
+    from tests.staff import make_staff, signed_in
+
+    await _post(wechat, text("窗口没人 #immediate", 7001, NOW))
+    await make_staff(services, "sup", ["supervisor"])
+    async with signed_in(wechat.app, "sup") as client:  # type: ignore[attr-defined]
+        page = await client.get("/cases/JX20261127-0001")
+        assert page.status_code == 200 and "公众号用户 oQx1****rE7" in page.text and OPENID not in page.text
+        assert "<dt>答复方式</dt><dd>微信公众号消息</dd>" in page.text  # answered the way they came
+        status = await client.get("/wechat/status")
+        assert "收到的消息</th><td>1 条" in status.text

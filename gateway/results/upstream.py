@@ -66,7 +66,7 @@ BATCH = 500
 TIMEOUT = 20.0
 
 # 评价渠道 (pf): 1 PC端, 2 移动端, 3 二维码, 4 政务大厅平板电脑, 5 政务大厅其他终端, 6 电话, 7 短信.
-PF = {"email": "1", "web": "3", "paper": "5", "phone": "6"}
+PF = {"email": "1", "web": "3", "paper": "5", "phone": "6", "wechat": "2", "hotline12345": "6"}
 # Our handling state → (code, name) pushed as handleStatus / handleStatusName.
 HANDLE_STATES: dict[str, tuple[str, str]] = {
     CaseStatus.RECEIVED: ("0", "待核实"), CaseStatus.TRIAGED: ("0", "待核实"),

@@ -4,12 +4,15 @@ becoming a case exactly once, with the passive reply carrying the tracking code 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
 import httpx
 import pytest
 import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.core.db.models import Attachment, Case, Contact, Message, OutboxMessage
@@ -237,3 +240,40 @@ async def test_case_page_shows_the_openid_masked(services: Services, wechat: htt
         assert "<dt>答复方式</dt><dd>微信公众号消息</dd>" in page.text  # answered the way they came
         status = await client.get("/wechat/status")
         assert "收到的消息</th><td>1 条" in status.text
+
+
+@given(st.binary(max_size=2000))
+def test_the_parser_refuses_junk_with_its_own_error(data: bytes) -> None:
+    from channels.wechat.messages import MessageError, parse
+
+    with contextlib.suppress(MessageError):
+        parse(data)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=300),
+       st.integers(min_value=1, max_value=2**63 - 1))
+def test_any_text_round_trips_through_the_message_and_the_reply(content: str, msg_id: int) -> None:
+    from channels.wechat.messages import parse, text_reply
+
+    xml = (f"<xml><ToUserName>gh_8a3f5b2c1d9e</ToUserName><FromUserName>{OPENID}</FromUserName>"
+           f"<CreateTime>1764209553</CreateTime><MsgType>text</MsgType>"
+           f"<Content><![CDATA[{content.replace(']]>', '')}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
+    message = parse(xml)
+    assert message.msg_id == str(msg_id) and message.open_id == OPENID
+    assert message.content == content.replace("]]>", "").strip()
+    reply = parse(text_reply(message, content, now=NOW).replace("</xml>", "<MsgId>1</MsgId></xml>"))
+    assert reply.content == content.strip() and reply.open_id == "gh_8a3f5b2c1d9e" and reply.account == OPENID
+
+
+@given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=40))
+def test_signature_is_order_free_and_bound_to_every_part(token: str, nonce: str) -> None:
+    import time
+
+    from channels.wechat.signing import SignatureError, check, signature
+
+    stamp = str(int(time.time()))
+    good = signature(token, stamp, nonce)
+    assert good == signature(nonce, token, stamp)
+    assert check(token, good, stamp, nonce[:64], now=int(stamp)) == int(stamp) or len(nonce) > 64
+    with pytest.raises(SignatureError):
+        check(token + "x", good, stamp, nonce, now=int(stamp))

@@ -6,7 +6,8 @@ hall reach the county as work orders that the city platform assigns.  The platfo
 ``.xlsx`` or as CSV (GBK from Chinese Windows, or UTF-8), with Chinese headers, sometimes under a
 title row.  Headers are found through a map of aliases (like ``channels.phone.cdr``), overridable
 field by field; each row becomes one ``WorkOrder`` or one ``RowProblem`` naming its spreadsheet row
-number, and the good rows are kept.  ``工单编号`` makes re-imports idempotent.
+number with a reason in Chinese (the hotline team reads them), and the good rows are kept.
+``工单编号`` makes re-imports idempotent.
 
 Pure: bytes in, values out; the gateway stores them (``gateway.phone.workorders``).
 """
@@ -97,12 +98,12 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if "xl/workbook.xml" not in archive.namelist():
-                raise ValueError("a zip file, but not an Excel workbook (.xlsx)")
+                raise ValueError("是 zip 压缩文件，但不是 Excel 工作簿（.xlsx）")
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except ValueError:
         raise
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValueError(f"not a readable Excel workbook ({type(exc).__name__})") from None
+        raise ValueError(f"不是可读取的 Excel 工作簿（{type(exc).__name__}）") from None
     try:
         sheet = book.worksheets[0]
         for row in sheet.iter_rows(values_only=True):
@@ -164,7 +165,7 @@ def parse_due(value: Any, called_at: datetime, tz: ZoneInfo) -> PlatformDue:
     if match := _WORKING_DAYS.match(text):
         days = int(match.group(1))
         if days < 1:
-            raise RowError(f"办理时限 {text!r}: at least 1 working day")
+            raise RowError(f"办理时限 {text!r} 至少为 1 个工作日")
         return PlatformDue(working_days=days, text=text)
     if match := _DAYS.match(text):
         end = (called_at.astimezone(tz) + timedelta(days=int(match.group(1)))).date()
@@ -180,7 +181,7 @@ def parse_due(value: Any, called_at: datetime, tz: ZoneInfo) -> PlatformDue:
     try:
         return PlatformDue(at=parse_time(text, tz, "办理时限"), text=text)
     except RowError:
-        raise RowError(f"办理时限 {text!r} is not a date, a time or a period such as 3个工作日") from None
+        raise RowError(f"办理时限 {text!r} 不是日期、时间或期限（如 2026-12-02 17:00、3个工作日、5天）") from None
 
 
 def _caller(value: Any, area_code: str) -> str | None:
@@ -190,7 +191,7 @@ def _caller(value: Any, area_code: str) -> str | None:
     try:
         return normalize_caller(raw, area_code=area_code)
     except CallerNumberError:
-        raise RowError(f"来电号码 {raw!r} is not a telephone number") from None
+        raise RowError(f"来电号码 {raw!r} 不是电话号码") from None
 
 
 def _order(number: int, row: Sequence[Any], columns: dict[str, int], tz: ZoneInfo, area_code: str) -> WorkOrder:
@@ -200,18 +201,21 @@ def _order(number: int, row: Sequence[Any], columns: dict[str, int], tz: ZoneInf
 
     order_no = _cell(get("order_no"))
     if not order_no:
-        raise RowError("工单编号 is empty")
+        raise RowError("工单编号为空")
     if len(order_no) > MAX_ORDER_NO or not re.fullmatch(r"[\w.\-/#]+", order_no):
-        raise RowError(f"工单编号 {order_no[:80]!r} is not a work-order number")
+        raise RowError(f"工单编号 {order_no[:80]!r} 不是工单编号（字母、数字和 - . / #，最长 64 位）")
     raw_called = get("called_at")
     if raw_called in (None, ""):
-        raise RowError("来电时间 is empty")
-    called_at = _moment(raw_called, tz, "来电时间")
+        raise RowError("来电时间为空")
+    try:
+        called_at = _moment(raw_called, tz, "来电时间")
+    except RowError:
+        raise RowError(f"来电时间 {_cell(raw_called)[:40]!r} 不是日期时间（如 2026-11-27 09:12:33）") from None
     text = _cell(get("text"))
     if not text:
-        raise RowError("诉求内容 is empty")
+        raise RowError("诉求内容为空")
     if len(text) > 50_000:
-        raise RowError("诉求内容 is longer than 50,000 characters")
+        raise RowError("诉求内容超过 50,000 字")
     name = _cell(get("name"))[:50] or None
     return WorkOrder(
         row=number, order_no=order_no, called_at=called_at, text=text, caller=_caller(get("caller"), area_code),
@@ -230,7 +234,7 @@ def parse_orders(data: bytes, mapping: Mapping[str, str] | None = None, *, tz: s
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)} in the mapping; fields: {', '.join(FIELDS)}")
+        raise ValueError(f"--map 中有未知字段 {', '.join(unknown)}；可用字段：{', '.join(FIELDS)}")
     rows: Iterable[list[Any]] = _xlsx_rows(data) if is_xlsx(data) else _csv_rows(data)
     zone = ZoneInfo(tz)
     parsed = ParsedOrders()
@@ -245,9 +249,9 @@ def parse_orders(data: bytes, mapping: Mapping[str, str] | None = None, *, tz: s
                 missing = [name for name in REQUIRED if name not in columns]
                 if missing:
                     labels = {"order_no": "工单编号", "called_at": "来电时间", "text": "诉求内容"}
-                    raise ValueError(f"row {number}: no column for {', '.join(labels[m] for m in missing)} "
-                                     f"(header: {', '.join(_cell(c) for c in row if _cell(c))}); "
-                                     "name it with --map FIELD=HEADER")
+                    raise ValueError(f"第 {number} 行的表头缺少 {'、'.join(labels[m] for m in missing)} 列"
+                                     f"（表头：{'，'.join(_cell(c) for c in row if _cell(c))}）；"
+                                     "可用 --map 字段=表头 指定")
             continue
         if not row or all(not _cell(cell) for cell in row):
             continue
@@ -258,13 +262,12 @@ def parse_orders(data: bytes, mapping: Mapping[str, str] | None = None, *, tz: s
             continue
         first = seen.get(order.order_no)
         if first is not None:
-            parsed.problems.append(RowProblem(number, "duplicate", f"工单编号 {order.order_no} repeats row {first}"))
+            parsed.problems.append(RowProblem(number, "duplicate", f"工单编号 {order.order_no} 与第 {first} 行重复"))
             continue
         seen[order.order_no] = number
         parsed.orders.append(order)
     if columns is None:
-        raise ValueError(f"no header row with 工单编号 in the first {HEADER_SEARCH_ROWS} rows "
-                         "(is this a 12345 work-order export?)")
+        raise ValueError(f"前 {HEADER_SEARCH_ROWS} 行中没有含“工单编号”的表头（这是 12345 平台导出的工单文件吗？）")
     return parsed
 
 

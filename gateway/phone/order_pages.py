@@ -27,6 +27,7 @@ from gateway.phone.workorders import import_orders, order_results
 
 ROLES = ("operator", "supervisor")
 MAX_UPLOAD = 20 * 1048576
+FINISHED = ("replied", "return_visited", "closed", "not_valid", "malicious")
 
 
 async def _page(request: Request, *, report: dict | None = None, status: int = 200) -> Response:
@@ -39,14 +40,16 @@ async def _page(request: Request, *, report: dict | None = None, status: int = 2
             .order_by(HotlineOrder.called_at.desc()).limit(200))).all()
     orders = []
     for order, case in rows:
-        county_due = case.first_response_due or case.result_due
+        # A countdown only while the case is open: an answered order is not "已超时".
+        running = case.status not in FINISHED
+        county_due = (case.first_response_due if case.first_responded_at is None else None) or case.result_due
         orders.append({
             "order_no": order.order_no, "code": case.code, "called_at": order.called_at.astimezone(tz),
             "town": order.town or "", "unit": order.unit or "", "status": label("status", case.status),
             "platform_due": order.platform_due.astimezone(tz) if order.platform_due else None,
-            "platform_left": countdown(order.platform_due, now) if order.platform_due else None,
+            "platform_left": countdown(order.platform_due, now) if order.platform_due and running else None,
             "county_due": county_due.astimezone(tz) if county_due else None,
-            "county_left": countdown(county_due, now) if county_due else None,
+            "county_left": countdown(county_due, now) if county_due and running else None,
             "exported": order.exported_at is not None})
     return request.app.state.templates.TemplateResponse(request, "hotline_12345.html", {
         "orders": orders, "report": report, "statuses": STATUS_LABELS}, status_code=status)

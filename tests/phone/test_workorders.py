@@ -46,19 +46,21 @@ def test_export_parses_good_rows_and_names_bad_rows(data: bytes) -> None:
     assert first.due.at == local(2026, 12, 2, 17, 0) and first.unit == "金屯镇人民政府"
     assert second.caller == "0537-6851890" and second.due.working_days == 3 and second.due.at is None
     assert third.caller is None and third.due.at == local(2026, 12, 2, 23, 59, 59)  # 5天 from 27 November
-    problems = [(p.row, p.kind, p.message.split(" ")[0]) for p in parsed.problems]
-    assert problems == [(5, "error", "诉求内容"), (6, "error", "来电时间"), (7, "duplicate", "工单编号"),
-                        (9, "error", "来电号码")]
+    problems = [(p.row, p.kind, p.message) for p in parsed.problems]
+    assert problems == [(5, "error", "诉求内容为空"),
+                        (6, "error", "来电时间 '昨天上午' 不是日期时间（如 2026-11-27 09:12:33）"),
+                        (7, "duplicate", "工单编号 JN12345-20261127-0001 与第 3 行重复"),
+                        (9, "error", "来电号码 '8001' 不是电话号码")]
 
 
 def test_a_file_without_the_header_is_refused_whole() -> None:
-    with pytest.raises(ValueError, match="no header row with 工单编号"):
+    with pytest.raises(ValueError, match="没有含“工单编号”的表头"):
         parse_orders("来电号码,时间\n138,2026\n".encode("gbk"))
-    with pytest.raises(ValueError, match="no column for 诉求内容"):
+    with pytest.raises(ValueError, match="表头缺少 诉求内容 列"):
         parse_orders("工单编号,来电时间\nA1,2026-11-27 09:00\n".encode("gbk"))
-    with pytest.raises(ValueError, match="not a readable Excel workbook"):
+    with pytest.raises(ValueError, match="不是可读取的 Excel 工作簿"):
         parse_orders(b"PK\x03\x04" + b"\0" * 30 + b"xl/workbook.xml")
-    with pytest.raises(ValueError, match="not an Excel workbook"):
+    with pytest.raises(ValueError, match="不是 Excel 工作簿"):
         parse_orders(_zip_without_workbook())
 
 
@@ -191,8 +193,8 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     first = hcp("phone", "import", "orders.csv", "--format", "12345")
     assert first.returncode == 1, first.stderr
     assert "3 new work orders, 0 already imported, 3 rejected, 1 duplicate rows" in first.stdout
-    assert "orders.csv:5: 诉求内容 is empty" in first.stderr
-    assert "orders.csv:7: duplicate: 工单编号 JN12345-20261127-0001 repeats row 3" in first.stderr
+    assert "orders.csv:5: 诉求内容为空" in first.stderr
+    assert "orders.csv:7: duplicate: 工单编号 JN12345-20261127-0001 与第 3 行重复" in first.stderr
     second = hcp("phone", "import", "orders.csv", "--format", "12345")
     assert "0 new work orders, 3 already imported" in second.stdout
     out = hcp("phone", "export-12345", "-o", "results.csv")

@@ -22,8 +22,9 @@ from sqlalchemy import select
 from channels.wechat.messages import WechatMessage, to_intake, tracking_code_in
 from gateway.core.db.models import Case, Contact, Message
 from gateway.core.domain import Category
-from gateway.core.ingest import IngestResult
+from gateway.core.ingest import Ingestor, IngestResult
 from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.phone.twilio_hooks import ReviewClassifier
 from gateway.wechat.options import WechatOptions
 
 if TYPE_CHECKING:
@@ -97,7 +98,13 @@ async def handle(services: Services, options: WechatOptions, message: WechatMess
     quoted = tracking_code_in(message.content or message.recognition or "", prefix)
     thread = None if quoted else await _thread_case(services, message.open_id, options.thread_hours)
     intake = to_intake(message, raw, tracking_prefix=prefix, thread_code=thread)
-    result = await services.ingestor.ingest(intake)
+    if message.kind == "image" or (message.kind == "voice" and not message.recognition):
+        # Nothing to read: a person looks at the picture or listens, and sets the track.
+        ingestor = Ingestor(services.store, services.settings, ReviewClassifier(services.classifier),
+                            services.cipher, services.calendar.get)
+    else:
+        ingestor = services.ingestor
+    result = await ingestor.ingest(intake)
     if message.kind == "image" and message.media_id and options.outbound:
         fetch = OutgoingMessage(channel="wechat_media", kind="media", recipient="", body="", case_id=result.case_id,
                                 dedup_key=f"wechat-media:{message.msg_id}",

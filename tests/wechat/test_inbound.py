@@ -133,12 +133,14 @@ async def test_voice_uses_recognition_or_asks_a_person(services: Services, wecha
     await _post(wechat, voice(2002, NOW + timedelta(seconds=1), None), at=NOW)
     cases = await _cases(services)
     assert [c.text for c in cases] == ["大厅空调坏了很冷", "（语音留言，未能识别文字，请在公众号后台收听）"]
+    assert [c.needs_review for c in cases] == [False, True]  # somebody must listen to the second
 
 
 async def test_image_is_downloaded_into_the_attachments(services: Services, wechat: httpx.AsyncClient,
                                                         options: WechatOptions, fake_wechat: FakeWechat) -> None:
     response = await _post(wechat, image(3001, NOW))
-    assert "受理编号" in response.text
+    assert "受理编号" in response.text and "尽快确认问题类别" in response.text
+    assert [c.needs_review for c in await _cases(services)] == [True]
     await _post(wechat, image(3001, NOW), nonce="2")  # WeChat's retry: one case, one download
     async with services.store.read() as session:
         jobs = list((await session.execute(select(OutboxMessage))).scalars())

@@ -10,6 +10,7 @@ if a crash falls between the two, importing the file again finds the case and wr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,38 +81,63 @@ def order_intake(order: WorkOrder, hall: str | None, due: datetime | None) -> In
                "kind": order.kind})
 
 
+CHUNK = 32
+
+
 async def import_orders(services: Services, parsed: ParsedOrders, *, source_file: str | None = None,
                         progress: Callable[[int], None] | None = None) -> OrderCounts:
-    """Store every good order as a case (idempotent by 工单编号); bad rows join ``problems``."""
+    """Store every good order as a case (idempotent by 工单编号); bad rows join ``problems``.
+
+    Orders already recorded are counted and skipped before any triage; the rest go through the
+    ingest a chunk at a time, concurrently, so that the ingest's group commit writes them together.
+    """
     counts = OrderCounts(problems=list(parsed.problems))
     calendar = await services.calendar.get()
+    numbers = [order.order_no for order in parsed.orders]
+    known: set[str] = set()
     async with services.store.read() as session:
         halls = [(row.code, row.name) for row in (await session.execute(select(Hall.code, Hall.name)))]
+        for start in range(0, len(numbers), 500):
+            known.update((await session.execute(select(HotlineOrder.order_no).where(
+                HotlineOrder.order_no.in_(numbers[start:start + 500])))).scalars())
     hall_of = _hall_matcher(halls)
-    for order in parsed.orders:
-        hall = hall_of(order.town)
-        due = platform_due(order, calendar)
-        try:
-            result = await services.ingestor.ingest(order_intake(order, hall, due))
-        except (IntakeError, IngestError) as exc:
-            counts.rejected += 1
-            counts.problems.append(RowProblem(order.row, "error", str(exc)))
-            continue
-        if order.town and hall is None:
-            counts.no_town += 1
+    pending = [order for order in parsed.orders if order.order_no not in known]
+    counts.already += len(parsed.orders) - len(pending)
+    if progress is not None and known:
+        progress(len(known))
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start:start + CHUNK]
+        planned = [(order, hall_of(order.town), platform_due(order, calendar)) for order in chunk]
+
+        async def one(order: WorkOrder, hall: str | None, due: datetime | None) -> Any:
+            try:
+                return await services.ingestor.ingest(order_intake(order, hall, due))
+            except (IntakeError, IngestError) as exc:
+                return exc
+
+        outcomes = await asyncio.gather(*(one(*item) for item in planned))
+        rows = []
         now = datetime.now(UTC)
-        async with services.store.write() as session:
-            await session.execute(insert_for(session)(HotlineOrder).values(
-                order_no=order.order_no, case_id=result.case_id, called_at=order.called_at, platform_due=due,
-                town=order.town, unit=order.unit, kind=order.kind, source_file=(source_file or "")[:255] or None,
-                source_row=order.row, imported_at=now,
-            ).on_conflict_do_nothing(index_elements=[HotlineOrder.order_no]))
-        if result.created:
-            counts.new += 1
-        else:
-            counts.already += 1
+        for (order, hall, due), outcome in zip(planned, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                counts.rejected += 1
+                counts.problems.append(RowProblem(order.row, "error", str(outcome)))
+                continue
+            if order.town and hall is None:
+                counts.no_town += 1
+            if outcome.created:
+                counts.new += 1
+            else:
+                counts.already += 1
+            rows.append(dict(order_no=order.order_no, case_id=outcome.case_id, called_at=order.called_at,
+                             platform_due=due, town=order.town, unit=order.unit, kind=order.kind,
+                             source_file=(source_file or "")[:255] or None, source_row=order.row, imported_at=now))
+        if rows:
+            async with services.store.write() as session:
+                await session.execute(insert_for(session)(HotlineOrder).on_conflict_do_nothing(
+                    index_elements=[HotlineOrder.order_no]), rows)
         if progress is not None:
-            progress(1)
+            progress(len(chunk))
     counts.problems.sort(key=lambda p: p.row)
     return counts
 

@@ -36,6 +36,7 @@ from gateway.core.db.models import Case, Contact, Hall
 from gateway.core.db.models_phone import CallbackTask, ReturnVisit
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
+from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 from gateway.phone.calls import CANCELLED, DONE, OPEN
 from gateway.phone.common import OPEN_ELSEWHERE, Countdown, countdown
@@ -160,9 +161,27 @@ async def record_visit(services: Services, case_code: str, *, reached: bool, who
             await session.run_sync(add_events, case.id, now, [EventSpec(
                 kind="return_visit_attempt" if purpose == PURPOSE_RETURN_VISIT else "call_back",
                 actor=actor, note=text, data=data)])
+        if not reached and purpose == PURPOSE_RETURN_VISIT and case.reply_channel == "wechat":
+            await _wechat_visit_notice(session, services, case, visit.id, now)
         add_audit(session, principal, "phone:return_visit", ip=ip, target_type="case", target_id=case.code,
                   detail={**data, **({} if principal else {"actor": actor})})
         return VisitResult(case.code, visit.id, purpose, reached, case.status, transitioned, first_response)
+
+
+async def _wechat_visit_notice(session: AsyncSession, services: Services, case: Case, visit_id: int,
+                               now: datetime) -> None:
+    """A citizen who came by WeChat and did not answer the return-visit call hears about it there
+    (many do not pick up unknown numbers); their answer joins the case (tracking code or thread)."""
+    contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
+    open_id = services.cipher.open(contact.wechat_enc) if contact is not None else None
+    if not open_id:
+        return
+    notice = OutgoingMessage(
+        channel="wechat", kind="return_visit", recipient=open_id, case_id=case.id,
+        dedup_key=f"visit-notice:{visit_id}", payload={"tracking_code": case.code},
+        body=(f"您好！我们就受理编号 {case.code} 的办理结果给您回访，电话未能接通。"
+              "请直接回复本公众号：问题是否已解决？您对处理结果是否满意？"))
+    await session.run_sync(lambda sync: enqueue(sync, services.cipher, notice, now=now))
 
 
 async def record_task_attempt(services: Services, task_id: int, *, reached: bool, who: Principal | str,

@@ -168,3 +168,25 @@ async def test_channel_is_off_until_configured_and_says_so(services: Services, m
     monkeypatch.setenv("HCP_WECHAT_APP_SECRET", "x" * 32)
     assert set(wechat_jobs.senders(services)) == {"wechat", "wechat_media"}
     assert httpx  # the API client library under test
+
+
+async def test_an_unanswered_return_visit_is_told_by_wechat(services: Services, options: WechatOptions,
+                                                            fake_wechat: FakeWechat) -> None:
+    from gateway.phone.return_visits import record_visit
+
+    code = await _case(services, text="窗口态度差 #time_limited")
+    await make_staff(services, "sup", ["supervisor"])
+    async with services.store.read() as session:
+        user_id = (await session.execute(select(User.id).where(User.username == "sup"))).scalar_one()
+    principal = Principal(user_id, "sup", "督查", frozenset({"supervisor"}), frozenset())
+    actor = Actor(principal)
+    for action in ("start_verification", "verify_valid", "rectify"):
+        await transition(services, code, action, actor, note="属实" if action == "verify_valid" else None)
+    await reply(services, code, actor, "已整改。", channel="wechat")
+    await record_visit(services, code, reached=False, who=principal)
+    await record_visit(services, code, reached=True, who=principal, satisfied=True)
+    async with services.store.read() as session:
+        rows = list((await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+    assert [(r.channel, r.kind) for r in rows] == [("wechat", "reply"), ("wechat", "return_visit")]
+    assert "电话未能接通" in rows[1].body and code in rows[1].body
+    assert services.cipher.open(rows[1].recipient_enc) == OPENID

@@ -7,7 +7,7 @@ import click
 from gateway.core.cli import print_json, with_services
 from gateway.core.services import Services
 from gateway.wechat.api import WechatApi
-from gateway.wechat.options import WechatOptions
+from gateway.wechat.options import WechatConfigError, WechatOptions, load_options
 
 
 @click.group(name="wechat")
@@ -15,10 +15,17 @@ def wechat_group() -> None:
     """The WeChat Official Account channel (微信公众号)."""
 
 
+def _options() -> WechatOptions:
+    try:
+        return load_options()
+    except WechatConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @wechat_group.command("status")
 def status() -> None:
     """What is configured and the access token's expiry (never the token itself)."""
-    options = WechatOptions()
+    options = _options()
 
     @with_services
     async def run(services: Services) -> dict:
@@ -33,7 +40,7 @@ def status() -> None:
 @wechat_group.command("token")
 def token() -> None:
     """Fetch (or reuse) the shared access token now and print its expiry: a check of AppID and AppSecret."""
-    options = WechatOptions()
+    options = _options()
     if not options.outbound:
         raise click.ClickException("set HCP_WECHAT_APP_ID and HCP_WECHAT_APP_SECRET first")
 

@@ -3,7 +3,7 @@ printed); nothing here is required, and a channel without its settings stays off
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from channels.wechat.crypto import aes_key
@@ -61,3 +61,18 @@ class WechatOptions(BaseSettings):
         if not (self.app_secret and self.app_secret.get_secret_value()):
             names.append("HCP_WECHAT_APP_SECRET")
         return names
+
+
+class WechatConfigError(ValueError):
+    """``HCP_WECHAT_*`` holds a value that cannot work (an EncodingAESKey of the wrong length, …)."""
+
+
+def load_options() -> WechatOptions:
+    """The options from the environment, or ``WechatConfigError`` naming each bad variable."""
+    try:
+        return WechatOptions()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HCP_WECHAT_{'.'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors())
+        raise WechatConfigError(problems) from None

@@ -35,7 +35,7 @@ from gateway.auth.access import public, staff
 from gateway.core.db.models import Message, OutboxMessage
 from gateway.wechat.api import WechatApi
 from gateway.wechat.inbound import Handled, handle, late_acknowledgement
-from gateway.wechat.options import WechatOptions
+from gateway.wechat.options import WechatConfigError, WechatOptions, load_options
 
 log = logging.getLogger(__name__)
 XML = "application/xml"
@@ -64,7 +64,13 @@ def install_log_scrubber() -> None:
 def _options(request: Request) -> WechatOptions:
     options = getattr(request.app.state, "wechat_options", None)
     if options is None:
-        options = request.app.state.wechat_options = WechatOptions()
+        try:
+            options = load_options()
+        except WechatConfigError as exc:
+            log.error("wechat: configuration: %s", exc)
+            request.app.state.wechat_config_error = str(exc)
+            options = WechatOptions.model_construct()  # off: every field unset
+        request.app.state.wechat_options = options
     return options
 
 
@@ -195,7 +201,8 @@ async def status_page(request: Request) -> Response:
         "last_inbound": inbound[1].astimezone(tz) if inbound[1] else None, "outbox": outbox,
         "failures": [{"id": f.id, "kind": f.kind, "case_id": f.case_id, "error": f.last_error} for f in failures],
         "token_expires": token.get("expires_at").astimezone(tz) if token.get("expires_at") else None,
-        "safe_mode": options.aes_key is not None, "template": bool(options.template_id)})
+        "safe_mode": options.aes_key is not None, "template": bool(options.template_id),
+        "config_error": getattr(request.app.state, "wechat_config_error", None)})
 
 
 routes = [

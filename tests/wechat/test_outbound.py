@@ -190,3 +190,18 @@ async def test_an_unanswered_return_visit_is_told_by_wechat(services: Services, 
     assert [(r.channel, r.kind) for r in rows] == [("wechat", "reply"), ("wechat", "return_visit")]
     assert "电话未能接通" in rows[1].body and code in rows[1].body
     assert services.cipher.open(rows[1].recipient_enc) == OPENID
+
+
+async def test_a_bad_setting_keeps_the_channel_off_and_says_why(services: Services,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HCP_WECHAT_TOKEN", "tok")
+    monkeypatch.setenv("HCP_WECHAT_APP_ID", "wx0123456789abcdef")
+    monkeypatch.setenv("HCP_WECHAT_APP_SECRET", "x" * 32)
+    monkeypatch.setenv("HCP_WECHAT_AES_KEY", "too-short")
+    assert wechat_jobs.senders(services) == {}
+    await make_staff(services, "sup", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "sup") as client:
+        assert (await client.get("/wechat?signature=a&timestamp=1&nonce=1&echostr=1")).status_code == 403
+        page = await client.get("/wechat/status")
+        assert "配置有误" in page.text and "HCP_WECHAT_AES_KEY: the EncodingAESKey has 43 characters" in page.text

@@ -90,3 +90,11 @@ def mask_email(value: str | None) -> str:
     if not sep:
         return mask_name(value)
     return f"{local[:1]}***@{domain}"
+
+
+def mask_openid(value: str | None) -> str:
+    """A WeChat OpenID (28 characters) → ``oQx1****rE7``: enough to tell two senders apart on a page."""
+    if not value:
+        return ""
+    text = value.strip()
+    return text[:4] + "****" + text[-3:] if len(text) > 8 else "*" * len(text)

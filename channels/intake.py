@@ -41,10 +41,13 @@ class Channel(StrEnum):
     PHONE = "phone"
     PAPER = "paper"
     WEB = "web"
+    WECHAT = "wechat"
+    HOTLINE12345 = "hotline12345"
 
     @property
     def label(self) -> str:
-        return {"email": "电子邮件", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}[self.value]
+        return {"email": "电子邮件", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口", "wechat": "微信公众号",
+                "hotline12345": "12345热线工单"}[self.value]
 
 
 class ReplyChannel(StrEnum):
@@ -53,6 +56,7 @@ class ReplyChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
+    WECHAT = "wechat"
     NONE = "none"
 
 
@@ -70,6 +74,8 @@ class Contact(_Frozen):
     name: Annotated[str, StringConstraints(max_length=50)] | None = None
     phone: str | None = None
     email: str | None = None
+    # The OpenID of the citizen on the county's WeChat Official Account (channels/wechat/).
+    wechat: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,64}$")] | None = None
     real_name: bool = False
     preferred_channel: ReplyChannel | None = None
 
@@ -97,13 +103,15 @@ class Contact(_Frozen):
             raise ValueError("preferred_channel is email but no e-mail address is given")
         if wanted in (ReplyChannel.SMS, ReplyChannel.PHONE) and not self.phone:
             raise ValueError(f"preferred_channel is {wanted.value} but no phone number is given")
+        if wanted is ReplyChannel.WECHAT and not self.wechat:
+            raise ValueError("preferred_channel is wechat but no OpenID is given")
         if self.real_name and not self.name:
             raise ValueError("real_name is set but no name is given")
         return self
 
     @property
     def is_empty(self) -> bool:
-        return not (self.name or self.phone or self.email)
+        return not (self.name or self.phone or self.email or self.wechat)
 
 
 class Attachment(_Frozen):

@@ -37,6 +37,7 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
 from gateway.paper import routes as paper_routes
+from gateway.phone import order_pages as phone_order_pages
 from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
 from gateway.sms import routes as sms_routes
@@ -44,6 +45,7 @@ from gateway.ui.format import case_countdown, local_date, local_time, rating_lab
 from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
 from gateway.ui.staff_nav import staff_nav
 from gateway.web import routes as web_routes
+from gateway.wechat import routes as wechat_routes
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -52,9 +54,9 @@ HERE = Path(__file__).parent
 FEATURE_ROUTES = (auth_routes.routes, console_cases.routes, console_triage_queue.routes, console_supervise.routes,
                   console_rosters.routes, api_routes.routes, api_evaluation_page.routes, auth_admin.routes,
                   paper_routes.routes, web_routes.routes, results_routes.routes, phone_routes.routes,
-                  email_routes.routes, sms_routes.routes)
+                  phone_order_pages.routes, email_routes.routes, sms_routes.routes, wechat_routes.routes)
 # Each feature's own template and static folders; gateway/ui holds the shared page chrome.
-FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "sms", "web")
+FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "sms", "web", "wechat")
 
 
 def announce_first_admin(password: str) -> None:
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         exception_handlers={HTTPException: http_error},
     )
     app.state.templates = templates
+    wechat_routes.install_log_scrubber()  # WeChat puts the sender's OpenID in its callback URL
     if services is not None:  # injected (tests, embedding): usable even without running the lifespan
         app.state.services = services
     app.state.settings = settings

@@ -37,6 +37,7 @@ from gateway.paper import cli as paper_cli
 from gateway.phone import cli as phone_cli
 from gateway.results import cli as results_cli
 from gateway.web import cli as web_cli
+from gateway.wechat import cli as wechat_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -528,7 +529,8 @@ _mount_triage()
 # Every feature's command group, in one list.
 for _group in (email_cli.email_group, users_cli.users_group, keys_cli.keys_group, rosters_cli.rosters_group,
                api_cli.api_group, paper_cli.paper_group, paper_cli.slips_group, web_cli.web_group,
-               results_cli.report_group, results_cli.demo_group, phone_cli.phone_group):
+               results_cli.report_group, results_cli.demo_group, phone_cli.phone_group,
+               wechat_cli.wechat_group):
     main.add_command(_group)
 
 

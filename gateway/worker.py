@@ -15,9 +15,10 @@ from gateway.email import jobs as email_jobs
 from gateway.paper import jobs as paper_jobs
 from gateway.results import jobs as results_jobs
 from gateway.sms import jobs as sms_jobs
+from gateway.wechat import jobs as wechat_jobs
 
 JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs)
-SENDERS = (email_jobs.senders, results_jobs.senders, sms_jobs.senders)
+SENDERS = (email_jobs.senders, results_jobs.senders, sms_jobs.senders, wechat_jobs.senders)
 
 
 def all_senders(services: Services) -> dict[str, Sender]:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gateway.core.services import Services
 
 FINISHED = frozenset({CaseStatus.CLOSED.value})
-REPLY_CHANNELS = {code: REPLY_METHOD_LABELS[code] for code in ("email", "sms", "phone")}
+REPLY_CHANNELS = {code: REPLY_METHOD_LABELS[code] for code in ("email", "sms", "wechat", "phone")}
 APPEAL_VERDICTS = {"not_valid": "核实不属实", "malicious": "恶意评价"}
 
 
@@ -117,12 +117,13 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         case, _ = await _load_for(session, code, actor)
         recipient = None
         in_reply_to = None
-        if channel in ("email", "sms"):
+        if channel in ("email", "sms", "wechat"):
             contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
             cipher: PersonalDataCipher = services.cipher
-            recipient = cipher.open(contact.email_enc if channel == "email" else contact.phone_enc) if contact else None
+            sealed = {"email": "email_enc", "sms": "phone_enc", "wechat": "wechat_enc"}[channel]
+            recipient = cipher.open(getattr(contact, sealed)) if contact else None
             if not recipient:
-                missing = "邮箱" if channel == "email" else "手机号"
+                missing = {"email": "邮箱", "sms": "手机号", "wechat": "微信（该群众不是通过公众号反映的）"}[channel]
                 raise WorkflowError(f"该群众没有留下{missing}，请改用其他方式答复")
             if channel == "sms" and not is_mobile(recipient):
                 raise WorkflowError("该群众留的是固定电话，收不到短信，请改用电话答复")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.contact import mask_email, mask_name, mask_phone
+from channels.contact import mask_email, mask_name, mask_openid, mask_phone
 from channels.ratings import Rating
 from gateway.core.db.models import (
     Attachment,
@@ -52,12 +52,15 @@ def _iso(value: datetime | None) -> str | None:
 
 def contact_view(contact: Contact | None, cipher: PersonalDataCipher, *, reveal: bool) -> dict[str, Any]:
     if contact is None:
-        return {"name": None, "phone": None, "email": None}
+        return {"name": None, "phone": None, "email": None, "wechat": None}
     name, phone, email = (cipher.open(contact.name_enc), cipher.open(contact.phone_enc),
                           cipher.open(contact.email_enc))
+    # The OpenID is shown masked even when revealed: staff answer through the account, never by hand.
+    wechat = mask_openid(cipher.open(contact.wechat_enc)) or None
     if reveal:
-        return {"name": name, "phone": phone, "email": email}
-    return {"name": mask_name(name) or None, "phone": mask_phone(phone) or None, "email": mask_email(email) or None}
+        return {"name": name, "phone": phone, "email": email, "wechat": wechat}
+    return {"name": mask_name(name) or None, "phone": mask_phone(phone) or None, "email": mask_email(email) or None,
+            "wechat": wechat}
 
 
 async def _load(session: AsyncSession, code: str) -> Case:

@@ -272,7 +272,9 @@ class Ingestor:
             return False
         phone = self.cipher.search_hash(intake.contact.phone)
         email = self.cipher.search_hash(intake.contact.email)
-        return bool((phone and phone == contact.phone_hash) or (email and email == contact.email_hash))
+        wechat = self.cipher.search_hash(intake.contact.wechat)
+        return bool((phone and phone == contact.phone_hash) or (email and email == contact.email_hash)
+                    or (wechat and wechat == contact.wechat_hash))
 
     def _registry_ids(self, session: Session, intake: Intake) -> tuple[int | None, int | None, int | None]:
         """Registry ids by code, cached for a minute: halls, windows and items are upserted, never
@@ -410,7 +412,8 @@ class Ingestor:
         return dict(case_id=case_id, key_id=self.cipher.current_key_id, name_enc=self.cipher.seal(contact.name),
                     phone_enc=self.cipher.seal(contact.phone), email_enc=self.cipher.seal(contact.email),
                     phone_hash=self.cipher.search_hash(contact.phone),
-                    email_hash=self.cipher.search_hash(contact.email))
+                    email_hash=self.cipher.search_hash(contact.email),
+                    wechat_enc=self.cipher.seal(contact.wechat), wechat_hash=self.cipher.search_hash(contact.wechat))
 
     @staticmethod
     def _events(plan: _Planned, message_id: int) -> list[EventSpec]:
@@ -565,6 +568,8 @@ class Ingestor:
             return contact.preferred_channel
         if intake.channel.value == "email" and contact.email:
             return ReplyChannel.EMAIL
+        if intake.channel.value == "wechat" and contact.wechat:
+            return ReplyChannel.WECHAT
         if contact.phone:
             return ReplyChannel.PHONE
         return None

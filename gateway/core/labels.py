@@ -79,7 +79,8 @@ TRIAGE_REASON_LABELS: dict[str, str] = {
 RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in REASONS}
 
 # Channels by which an item arrives (the rules' 评价渠道).
-CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口"}
+CHANNEL_LABELS: dict[str, str] = {"email": "电子邮箱", "phone": "热线电话", "paper": "意见箱", "web": "找茬窗口",
+                                  "wechat": "微信公众号", "hotline12345": "12345热线工单"}
 
 # Evaluation sources as the rules name them (gateway.core.sources); a new channel's source is its code.
 SOURCE_LABELS: dict[str, str] = {"once": "一次一评", "matter": "一事一评", "complaint": "找茬窗口", "box": "意见箱",
@@ -136,7 +137,8 @@ PAPER_BATCH_LABELS: dict[str, str] = {"queued": "排队中", "running": "正在�
                                       "done": "已识别完", "rejected": "已拒收"}
 
 # How the citizen is answered (a reply's channel, the slip's tick, the handler's reply form).
-REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "none": "不需要回复"}
+REPLY_METHOD_LABELS: dict[str, str] = {"email": "电子邮件", "sms": "短信", "phone": "电话", "wechat": "微信公众号消息",
+                                       "none": "不需要回复"}
 
 # The hotline's call-back list: unanswered calls, the 立整立改 call back (回电, within one hour) and the
 # return visit (回访) of a real-name 差评 — two different duties, never one word for both.

@@ -24,7 +24,7 @@ EMAIL = "email"              # 电子邮箱
 SUPERVISION = "supervision"  # 监督平台: the general form reached through /f?src=supervision
 
 SOURCES: tuple[str, ...] = (ONCE, MATTER, COMPLAINT, BOX, HOTLINE, EMAIL, SUPERVISION)
-_BY_CHANNEL = {"paper": BOX, "phone": HOTLINE, "email": EMAIL}
+_BY_CHANNEL = {"paper": BOX, "phone": HOTLINE, "hotline12345": HOTLINE, "email": EMAIL}
 _BY_ENTRY = {"box": BOX, "supervision": SUPERVISION}
 
 

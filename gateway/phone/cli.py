@@ -11,12 +11,14 @@ import click
 from sqlalchemy import select
 
 from channels.contact import mask_phone
+from channels.phone.workorders import parse_orders, results_csv, results_xlsx
 from gateway.core.cli import print_json, progress, with_services
 from gateway.core.db.models_phone import PhoneCall
 from gateway.core.services import Services
 from gateway.phone.importer import fetch_twilio_calls, read_file, store_parsed
 from gateway.phone.options import PhoneOptions
 from gateway.phone.return_visits import open_callbacks, record_visit
+from gateway.phone.workorders import OrderCounts, import_orders, order_results
 
 
 @click.group(name="phone")
@@ -36,11 +38,13 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @phone_group.command("import")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["asterisk", "csv", "twilio"]), default="asterisk",
-              show_default=True, help="Asterisk Master.csv, a CSV with a header, or Twilio's call list.")
+@click.option("--format", "fmt", type=click.Choice(["asterisk", "csv", "twilio", "12345"]), default="asterisk",
+              show_default=True, help="Asterisk Master.csv, a CSV with a header, Twilio's call list, or the 12345 "
+                                      "platform's work-order export (xlsx or CSV).")
 @click.option("--map", "maps", multiple=True, metavar="FIELD=HEADER",
               help="CSV: which header holds a field (call_id, caller, start, status, answered_at, end, duration, "
-                   "talk_seconds, agent, direction); repeatable.")
+                   "talk_seconds, agent, direction; for 12345: order_no, called_at, caller, name, text, title, town, "
+                   "unit, due, kind); repeatable.")
 @click.option("--tz", default=None, help="Time zone of naive CDR times (default HCP_TIMEZONE).")
 @click.option("--since", default=None, metavar="YYYY-MM-DD",
               help="Twilio without FILE: calls since this day (default: the last 2 days).")
@@ -55,7 +59,11 @@ def import_calls(file: Path | None, fmt: str, maps: tuple[str, ...], tz: str | N
     """
     mapping = _mapping(maps)
     if file is None and fmt != "twilio":
-        raise click.UsageError("FILE is required for --format asterisk and csv")
+        raise click.UsageError("FILE is required for --format asterisk, csv and 12345")
+    if fmt == "12345":
+        assert file is not None
+        _import_orders(file, mapping, tz, as_json)
+        return
 
     @with_services
     async def run(services: Services) -> tuple[dict, list]:
@@ -97,6 +105,78 @@ def import_calls(file: Path | None, fmt: str, maps: tuple[str, ...], tz: str | N
                    f"{counts['no_number']} without a number; {counts['tasks_closed']} tasks closed")
     if any(p.kind == "error" for p in problems):
         sys.exit(1)
+
+
+def _import_orders(file: Path, mapping: dict[str, str], tz: str | None, as_json: bool) -> None:
+    """``hcp phone import FILE --format 12345``: each work order one case (idempotent by 工单编号)."""
+
+    @with_services
+    async def run(services: Services) -> OrderCounts:
+        zone = tz or services.settings.timezone
+        try:
+            ZoneInfo(zone)
+        except Exception:
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{file}: {exc.strerror or exc}") from None
+        try:
+            parsed = parse_orders(data, mapping, tz=zone, area_code=PhoneOptions().area_code)
+        except ValueError as exc:
+            raise ValueError(f"{file}: {exc}") from None
+        bar = progress(range(len(parsed.orders)), total=len(parsed.orders), desc="12345工单")
+        counts = await import_orders(services, parsed, source_file=file.name, progress=getattr(bar, "update", None))
+        if hasattr(bar, "close"):
+            bar.close()
+        return counts
+
+    counts = run()
+    if as_json:
+        print_json({"counts": counts.as_dict(), "problems": [{"row": p.row, "kind": p.kind, "message": p.message}
+                                                             for p in counts.problems]})
+    else:
+        for problem in counts.problems:
+            prefix = {"error": "", "duplicate": "duplicate: ", "skipped": "skipped: "}[problem.kind]
+            click.echo(f"{file}:{problem.row}: {prefix}{problem.message}", err=True)
+        errors = sum(1 for p in counts.problems if p.kind == "error")
+        click.echo(f"{counts.new} new work orders, {counts.already} already imported, {errors} rejected, "
+                   f"{sum(1 for p in counts.problems if p.kind == 'duplicate')} duplicate rows"
+                   + (f"; {counts.no_town} with a 所属镇街 that matches no hall" if counts.no_town else ""))
+    if any(p.kind == "error" for p in counts.problems):
+        sys.exit(1)
+
+
+@phone_group.command("export-12345")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The file to write (.xlsx or .csv).")
+@click.option("--from", "since", default=None, metavar="YYYY-MM-DD", help="Orders called on or after this day.")
+@click.option("--to", "until", default=None, metavar="YYYY-MM-DD", help="Orders called on or before this day.")
+@click.option("--answered", is_flag=True, help="Only orders that have an answer.")
+@click.option("--encoding", type=click.Choice(["gbk", "utf-8"]), default="gbk", show_default=True,
+              help="CSV only: the platform's import takes GBK.")
+@click.option("--mark", is_flag=True, help="Record the export time on the answered orders.")
+def export_12345(output: Path, since: str | None, until: str | None, answered: bool, encoding: str,
+                 mark: bool) -> None:
+    """Write the 办理结果 of 12345 work orders in the platform's layout (工单编号, 承办单位, 办理状态, 办理结果 …)."""
+
+    @with_services
+    async def run(services: Services) -> int:
+        zone = ZoneInfo(services.settings.timezone)
+        try:
+            start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=zone) if since else None
+            end = (datetime.strptime(until, "%Y-%m-%d").replace(tzinfo=zone) + timedelta(days=1)) if until else None
+        except ValueError:
+            raise ValueError("--from and --to take a day as YYYY-MM-DD") from None
+        results = await order_results(services, since=start, until=end, answered_only=answered, mark=mark)
+        tz = services.settings.timezone
+        data = (results_xlsx(results, tz=tz) if output.suffix.lower() == ".xlsx"
+                else results_csv(results, tz=tz, encoding=encoding))
+        output.write_bytes(data)
+        return len(results)
+
+    count = run()
+    click.echo(f"{count} work orders written to {output}")
 
 
 @phone_group.command("callbacks")

@@ -166,7 +166,10 @@ async def record_visit(services: Services, case_code: str, *, reached: bool, who
                 kind="return_visit_attempt" if purpose == PURPOSE_RETURN_VISIT else "call_back",
                 actor=actor, note=text, data=data)])
         if not reached and purpose == PURPOSE_RETURN_VISIT:
-            await _missed_visit_notice(session, services, case, now)
+            if case.reply_channel == "wechat":  # a citizen who came by WeChat is told there
+                await _wechat_visit_notice(session, services, case, visit.id, now)
+            else:
+                await _missed_visit_notice(session, services, case, now)
         add_audit(session, principal, "phone:return_visit", ip=ip, target_type="case", target_id=case.code,
                   detail={**data, **({} if principal else {"actor": actor})})
         return VisitResult(case.code, visit.id, purpose, reached, case.status, transitioned, first_response)
@@ -189,6 +192,21 @@ async def _missed_visit_notice(session: AsyncSession, services: Services, case: 
         body=(f"您好！关于您反映的问题（受理编号 {case.code}），工作人员回访时未能联系到您。"
               f"答复可凭受理编号和手机号后四位在 {url} 查看；如有意见，请致电服务大厅。"),
         payload={"tracking_code": case.code})
+
+
+async def _wechat_visit_notice(session: AsyncSession, services: Services, case: Case, visit_id: int,
+                               now: datetime) -> None:
+    """A citizen who came by WeChat and did not answer the return-visit call hears about it there
+    (many do not pick up unknown numbers); their answer joins the case (tracking code or thread)."""
+    contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
+    open_id = services.cipher.open(contact.wechat_enc) if contact is not None else None
+    if not open_id:
+        return
+    notice = OutgoingMessage(
+        channel="wechat", kind="return_visit", recipient=open_id, case_id=case.id,
+        dedup_key=f"visit-notice:{visit_id}", payload={"tracking_code": case.code},
+        body=(f"您好！我们就受理编号 {case.code} 的办理结果给您回访，电话未能接通。"
+              "请直接回复本公众号：问题是否已解决？您对处理结果是否满意？"))
     await session.run_sync(lambda sync: enqueue(sync, services.cipher, notice, now=now))
 
 

@@ -81,6 +81,7 @@ PF: dict[str, str] = {
     "box": "5",          # 意见箱: the paper box in the hall (政务大厅其他终端)
     "hotline": "6",      # 热线
     "email": "1",        # 电子邮箱 (PC端)
+    "wechat": "2",       # 微信公众号 (移动端)
 }
 PF_OTHER = "5"
 # 申请人类型 (userProp) from the 办件's applicant type; evaluations not tied to a 办件 come from

@@ -31,6 +31,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/admin/users", "用户管理", frozenset({"admin"}), "9"),
     NavItem("/email", "邮件渠道", frozenset({"supervisor", "triage", "admin"}), "l"),
     NavItem("/sms", "短信渠道", frozenset({"supervisor", "admin"}), "m"),
+    NavItem("/hotline/12345", "12345工单", frozenset({"operator", "supervisor"}), "h"),
+    NavItem("/wechat/status", "微信公众号", frozenset({"supervisor", "triage", "admin"}), "w"),
     NavItem("/me/evaluations", "我的评价", frozenset({"operator", "mailroom", "triage", "handler", "supervisor"}), "0"),
 )
 

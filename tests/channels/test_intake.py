@@ -29,7 +29,7 @@ def test_a_valid_intake_is_normalised_and_immutable() -> None:
 
 
 @pytest.mark.parametrize(("overrides", "field", "reason"), [
-    ({"channel": "fax"}, "channel", "'email', 'phone', 'paper' or 'web'"),
+    ({"channel": "fax"}, "channel", "'web', 'wechat' or 'hotline12345'"),
     ({"source_ref": ""}, "source_ref", "at least 1 character"),
     ({"source_ref": "x" * 256}, "source_ref", "at most 255"),
     ({"source_ref": "a\x00b"}, "source_ref", "control characters"),

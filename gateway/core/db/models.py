@@ -169,6 +169,9 @@ class Contact(Base):
     email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The citizen's OpenID on the county's WeChat Official Account (gateway/wechat/): personal data.
+    wechat_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wechat_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Message(Base):

@@ -103,3 +103,26 @@ class ReturnVisit(Base):
     policy_awareness: Mapped[int | None] = mapped_column(Integer)
     convenience: Mapped[int | None] = mapped_column(Integer)
     service_satisfaction: Mapped[int | None] = mapped_column(Integer)
+
+
+class HotlineOrder(Base):
+    """A 12345 work order (工单) the city platform assigned to the county, and the case it became.
+
+    ``order_no`` (工单编号) is the platform's key, so re-importing an export changes nothing.  The
+    platform's own deadline (办理时限) is kept here beside the county's deadlines on the case; the
+    platform's fields without personal data are kept for the reply (办理结果) exported back.
+    """
+
+    __tablename__ = "hotline_orders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    called_at: Mapped[datetime]
+    platform_due: Mapped[datetime | None] = mapped_column(index=True)
+    town: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    source_row: Mapped[int | None] = mapped_column(Integer)
+    imported_at: Mapped[datetime]
+    exported_at: Mapped[datetime | None]

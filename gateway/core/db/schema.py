@@ -16,6 +16,7 @@ from gateway.core.db import (  # noqa: F401  (imported for their tables)
     models_rosters,
     models_staff,
     models_web,
+    models_wechat,
 )
 
 Base = models.Base

@@ -192,6 +192,7 @@ async def _missed_visit_notice(session: AsyncSession, services: Services, case: 
         body=(f"您好！关于您反映的问题（受理编号 {case.code}），工作人员回访时未能联系到您。"
               f"答复可凭受理编号和手机号后四位在 {url} 查看；如有意见，请致电服务大厅。"),
         payload={"tracking_code": case.code})
+    await session.run_sync(lambda sync: enqueue(sync, services.cipher, notice, now=now))
 
 
 async def _wechat_visit_notice(session: AsyncSession, services: Services, case: Case, visit_id: int,

@@ -347,7 +347,8 @@ class Ingestor:
                 except BlobTooLarge as exc:
                     rejected = f"too large: {exc}"
             rows.append({"message_id": message_id, "name": attachment.name, "media_type": attachment.media_type,
-                         "size": attachment.size, "sha256": None if rejected else sha, "rejected": rejected})
+                         "size": attachment.size, "sha256": None if rejected else sha, "rejected": rejected,
+                         "content_id": attachment.content_id})
         if rows:
             session.execute(_INSERT_ATTACHMENTS, rows)
 

@@ -306,3 +306,20 @@ def test_junk_content_type_never_reaches_the_log_or_the_row() -> None:
     assert parsed.intake is not None
     assert [r.content_type for r in parsed.parts] == ["text/plain", "application/octet-stream"]
     assert parsed.intake.attachments[0].content == photo("junk")
+
+
+async def test_inline_photos_keep_their_content_id_in_storage(services) -> None:  # type: ignore[no-untyped-def]
+    """An iPhone's photos are referenced from its HTML by Content-ID; the stored attachments keep it."""
+    from sqlalchemy import select
+
+    from gateway.core.db.models import Attachment
+
+    raw, expected = clients.iphone_with_photos()
+    intake = parse_email(raw).intake
+    assert intake is not None
+    await services.ingestor.ingest(intake)
+    async with services.store.read() as session:
+        stored = (await session.execute(select(Attachment.name, Attachment.content_id)
+                                        .order_by(Attachment.id))).all()
+    assert [(name, cid) for name, cid in stored] == list(zip(("IMG_0423.jpeg", "IMG_0424.jpeg"),
+                                                            expected.content_ids, strict=True))

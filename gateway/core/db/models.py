@@ -205,6 +205,8 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     rejected: Mapped[str | None] = mapped_column(String(255))
+    # The part's Content-ID when the mail shows it inline (``<img src="cid:…">`` in its HTML).
+    content_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Blob(Base):

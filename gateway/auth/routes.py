@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway.auth.access import check_csrf, csrf_token, current_user, public
 from gateway.auth.audit import audit, client_ip
+from gateway.auth.sessions import end_session, start_session
 from gateway.auth.throttle import Throttle
 from gateway.auth.users import authenticate
 
@@ -63,7 +64,8 @@ async def login(request: Request) -> Response:
         return _form(request, error="用户名或密码不正确", username=username, status=400)
     FAILURES_PER_ACCOUNT.reset(account_key)
     request.session.clear()
-    request.session.update({"uid": signed_in.principal.id, "sv": signed_in.session_version})
+    session_id = await start_session(services.store, signed_in.principal.id)
+    request.session.update({"uid": signed_in.principal.id, "sv": signed_in.session_version, "sid": session_id})
     csrf_token(request)
     await audit(services.store, request, signed_in.principal, "login")
     return RedirectResponse(_safe_next(str(form.get("next", "")) or None), status_code=303)
@@ -73,8 +75,12 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await check_csrf(request)
     user = current_user(request)
+    store = request.app.state.services.store
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        await end_session(store, session_id)  # the cookie, and any copy of it, signs no one in any more
     if user is not None:
-        await audit(request.app.state.services.store, request, user, "logout")
+        await audit(store, request, user, "logout")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

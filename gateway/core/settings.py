@@ -72,6 +72,8 @@ class Settings(BaseSettings):
 
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Every request body (gateway/ui/body_limit.py); uploads and the API have their own limits.
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 
     secret_key: SecretStr | None = None
     data_keys: SecretStr | None = None

@@ -39,7 +39,7 @@ from gateway.email import routes as email_routes
 from gateway.paper import routes as paper_routes
 from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
-from gateway.ui.body_limit import BodyLimitMiddleware
+from gateway.ui.body_limit import BodyLimitMiddleware, NulGuardMiddleware
 from gateway.ui.format import case_countdown, local_date, local_time, rating_label, reason_label
 from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
 from gateway.ui.staff_nav import staff_nav
@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(SecurityHeadersMiddleware, https=https),
             Middleware(BodyLimitMiddleware, default=settings.max_request_bytes, by_prefix=body_limits(settings)),
+            Middleware(NulGuardMiddleware),
             Middleware(SessionMiddleware, secret_key=settings.signing_key().decode(), session_cookie="hcp_session",
                        max_age=12 * 3600, same_site="lax", https_only=https),
             Middleware(PrincipalMiddleware),

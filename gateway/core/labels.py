@@ -110,6 +110,20 @@ ATTRIBUTION_LABELS: dict[str, str] = {"named": "来源系统指定", "roster": "
 PAPER_DRAFT_LABELS: dict[str, str] = {"open": "待录入", "duplicate": "重复", "confirmed": "已受理",
                                       "discarded": "已作废"}
 
+# Notices shown after a redirect (``?done=CODE``): the link carries a code and checked values, never
+# free text, so a forged link cannot put its own words on a staff page.
+NOTICE_LABELS: dict[str, str] = {
+    "triage_accepted": "已确认 {case}",
+    "triage_accepted_many": "已批量确认 {n} 条",
+    "triage_relabelled": "已改为 {category}：{case}",
+    "callback_done": "回拨已接通，任务完成",
+    "callback_cancelled": "已放弃回拨",
+    "callback_retry": "未接通，稍后会再次提醒回拨",
+    "visit_recorded": "{case} 回访已记录",
+    "visit_closed": "{case} 回访已记录，案件转为已回访",
+    "visit_unreached": "{case} 未接通，已留在回拨列表中",
+}
+
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,

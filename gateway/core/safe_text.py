@@ -16,7 +16,6 @@ import unicodedata
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What openpyxl's ILLEGAL_CHARACTERS_RE refuses (XML 1.0 has no place for them), plus DEL.
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\u0085]+")
 
 
 def printable(value: str) -> str:
@@ -32,11 +31,6 @@ def inert(value: str) -> str:
     """A CSV cell that no spreadsheet evaluates: printable, with a leading ``'`` where needed."""
     value = printable(value)
     return "'" + value if is_formula_like(value) else value
-
-
-def one_line(value: str) -> str:
-    """Line breaks (CR, LF, U+2028/2029, NEL) folded to one space: for subjects and names."""
-    return _LINE_BREAKS.sub(" ", value).strip()
 
 
 def check_name(value: str, what: str = "名称") -> str:

@@ -26,6 +26,7 @@ from gateway.auth.roles import Principal
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, ingest_file
+from gateway.ui.files import file_response
 
 ROLES = ("mailroom", "supervisor")
 MAX_FILES_PER_UPLOAD = 50
@@ -217,8 +218,7 @@ def _after(request: Request, draft_id: int, query: dict[str, str], payload: dict
 
 
 def _no_store(data: bytes, media_type: str) -> Response:
-    return Response(data, media_type=media_type, headers={"cache-control": "private, no-store",
-                                                          "content-disposition": "inline"})
+    return file_response(data, media_type, "scan", headers={"cache-control": "private, no-store"})
 
 
 @staff(*ROLES)

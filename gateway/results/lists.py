@@ -8,6 +8,7 @@ declared in ``gateway/core/db/models_results.py`` (see ``benchmarks/reports.py``
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +74,48 @@ def _encode(*parts: Any) -> str:
     return "|".join("" if p is None else (p.isoformat() if isinstance(p, datetime) else str(p)) for p in parts)
 
 
+MAX_ID = 2**63 - 1
+
+
+class CursorError(ValueError):
+    """A paging cursor that this code did not make (edited or cut off in the link)."""
+
+
+def _parts(cursor: str, count: int) -> list[str]:
+    parts = cursor.split("|")
+    if len(parts) != count:
+        raise CursorError(cursor)
+    return parts
+
+
+def _decode_id(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+        raise CursorError(value)
+    return int(value)
+
+
+def _decode_at(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise CursorError(value) from None
+    if at.tzinfo is None:
+        raise CursorError(value)
+    return at
+
+
 def _decode_due(value: str) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return _decode_at(value) if value else None
+
+
+def _decode_float(value: str) -> float:
+    try:
+        number = float(value or 0)
+    except ValueError:
+        raise CursorError(value) from None
+    if not math.isfinite(number):
+        raise CursorError(value)
+    return number
 
 
 async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str, ...] | None = None,
@@ -86,8 +127,8 @@ async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str,
     rows: list[Case] = []
     due_part = True
     if cursor:
-        due_s, conf_s, id_s = cursor.split("|")
-        due, conf, last_id = _decode_due(due_s), float(conf_s or 0), int(id_s)
+        due_s, conf_s, id_s = _parts(cursor, 3)
+        due, conf, last_id = _decode_due(due_s), _decode_float(conf_s), _decode_id(id_s)
         due_part = due is not None
     if due_part:
         query = select(Case).where(*base, Case.first_response_due.is_not(None))
@@ -130,8 +171,8 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     after_due: datetime | None = None
     after_id = 0
     if cursor:
-        due_s, id_s = cursor.split("|")
-        after_due, after_id = datetime.fromisoformat(due_s), int(id_s)
+        due_s, id_s = _parts(cursor, 2)
+        after_due, after_id = _decode_at(due_s), _decode_id(id_s)
     first = select(Case).where(
         *base, Case.first_response_due.is_not(None), Case.first_response_due < now,
         or_(Case.first_responded_at.is_(None), and_(Case.result_due.is_not(None), Case.result_due < now)))
@@ -183,8 +224,8 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
     if filters.windows is not None:
         query = query.where(Case.window_id.in_(names.window_ids(filters.windows) or [-1]))
     if cursor:
-        at_s, id_s = cursor.split("|")
-        query = query.where(tuple_(Case.received_at, Case.id) > tuple_(datetime.fromisoformat(at_s), int(id_s)))
+        at_s, id_s = _parts(cursor, 2)
+        query = query.where(tuple_(Case.received_at, Case.id) > tuple_(_decode_at(at_s), _decode_id(id_s)))
     cases = list((await session.execute(query.order_by(Case.received_at, Case.id).limit(limit + 1))).scalars())
     more = len(cases) > limit
     cases = cases[:limit]

@@ -20,7 +20,7 @@ from gateway.auth.audit import audit
 from gateway.results import rollup, views
 from gateway.results.export import CSV_NAME, iter_cases_csv
 from gateway.results.figures import CHANNEL_LABELS, Dim, Filters, Names, Period, compute, percent, total
-from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.results.lists import CursorError, overdue, return_visit_exceptions
 from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
 
 MONTH_FORMAT = "%Y-%m"
@@ -107,9 +107,12 @@ async def reports_page(request: Request) -> Response:
         names = await Names.load(session)
         by_hall = await compute(session, filters, [Dim.HALL], names=names)
         by_channel = await compute(session, filters, [Dim.CHANNEL], names=names)
-        late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
-        unvisited = await return_visit_exceptions(session, names, filters,
-                                                  cursor=params.get("visit_after") or None)
+        try:
+            late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
+            unvisited = await return_visit_exceptions(session, names, filters,
+                                                      cursor=params.get("visit_after") or None)
+        except CursorError:
+            raise HTTPException(400, "翻页参数无效（链接可能不完整），请从第一页重新打开") from None
     user = current_user(request)
     assert user is not None
     allowed = user.town_filter()

@@ -83,3 +83,20 @@ class BodyLimitMiddleware:
         response = await http_error(request, BodyTooLarge(limit))
         response.headers["connection"] = "close"
         await response(scope, receive, send)
+
+
+class NulGuardMiddleware:
+    """400 for a NUL character in the path or the query (``?hall=%00``): PostgreSQL refuses NUL in
+    text, so such a value would otherwise end in a 500 wherever it reaches a query."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]
+                                        or b"\x00" in scope["query_string"]):
+            request = Request(scope, receive)
+            response = await http_error(request, HTTPException(400, "链接中含有无效字符（NUL），请检查后重试"))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

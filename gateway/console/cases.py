@@ -21,7 +21,7 @@ from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import audit, client_ip
 from gateway.auth.roles import ROLES, Principal
 from gateway.console import actions as case_actions
-from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
+from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, PersonalDataInPublicReply, ScopeError
 from gateway.console.queries import MAX_ID, list_cases
 from gateway.core.cases import CaseNotFound, contact_view
 from gateway.core.db.models import (
@@ -176,9 +176,10 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
 
 
 async def _render_case(request: Request, code: str, *, error: str | None = None, status: int = 200,
-                       revealed: dict[str, Any] | None = None) -> Response:
+                       revealed: dict[str, Any] | None = None, reply_draft: str | None = None) -> Response:
     context = await _case_context(request, code, revealed=revealed)
     context["error"] = error
+    context["reply_draft"] = reply_draft
     return request.app.state.templates.TemplateResponse(request, "case.html", context, status_code=status)
 
 
@@ -196,6 +197,8 @@ async def _act(request: Request, operation: Any) -> Response:
         raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
     except ScopeError as exc:
         raise HTTPException(403, str(exc)) from None
+    except PersonalDataInPublicReply as exc:
+        return await _render_case(request, code, error=str(exc), status=409, reply_draft=exc.scrubbed)
     except (WorkflowError, ValueError) as exc:
         return await _render_case(request, code, error=str(exc), status=409)
     return RedirectResponse(f"/cases/{code}", status_code=303)

@@ -9,7 +9,6 @@ declared in ``gateway/core/db/models_results.py`` (see ``benchmarks/reports.py``
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS_BY_CODE, Rating
+from gateway.core import redact
 from gateway.core.db.models import Case, Message
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
@@ -234,14 +234,9 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
 
 # ----- latest rectified cases, for the public -----------------------------------------------------
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_ID_CARD = re.compile(r"(?<![0-9])\d{17}[\dXx](?![0-9])")
-
-
 def scrub(text: str) -> str:
     """A last guard on published text: phone numbers, e-mail addresses and ID numbers become ***."""
-    return _ID_CARD.sub("***", _EMAIL.sub("***", _PHONE.sub("***", text)))
+    return redact.scrub(text)
 
 
 async def latest_rectified(session: AsyncSession, names: Names, *, hall_code: str | None = None,

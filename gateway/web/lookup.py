@@ -22,6 +22,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from channels.web.tokens import status_pin
+from gateway.core import redact
 from gateway.core.db.models import Case, Contact, Hall, Message, Window
 from gateway.core.db.models_web import LookupAttempt
 from gateway.core.db.store import Store
@@ -153,4 +154,4 @@ async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, co
         await session.execute(delete(LookupAttempt).where(LookupAttempt.id == attempt_id))
     return LookupResult(LookupOutcome.FOUND, StatusView(
         code=row.code, status=row.status, received_at=row.received_at, closed_at=row.closed_at,
-        replies=tuple(PublicReply(r.at, r.text) for r in replies)))
+        replies=tuple(PublicReply(r.at, redact.scrub(r.text)) for r in replies)))

@@ -10,6 +10,8 @@ PostgreSQL uses a single pooled engine for both; row locks and ``ON CONFLICT`` d
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,6 +33,25 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
 )
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file readable by its owner only (0600), like the key files.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the permissions of the database file, so making
+    the file first (and tightening an existing one, and its companions) covers all three, whatever
+    the umask.  Personal data is encrypted in its columns, but texts, hashes and the audit log are not.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 def _sqlite_engine(url: str, *, writer: bool, sync: bool = False) -> Any:
@@ -72,8 +93,7 @@ class Store:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(url)
             self.write_engine = _sqlite_engine(url, writer=True)
             self.read_engine = _sqlite_engine(url, writer=False)
             self._sync_writer: Engine | None = _sqlite_engine(url, writer=True, sync=True)

@@ -4,7 +4,8 @@ Both read only what the page shows.  The status lookup needs the tracking code a
 (the last four digits of the phone number given, or the derived 查询码 when none was given) and
 reveals the status and the *public* replies only: never the complaint text, names or numbers.
 
-Wrong guesses are counted per tracking code in ``web_lookup_attempts``.  Each lookup first records
+Wrong guesses are counted per tracking code and client address (a keyed hash) in
+``web_lookup_attempts``, with a higher cap for all addresses together.  Each lookup first records
 an attempt and commits it, then counts the attempts of the period: the k-th concurrent guess sees at
 least k, so no burst of parallel requests gets past the limit, on SQLite or PostgreSQL, in one
 process or several.  A right answer deletes its own attempt row, so honest lookups never lock a
@@ -135,15 +136,23 @@ def _second_factor_matches(key: bytes, code: str, phone: str | None, secret: str
 
 
 async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, code: str, secret: str, *,
-                        now: datetime, limit: int, period: timedelta) -> LookupResult:
-    """Check ``secret`` for case ``code`` (already normalised, ``secret`` four digits)."""
+                        now: datetime, limit: int, period: timedelta, client: str = "-",
+                        limit_all: int | None = None) -> LookupResult:
+    """Check ``secret`` for case ``code`` (already normalised, ``secret`` four digits).
+
+    Blocked when this client (address hash) made more than ``limit`` wrong guesses at the code in
+    ``period``, or all clients together more than ``limit_all``: one guesser no longer locks the
+    code's owner out; only many addresses together can."""
     async with store.write() as session:
         await session.execute(delete(LookupAttempt).where(LookupAttempt.at < now - period))
         attempt_id = (await session.execute(
-            insert(LookupAttempt).values(code=code, at=now).returning(LookupAttempt.id))).scalar_one()
+            insert(LookupAttempt).values(code=code, at=now, client=client).returning(LookupAttempt.id))).scalar_one()
     async with store.read() as session:
-        attempts = (await session.execute(_COUNT_ATTEMPTS, {"code": code, "since": now - period})).scalar_one()
-        if attempts > limit:
+        since = now - period
+        mine = (await session.execute(_COUNT_ATTEMPTS.where(LookupAttempt.client == client),
+                                      {"code": code, "since": since})).scalar_one()
+        everyone = (await session.execute(_COUNT_ATTEMPTS, {"code": code, "since": since})).scalar_one()
+        if mine > limit or (limit_all is not None and everyone > limit_all):
             return LookupResult(LookupOutcome.BLOCKED)
         row = (await session.execute(_CASE_FOR_LOOKUP, {"code": code})).first()
         if row is None or not _second_factor_matches(

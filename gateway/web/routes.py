@@ -49,7 +49,13 @@ from gateway.auth.access import public
 from gateway.auth.audit import client_ip
 from gateway.core.ingest import IngestError
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
-from gateway.web.state import LOOKUP_FAILURE_PERIOD, LOOKUP_FAILURES_PER_CODE, WebState, web_state
+from gateway.web.state import (
+    LOOKUP_FAILURE_PERIOD,
+    LOOKUP_FAILURES_PER_CODE,
+    LOOKUP_FAILURES_PER_CODE_ALL,
+    WebState,
+    web_state,
+)
 from gateway.web.views import citizen_status, day, next_steps, when
 
 log = logging.getLogger(__name__)
@@ -272,8 +278,7 @@ async def _submit(request: Request, target: Target) -> Response:
         return None
 
     address = client_ip(request) or "-"
-    if not state.per_client.hit(address):
-        wait = state.per_client.retry_after(address)
+    if wait := await state.per_client.hit(state.address_key(address)):
         return await retried() or await _form_page(
             request, target, values=values, message=LIMIT_MESSAGE.format(minutes=max(1, round(wait / 60))),
             status=429, headers={"Retry-After": str(wait)})
@@ -296,8 +301,7 @@ async def _submit(request: Request, target: Target) -> Response:
     except FormError as exc:
         return await _form_page(request, target, values=values, problems=exc.problems, status=400)
     window_key = target.scope if target.kind == "window" else f"f:{intake.hall or NO_HALL}"
-    if not state.per_window.hit(window_key):
-        wait = state.per_window.retry_after(window_key)
+    if wait := await state.per_window.hit(window_key):
         log.warning("web form %s: per-window limit reached", window_key)
         return await retried() or await _form_page(
             request, target, values=values, message=WINDOW_LIMIT_MESSAGE.format(minutes=max(1, round(wait / 60))),
@@ -359,8 +363,7 @@ async def status_lookup(request: Request) -> Response:
     secret = (fields.get("secret") or [""])[-1].strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     shown_code = code[:32]
     address = client_ip(request) or "-"
-    if not state.lookups_per_address.hit(address):
-        wait = state.lookups_per_address.retry_after(address)
+    if wait := await state.lookups_per_address.hit(state.address_key(address)):
         return _status_page(request, code=shown_code, status=429, headers={"Retry-After": str(wait)},
                             message=f"查询次数太多，请过 {max(1, round(wait / 60))} 分钟再试。")
     try:
@@ -380,7 +383,8 @@ async def status_lookup(request: Request) -> Response:
     if problems:
         return _status_page(request, code=shown_code, problems=problems, status=400)
     result = await lookup_status(services.store, services.cipher, state.signing_key, code, secret, now=_now(),
-                                 limit=LOOKUP_FAILURES_PER_CODE, period=LOOKUP_FAILURE_PERIOD)
+                                 limit=LOOKUP_FAILURES_PER_CODE, period=LOOKUP_FAILURE_PERIOD,
+                                 client=state.address_key(address), limit_all=LOOKUP_FAILURES_PER_CODE_ALL)
     if result.outcome is LookupOutcome.BLOCKED:
         return _status_page(request, code=shown_code, status=429, headers={"Retry-After": "86400"},
                             message="这个受理编号的查询错误次数太多，已暂停网上查询 24 小时。"

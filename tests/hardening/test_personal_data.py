@@ -101,8 +101,8 @@ async def test_status_lookup_scrubs_public_replies(services: Services) -> None:
         case = await session.get(Case, result.case_id)
         assert case is not None
         session.add(Message(case_id=case.id, direction="out", channel="web", source_ref="r-1",
-                            at=local(2026, 11, 27, 12, 0), author="t", text="已整改，如有问题请拨 0537-6851890 或 13900001111",
-                            public=True, extra={}))
+                            at=local(2026, 11, 27, 12, 0), author="t", public=True, extra={},
+                            text="已整改，如有问题请拨 0537-6851890 或 13900001111"))
         code = case.code
     app = create_app(services=services, run_workers=False)
     async with citizen(app) as person:

@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
+            Route("/readyz", home.readyz, name="readyz"),
             *(route for routes in FEATURE_ROUTES for route in routes),
             Mount("/static", app=StaticFiles(packages=[(f"gateway.{folder}", "static") for folder in FEATURE_FOLDERS
                                                        if (HERE / folder / "static").is_dir()]), name="static"),

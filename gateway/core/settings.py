@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # SQLite only: FULL syncs every commit (an acknowledged submission survives a power cut), NORMAL
+    # syncs at checkpoints (faster, may lose the last commits); see README *Hardening*.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Every request body (gateway/ui/body_limit.py); uploads and the API have their own limits.
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 

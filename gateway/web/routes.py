@@ -47,6 +47,7 @@ from channels.web.tokens import (
 )
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
+from gateway.core.db.store import is_write_failure
 from gateway.core.ingest import IngestError
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
 from gateway.web.state import (
@@ -82,6 +83,7 @@ TOKEN_MESSAGES: dict[TokenProblem, tuple[int, str]] = {
                                   "请在浏览器设置里允许本网站使用 Cookie。"),
 }
 LIMIT_MESSAGE = "提交太频繁了，请过 {minutes} 分钟再提交。您填写的内容都还在，不用重写。"
+UNAVAILABLE_MESSAGE = "暂时无法提交，您填写的内容已保留，请稍后再试。"
 WINDOW_LIMIT_MESSAGE = "这个窗口刚刚收到的评价太多，系统暂停接收 {minutes} 分钟。您填写的内容都还在，请稍后再点“提交”。"
 
 
@@ -150,11 +152,19 @@ def _to_receipt(state: WebState, token: str, client: str) -> Response:
 
 async def _form_page(request: Request, target: Target, *, values: FormValues | None = None,
                      problems: dict[str, str] | None = None, message: str | None = None, status: int = 200,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: dict[str, str] | None = None, token: str | None = None) -> Response:
+    """The form; ``token`` keeps the submitted one-time token (a retry after a database failure must
+    land on the same case if the first attempt was stored after all)."""
     state = web_state(request)
     client = _client(request)
-    token = issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
-    halls = (await state.registry.get()).hall_names if target.kind == "general" else {}
+    token = token or issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
+    halls: dict[str, str] = {}
+    if target.kind == "general":
+        try:
+            halls = (await state.registry.get()).hall_names
+        except Exception as exc:  # the database is down: the form still comes back with the text
+            if not is_write_failure(exc):
+                raise
     values = values or FormValues(entry=target.entry)
     problems = problems or {}
     ordered = {name: problems[name] for name in FIELD_ORDER if name in problems} | problems
@@ -257,10 +267,22 @@ async def general_submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, target: Target) -> Response:
+    """Store a submission; when the database or its disk fails, the form comes back with the text."""
+    values = read_values(await _read_form(request))
+    try:
+        return await _store_submission(request, target, values)
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        log.error("web form %s: the database failed (%s); the form was shown again with its text",
+                  target.scope, type(exc).__name__)
+        return await _form_page(request, target, values=values, message=UNAVAILABLE_MESSAGE, status=503,
+                                headers={"Retry-After": "60"}, token=values.token or None)
+
+
+async def _store_submission(request: Request, target: Target, values: FormValues) -> Response:
     state = web_state(request)
     services = request.app.state.services
-    fields = await _read_form(request)
-    values = read_values(fields)
     if target.kind == "general":
         target = _general_target(request, values.entry)
     client = request.cookies.get(CLIENT_COOKIE)

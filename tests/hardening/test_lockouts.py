@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
 from gateway.app import create_app
 from gateway.core.limits import Backoff, SharedLimit
@@ -63,7 +62,6 @@ async def test_a_shared_limit_holds_across_two_instances(services: Services) -> 
     assert await two.hit("other", now) == 0
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_web_form_limit_is_shared_by_two_gateways(services: Services) -> None:
     from tests.web.citizen import citizen, link, notice
 

@@ -82,3 +82,10 @@ async def test_staff_entered_names_refuse_control_characters(services: Services,
     registry.write_text('{"halls": [{"code": "x1", "name": "新镇\\u0007"}]}', encoding="utf-8")
     with pytest.raises(RegistryError, match="控制字符"):
         read_registry_file(registry)
+
+
+async def test_api_client_names_refuse_control_characters(services: Services) -> None:
+    from gateway.api.clients import ClientError, add_client
+
+    with pytest.raises(ClientError, match="控制字符"):
+        await add_client(services.store, services.cipher, "queue-1", "叫号系统\r\n伪造")

@@ -122,6 +122,13 @@ NOTICE_LABELS: dict[str, str] = {
     "visit_recorded": "{case} 回访已记录",
     "visit_closed": "{case} 回访已记录，案件转为已回访",
     "visit_unreached": "{case} 未接通，已留在回拨列表中",
+    "roster_added": "已添加班次",
+    "roster_deleted": "已删除班次",
+    "user_add": "已完成：新建账号",
+    "user_disable": "已完成：停用账号",
+    "user_enable": "已完成：启用账号",
+    "user_password": "已完成：重设密码",
+    "user_roles": "已完成：修改角色",
 }
 
 _CATALOGUES: dict[str, dict[str, str]] = {

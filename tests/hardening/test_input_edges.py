@@ -127,3 +127,18 @@ async def test_only_raster_images_are_shown_inline(services: Services) -> None:
         else:
             assert disposition.startswith("attachment"), name
             assert response.headers["content-type"] == "application/octet-stream", name
+
+
+@SQLITE
+async def test_roster_and_account_notices_are_codes_too(services: Services) -> None:
+    await make_staff(services, "root", ["admin"], [])
+    app = create_app(services=services, run_workers=False)
+    forged = "请立即拨打 400-000-0000"
+    async with signed_in(app, "root") as client:
+        users = await client.get("/admin/users", params={"done": forged})
+        rosters = await client.get("/rosters", params={"done": forged})
+        done = await client.post_form("/admin/users", {"op": "add", "username": "li", "password": "correct-horse-43",
+                                                       "roles": "supervisor"})
+        shown = await client.get(done.headers["location"])
+    assert forged not in users.text and forged not in rosters.text
+    assert done.status_code == 303 and "已完成：新建账号" in shown.text

@@ -66,3 +66,11 @@ async def test_sqlite_commits_are_synced(services: Services) -> None:
     assert value == 2
     async with services.store.read() as session:
         assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+
+
+async def make_read_only(services: Services) -> None:
+    """Every write fails as on a file system remounted read-only ("attempt to write a readonly database")."""
+    statement = text("PRAGMA query_only = ON")
+    await services.store.run_write(lambda session: session.execute(statement))
+    async with services.store.write() as session:
+        await session.execute(statement)

@@ -377,6 +377,17 @@ async def status_form(request: Request) -> Response:
 
 @public
 async def status_lookup(request: Request) -> Response:
+    try:
+        return await _status_lookup(request)
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        log.error("status lookup: the database failed (%s)", type(exc).__name__)
+        return _status_page(request, status=503, headers={"Retry-After": "60"},
+                            message="暂时无法查询，请稍后再试。")
+
+
+async def _status_lookup(request: Request) -> Response:
     state = web_state(request)
     services = request.app.state.services
     fields = await _read_form(request)

@@ -74,3 +74,15 @@ async def make_read_only(services: Services) -> None:
     await services.store.run_write(lambda session: session.execute(statement))
     async with services.store.write() as session:
         await session.execute(statement)
+
+
+@SQLITE
+async def test_the_status_lookup_says_try_later(services: Services) -> None:
+    from tests.web.citizen import citizen as browser
+
+    app = create_app(services=services, run_workers=False)
+    await make_read_only(services)
+    async with browser(app) as person:
+        await person.open("/status")
+        page = await person.submit("/status", code="JX20261128-0007", secret="1234")
+    assert page.status_code == 503 and "暂时无法查询，请稍后再试" in notice(page)

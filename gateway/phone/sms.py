@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from gateway.core.services import Services
 
 log = logging.getLogger(__name__)
+HANDING = "handing:"  # provider_ref of a row whose request to Twilio may be under way
 MAX_BODY = 1600
 # Twilio error codes after which resending can never help (bad number, landline, opted out, blocked).
 PERMANENT_ERRORS = frozenset({"21211", "21217", "21407", "21408", "21610", "21612", "21614", "30004", "30005",
@@ -90,6 +91,16 @@ class TwilioSmsSender:
         status_url = public_request_url(self.settings.public_url, "/twilio/sms-status", f"outbox={message.outbox_id}")
         async with AsyncTwilioHttpClient(timeout=self.timeout) as http:
             client = make_client(self.settings, http)
+            since = await self._interrupted_since(message.outbox_id)
+            if since is not None:  # an earlier attempt stopped after handing over, maybe after Twilio took it
+                try:
+                    earlier = await self._already_sent(client, message, since)
+                except (TwilioException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    return SendResult(ok=False, error=scrub(f"checking an interrupted attempt: {type(exc).__name__}"))
+                if earlier is not None:
+                    await self._record_outbound(message, earlier)
+                    return SendResult(ok=True, provider_ref=earlier)
+            await self._mark_handing(message.outbox_id)
             try:
                 sent = await client.messages.create_async(
                     to=to_e164(message.recipient), from_=self.settings.twilio_from, body=self.body_of(message),
@@ -103,6 +114,31 @@ class TwilioSmsSender:
                 return SendResult(ok=False, error=scrub(f"{type(exc).__name__}: {exc}"))
         await self._record_outbound(message, sent.sid)
         return SendResult(ok=True, provider_ref=sent.sid)
+
+    async def _interrupted_since(self, outbox_id: int) -> datetime | None:
+        """When an earlier attempt of this row started handing it to Twilio without an outcome recorded."""
+        async with self.services.store.read() as session:
+            ref = (await session.execute(select(OutboxMessage.provider_ref)
+                                         .where(OutboxMessage.id == outbox_id))).scalar_one_or_none()
+        if not ref or not ref.startswith(HANDING):
+            return None
+        return datetime.fromisoformat(ref.removeprefix(HANDING))
+
+    async def _mark_handing(self, outbox_id: int) -> None:
+        """Committed before the request: a worker killed after Twilio took the message leaves this mark,
+        and the next attempt asks Twilio before sending (exactly once instead of a second SMS)."""
+        async with self.services.store.write() as session:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                                  .values(provider_ref=HANDING + datetime.now(UTC).isoformat()))
+
+    async def _already_sent(self, client: Client, message: OutgoingMessage, since: datetime) -> str | None:
+        """The SID of this message if Twilio has it: same number and body, created since the mark (less
+        a minute for clock skew).  The same text to the same number within that minute counts as one."""
+        body = self.body_of(message)
+        earliest = since - timedelta(seconds=60)
+        listed = await client.messages.list_async(to=to_e164(message.recipient), date_sent_after=earliest, limit=200)
+        same = (m for m in listed if m.body == body and (m.date_created is None or m.date_created >= earliest))
+        return next((m.sid for m in same), None)
 
     async def _record_outbound(self, message: OutgoingMessage, sid: str) -> None:
         """The sent SMS on the case's timeline (and the thread an SMS answer without a code joins)."""
@@ -133,12 +169,13 @@ async def apply_sms_status(services: Services, *, sid: str, status: str, error_c
         superseded = list(payload.get("superseded_sids", []))
         if sid in superseded:
             return "stale"
-        if row.provider_ref and row.provider_ref != sid:
+        known = row.provider_ref if row.provider_ref and not row.provider_ref.startswith(HANDING) else None
+        if known and known != sid:
             return "unknown"
         previous = payload.get("delivery_status")
         if previous and SMS_STATUS_ORDER.get(status, 0) < SMS_STATUS_ORDER.get(previous, 0):
             return "stale"
-        if row.provider_ref is None:
+        if known is None:
             row.provider_ref = sid  # the report raced ahead of the sender's own bookkeeping
         payload.update(delivery_status=status, delivery_at=now.isoformat(), delivery_error=error_code)
         outcome = "updated"

@@ -102,13 +102,15 @@ class OutboxDelivery:
     """Claims due rows and hands each to the sender of its channel."""
 
     def __init__(self, store: Store, cipher: PersonalDataCipher, senders: Mapping[str, Sender], *,
-                 max_attempts: int = 8, backoff_seconds: float = 30.0, batch: int = 50) -> None:
+                 max_attempts: int = 8, backoff_seconds: float = 30.0, batch: int = 50,
+                 lease: timedelta = LEASE) -> None:
         self.store = store
         self.cipher = cipher
         self.senders = dict(senders)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.batch = batch
+        self.lease = lease
 
     async def claim(self, now: datetime) -> list[OutgoingMessage]:
         """Lease up to ``batch`` due rows of channels that have a sender."""
@@ -133,7 +135,7 @@ class OutboxDelivery:
             claimed = []
             for row in rows:
                 row.status = SENDING
-                row.locked_until = now + LEASE
+                row.locked_until = now + self.lease
                 row.attempts += 1
                 claimed.append(OutgoingMessage(
                     channel=row.channel, kind=row.kind, recipient=self.cipher.open(row.recipient_enc) or "",

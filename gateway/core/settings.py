@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_backoff_seconds: float = Field(default=30.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1)
+    # How long a worker's claim on a row lasts; a worker that dies mid-send releases its rows after it.
+    outbox_lease_seconds: float = Field(default=300.0, ge=1)
     worker_interval_seconds: float = Field(default=5.0, gt=0)
 
     imap_host: str | None = None

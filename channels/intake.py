@@ -32,6 +32,13 @@ MAX_TEXT_CHARS = 50_000
 MAX_SUBJECT_CHARS = 300
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\u0085]+")
+
+
+def one_line(value: str) -> str:
+    """Line breaks folded to one space: a subject or a name goes into mail headers and one-line
+    lists, where a CR/LF would make every acknowledgement fail (or inject a header)."""
+    return _LINE_BREAKS.sub(" ", value).strip()
 
 
 class Channel(StrEnum):
@@ -84,7 +91,7 @@ class Contact(_Frozen):
     def _name(cls, value: str | None) -> str | None:
         if value is not None and _CONTROL.search(value):
             raise ValueError("name contains control characters")
-        return value or None
+        return one_line(value) or None if value is not None else None
 
     @field_validator("phone")
     @classmethod
@@ -191,6 +198,11 @@ class Intake(_Frozen):
         if value is not None and _CONTROL.search(value):
             raise ValueError("contains control characters")
         return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_one_line(cls, value: str | None) -> str | None:
+        return one_line(value) or None if value is not None else None
 
     @field_validator("received_at", "visited_at")
     @classmethod

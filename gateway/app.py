@@ -41,6 +41,7 @@ from gateway.phone import order_pages as phone_order_pages
 from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
 from gateway.sms import routes as sms_routes
+from gateway.ui.body_limit import BodyLimitMiddleware, NulGuardMiddleware
 from gateway.ui.format import case_countdown, local_date, local_time, rating_label, reason_label
 from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
 from gateway.ui.staff_nav import staff_nav
@@ -57,6 +58,17 @@ FEATURE_ROUTES = (auth_routes.routes, console_cases.routes, console_triage_queue
                   phone_order_pages.routes, email_routes.routes, sms_routes.routes, wechat_routes.routes)
 # Each feature's own template and static folders; gateway/ui holds the shared page chrome.
 FEATURE_FOLDERS = ("ui", "api", "auth", "console", "email", "paper", "phone", "results", "sms", "web", "wechat")
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    """Request body limits by path prefix; everything else gets ``settings.max_request_bytes``."""
+    return {
+        "/login": 16 * 1024, "/logout": 16 * 1024,  # a name, a password and a token
+        "/status": 16 * 1024,  # the citizen forms /f, /w/ and /e/ read at most 32 KB themselves
+        "/api/": settings.api_max_body_bytes,
+        "/mailroom/upload": settings.max_blob_bytes * paper_routes.MAX_FILES_PER_UPLOAD + 1024 * 1024,
+        "/rosters/import": 5 * 1024 * 1024,
+    }
 
 
 def announce_first_admin(password: str) -> None:
@@ -116,6 +128,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
+            Route("/readyz", home.readyz, name="readyz"),
             *(route for routes in FEATURE_ROUTES for route in routes),
             Mount("/static", app=StaticFiles(packages=[(f"gateway.{folder}", "static") for folder in FEATURE_FOLDERS
                                                        if (HERE / folder / "static").is_dir()]), name="static"),
@@ -124,6 +137,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         middleware=[
             Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(SecurityHeadersMiddleware, https=https),
+            Middleware(BodyLimitMiddleware, default=settings.max_request_bytes, by_prefix=body_limits(settings)),
+            Middleware(NulGuardMiddleware),
             Middleware(SessionMiddleware, secret_key=settings.signing_key().decode(), session_cookie="hcp_session",
                        max_age=12 * 3600, same_site="lax", https_only=https),
             Middleware(PrincipalMiddleware),

@@ -320,7 +320,10 @@ def ingest_files(files: tuple[Path, ...]) -> None:
     intakes: list[tuple[str, Intake]] = []
     problems: list[str] = []
     for file in files:
-        for number, line in enumerate(file.read_text("utf-8").splitlines(), start=1):
+        # JSON Lines ends records with "\n" only: U+2028, U+0085 or a form feed inside a string are text,
+        # which str.splitlines() would cut.
+        for number, line in enumerate(file.read_text("utf-8").split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             where = f"{file}:{number}"

@@ -7,6 +7,9 @@ the jieba dictionary and the rules, not the gateway.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,11 +17,28 @@ from .engine import Triager
 from .result import TriageResult
 
 _triager: Triager | None = None
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit as soon as the process that started this worker is gone.
+
+    A gateway or ``hcp ingest`` killed with SIGKILL cannot shut its pool down; without this the
+    worker (about 180 MB with jieba) and multiprocessing's resource tracker, which waits for the
+    worker's end of its pipe, would run on under PID 1.  When the parent dies this process is
+    re-parented, so ``os.getppid()`` changes.  (Linux's ``PR_SET_PDEATHSIG`` would be quicker but
+    fires when the parent *thread* that spawned the worker ends, which in a thread pool is any time.)
+    """
+    while True:
+        time.sleep(PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def start(rules_path: str | None) -> None:
-    """Process initializer: load the dictionary and the rules once, and warm every path."""
+    """Process initializer: watch the parent, load the dictionary and the rules once, warm every path."""
     global _triager
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     _triager = Triager.from_rules_file(rules_path)
     _triager.classify("大厅里排队排了两个小时，工作人员态度也不好", channel="email")
 

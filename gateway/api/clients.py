@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gateway.core.db.models_matters import ApiClient, ApiClientKey
 from gateway.core.db.store import Store
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.safe_text import check_name
 
 CLIENT_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 
@@ -37,6 +38,10 @@ def _new_key(client_id: int, key_id: str, cipher: PersonalDataCipher) -> tuple[A
 async def add_client(store: Store, cipher: PersonalDataCipher, code: str, name: str) -> IssuedKey:
     if not CLIENT_CODE.match(code):
         raise ClientError("client code must be 2–32 lower-case letters, digits, '-' or '_'")
+    try:
+        name = check_name(name, "client name")[:100]
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
     async with store.write() as session:
         if (await session.execute(select(ApiClient.id).where(ApiClient.code == code))).first():
             raise ClientError(f"client {code!r} already exists")

@@ -8,6 +8,7 @@ the matter is evaluated once whichever way comes first, and a double tap shows t
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from starlette.exceptions import HTTPException
@@ -20,10 +21,13 @@ from gateway.api.matters import MatterError, MatterFacts, intake_for, mark_evalu
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
 from gateway.auth.throttle import Throttle
+from gateway.core.db.store import is_write_failure
 from gateway.core.ingest import IngestError
 
 TEXT_MAX = 1000
 POSTS_PER_ADDRESS = Throttle(limit=20, window=600)
+
+log = logging.getLogger(__name__)
 
 
 async def _matter(request: Request) -> tuple[str, MatterFacts]:
@@ -87,6 +91,12 @@ async def evaluate_submit(request: Request) -> Response:
             facts, rating=rating, reasons=reasons, text=values["text"], received_at=datetime.now(UTC)))  # type: ignore[arg-type]
     except (MatterError, IngestError) as exc:
         return _render(request, facts, token, values=values, status=422, message=str(exc))
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        log.error("evaluation of a matter: the database failed (%s); the form was shown again", type(exc).__name__)
+        return _render(request, facts, token, values=values, status=503,
+                       message="暂时无法提交，您填写的内容已保留，请稍后再试。")
     if not result.duplicate:
         await mark_evaluated(services, facts.id, result.case_id, None)
     return _render(request, facts, token, done=True, code=result.case_code, repeat=result.duplicate)

@@ -13,13 +13,14 @@ from gateway.auth.passwords import PasswordPolicyError
 from gateway.auth.roles import ROLES
 from gateway.auth.users import UserError, add_user, list_users, set_active, set_password, set_roles
 from gateway.core.registry import list_halls
+from gateway.ui.notices import notice, notice_url
 
 
 async def _page(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     services = request.app.state.services
     return request.app.state.templates.TemplateResponse(request, "admin_users.html", {
         "users": await list_users(services.store), "roles": ROLES, "halls": await list_halls(services.store),
-        "error": error, "message": request.query_params.get("done"),
+        "error": error, "message": notice(request.query_params),
     }, status_code=status)
 
 
@@ -56,7 +57,7 @@ async def users_post(request: Request) -> Response:
         return await _page(request, error=str(exc), status=400)
     await audit(store, request, user, f"user:{op}", target_type="user", target_id=username,
                 detail={"roles": roles, "towns": towns} if op in ("add", "roles") else {})
-    return RedirectResponse(f"/admin/users?done={op}:{username}", status_code=303)
+    return RedirectResponse(notice_url("/admin/users", f"user_{op}"), status_code=303)
 
 
 routes = [

@@ -1,15 +1,16 @@
 """Turn the signed session cookie into ``request.state.user`` (a ``Principal`` or ``None``).
 
 The cookie (Starlette's ``SessionMiddleware``, signed with the gateway's key) holds only the user
-id, the account's session version and the CSRF token; the account is re-read on each staff
-request, so disabling a user or changing a password takes effect at once.
+id, the account's session version, the server-side session id (``gateway.auth.sessions``) and the
+CSRF token; the session and the account are re-read on each staff request, so logging out,
+disabling a user or changing a password takes effect at once.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.auth.users import load_principal
+from gateway.auth.sessions import load_session_principal
 
 
 class PrincipalMiddleware:
@@ -23,12 +24,14 @@ class PrincipalMiddleware:
         state = scope.setdefault("state", {})
         state["user"] = None
         session = scope.get("session") or {}
-        user_id, version = session.get("uid"), session.get("sv")
+        user_id, version, session_id = session.get("uid"), session.get("sv"), session.get("sid")
         if isinstance(user_id, int) and isinstance(version, int):
-            services = scope["app"].state.services
-            principal = await load_principal(services.store, user_id, version)
+            principal = None
+            if isinstance(session_id, str):
+                services = scope["app"].state.services
+                principal = await load_session_principal(services.store, session_id, user_id, version)
             if principal is None:
-                session.pop("uid", None)
-                session.pop("sv", None)
+                for key in ("uid", "sv", "sid"):
+                    session.pop(key, None)
             state["user"] = principal
         await self.app(scope, receive, send)

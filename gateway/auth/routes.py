@@ -1,11 +1,13 @@
 """Sign-in and sign-out pages for staff.
 
-Failed attempts are throttled per account and per client address; the error never says whether
-the account exists.  A successful sign-in starts a fresh session (new CSRF token) so a token
-planted before sign-in is useless afterwards.
+Failed attempts slow down (exponential back-off, in the database) per account at an address and
+per address; the error never says whether the account exists.  A successful sign-in starts a
+fresh session (new CSRF token) so a token planted before sign-in is useless afterwards.
 """
 
 from __future__ import annotations
+
+import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,11 +16,24 @@ from starlette.routing import Route
 
 from gateway.auth.access import check_csrf, csrf_token, current_user, public
 from gateway.auth.audit import audit, client_ip
-from gateway.auth.throttle import Throttle
+from gateway.auth.sessions import end_session, start_session
 from gateway.auth.users import authenticate
+from gateway.core.limits import Backoff, key_of
 
-FAILURES_PER_ACCOUNT = Throttle(limit=5, window=15 * 60)
-FAILURES_PER_ADDRESS = Throttle(limit=20, window=15 * 60)
+# Failed sign-ins slow down per account *at an address* and per address, with exponential back-off
+# kept in the database (gateway/core/limits.py), so every gateway counts the same failures and an
+# attacker elsewhere cannot lock the owner out of the account.
+PAIR_FREE_FAILURES = 5
+ADDRESS_FREE_FAILURES = 20
+
+
+def _backoffs(request: Request) -> tuple[Backoff, Backoff]:
+    state = request.app.state
+    backoffs = getattr(state, "sign_in_backoffs", None)
+    if backoffs is None:
+        store = state.services.store
+        backoffs = state.sign_in_backoffs = (Backoff(store, PAIR_FREE_FAILURES), Backoff(store, ADDRESS_FREE_FAILURES))
+    return backoffs
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,6 +57,10 @@ async def login_page(request: Request) -> Response:
     return _form(request)
 
 
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
+
+
 @public
 async def login(request: Request) -> Response:
     await check_csrf(request)
@@ -49,21 +68,25 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:256]
     address = client_ip(request) or "-"
-    account_key, address_key = f"user:{username.lower()}", f"ip:{address}"
-    if FAILURES_PER_ACCOUNT.blocked(account_key) or FAILURES_PER_ADDRESS.blocked(address_key):
-        wait = max(FAILURES_PER_ACCOUNT.retry_after(account_key), FAILURES_PER_ADDRESS.retry_after(address_key))
-        raise HTTPException(429, f"登录失败次数过多，请 {max(1, wait // 60)} 分钟后再试",
-                            headers={"Retry-After": str(wait)})
     services = request.app.state.services
+    secret = services.settings.signing_key()
+    pair_key = "pair:" + key_of(secret, username.lower(), address)
+    address_key = "addr:" + key_of(secret, address)
+    per_pair, per_address = _backoffs(request)
+    wait = max(await per_pair.wait(pair_key), await per_address.wait(address_key))
+    if wait:
+        raise HTTPException(429, f"登录失败次数过多，请 {_wait_text(wait)}后再试",
+                            headers={"Retry-After": str(wait)})
     signed_in = await authenticate(services.store, username, password) if username and password else None
     if signed_in is None:
-        FAILURES_PER_ACCOUNT.hit(account_key)
-        FAILURES_PER_ADDRESS.hit(address_key)
+        await per_pair.failed(pair_key)
+        await per_address.failed(address_key)
         await audit(services.store, request, None, "login_failed", detail={"username": username})
         return _form(request, error="用户名或密码不正确", username=username, status=400)
-    FAILURES_PER_ACCOUNT.reset(account_key)
+    await per_pair.succeeded(pair_key)
     request.session.clear()
-    request.session.update({"uid": signed_in.principal.id, "sv": signed_in.session_version})
+    session_id = await start_session(services.store, signed_in.principal.id)
+    request.session.update({"uid": signed_in.principal.id, "sv": signed_in.session_version, "sid": session_id})
     csrf_token(request)
     await audit(services.store, request, signed_in.principal, "login")
     return RedirectResponse(_safe_next(str(form.get("next", "")) or None), status_code=303)
@@ -73,8 +96,12 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await check_csrf(request)
     user = current_user(request)
+    store = request.app.state.services.store
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        await end_session(store, session_id)  # the cookie, and any copy of it, signs no one in any more
     if user is not None:
-        await audit(request.app.state.services.store, request, user, "logout")
+        await audit(store, request, user, "logout")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

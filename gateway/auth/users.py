@@ -13,6 +13,7 @@ from gateway.core.db.models import Hall
 from gateway.core.db.models_staff import User
 from gateway.core.db.store import Store
 from gateway.core.registry import town_codes
+from gateway.core.safe_text import check_name
 
 
 class UserError(ValueError):
@@ -36,9 +37,13 @@ async def _check_towns(store: Store, towns: list[str]) -> None:
 async def add_user(store: Store, username: str, password: str, roles: list[str], towns: list[str] = (),  # type: ignore[assignment]
                    display_name: str | None = None) -> Principal:
     """Create an account; raise ``UserError`` for a taken name, bad role, unknown town or weak password."""
-    username = username.strip()
-    if not username or len(username) > 64:
-        raise UserError("user name must be 1–64 characters")
+    try:
+        username = check_name(username, "用户名")
+        display_name = check_name(display_name, "显示名") if display_name else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not username or len(username) > 64 or (display_name and len(display_name) > 100):
+        raise UserError("user name must be 1–64 characters (display name at most 100)")
     try:
         role_set = check_roles(roles)
     except ValueError as exc:

@@ -30,6 +30,7 @@ from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import REPLY_METHOD_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.personal import PersonalDataCipher
+from gateway.core.redact import public_findings, scrub_public
 from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
@@ -102,11 +103,22 @@ async def transition(services: Services, code: str, action: str, actor: Actor, n
         return case.status
 
 
+class PersonalDataInPublicReply(WorkflowError):
+    """A reply marked public names the citizen or holds personal data; ``scrubbed`` is the text
+    with it replaced, which the handler reads and sends again (nothing is stored until then)."""
+
+    def __init__(self, findings: list[str], scrubbed: str) -> None:
+        super().__init__(f"公开答复中含有个人信息（{'、'.join(findings)}），已替换为 ***。"
+                         "请核对下面的文本后再发送；不想公开请取消“作为公开答复”。")
+        self.findings, self.scrubbed = findings, scrubbed
+
+
 async def reply(services: Services, code: str, actor: Actor, text: str, *, channel: str,
                 public: bool = False) -> str:
     """Answer the citizen: the ``reply`` move, an outbound message on the case, and (for e-mail and
     SMS) an outbox row to the address kept encrypted in ``contacts``.  ``phone`` records a call made.
-    ``public`` replies are the ones the status lookup and the public page may show."""
+    ``public`` replies are the ones the status lookup and the public page may show; one that names
+    the citizen or holds personal data is refused with the scrubbed text for the handler to check."""
     text = _required(text, "答复内容")
     if channel not in REPLY_CHANNELS:
         raise WorkflowError(f"未知的答复方式 {channel!r}")
@@ -115,6 +127,12 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
     now = datetime.now(UTC)
     async with services.store.write() as session:
         case, _ = await _load_for(session, code, actor)
+        if public:
+            contact = (await session.execute(select(Contact).where(Contact.case_id == case.id))).scalar_one_or_none()
+            name = services.cipher.open(contact.name_enc) if contact else None
+            findings = public_findings(text, name)
+            if findings:
+                raise PersonalDataInPublicReply(findings, scrub_public(text, name))
         recipient = None
         in_reply_to = None
         if channel in ("email", "sms", "wechat"):

@@ -21,8 +21,8 @@ from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import audit, client_ip
 from gateway.auth.roles import ROLES, Principal
 from gateway.console import actions as case_actions
-from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, ScopeError
-from gateway.console.queries import list_cases
+from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, PersonalDataInPublicReply, ScopeError
+from gateway.console.queries import MAX_ID, list_cases
 from gateway.core.cases import CaseNotFound, contact_view
 from gateway.core.db.models import (
     Attachment,
@@ -49,6 +49,7 @@ from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
 from gateway.sms.delivery import deliveries_by_key
+from gateway.ui.files import file_response
 from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
@@ -106,6 +107,8 @@ async def _render_cases(request: Request, *, phone: str) -> Response:
     if filters["status"] and filters["status"] not in CaseStatus.__members__.values():
         raise HTTPException(400, "未知的状态筛选")
     before = params.get("before")
+    if before and not (before.isascii() and before.isdigit() and int(before) <= MAX_ID):
+        raise HTTPException(400, "翻页参数无效（链接可能不完整），请从第一页重新打开")
     overdue = params.get("overdue") == "1"
     phone_hash = None
     if phone:
@@ -116,7 +119,7 @@ async def _render_cases(request: Request, *, phone: str) -> Response:
         await audit(services.store, request, user, "search_phone", target_type="cases")
     async with services.store.read() as session:
         rows = await list_cases(session, services.cipher, towns=user.town_filter(), limit=50,
-                                before_id=int(before) if before and before.isdigit() else None,
+                                before_id=int(before) if before else None,
                                 overdue_at=datetime.now(UTC) if overdue else None, phone_hash=phone_hash,
                                 **filters)
     halls = [h for h in await list_halls(services.store) if user.can_access_town(h.code)]
@@ -191,9 +194,10 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
 
 
 async def _render_case(request: Request, code: str, *, error: str | None = None, status: int = 200,
-                       revealed: dict[str, Any] | None = None) -> Response:
+                       revealed: dict[str, Any] | None = None, reply_draft: str | None = None) -> Response:
     context = await _case_context(request, code, revealed=revealed)
     context["error"] = error
+    context["reply_draft"] = reply_draft
     return request.app.state.templates.TemplateResponse(request, "case.html", context, status_code=status)
 
 
@@ -211,6 +215,8 @@ async def _act(request: Request, operation: Any) -> Response:
         raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
     except ScopeError as exc:
         raise HTTPException(403, str(exc)) from None
+    except PersonalDataInPublicReply as exc:
+        return await _render_case(request, code, error=str(exc), status=409, reply_draft=exc.scrubbed)
     except (WorkflowError, ValueError) as exc:
         return await _render_case(request, code, error=str(exc), status=409)
     return RedirectResponse(f"/cases/{code}", status_code=303)
@@ -376,11 +382,7 @@ async def case_file(request: Request) -> Response:
     if blob is None:
         raise HTTPException(404, "找不到该文件")
     media_type = owned.media_type if owned else blob.media_type
-    inline = media_type.startswith("image/") and media_type != "image/svg+xml"
-    disposition = "inline" if inline else "attachment"
-    return Response(blob.data, media_type=media_type if inline else "application/octet-stream",
-                    headers={"content-disposition": f'{disposition}; filename="{sha[:12]}"',
-                             "x-content-type-options": "nosniff"})
+    return file_response(blob.data, media_type, sha[:12])
 
 
 routes = [

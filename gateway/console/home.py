@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth.access import public
 from gateway.core.db.models import Case
+from gateway.core.db.models_web import RateHit
+from gateway.core.db.store import is_write_failure
 from gateway.core.domain import CaseStatus
 from gateway.core.registry import list_halls
 
@@ -34,4 +39,28 @@ async def healthz(request: Request) -> Response:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"ok": True, "database": services.store.dialect})
+    return JSONResponse({"ok": True, "database": services.store.dialect, **_write_health(services.store)})
+
+
+def _write_health(store: Any) -> dict[str, Any]:
+    health = store.health
+    return {"writes_failing": health.failing, "write_failures": health.failures,
+            "last_write_failure_at": health.last_failure_at.isoformat() if health.last_failure_at else None,
+            "last_write_error": health.last_error}
+
+
+@public
+async def readyz(request: Request) -> Response:
+    """200 when the database takes a write now; 503 otherwise (a full disk, a read-only file, a lost
+    server), so a load balancer sends citizens to a gateway that can store what they type.  The
+    probe inserts and deletes a row in one transaction, which writes to the log like any commit."""
+    store = request.app.state.services.store
+    try:
+        async with store.write() as session:
+            await session.execute(insert(RateHit).values(key="readyz", at=datetime.now(UTC)))
+            await session.execute(delete(RateHit).where(RateHit.key == "readyz"))
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        return JSONResponse({"ok": False, "write": type(exc).__name__, **_write_health(store)}, status_code=503)
+    return JSONResponse({"ok": True, "write": "ok", **_write_health(store)})

@@ -7,6 +7,7 @@ scope is a parameter of every query: ``None`` means county-wide.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,15 +121,21 @@ def queue_cursor(row: CaseRow) -> str:
     return f"{int(case.first_response_due is None)}|{due.isoformat()}|{case.confidence or 0.0}|{case.id}"
 
 
+MAX_ID = 2**63 - 1
+
+
 def parse_cursor(text: str | None) -> tuple[int, str, float, int] | None:
     if not text:
         return None
     try:
         undated, due, confidence, case_id = text.split("|")
         datetime.fromisoformat(due)
-        return int(undated), due, float(confidence), int(case_id)
+        parsed = int(undated), due, float(confidence), int(case_id)
     except ValueError:
         return None
+    if parsed[0] not in (0, 1) or not math.isfinite(parsed[2]) or not 0 <= parsed[3] <= MAX_ID:
+        return None  # edited by hand: start from the first page rather than overflow the query
+    return parsed
 
 
 async def due_soon(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,

@@ -20,6 +20,7 @@ from gateway.core.db.models_rosters import StaffMember
 from gateway.core.labels import ATTRIBUTION_LABELS, CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
 from gateway.core.registry import list_halls
 from gateway.core.rosters import RosterError, add_shift, delete_shift, import_csv, shifts_between
+from gateway.ui.notices import notice, notice_url
 
 EDITORS = ("admin", "supervisor", "handler")
 MAX_CSV_BYTES = 1024 * 1024
@@ -50,7 +51,7 @@ async def _page(request: Request, *, error: str | None = None, status: int = 200
     return request.app.state.templates.TemplateResponse(request, "rosters.html", {
         "halls": halls, "hall": hall_view, "day": day, "shifts": shifts, "error": error, "report": report,
         "previous_day": day - timedelta(days=1), "next_day": day + timedelta(days=1),
-        "message": request.query_params.get("done"),
+        "message": notice(request.query_params),
     }, status_code=status)
 
 
@@ -86,7 +87,7 @@ async def rosters_add(request: Request) -> Response:
     await audit(request.app.state.services.store, request, user, "roster:add", target_type="hall", target_id=hall,
                 detail={"window": str(form.get("window", "")), "employee_no": str(form.get("employee_no", "")),
                         "starts_at": starts.isoformat(), "ends_at": ends.isoformat()})
-    return RedirectResponse(f"/rosters?hall={hall}&day={day.isoformat()}&done=已添加班次", status_code=303)
+    return RedirectResponse(notice_url("/rosters", "roster_added", hall=hall, day=day.isoformat()), status_code=303)
 
 
 @staff(*EDITORS)
@@ -104,7 +105,7 @@ async def rosters_delete(request: Request) -> Response:
         raise HTTPException(404, str(exc)) from None
     await audit(request.app.state.services.store, request, user, "roster:delete", target_type="shift",
                 target_id=shift_id)
-    back = f"/rosters?hall={form.get('hall', '')}&day={form.get('day', '')}&done=已删除班次"
+    back = notice_url("/rosters", "roster_deleted", hall=str(form.get("hall", "")), day=str(form.get("day", "")))
     return RedirectResponse(back, status_code=303)
 
 

@@ -25,6 +25,7 @@ from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS
 from gateway.core.workflow import WorkflowError, apply_transition
+from gateway.ui.notices import notice, notice_url
 
 TRIAGE_ROLES = ("triage", "supervisor")
 PAGE = 50
@@ -61,7 +62,7 @@ async def queue_page(request: Request) -> Response:
         "rules": rules, "rows": rows, "mode": mode, "highlight": highlight, "categories": CATEGORY_LABELS,
         "reasons": {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category},
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
-        "message": request.query_params.get("done"),
+        "message": notice(request.query_params),
     })
 
 
@@ -93,7 +94,7 @@ async def accept(request: Request) -> Response:
     code = request.path_params["code"].upper()
     if not await _accept(request, [code]):
         raise HTTPException(409, f"{code} 不在待复核队列中（可能已被他人处理）")
-    return RedirectResponse(f"/triage?done=已确认 {code}", status_code=303)
+    return RedirectResponse(notice_url("/triage", "triage_accepted", case=code), status_code=303)
 
 
 @staff(*TRIAGE_ROLES)
@@ -103,7 +104,7 @@ async def accept_many(request: Request) -> Response:
     if not codes:
         raise HTTPException(400, "请先勾选要确认的条目")
     accepted = await _accept(request, codes)
-    return RedirectResponse(f"/triage?done=已批量确认 {accepted} 条", status_code=303)
+    return RedirectResponse(notice_url("/triage", "triage_accepted_many", n=accepted), status_code=303)
 
 
 @staff(*TRIAGE_ROLES)
@@ -134,7 +135,7 @@ async def relabel(request: Request) -> Response:
     async with services.store.write() as session:
         add_audit(session, user, "triage_relabel", ip=client_ip(request), target_type="case", target_id=code,
                   detail={"label": result.category, "reason": result.reason})
-    return RedirectResponse(f"/triage?done=已改为 {CATEGORY_LABELS[Category(label)]}：{code}", status_code=303)
+    return RedirectResponse(notice_url("/triage", "triage_relabelled", case=code, category=label), status_code=303)
 
 
 routes = [

@@ -7,6 +7,7 @@ is responsible for checking that the person may see it (and for auditing that th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contact import mask_email, mask_name, mask_openid, mask_phone
 from channels.ratings import Rating
+from gateway.core import redact
 from gateway.core.db.models import (
     Attachment,
     Case,
@@ -84,6 +86,7 @@ async def case_summaries(session: AsyncSession, cases: list[Case], cipher: Perso
         )).all():
             first_refs.setdefault(row.case_id, row.source_ref)
     names = await _registry_names(session, cases)
+    shown = _shown(reveal)
     result = []
     for case in cases:
         contact = contact_view(contacts.get(case.id), cipher, reveal=reveal)
@@ -92,8 +95,8 @@ async def case_summaries(session: AsyncSession, cases: list[Case], cipher: Perso
             "channel": case.channel,
             "source_ref": first_refs.get(case.id),
             "received_at": _iso(case.received_at),
-            "subject": case.subject,
-            "text": case.text,
+            "subject": shown(case.subject),
+            "text": shown(case.text),
             "rating": case.rating,
             "reasons": case.reasons,
             "hall": names["hall"].get(case.hall_id),
@@ -116,6 +119,14 @@ async def case_summaries(session: AsyncSession, cases: list[Case], cipher: Perso
             "closed_at": _iso(case.closed_at),
         })
     return result
+
+
+def _shown(reveal: bool) -> Callable[[str | None], str | None]:
+    """Free text as shown: phone numbers, e-mails and ID numbers typed into it are masked like the
+    contact fields (``redact.scrub``, as in the CSV export), unless the caller reveals."""
+    if reveal:
+        return lambda text: text
+    return lambda text: redact.scrub(text) if text else text
 
 
 async def _registry_names(session: AsyncSession, cases: list[Case]) -> dict[str, dict[int | None, Any]]:
@@ -163,13 +174,15 @@ async def show_case(store: Store, cipher: PersonalDataCipher, code: str, *, reve
                     "rejected": att.rejected})
         events = list((await session.execute(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).scalars())
+    shown = _shown(reveal)
     summary["messages"] = [{
         "direction": m.direction, "channel": m.channel, "source_ref": m.source_ref, "at": _iso(m.at),
-        "author": m.author, "subject": m.subject, "text": m.text, "public": m.public, "raw_sha256": m.raw_sha256,
+        "author": m.author, "subject": shown(m.subject), "text": shown(m.text), "public": m.public,
+        "raw_sha256": m.raw_sha256,
         "attachments": attachments.get(m.id, [])} for m in messages]
     summary["events"] = [{
         "at": _iso(e.at), "actor": e.actor, "kind": e.kind, "from_status": e.from_status,
-        "to_status": e.to_status, "note": e.note, "data": e.data} for e in events]
+        "to_status": e.to_status, "note": shown(e.note), "data": e.data} for e in events]
     summary["triage_terms"] = case.triage_terms
     return summary
 

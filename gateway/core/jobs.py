@@ -49,7 +49,8 @@ async def record_state(services: Services, key: str, value: Mapping[str, Any]) -
 def standard_jobs(services: Services, senders: Mapping[str, Sender]) -> list[Job]:
     settings = services.settings
     delivery = OutboxDelivery(services.store, services.cipher, senders, max_attempts=settings.outbox_max_attempts,
-                              backoff_seconds=settings.outbox_backoff_seconds, batch=settings.outbox_batch)
+                              backoff_seconds=settings.outbox_backoff_seconds, batch=settings.outbox_batch,
+                              lease=timedelta(seconds=settings.outbox_lease_seconds))
     policy = ReminderPolicy(warning=timedelta(minutes=settings.deadline_warning_minutes),
                             coordinated_working_days=settings.coordinated_reminder_working_days)
 

@@ -160,6 +160,40 @@ MESSAGE_NOTICE_LABELS: dict[str, str] = {
     "parts_not_kept": "部分邮件内容（如数字签名）未单独保存，见原件",
 }
 
+# Notices shown after a redirect (``?done=CODE``): the link carries a code and checked values, never
+# free text, so a forged link cannot put its own words on a staff page.
+NOTICE_LABELS: dict[str, str] = {
+    "triage_accepted": "已确认 {case}",
+    "triage_accepted_many": "已批量确认 {n} 条",
+    "triage_relabelled": "已改为 {category}：{case}",
+    "callback_done": "回拨已接通，任务完成",
+    "callback_cancelled": "已放弃回拨",
+    "callback_retry": "未接通，稍后会再次提醒回拨",
+    "visit_recorded": "{case} 回访已记录",
+    "visit_closed": "{case} 回访已记录，案件转为已回访",
+    "visit_unreached": "{case} 未接通，已留在回拨列表中",
+    "roster_added": "已添加班次",
+    "roster_deleted": "已删除班次",
+    "user_add": "已完成：新建账号",
+    "user_disable": "已完成：停用账号",
+    "user_enable": "已完成：启用账号",
+    "user_password": "已完成：重设密码",
+    "user_roles": "已完成：修改角色",
+}
+
+# Why an SMS did not go out (gateway/sms/providers.py ERROR_CLASSES), as staff read it.
+SMS_ERROR_LABELS: dict[str, str] = {
+    "template": "模板或签名不符",
+    "invalid_number": "号码无效或拒收",
+    "auth": "短信账号密钥错误",
+    "rejected": "服务商拒绝发送",
+    "rate_limit": "发送过于频繁",
+    "balance": "短信余额不足",
+    "provider_down": "短信服务暂时不可用",
+    "content": "内容无法按模板发送",
+    "not_mobile": "不是手机号码",
+}
+
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
@@ -182,16 +216,3 @@ def label(kind: str, code: str | None, default: str | None = None) -> str:
     if code is None:
         return default or ""
     return _CATALOGUES[kind].get(str(code), default if default is not None else str(code))
-
-# Why an SMS did not go out (gateway/sms/providers.py ERROR_CLASSES), as staff read it.
-SMS_ERROR_LABELS: dict[str, str] = {
-    "template": "模板或签名不符",
-    "invalid_number": "号码无效或拒收",
-    "auth": "短信账号密钥错误",
-    "rejected": "服务商拒绝发送",
-    "rate_limit": "发送过于频繁",
-    "balance": "短信余额不足",
-    "provider_down": "短信服务暂时不可用",
-    "content": "内容无法按模板发送",
-    "not_mobile": "不是手机号码",
-}

@@ -5,7 +5,8 @@ loop with one ``Sender`` per channel (the FixMyStreet ``SendReport`` idea).  Del
 with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers on several machines
 never send the same row twice at once; a claimed row carries a lease (``locked_until``) so that a
 worker that dies mid-send releases it.  Failures are retried with exponential backoff; after
-``outbox_max_attempts`` the row is ``failed`` and stays visible to staff, who can retry it.
+``outbox_max_attempts`` the row is ``failed`` and stays visible to staff, who can retry it.  A
+sender error that retrying cannot fix (``UNFIXABLE``) fails the row at once, with its reason.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 LEASE = timedelta(minutes=5)
+# Errors about the message, not the network or the provider: a header with a line break, text the
+# encoding cannot carry, a missing field.  Retrying cannot fix them, so the row fails at once with
+# the reason instead of eight attempts over a day.
+UNFIXABLE: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, UnicodeError)
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -97,13 +102,15 @@ class OutboxDelivery:
     """Claims due rows and hands each to the sender of its channel."""
 
     def __init__(self, store: Store, cipher: PersonalDataCipher, senders: Mapping[str, Sender], *,
-                 max_attempts: int = 8, backoff_seconds: float = 30.0, batch: int = 50) -> None:
+                 max_attempts: int = 8, backoff_seconds: float = 30.0, batch: int = 50,
+                 lease: timedelta = LEASE) -> None:
         self.store = store
         self.cipher = cipher
         self.senders = dict(senders)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.batch = batch
+        self.lease = lease
 
     async def claim(self, now: datetime) -> list[OutgoingMessage]:
         """Lease up to ``batch`` due rows of channels that have a sender."""
@@ -128,7 +135,7 @@ class OutboxDelivery:
             claimed = []
             for row in rows:
                 row.status = SENDING
-                row.locked_until = now + LEASE
+                row.locked_until = now + self.lease
                 row.attempts += 1
                 claimed.append(OutgoingMessage(
                     channel=row.channel, kind=row.kind, recipient=self.cipher.open(row.recipient_enc) or "",
@@ -144,6 +151,11 @@ class OutboxDelivery:
         for message in await self.claim(now):
             try:
                 result = await self.senders[message.channel].send(message)
+            except UNFIXABLE as exc:  # the message itself is wrong: every retry would fail the same way
+                log.warning("outbox %s: %s sender refused the message: %s", message.outbox_id, message.channel,
+                            type(exc).__name__)
+                result = SendResult(ok=False, error=f"无法发送（重试也不会成功）: {type(exc).__name__}: {exc}",
+                                    permanent=True)
             except Exception as exc:  # a sender's crash is a temporary failure, never lost mail
                 log.warning("outbox %s: %s sender raised %s", message.outbox_id, message.channel,
                             type(exc).__name__)

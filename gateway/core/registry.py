@@ -24,18 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import delete, func, select
 
 from channels.intake import CODE_PATTERN
 from gateway.core.db.models import Hall, ServiceItem, Window, WindowServiceItem
 from gateway.core.db.store import Store
 from gateway.core.filelines import line_of
+from gateway.core.safe_text import check_name
 
 DEFAULT_REGISTRY = Path(__file__).parent / "data" / "registry.toml"
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 AfterValidator(check_name)]
 
 
 class _Strict(BaseModel):
@@ -77,8 +88,9 @@ class HallSpec(_Strict):
 
 class ServiceItemSpec(_Strict):
     code: Code
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    department: Annotated[str, StringConstraints(max_length=100)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                    AfterValidator(check_name)]
+    department: Annotated[str, StringConstraints(max_length=100), AfterValidator(check_name)] | None = None
     active: bool = True
 
 

@@ -31,6 +31,7 @@ from gateway.core.db.dialect import dialect_of, insert_ignoring
 from gateway.core.db.models import Hall, Window
 from gateway.core.db.models_rosters import StaffMember, WindowShift
 from gateway.core.db.store import Store
+from gateway.core.safe_text import check_name
 
 CSV_COLUMNS = ("hall", "window", "employee_no", "name", "starts_at", "ends_at")
 
@@ -143,7 +144,10 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
 async def add_shift(store: Store, *, hall: str, window: str, employee_no: str, name: str, starts_at: datetime,
                     ends_at: datetime, actor: str) -> bool:
     """Add one shift (creating the staff member if new); ``False`` if exactly this shift exists."""
-    employee_no, name = employee_no.strip(), name.strip()
+    try:
+        employee_no, name = check_name(employee_no, "工号"), check_name(name, "姓名")
+    except ValueError as exc:
+        raise RosterError(str(exc)) from None
     if not employee_no or len(employee_no) > 32:
         raise RosterError("工号必须是 1–32 个字符")
     _check_times(starts_at, ends_at)

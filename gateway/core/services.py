@@ -40,7 +40,7 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings, *, classifier: Classifier | None = None) -> Services:
-        store = Store(settings.resolved_database_url)
+        store = Store(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
         cipher = PersonalDataCipher(settings.encryption_keys(), settings.signing_key())
         return cls(settings, store, cipher, CalendarProvider(store, settings), classifier)
 

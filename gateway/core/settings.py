@@ -81,6 +81,11 @@ class Settings(BaseSettings):
 
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # SQLite only: FULL syncs every commit (an acknowledged submission survives a power cut), NORMAL
+    # syncs at checkpoints (faster, may lose the last commits); see README *Hardening*.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Every request body (gateway/ui/body_limit.py); uploads and the API have their own limits.
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 
     secret_key: SecretStr | None = None
     data_keys: SecretStr | None = None
@@ -89,6 +94,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_backoff_seconds: float = Field(default=30.0, gt=0)
     outbox_batch: int = Field(default=50, ge=1)
+    # How long a worker's claim on a row lasts; a worker that dies mid-send releases its rows after it.
+    outbox_lease_seconds: float = Field(default=300.0, ge=1)
     worker_interval_seconds: float = Field(default=5.0, gt=0)
 
     imap_host: str | None = None

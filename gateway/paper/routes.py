@@ -27,6 +27,7 @@ from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, batch_files, batch_progress, enqueue
+from gateway.ui.files import file_response
 
 ROLES = ("mailroom", "supervisor")
 MAX_FILES_PER_UPLOAD = 50
@@ -257,8 +258,7 @@ def _after(request: Request, draft_id: int, query: dict[str, str], payload: dict
 
 
 def _no_store(data: bytes, media_type: str) -> Response:
-    return Response(data, media_type=media_type, headers={"cache-control": "private, no-store",
-                                                          "content-disposition": "inline"})
+    return file_response(data, media_type, "scan", headers={"cache-control": "private, no-store"})
 
 
 @staff(*ROLES)

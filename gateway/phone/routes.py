@@ -58,6 +58,7 @@ from gateway.phone.return_visits import (
 )
 from gateway.phone.sms import twilio_report
 from gateway.sms.delivery import apply_report
+from gateway.ui.notices import notice, notice_url
 
 ROLES = ("operator", "supervisor")
 XML = "application/xml"
@@ -135,7 +136,7 @@ async def _page(request: Request, *, values: dict[str, Any] | None = None, probl
         "started_at": (values or {}).get("started_at") or now.isoformat(timespec="seconds"),
         "values": values or {}, "problems": problems or {}, "saved": saved,
         "ratings": [(r.value, r.score, RATING_LABELS[r]) for r in Rating], "reasons": REASONS,
-        "now": now.astimezone(tz), "visit_message": request.query_params.get("done"),
+        "now": now.astimezone(tz), "visit_message": notice(request.query_params),
         "area_code": _options(request).area_code, "sms": sms_ready(services.settings),
     }, status_code=status)
 
@@ -207,10 +208,12 @@ def _score(value: Any, label: str) -> int | None:
     return int(text)
 
 
-def _done(request: Request, message: str, payload: dict[str, Any]) -> Response:
+def _done(request: Request, code: str, payload: dict[str, Any], case: str | None = None) -> Response:
+    """JSON with the notice for the page's script; for a plain form, a redirect with the notice code."""
+    values = {"case": case} if case else {}
     if _json_wanted(request):
-        return JSONResponse({"ok": True, "message": message, **payload})
-    return RedirectResponse(f"/hotline?done={message}", status_code=303)
+        return JSONResponse({"ok": True, "message": notice({"done": code, **values}), **payload})
+    return RedirectResponse(notice_url("/hotline", code, **values), status_code=303)
 
 
 def _refused(request: Request, status: int, message: str) -> Response:
@@ -236,8 +239,8 @@ async def callback_attempt(request: Request) -> Response:
         return _refused(request, 403, str(exc))
     except (WorkflowError, ValueError) as exc:
         return _refused(request, 409 if isinstance(exc, WorkflowError) else 422, str(exc))
-    message = {"done": "回拨已接通，任务完成", "cancelled": "已放弃回拨"}.get(status, "未接通，稍后会再次提醒回拨")
-    return _done(request, message, {"status": status})
+    code = {"done": "callback_done", "cancelled": "callback_cancelled"}.get(status, "callback_retry")
+    return _done(request, code, {"status": status})
 
 
 @staff(*ROLES)
@@ -268,10 +271,9 @@ async def visit(request: Request) -> Response:
         return _refused(request, 409, str(exc))
     except ValueError as exc:
         return _refused(request, 422, str(exc))
-    message = (f"{result.case_code} 回访已记录" + ("，案件转为已回访" if result.transitioned else "")
-               if reached else f"{result.case_code} 未接通，已留在回拨列表中")
-    return _done(request, message, {"case_code": result.case_code, "status": result.status,
-                                    "transitioned": result.transitioned})
+    code = ("visit_closed" if result.transitioned else "visit_recorded") if reached else "visit_unreached"
+    return _done(request, code, {"case_code": result.case_code, "status": result.status,
+                                 "transitioned": result.transitioned}, case=result.case_code)
 
 
 @staff(*ROLES)

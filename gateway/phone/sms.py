@@ -12,6 +12,7 @@ Numbers reach Twilio in E.164 and never appear in logs or in stored error texts.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -72,6 +73,17 @@ class TwilioSms:
             except (aiohttp.ClientError, OSError, TimeoutError, TwilioException) as exc:
                 return refused("provider_down", None, f"{type(exc).__name__}: {exc}")
         return Outcome(ok=True, message_id=sent.sid)
+
+    async def already_sent(self, to: str, content: SmsContent, since: datetime) -> str | None:
+        """The SID of this message if Twilio already has it: same number and text, created since an
+        interrupted attempt began (less a minute for clock skew).  The same text to the same number
+        within that minute counts as one."""
+        earliest = since - timedelta(seconds=60)
+        async with AsyncTwilioHttpClient(timeout=self.timeout) as http:
+            listed = await make_client(self.settings, http).messages.list_async(
+                to=to_e164(to), date_sent_after=earliest, limit=200)
+        same = (m for m in listed if m.body == content.text and (m.date_created is None or m.date_created >= earliest))
+        return next((m.sid for m in same), None)
 
 
 def error_class(code: str, status: int) -> str:

@@ -5,7 +5,8 @@ Read in keyset pages of ``PAGE`` cases ordered by (received_at, id): each page i
 in constant memory.  Names are masked (王**), phone numbers and e-mail addresses too
 (138****5678, w***@163.com), and the citizen's own text passes through ``lists.scrub`` so a phone
 number typed into a complaint does not leave either.  UTF-8 with a byte-order mark, which Excel
-needs to read Chinese CSV correctly.
+needs to read Chinese CSV correctly.  Every cell passes through ``safe_text.inert``: a text that
+starts like a formula gets a leading ``'`` (OWASP's CSV-injection rule), so no spreadsheet runs it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from channels.ratings import REASONS_BY_CODE, Rating
 from gateway.core.db.models import Case, CaseEvent, Contact
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
+from gateway.core.safe_text import inert
 from gateway.core.services import Services
 from gateway.results.figures import CHANNEL_LABELS, RETURN_VISIT_EVENT, Dim, Filters, Names, _case_filters
 from gateway.results.lists import scrub
@@ -96,7 +98,7 @@ async def case_pages(services: Services, filters: Filters) -> AsyncIterator[list
                 "是" if case.id in visits else "否",
                 "" if satisfied is None else ("满意" if satisfied else "不满意"),
             ])
-        yield rows
+        yield [[inert(value) for value in row] for row in rows]
         after = (cases[-1].received_at, cases[-1].id)
 
 

@@ -8,7 +8,7 @@ declared in ``gateway/core/db/models_results.py`` (see ``benchmarks/reports.py``
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS_BY_CODE, Rating
+from gateway.core import redact
 from gateway.core.db.models import Case, Message
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
@@ -73,8 +74,48 @@ def _encode(*parts: Any) -> str:
     return "|".join("" if p is None else (p.isoformat() if isinstance(p, datetime) else str(p)) for p in parts)
 
 
+MAX_ID = 2**63 - 1
+
+
+class CursorError(ValueError):
+    """A paging cursor that this code did not make (edited or cut off in the link)."""
+
+
+def _parts(cursor: str, count: int) -> list[str]:
+    parts = cursor.split("|")
+    if len(parts) != count:
+        raise CursorError(cursor)
+    return parts
+
+
+def _decode_id(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+        raise CursorError(value)
+    return int(value)
+
+
+def _decode_at(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise CursorError(value) from None
+    if at.tzinfo is None:
+        raise CursorError(value)
+    return at
+
+
 def _decode_due(value: str) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return _decode_at(value) if value else None
+
+
+def _decode_float(value: str) -> float:
+    try:
+        number = float(value or 0)
+    except ValueError:
+        raise CursorError(value) from None
+    if not math.isfinite(number):
+        raise CursorError(value)
+    return number
 
 
 async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str, ...] | None = None,
@@ -86,8 +127,8 @@ async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str,
     rows: list[Case] = []
     due_part = True
     if cursor:
-        due_s, conf_s, id_s = cursor.split("|")
-        due, conf, last_id = _decode_due(due_s), float(conf_s or 0), int(id_s)
+        due_s, conf_s, id_s = _parts(cursor, 3)
+        due, conf, last_id = _decode_due(due_s), _decode_float(conf_s), _decode_id(id_s)
         due_part = due is not None
     if due_part:
         query = select(Case).where(*base, Case.first_response_due.is_not(None))
@@ -130,8 +171,8 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     after_due: datetime | None = None
     after_id = 0
     if cursor:
-        due_s, id_s = cursor.split("|")
-        after_due, after_id = datetime.fromisoformat(due_s), int(id_s)
+        due_s, id_s = _parts(cursor, 2)
+        after_due, after_id = _decode_at(due_s), _decode_id(id_s)
     first = select(Case).where(
         *base, Case.first_response_due.is_not(None), Case.first_response_due < now,
         or_(Case.first_responded_at.is_(None), and_(Case.result_due.is_not(None), Case.result_due < now)))
@@ -183,8 +224,8 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
     if filters.windows is not None:
         query = query.where(Case.window_id.in_(names.window_ids(filters.windows) or [-1]))
     if cursor:
-        at_s, id_s = cursor.split("|")
-        query = query.where(tuple_(Case.received_at, Case.id) > tuple_(datetime.fromisoformat(at_s), int(id_s)))
+        at_s, id_s = _parts(cursor, 2)
+        query = query.where(tuple_(Case.received_at, Case.id) > tuple_(_decode_at(at_s), _decode_id(id_s)))
     cases = list((await session.execute(query.order_by(Case.received_at, Case.id).limit(limit + 1))).scalars())
     more = len(cases) > limit
     cases = cases[:limit]
@@ -193,14 +234,9 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
 
 # ----- latest rectified cases, for the public -----------------------------------------------------
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_ID_CARD = re.compile(r"(?<![0-9])\d{17}[\dXx](?![0-9])")
-
-
 def scrub(text: str) -> str:
     """A last guard on published text: phone numbers, e-mail addresses and ID numbers become ***."""
-    return _ID_CARD.sub("***", _EMAIL.sub("***", _PHONE.sub("***", text)))
+    return redact.scrub(text)
 
 
 async def latest_rectified(session: AsyncSession, names: Names, *, hall_code: str | None = None,

@@ -20,10 +20,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from gateway.core.safe_text import is_formula_like, printable
 from gateway.core.services import Services
 from gateway.results import rollup
 from gateway.results.assessment import DEDUCTION_LABELS, NO_DATA_LABELS, AssessmentRules, Score, assess, parts_header
@@ -77,9 +79,25 @@ DEFINITIONS = (
 )
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    """Set a cell; text is kept as text: never a formula, never a control character openpyxl refuses.
+
+    Names and labels come from staff and imports; a value such as ``=HYPERLINK(…)`` is stored as an
+    inline string with Excel's quote prefix (the workbook form of OWASP's leading ``'``).
+    """
+    if isinstance(value, str):
+        value = printable(value)
+        cell = sheet.cell(row=row, column=column, value=value)
+        if is_formula_like(value):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        return cell
+    return sheet.cell(row=row, column=column, value=value)
+
+
 def _header(sheet: Worksheet, row: int, titles: list[str]) -> None:
     for column, title in enumerate(titles, start=1):
-        cell = sheet.cell(row=row, column=column, value=title)
+        cell = _put(sheet, row, column, title)
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
@@ -98,7 +116,7 @@ def _print_setup(sheet: Worksheet) -> None:
 
 
 def _rate_cell(sheet: Worksheet, row: int, column: int, value: float | None) -> None:
-    cell = sheet.cell(row=row, column=column, value=value)
+    cell = _put(sheet, row, column, value)
     cell.number_format = PERCENT
 
 
@@ -112,7 +130,7 @@ def _figure_table(sheet: Worksheet, rows: list[FigureRow], dims: list[Dim], *, s
         values: list[Any] = ([offset] if rank else []) + [row.label(d) for d in dims]
         values += [row.counts[n] for n in TABLE_COUNTS]
         for column, value in enumerate(values, start=1):
-            sheet.cell(row=r, column=column, value=value)
+            _put(sheet, r, column, value)
         for i, name in enumerate(TABLE_RATES):
             _rate_cell(sheet, r, len(values) + 1 + i, row.counts.rate(name))
     sheet.freeze_panes = sheet.cell(row=start_row + 1, column=1 + len(dims) + (1 if rank else 0))
@@ -126,30 +144,30 @@ def _summary_sheet(sheet: Worksheet, filters: Filters, counts: Counts, generated
     sheet["A1"].font = TITLE_FONT
     sheet["A2"] = f"统计期间：{filters.period.label}（按受理日，北京时间）"
     scope = "、".join(filters.halls) if filters.halls else "全县"
-    sheet["A3"] = f"范围：{scope}；生成时间：{generated:%Y-%m-%d %H:%M}"
+    _put(sheet, 3, 1, f"范围：{scope}；生成时间：{generated:%Y-%m-%d %H:%M}")
     _header(sheet, 5, ["指标", "数值", "分子", "分母"])
     row = 6
     for name in ("evaluations", "rated", "good", "bad_received", "bad_valid", "bad_not_valid", "bad_malicious",
                  "bad"):
-        sheet.cell(row=row, column=1, value=COUNTER_LABELS[name])
-        sheet.cell(row=row, column=2, value=counts[name])
+        _put(sheet, row, 1, COUNTER_LABELS[name])
+        _put(sheet, row, 2, counts[name])
         row += 1
     for rate in RATES:
-        sheet.cell(row=row, column=1, value=rate.label)
+        _put(sheet, row, 1, rate.label)
         _rate_cell(sheet, row, 2, counts.rate(rate.name))
-        sheet.cell(row=row, column=3, value=sum(counts[n] for n in rate.numerator))
-        sheet.cell(row=row, column=4, value=sum(counts[n] for n in rate.denominator))
+        _put(sheet, row, 3, sum(counts[n] for n in rate.numerator))
+        _put(sheet, row, 4, sum(counts[n] for n in rate.denominator))
         row += 1
     row += 1
     _header(sheet, row, ["整改类别", "采纳差评", "已整改", "整改率", "按时整改", "按时整改率"])
     for category in RECTIFY_CATEGORIES:
         row += 1
         c = category.value
-        sheet.cell(row=row, column=1, value=category.label)
-        sheet.cell(row=row, column=2, value=counts[f"bad_{c}"])
-        sheet.cell(row=row, column=3, value=counts[f"rectified_{c}"])
+        _put(sheet, row, 1, category.label)
+        _put(sheet, row, 2, counts[f"bad_{c}"])
+        _put(sheet, row, 3, counts[f"rectified_{c}"])
         _rate_cell(sheet, row, 4, counts.rate(f"rectified_rate_{c}"))
-        sheet.cell(row=row, column=5, value=counts[f"on_time_{c}"])
+        _put(sheet, row, 5, counts[f"on_time_{c}"])
         _rate_cell(sheet, row, 6, counts.rate(f"on_time_rate_{c}"))
     _widths(sheet, [30, 14, 12, 12, 12, 12])
     _print_setup(sheet)
@@ -173,9 +191,9 @@ def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, o
         else:
             values.append(local(row["result_at"]))
         for column, value in enumerate(values, start=1):
-            sheet.cell(row=r, column=column, value=value)
+            _put(sheet, r, column, value)
     if not rows:
-        sheet.cell(row=2, column=1, value="无")
+        _put(sheet, 2, 1, "无")
     sheet.freeze_panes = "B2"
     _widths(sheet, [22, 12, 16, 10, 10, 10, 10, 17, 17, 17, 14, 16])
     _print_setup(sheet)
@@ -191,16 +209,16 @@ def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], 
     for row, hall in enumerate([*halls, None], start=2):
         figures = survey.get((hall, None), Survey())
         matters = unrated.get(hall, Unrated())
-        sheet.cell(row=row, column=1, value=hall_names.get(hall, hall) if hall else "全县合计")
-        sheet.cell(row=row, column=2, value=figures.visits)
+        _put(sheet, row, 1, hall_names.get(hall, hall) if hall else "全县合计")
+        _put(sheet, row, 2, figures.visits)
         _rate_cell(sheet, row, 3, figures.rectification_satisfaction_rate)
         for column, answer in enumerate(("yes", "partly", "no"), start=4):
-            sheet.cell(row=row, column=column, value=figures.solved[answer])
+            _put(sheet, row, column, figures.solved[answer])
         for column, score in enumerate(SURVEY_SCORES, start=7):
             average = figures.average(score)
-            sheet.cell(row=row, column=column, value=round(average, 2) if average is not None else "—")
-        sheet.cell(row=row, column=10, value=matters.finished)
-        sheet.cell(row=row, column=11, value=matters.unrated)
+            _put(sheet, row, column, round(average, 2) if average is not None else "—")
+        _put(sheet, row, 10, matters.finished)
+        _put(sheet, row, 11, matters.unrated)
         _rate_cell(sheet, row, 12, matters.rate)
     _widths(sheet, [16, 12, 14, 10, 10, 10, 14, 14, 14, 10, 8, 10])
 
@@ -344,8 +362,8 @@ async def build_workbook(services: Services, filters: Filters, rules: Assessment
     notes = workbook.create_sheet("指标说明")
     _header(notes, 1, ["指标", "口径"])
     for r, (label, text) in enumerate(DEFINITIONS, start=2):
-        notes.cell(row=r, column=1, value=label)
-        notes.cell(row=r, column=2, value=text).alignment = Alignment(wrap_text=True)
+        _put(notes, r, 1, label)
+        _put(notes, r, 2, text).alignment = Alignment(wrap_text=True)
     _widths(notes, [18, 100])
     workbook.properties.title = f"好差评通报 {filters.period.label}"
     workbook.properties.creator = "hcp"

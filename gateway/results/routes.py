@@ -33,7 +33,7 @@ from gateway.results.figures import (
     total,
 )
 from gateway.results.insights import public_insights, report_insights
-from gateway.results.lists import overdue, return_visit_exceptions
+from gateway.results.lists import CursorError, overdue, return_visit_exceptions
 from gateway.results.reasons import REASON_LABELS
 from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
 
@@ -155,9 +155,12 @@ async def reports_page(request: Request) -> Response:
         names = await Names.load(session)
         by_hall = await compute(session, filters, [Dim.HALL], names=names)
         by_channel = await compute(session, filters, [Dim.CHANNEL], names=names)
-        late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
-        unvisited = await return_visit_exceptions(session, names, filters,
-                                                  cursor=params.get("visit_after") or None)
+        try:
+            late = await overdue(session, names, halls=filters.halls, cursor=params.get("overdue_after") or None)
+            unvisited = await return_visit_exceptions(session, names, filters,
+                                                      cursor=params.get("visit_after") or None)
+        except CursorError:
+            raise HTTPException(400, "翻页参数无效（链接可能不完整），请从第一页重新打开") from None
         extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by,
                                       now=datetime.now(UTC))
     user = current_user(request)

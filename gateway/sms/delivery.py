@@ -28,7 +28,7 @@ from gateway.core.db.models import OutboxMessage
 from gateway.core.labels import SMS_ERROR_LABELS
 from gateway.core.outbox import FAILED, PENDING, SENDING, SENT, backoff
 from gateway.core.sms_config import PROVIDER_NAMES
-from gateway.sms.providers import scrub
+from gateway.sms.providers import HANDING, scrub
 
 if TYPE_CHECKING:
     from gateway.core.services import Services
@@ -77,13 +77,14 @@ async def apply_report(services: Services, report: Report) -> str:
         superseded = list(payload.get("superseded_sids", []))
         if report.message_id in superseded:
             return "stale"
-        if row.provider_ref and row.provider_ref != report.message_id:
+        known = row.provider_ref if row.provider_ref and not row.provider_ref.startswith(HANDING) else None
+        if known and known != report.message_id:
             return "unknown"
         previous = payload.get("delivery_rank")
         if previous is not None and (report.rank < int(previous) or (
                 report.rank == int(previous) and payload.get("delivery_state") in FINAL)):
             return "stale"  # an earlier state arriving late, or a second word on a settled message
-        if row.provider_ref is None:
+        if known is None:
             row.provider_ref = report.message_id  # the report raced ahead of the sender's own bookkeeping
         code = scrub(report.error_code, 40) if report.error_code else None
         payload.update(delivery_status=report.raw, delivery_state=report.state, delivery_rank=report.rank,

@@ -28,6 +28,10 @@ ERROR_CLASSES: dict[str, bool] = {
 _NUMBERS = re.compile(r"\+?\d[\d\s-]{6,}\d")
 
 
+# ``provider_ref`` of an outbox row whose request to the provider may be under way (gateway.sms.sender).
+HANDING = "handing:"
+
+
 def scrub(text: str, limit: int = 300) -> str:
     """A provider's text with every telephone-like number replaced (providers quote the number they refused)."""
     return _NUMBERS.sub("[号码]", text)[:limit]

@@ -7,6 +7,11 @@ rate limits, an empty balance and outages are retried with the outbox's backoff;
 template, number or key fails the row for good (a person must act).  The stored error starts with
 the class in Chinese, then the provider's code and its words without numbers.
 
+Exactly once across a killed worker: before the provider is asked, the row's ``provider_ref`` is
+marked ``handing:<time>`` in its own commit.  A row re-claimed with that mark was interrupted
+mid-request; a provider that can tell (``already_sent``: Twilio lists its messages) is asked first,
+and the message is sent again only when the provider does not have it.
+
 The sent SMS is recorded on the case's timeline (and is the thread an SMS answer without a code
 joins); its delivery report arrives later (``gateway.sms.delivery``).
 """
@@ -17,9 +22,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select, update
+
 from channels.phone.numbers import is_mobile
 from gateway.core.db.dialect import insert_for
-from gateway.core.db.models import Message
+from gateway.core.db.models import Message, OutboxMessage
 from gateway.core.labels import SMS_ERROR_LABELS
 from gateway.core.outbox import OutgoingMessage, SendResult
 from gateway.core.sms_config import PROVIDER_NAMES, sms_missing
@@ -27,7 +34,7 @@ from gateway.phone.options import PhoneOptions
 from gateway.phone.sms import TwilioSms
 from gateway.sms.alibaba import AlibabaSms
 from gateway.sms.content import ContentError, SmsContent, build
-from gateway.sms.providers import Outcome, SmsProvider, scrub
+from gateway.sms.providers import HANDING, Outcome, SmsProvider, scrub
 from gateway.sms.tencent import TencentSms
 
 if TYPE_CHECKING:
@@ -85,6 +92,16 @@ class SmsSender:
             content = self.content_of(message)
         except ContentError as exc:
             return SendResult(ok=False, error=f"{SMS_ERROR_LABELS['content']}（{scrub(str(exc))}）", permanent=True)
+        since = await self._interrupted_since(message.outbox_id)
+        already_sent = getattr(self.provider, "already_sent", None)
+        if since is not None and already_sent is not None:
+            message_id = await already_sent(message.recipient, content, since)
+            if message_id:
+                log.info("sms: outbox %s was taken by %s before an interruption; not sent again",
+                         message.outbox_id, self.provider.name)
+                await self._record_outbound(message, message_id, content)
+                return SendResult(ok=True, provider_ref=message_id)
+        await self._mark_handing(message.outbox_id)
         outcome = await self.provider.send(message.recipient, content, str(message.outbox_id))
         if not outcome.ok or not outcome.message_id:
             log.info("sms: outbox %s refused by %s (%s %s)", message.outbox_id, self.provider.name,
@@ -92,6 +109,22 @@ class SmsSender:
             return SendResult(ok=False, error=error_text(self.provider.name, outcome), permanent=not outcome.retryable)
         await self._record_outbound(message, outcome.message_id, content)
         return SendResult(ok=True, provider_ref=outcome.message_id)
+
+    async def _interrupted_since(self, outbox_id: int) -> datetime | None:
+        """When an earlier attempt of this row began handing it over without an outcome recorded."""
+        async with self.services.store.read() as session:
+            ref = (await session.execute(select(OutboxMessage.provider_ref)
+                                         .where(OutboxMessage.id == outbox_id))).scalar_one_or_none()
+        if not ref or not ref.startswith(HANDING):
+            return None
+        return datetime.fromisoformat(ref.removeprefix(HANDING))
+
+    async def _mark_handing(self, outbox_id: int) -> None:
+        """Committed before the request: a worker killed after the provider took the message leaves
+        this mark, and the next attempt asks the provider before sending again."""
+        async with self.services.store.write() as session:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                                  .values(provider_ref=HANDING + datetime.now(UTC).isoformat()))
 
     async def _record_outbound(self, message: OutgoingMessage, message_id: str, content: SmsContent) -> None:
         """The sent SMS on the case's timeline (and the thread an SMS answer without a code joins)."""

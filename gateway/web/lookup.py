@@ -5,7 +5,8 @@ Both read only what the page shows.  The status lookup needs the tracking code a
 reveals the status and the replies meant for the citizen only — public ones, and answers sent by
 SMS (which may have arrived as a notice pointing here) — never the complaint text, names or numbers.
 
-Wrong guesses are counted per tracking code in ``web_lookup_attempts``.  Each lookup first records
+Wrong guesses are counted per tracking code and client address (a keyed hash) in
+``web_lookup_attempts``, with a higher cap for all addresses together.  Each lookup first records
 an attempt and commits it, then counts the attempts of the period: the k-th concurrent guess sees at
 least k, so no burst of parallel requests gets past the limit, on SQLite or PostgreSQL, in one
 process or several.  A right answer deletes its own attempt row, so honest lookups never lock a
@@ -23,6 +24,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, delete, func, insert, or_, select, true
 
 from channels.web.tokens import status_pin
+from gateway.core import redact
 from gateway.core.db.models import Case, Contact, Hall, Message, Window
 from gateway.core.db.models_web import LookupAttempt
 from gateway.core.db.store import Store
@@ -136,15 +138,23 @@ def _second_factor_matches(key: bytes, code: str, phone: str | None, secret: str
 
 
 async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, code: str, secret: str, *,
-                        now: datetime, limit: int, period: timedelta) -> LookupResult:
-    """Check ``secret`` for case ``code`` (already normalised, ``secret`` four digits)."""
+                        now: datetime, limit: int, period: timedelta, client: str = "-",
+                        limit_all: int | None = None) -> LookupResult:
+    """Check ``secret`` for case ``code`` (already normalised, ``secret`` four digits).
+
+    Blocked when this client (address hash) made more than ``limit`` wrong guesses at the code in
+    ``period``, or all clients together more than ``limit_all``: one guesser no longer locks the
+    code's owner out; only many addresses together can."""
     async with store.write() as session:
         await session.execute(delete(LookupAttempt).where(LookupAttempt.at < now - period))
         attempt_id = (await session.execute(
-            insert(LookupAttempt).values(code=code, at=now).returning(LookupAttempt.id))).scalar_one()
+            insert(LookupAttempt).values(code=code, at=now, client=client).returning(LookupAttempt.id))).scalar_one()
     async with store.read() as session:
-        attempts = (await session.execute(_COUNT_ATTEMPTS, {"code": code, "since": now - period})).scalar_one()
-        if attempts > limit:
+        since = now - period
+        mine = (await session.execute(_COUNT_ATTEMPTS.where(LookupAttempt.client == client),
+                                      {"code": code, "since": since})).scalar_one()
+        everyone = (await session.execute(_COUNT_ATTEMPTS, {"code": code, "since": since})).scalar_one()
+        if mine > limit or (limit_all is not None and everyone > limit_all):
             return LookupResult(LookupOutcome.BLOCKED)
         row = (await session.execute(_CASE_FOR_LOOKUP, {"code": code})).first()
         if row is None or not _second_factor_matches(
@@ -155,4 +165,4 @@ async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, co
         await session.execute(delete(LookupAttempt).where(LookupAttempt.id == attempt_id))
     return LookupResult(LookupOutcome.FOUND, StatusView(
         code=row.code, status=row.status, received_at=row.received_at, closed_at=row.closed_at,
-        replies=tuple(PublicReply(r.at, r.text) for r in replies)))
+        replies=tuple(PublicReply(r.at, redact.scrub(r.text)) for r in replies)))

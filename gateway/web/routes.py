@@ -58,10 +58,17 @@ from channels.web.tokens import (
 )
 from gateway.auth.access import public
 from gateway.auth.audit import client_ip
+from gateway.core.db.store import is_write_failure
 from gateway.core.ingest import IngestError
 from gateway.core.sms_config import sms_ready
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
-from gateway.web.state import LOOKUP_FAILURE_PERIOD, LOOKUP_FAILURES_PER_CODE, WebState, web_state
+from gateway.web.state import (
+    LOOKUP_FAILURE_PERIOD,
+    LOOKUP_FAILURES_PER_CODE,
+    LOOKUP_FAILURES_PER_CODE_ALL,
+    WebState,
+    web_state,
+)
 from gateway.web.views import citizen_status, day, next_steps, when
 
 log = logging.getLogger(__name__)
@@ -89,6 +96,7 @@ TOKEN_MESSAGES: dict[TokenProblem, tuple[int, str]] = {
                                   "请在浏览器设置里允许本网站使用 Cookie。"),
 }
 LIMIT_MESSAGE = "提交太频繁了，请过 {minutes} 分钟再提交。您填写的内容都还在，不用重写。"
+UNAVAILABLE_MESSAGE = "暂时无法提交，您填写的内容已保留，请稍后再试。"
 WINDOW_LIMIT_MESSAGE = "这个窗口刚刚收到的评价太多，系统暂停接收 {minutes} 分钟。您填写的内容都还在，请稍后再点“提交”。"
 
 
@@ -162,13 +170,21 @@ def _to_receipt(state: WebState, token: str, client: str) -> Response:
 
 async def _form_page(request: Request, target: Target, *, values: FormValues | None = None,
                      problems: dict[str, str] | None = None, message: str | None = None, status: int = 200,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: dict[str, str] | None = None, token: str | None = None) -> Response:
+    """The form; ``token`` keeps the submitted one-time token (a retry after a database failure must
+    land on the same case if the first attempt was stored after all)."""
     state = web_state(request)
     client = _client(request)
-    token = issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
-    snapshot = await state.registry.get()
-    halls = snapshot.hall_names if target.kind == "general" else {}
-    items = snapshot.items(target.hall, target.window) if target.kind == "window" else ()
+    token = token or issue_token(state.token_key, scope=target.scope, client=client[0], now=_now())
+    halls: dict[str, str] = {}
+    items: tuple = ()
+    try:
+        snapshot = await state.registry.get()
+        halls = snapshot.hall_names if target.kind == "general" else {}
+        items = snapshot.items(target.hall, target.window) if target.kind == "window" else ()
+    except Exception as exc:  # the database is down: the form still comes back with the text
+        if not is_write_failure(exc):
+            raise
     values = values or FormValues(entry=target.entry)
     problems = problems or {}
     ordered = {name: problems[name] for name in FIELD_ORDER if name in problems} | problems
@@ -271,10 +287,22 @@ async def general_submit(request: Request) -> Response:
 
 
 async def _submit(request: Request, target: Target) -> Response:
+    """Store a submission; when the database or its disk fails, the form comes back with the text."""
+    values = read_values(await _read_form(request))
+    try:
+        return await _store_submission(request, target, values)
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        log.error("web form %s: the database failed (%s); the form was shown again with its text",
+                  target.scope, type(exc).__name__)
+        return await _form_page(request, target, values=values, message=UNAVAILABLE_MESSAGE, status=503,
+                                headers={"Retry-After": "60"}, token=values.token or None)
+
+
+async def _store_submission(request: Request, target: Target, values: FormValues) -> Response:
     state = web_state(request)
     services = request.app.state.services
-    fields = await _read_form(request)
-    values = read_values(fields)
     if target.kind == "general":
         target = _general_target(request, values.entry)
     client = request.cookies.get(CLIENT_COOKIE)
@@ -292,8 +320,7 @@ async def _submit(request: Request, target: Target) -> Response:
         return None
 
     address = client_ip(request) or "-"
-    if not state.per_client.hit(address):
-        wait = state.per_client.retry_after(address)
+    if wait := await state.per_client.hit(state.address_key(address)):
         return await retried() or await _form_page(
             request, target, values=values, message=LIMIT_MESSAGE.format(minutes=max(1, round(wait / 60))),
             status=429, headers={"Retry-After": str(wait)})
@@ -318,8 +345,7 @@ async def _submit(request: Request, target: Target) -> Response:
     except FormError as exc:
         return await _form_page(request, target, values=values, problems=exc.problems, status=400)
     window_key = target.scope if target.kind == "window" else f"f:{intake.hall or NO_HALL}"
-    if not state.per_window.hit(window_key):
-        wait = state.per_window.retry_after(window_key)
+    if wait := await state.per_window.hit(window_key):
         log.warning("web form %s: per-window limit reached", window_key)
         return await retried() or await _form_page(
             request, target, values=values, message=WINDOW_LIMIT_MESSAGE.format(minutes=max(1, round(wait / 60))),
@@ -374,6 +400,17 @@ async def status_form(request: Request) -> Response:
 
 @public
 async def status_lookup(request: Request) -> Response:
+    try:
+        return await _status_lookup(request)
+    except Exception as exc:
+        if not is_write_failure(exc):
+            raise
+        log.error("status lookup: the database failed (%s)", type(exc).__name__)
+        return _status_page(request, status=503, headers={"Retry-After": "60"},
+                            message="暂时无法查询，请稍后再试。")
+
+
+async def _status_lookup(request: Request) -> Response:
     state = web_state(request)
     services = request.app.state.services
     fields = await _read_form(request)
@@ -382,8 +419,7 @@ async def status_lookup(request: Request) -> Response:
     secret = (fields.get("secret") or [""])[-1].strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     shown_code = code[:32]
     address = client_ip(request) or "-"
-    if not state.lookups_per_address.hit(address):
-        wait = state.lookups_per_address.retry_after(address)
+    if wait := await state.lookups_per_address.hit(state.address_key(address)):
         return _status_page(request, code=shown_code, status=429, headers={"Retry-After": str(wait)},
                             message=f"查询次数太多，请过 {max(1, round(wait / 60))} 分钟再试。")
     try:
@@ -403,7 +439,8 @@ async def status_lookup(request: Request) -> Response:
     if problems:
         return _status_page(request, code=shown_code, problems=problems, status=400)
     result = await lookup_status(services.store, services.cipher, state.signing_key, code, secret, now=_now(),
-                                 limit=LOOKUP_FAILURES_PER_CODE, period=LOOKUP_FAILURE_PERIOD)
+                                 limit=LOOKUP_FAILURES_PER_CODE, period=LOOKUP_FAILURE_PERIOD,
+                                 client=state.address_key(address), limit_all=LOOKUP_FAILURES_PER_CODE_ALL)
     if result.outcome is LookupOutcome.BLOCKED:
         return _status_page(request, code=shown_code, status=429, headers={"Retry-After": "86400"},
                             message="这个受理编号的查询错误次数太多，已暂停网上查询 24 小时。"

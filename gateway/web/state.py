@@ -1,6 +1,7 @@
 """Per-app state of the 找茬窗口: keys, rate limits and a short-lived copy of the hall registry.
 
-Kept on ``app.state`` (not in module globals) so each app, and each test, has its own limits.
+Kept on ``app.state`` (not in module globals).  The limits themselves are counted in the database
+(``gateway/core/limits.py``), so two gateways behind a load balancer enforce one limit.
 The registry copy lets the form pages and the submit path check a hall and window without a
 database round trip; it is refreshed every ``REGISTRY_TTL`` seconds, so a window an administrator
 deactivates stops accepting forms within a minute.
@@ -17,15 +18,16 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from channels.web.tokens import derive_key
-from gateway.auth.throttle import Throttle
 from gateway.core.db.models import Hall, ServiceItem, Window, WindowServiceItem
 from gateway.core.db.store import Store
+from gateway.core.limits import SharedLimit, key_of
 from gateway.core.settings import Settings
 
 REGISTRY_TTL = 60.0
 LIMIT_PERIOD = 600.0  # the submission limits count per 10 minutes
 LOOKUPS_PER_ADDRESS = 30  # status lookups per client address and hour (right or wrong)
-LOOKUP_FAILURES_PER_CODE = 8  # wrong guesses per tracking code and day, across processes (database)
+LOOKUP_FAILURES_PER_CODE = 8  # wrong guesses per client address, tracking code and day (database)
+LOOKUP_FAILURES_PER_CODE_ALL = 30  # wrong guesses per tracking code and day from all addresses together
 LOOKUP_FAILURE_PERIOD = timedelta(days=1)
 
 
@@ -108,9 +110,13 @@ class WebState:
     signing_key: bytes
     token_key: bytes
     token_max_age: timedelta
-    per_client: Throttle
-    per_window: Throttle
-    lookups_per_address: Throttle = field(default_factory=lambda: Throttle(LOOKUPS_PER_ADDRESS, 3600))
+    per_client: SharedLimit
+    per_window: SharedLimit
+    lookups_per_address: SharedLimit
+
+    def address_key(self, address: str) -> str:
+        """The client address as a keyed hash: the limits' table never holds an address."""
+        return key_of(self.signing_key, "web", address)
 
     @classmethod
     def create(cls, settings: Settings, store: Store) -> WebState:
@@ -121,8 +127,9 @@ class WebState:
             signing_key=key,
             token_key=derive_key(key),
             token_max_age=timedelta(hours=settings.web_token_max_age_hours),
-            per_client=Throttle(settings.web_submissions_per_client, LIMIT_PERIOD),
-            per_window=Throttle(settings.web_submissions_per_window, LIMIT_PERIOD),
+            per_client=SharedLimit(store, settings.web_submissions_per_client, LIMIT_PERIOD, prefix="web-client"),
+            per_window=SharedLimit(store, settings.web_submissions_per_window, LIMIT_PERIOD, prefix="web-window"),
+            lookups_per_address=SharedLimit(store, LOOKUPS_PER_ADDRESS, 3600, prefix="web-lookup"),
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -220,8 +219,9 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
                                                                     "reason": "cross_department"})
         assert relabel.status_code == 303
         bulk = await client.post_form("/triage/accept", {"codes": [third, fourth]})
-        assert bulk.status_code == 303 and "已批量确认 2 条" in unquote(bulk.headers["location"])
-        assert "队列已清空" in (await client.get("/triage")).text
+        assert bulk.status_code == 303 and bulk.headers["location"] == "/triage?done=triage_accepted_many&n=2"
+        after = await client.get(bulk.headers["location"])
+        assert "队列已清空" in after.text and "已批量确认 2 条" in after.text
     statuses = {code: (await _get(services, code)).status for code in (first, second, third, fourth)}
     assert set(statuses.values()) == {"triaged"}
     assert (await _get(services, second)).category == "coordinated"

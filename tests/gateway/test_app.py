@@ -22,7 +22,9 @@ def test_home_and_health_on_a_fresh_database(tmp_path: Path) -> None:
         home = client.get("/")
         assert home.status_code == 200
         assert "政务服务“好差评”受理平台" in home.text and "梁宝寺镇" in home.text
-        assert client.get("/healthz").json() == {"ok": True, "database": "sqlite"}
+        health = client.get("/healthz").json()
+        assert health["ok"] is True and health["database"] == "sqlite" and health["writes_failing"] is False
+        assert client.get("/readyz").json()["ok"] is True
         assert client.get("/static/hcp.css").status_code == 200
         services = client.app.state.services  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10

@@ -6,6 +6,8 @@ import base64
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ class FakeTwilio:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
 
     def _auth_ok(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -87,13 +90,23 @@ class FakeTwilio:
             status, body = self.fail_next.pop(0)
             return web.json_response(body, status=status)
         message_sid = sid("SM")
-        return web.json_response({
+        resource = {
             "sid": message_sid, "account_sid": ACCOUNT, "to": form.get("To"), "from": form.get("From"),
             "body": form.get("Body"), "status": "queued", "num_segments": "1", "direction": "outbound-api",
-            "api_version": "2010-04-01", "date_created": "Fri, 27 Nov 2026 02:00:00 +0000",
+            "api_version": "2010-04-01", "date_created": format_datetime(datetime.now(UTC)),
             "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{message_sid}.json", "error_code": None,
             "error_message": None, "price": None, "subresource_uris": {},
-        }, status=201)
+        }
+        self.sent.append(resource)
+        return web.json_response(resource, status=201)
+
+    async def message_list(self, request: web.Request) -> web.Response:
+        self.requests.append({"path": request.path, "query": dict(request.query), "auth": self._auth_ok(request)})
+        to = request.query.get("To")
+        listed = [m for m in self.sent if to is None or m["to"] == to]
+        return web.json_response({"messages": listed, "next_page_uri": None, "page": 0, "page_size": 50,
+                                  "first_page_uri": request.path, "previous_page_uri": None, "uri": request.path,
+                                  "start": 0, "end": len(listed)})
 
     async def call_list(self, request: web.Request) -> web.Response:
         self.requests.append({"path": request.path, "query": dict(request.query), "auth": self._auth_ok(request)})
@@ -109,6 +122,7 @@ async def fake_twilio() -> AsyncIterator[FakeTwilio]:
     fake = FakeTwilio()
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", fake.messages)
+    app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", fake.message_list)
     app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", fake.call_list)
     runner = web.AppRunner(app)
     await runner.setup()

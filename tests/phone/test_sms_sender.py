@@ -3,7 +3,7 @@ with retries, error handling without leaking numbers, and the REST call list for
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -102,3 +102,32 @@ async def test_call_list_through_the_rest_api(services: Services, fake_twilio: F
     async with services.store.read() as session:
         kinds = sorted(t.kind for t in (await session.execute(select(CallbackTask))).scalars())
     assert kinds == ["missed", "no_message"]
+
+
+async def test_a_worker_killed_after_twilio_took_the_sms_does_not_send_it_twice(
+        services: Services, fake_twilio: FakeTwilio) -> None:
+    """Issue 23.10: the row is re-claimed after the lease; the sender asks Twilio before sending again."""
+    services.settings.twilio_api_base_url = fake_twilio.url
+    sender = SmsSender(services)
+    outbox_id = await _enqueue(services, "13812345678", "k-crash")
+    worker = delivery(services, sender)
+    [claimed] = await worker.claim(datetime.now(UTC))
+    await sender._mark_handing(outbox_id)  # what send() commits before its request …
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    from gateway.phone.sms import make_client
+    async with AsyncTwilioHttpClient() as http:  # … which Twilio took; then the worker was killed
+        taken = await make_client(services.settings, http).messages.create_async(
+            to="+8613812345678", from_=FROM, body=sender.content_of(claimed).text)
+    later = datetime.now(UTC) + timedelta(minutes=10)  # past the dead worker's lease
+    assert await worker.run_once(later) == {"sent": 1, "retry": 0, "failed": 0}
+    posts = [r for r in fake_twilio.requests if "form" in r]
+    assert len(posts) == 1, "Twilio got the SMS once"
+    async with services.store.read() as session:
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.id == outbox_id))).scalar_one()
+    assert row.status == "sent" and row.provider_ref == taken.sid
+    other = await _enqueue(services, "13900001111", "k-crash-before")
+    await worker.claim(later)
+    await sender._mark_handing(other)  # killed before Twilio got anything: sent once, now
+    assert await worker.run_once(later + timedelta(minutes=10)) == {"sent": 1, "retry": 0, "failed": 0}
+    assert len([r for r in fake_twilio.requests if "form" in r]) == 2

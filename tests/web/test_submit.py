@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 
 from channels.web.tokens import derive_key, issue_token
 from gateway.app import create_app
-from gateway.auth.throttle import Throttle
 from gateway.core.db.models import Case, Contact, Message, ServiceItem, Window
+from gateway.core.limits import SharedLimit
 from gateway.core.services import Services
 from gateway.web.state import WebState
 from tests.helpers import enable_sms
@@ -253,7 +253,8 @@ async def test_the_general_form_takes_the_town_and_where_its_link_was_published(
 
 async def test_rate_limits_per_address_and_per_window_keep_the_text(app: Starlette, services: Services) -> None:
     state = WebState.create(services.settings, services.store)
-    state.per_client, state.per_window = Throttle(2, 600), Throttle(3, 600)
+    state.per_client = SharedLimit(services.store, 2, 600, prefix="web-client")
+    state.per_window = SharedLimit(services.store, 3, 600, prefix="web-window")
     app.state.web = state
     path = link(services)
     async with citizen(app, "10.0.0.21") as first:

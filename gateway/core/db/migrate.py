@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.core.db.store import private_sqlite_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -21,6 +23,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``; safe to run on every start."""
+    private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -47,3 +47,31 @@ class AuditEntry(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class StaffSession(Base):
+    """One signed-in browser.  The cookie carries a random id; the table holds its SHA-256 only.
+
+    Logout sets ``ended_at``: the old cookie, even replayed by someone who copied it, no longer
+    signs anyone in (issue 23: a signed cookie alone cannot be revoked).
+    """
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class SignInFailure(Base):
+    """Failed sign-ins of one key (an account at an address, or an address), shared by every gateway.
+
+    ``failures`` counts consecutive failures; each one past the free allowance doubles the wait
+    (``blocked_until``).  A success at the same key deletes the row.
+    """
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None]

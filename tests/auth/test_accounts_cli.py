@@ -17,6 +17,7 @@ from gateway.auth.users import authenticate
 from gateway.core.db.models import Contact
 from gateway.core.db.models_staff import User
 from gateway.core.key_rotation import count_stale, rotate
+from gateway.core.outbox import OutgoingMessage, enqueue
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from tests.gateway.test_cli import hcp
@@ -70,6 +71,9 @@ async def _hashes(services: Services) -> list[str]:
 async def test_rotation_reseals_personal_data_under_the_new_key(services: Services, settings: Settings) -> None:
     await services.ingestor.ingest(make_intake(source_ref="rot-1"))
     await services.ingestor.ingest(make_intake(source_ref="rot-2", contact={"email": "a@b.cn"}))
+    # An outgoing message with its encrypted recipient (with no SMS provider no acknowledgement is queued).
+    await services.store.run_write(lambda session: enqueue(session, services.cipher, OutgoingMessage(
+        channel="email", kind="reply", recipient="a@b.cn", body="已整改。", dedup_key="rot-reply")))
     old_spec = ",".join(f"{key_id}:{base64.b64encode(key).decode()}" for key_id, key in settings.encryption_keys())
     new_spec = "k2:" + base64.b64encode(os.urandom(32)).decode() + "," + old_spec
     new_settings = settings.model_copy(update={"data_keys": SecretStr(new_spec)})

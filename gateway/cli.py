@@ -32,6 +32,7 @@ from gateway.core.registry import (
 )
 from gateway.core.services import Services
 from gateway.email import cli as email_cli
+from gateway.ops import cli as ops_cli
 from gateway.paper import cli as paper_cli
 from gateway.phone import cli as phone_cli
 from gateway.results import cli as results_cli
@@ -502,7 +503,8 @@ _mount_triage()
 # Every feature's command group, in one list.
 for _group in (email_cli.email_group, users_cli.users_group, keys_cli.keys_group, rosters_cli.rosters_group,
                api_cli.api_group, paper_cli.paper_group, paper_cli.slips_group, web_cli.web_group,
-               results_cli.report_group, results_cli.demo_group, phone_cli.phone_group):
+               results_cli.report_group, results_cli.demo_group, phone_cli.phone_group,
+               ops_cli.backup_command, ops_cli.restore_command):
     main.add_command(_group)
 
 

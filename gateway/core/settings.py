@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     unrated_policy: Literal["off", "basic"] = "off"
     unrated_after_days: int = Field(default=7, ge=1, le=90)
 
+    # Nightly backups (``hcp backup --nightly``, deploy/hcp-backup.timer): where, how many, and the
+    # file holding the passphrase (readable by the service user only).
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=14, ge=1, le=3650)
+    backup_passphrase_file: Path | None = None
+
     @field_validator("office_hours")
     @classmethod
     def _office_hours(cls, value: str) -> str:

@@ -31,6 +31,7 @@ from gateway.core.registry import (
     read_registry_file,
 )
 from gateway.core.services import Services
+from gateway.core.settings import Settings
 from gateway.email import cli as email_cli
 from gateway.ops import cli as ops_cli
 from gateway.paper import cli as paper_cli
@@ -57,9 +58,11 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     from gateway.app import create_app
 
     settings = load_settings()
+    refuse_a_newer_schema(settings)
     app = create_app(settings, run_workers=False if no_workers else None)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower(),
-                proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies))
+                proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies),
+                timeout_graceful_shutdown=30)  # SIGTERM: finish requests in flight (systemd waits 60 s)
 
 
 @main.command()
@@ -70,6 +73,8 @@ def worker() -> None:
 
     from gateway.core.jobs import WorkerRunner
     from gateway.worker import all_jobs
+
+    refuse_a_newer_schema(load_settings())
 
     async def run() -> None:
         services = Services.create(load_settings())
@@ -85,6 +90,22 @@ def worker() -> None:
             await services.close()
 
     asyncio.run(run())
+
+
+def refuse_a_newer_schema(settings: Settings) -> None:
+    """Stop before serving when a newer hcp has migrated the database (exit code 1, the reason)."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.core.db.migrate import SchemaTooNew, current, refuse_newer
+
+    if settings.is_sqlite:
+        path = make_url(settings.resolved_database_url).database
+        if not path or not Path(path).exists():
+            return  # a first start: nothing to compare
+    try:
+        refuse_newer(current(settings.resolved_database_url))
+    except SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("config")

@@ -36,6 +36,7 @@ from gateway.core.jobs import WorkerRunner
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
+from gateway.ops.metrics import MetricsMiddleware, ProcessMetrics, metrics_endpoint
 from gateway.paper import routes as paper_routes
 from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
@@ -107,16 +108,19 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["rating_label"] = rating_label
     templates.env.globals["reason_label"] = reason_label
     https = settings.public_url.startswith("https://")
+    metrics = ProcessMetrics()
     app = Starlette(
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
+            Route("/metrics", metrics_endpoint, name="metrics"),
             *(route for routes in FEATURE_ROUTES for route in routes),
             Mount("/static", app=StaticFiles(packages=[(f"gateway.{folder}", "static") for folder in FEATURE_FOLDERS
                                                        if (HERE / folder / "static").is_dir()]), name="static"),
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(SecurityHeadersMiddleware, https=https),
             Middleware(SessionMiddleware, secret_key=settings.signing_key().decode(), session_cookie="hcp_session",
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         exception_handlers={HTTPException: http_error},
     )
     app.state.templates = templates
+    app.state.metrics = metrics
     if services is not None:  # injected (tests, embedding): usable even without running the lifespan
         app.state.services = services
     app.state.settings = settings

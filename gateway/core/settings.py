@@ -127,6 +127,11 @@ class Settings(BaseSettings):
 
     # Nightly backups (``hcp backup --nightly``, deploy/hcp-backup.timer): where, how many, and the
     # file holding the passphrase (readable by the service user only).
+    # Addresses (or networks) that may read /metrics; after X-Forwarded-For from a trusted proxy.
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # "text" or "json" (one JSON object a line, for a log collector); no personal data in either.
+    log_format: Literal["text", "json"] = "text"
+
     backup_dir: Path | None = None
     backup_keep: int = Field(default=14, ge=1, le=3650)
     backup_passphrase_file: Path | None = None

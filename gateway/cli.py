@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging.config
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import cli as email_cli
 from gateway.ops import cli as ops_cli
+from gateway.ops.logs import logging_config
 from gateway.paper import cli as paper_cli
 from gateway.phone import cli as phone_cli
 from gateway.results import cli as results_cli
@@ -61,6 +63,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     refuse_a_newer_schema(settings)
     app = create_app(settings, run_workers=False if no_workers else None)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower(),
+                log_config=logging_config(settings.log_level, settings.log_format),
                 proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies),
                 timeout_graceful_shutdown=30)  # SIGTERM: finish requests in flight (systemd waits 60 s)
 
@@ -74,10 +77,12 @@ def worker() -> None:
     from gateway.core.jobs import WorkerRunner
     from gateway.worker import all_jobs
 
-    refuse_a_newer_schema(load_settings())
+    settings = load_settings()
+    refuse_a_newer_schema(settings)
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
 
     async def run() -> None:
-        services = Services.create(load_settings())
+        services = Services.create(settings)
         await services.prepare_database()
         runner = WorkerRunner(services, all_jobs(services))
         loop = asyncio.get_running_loop()

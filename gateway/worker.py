@@ -12,10 +12,11 @@ from gateway.core.jobs import Job, standard_jobs
 from gateway.core.outbox import Sender
 from gateway.core.services import Services
 from gateway.email import jobs as email_jobs
+from gateway.ops import retention
 from gateway.phone import jobs as phone_jobs
 from gateway.results import jobs as results_jobs
 
-JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs)
+JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, retention.jobs)
 SENDERS = (email_jobs.senders, phone_jobs.senders, results_jobs.senders)
 
 

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     # "text" or "json" (one JSON object a line, for a log collector); no personal data in either.
     log_format: Literal["text", "json"] = "text"
 
+    # Retention after a case is closed (gateway/ops/retention.py); None keeps everything.
+    retain_originals_days: int | None = Field(default=None, ge=30)
+    retain_personal_days: int | None = Field(default=None, ge=30)
+
     backup_dir: Path | None = None
     backup_keep: int = Field(default=14, ge=1, le=3650)
     backup_passphrase_file: Path | None = None

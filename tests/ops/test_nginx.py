@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -68,7 +69,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                      ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
                      ("/etc/ssl/certs/hcp.example.gov.cn.pem", str(base / "tls.pem")),
                      ("/etc/ssl/private/hcp.example.gov.cn.key", str(base / "tls.key")),
-                     ("hcp.example.gov.cn", "hcp.test")):
+                     ("hcp.example.gov.cn", "hcp.test"),
+                     ("/opt/hcp/venv/lib/python3.11/site-packages/gateway", str(ROOT / "gateway"))):
         assert old in site, old
         site = site.replace(old, new)
     (base / "site.conf").write_text(site)
@@ -151,5 +153,10 @@ def test_body_limits_nginx_stops_only_what_no_page_accepts(stack: dict) -> None:
         upload = client.post(f"{base}/mailroom/upload", content=b"x" * (2 * 1024 * 1024),
                              headers={"Content-Type": "multipart/form-data; boundary=b"})
         assert upload.status_code != 413 and "nginx" not in upload.text  # reached the app (which asks to log in)
+    with _client() as client:
         static = client.get(f"{base}/static/hcp.css")
         assert static.status_code == 200 and "max-age=3600" in static.headers["cache-control"]
+        assert static.content == (ROOT / "gateway" / "ui" / "static" / "hcp.css").read_bytes()
+        assert re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', static.headers["etag"])  # nginx's ETag: read from disk
+        assert client.get(f"{base}/static/mailroom.js").status_code == 200  # another feature's folder
+        assert client.get(f"{base}/static/nope.css").status_code == 404  # asked of the app, which has none

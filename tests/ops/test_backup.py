@@ -167,3 +167,34 @@ def test_a_cut_altered_or_foreign_file_is_refused_with_the_reason() -> None:
         OpeningReader(io.BytesIO(sealed_bytes), b"not the passphrase").read()
     with pytest.raises(SealedError, match="not an hcp backup"):
         OpeningReader(io.BytesIO(b"PK\x03\x04 a zip file"), PASS)
+
+
+def test_the_nightly_backup_keeps_the_newest_archives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.ops.backup import backup_to_directory
+
+    monkeypatch.setattr(sealed, "SCRYPT_N", FAST)
+    settings = Settings(data_dir=tmp_path / "live", run_workers=False)
+    from gateway.core.db.migrate import upgrade
+
+    settings.data_dir.mkdir()
+    upgrade(settings.resolved_database_url)
+    nightly = tmp_path / "backups"
+    made = [backup_to_directory(settings, nightly, PASS, keep=2, now=datetime(2026, 12, day, 18, 30, tzinfo=UTC))
+            for day in (29, 30, 31)]
+    assert [path.name for path, _ in made] == ["hcp-20261229T183000Z.hcpbak", "hcp-20261230T183000Z.hcpbak",
+                                               "hcp-20261231T183000Z.hcpbak"]
+    assert made[2][1] == [made[0][0]]
+    assert sorted(p.name for p in nightly.iterdir()) == [made[1][0].name, made[2][0].name]
+
+    for name in [n for n in os.environ if n.startswith("HCP_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "pass").write_text("a long passphrase\n")
+    env = {"HCP_DATA_DIR": str(tmp_path / "live"), "HCP_BACKUP_DIR": str(nightly), "HCP_BACKUP_KEEP": "2",
+           "HCP_BACKUP_PASSPHRASE_FILE": str(tmp_path / "pass")}
+    done = CliRunner().invoke(main, ["backup", "--nightly"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "removed 1 older archive(s)" in done.output and len(list(nightly.iterdir())) == 2
+    done = CliRunner().invoke(main, ["backup", "--nightly"], env={**env, "HCP_BACKUP_DIR": None})
+    assert done.exit_code == 1 and "--nightly needs HCP_BACKUP_DIR" in done.output

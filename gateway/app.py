@@ -36,6 +36,7 @@ from gateway.core.jobs import WorkerRunner
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
+from gateway.ops.metrics import MetricsMiddleware, ProcessMetrics, metrics_endpoint
 from gateway.paper import routes as paper_routes
 from gateway.phone import order_pages as phone_order_pages
 from gateway.phone import routes as phone_routes
@@ -124,17 +125,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["rating_label"] = rating_label
     templates.env.globals["reason_label"] = reason_label
     https = settings.public_url.startswith("https://")
+    metrics = ProcessMetrics()
     app = Starlette(
         routes=[
             Route("/", home.home, name="home"),
             Route("/healthz", home.healthz, name="healthz"),
             Route("/readyz", home.readyz, name="readyz"),
+            Route("/metrics", metrics_endpoint, name="metrics"),
             *(route for routes in FEATURE_ROUTES for route in routes),
             Mount("/static", app=StaticFiles(packages=[(f"gateway.{folder}", "static") for folder in FEATURE_FOLDERS
                                                        if (HERE / folder / "static").is_dir()]), name="static"),
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(SecurityHeadersMiddleware, https=https),
             Middleware(BodyLimitMiddleware, default=settings.max_request_bytes, by_prefix=body_limits(settings)),
@@ -147,6 +151,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.templates = templates
     wechat_routes.install_log_scrubber()  # WeChat puts the sender's OpenID in its callback URL
+    app.state.metrics = metrics
     if services is not None:  # injected (tests, embedding): usable even without running the lifespan
         app.state.services = services
     app.state.settings = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging.config
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +33,10 @@ from gateway.core.registry import (
 )
 from gateway.core.schedule import ScheduleError, parse_schedule
 from gateway.core.services import Services
+from gateway.core.settings import Settings
 from gateway.email import cli as email_cli
+from gateway.ops import cli as ops_cli
+from gateway.ops.logs import logging_config
 from gateway.paper import cli as paper_cli
 from gateway.phone import cli as phone_cli
 from gateway.results import cli as results_cli
@@ -58,9 +62,12 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     from gateway.app import create_app
 
     settings = load_settings()
+    refuse_a_newer_schema(settings)
     app = create_app(settings, run_workers=False if no_workers else None)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower(),
-                proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies))
+                log_config=logging_config(settings.log_level, settings.log_format),
+                proxy_headers=True, forwarded_allow_ips=",".join(settings.trusted_proxies),
+                timeout_graceful_shutdown=30)  # SIGTERM: finish requests in flight (systemd waits 60 s)
 
 
 @main.command()
@@ -72,8 +79,12 @@ def worker() -> None:
     from gateway.core.jobs import WorkerRunner
     from gateway.worker import all_jobs
 
+    settings = load_settings()
+    refuse_a_newer_schema(settings)
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+
     async def run() -> None:
-        services = Services.create(load_settings())
+        services = Services.create(settings)
         await services.prepare_database()
         runner = WorkerRunner(services, all_jobs(services))
         loop = asyncio.get_running_loop()
@@ -86,6 +97,22 @@ def worker() -> None:
             await services.close()
 
     asyncio.run(run())
+
+
+def refuse_a_newer_schema(settings: Settings) -> None:
+    """Stop before serving when a newer hcp has migrated the database (exit code 1, the reason)."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.core.db.migrate import SchemaTooNew, current, refuse_newer
+
+    if settings.is_sqlite:
+        path = make_url(settings.resolved_database_url).database
+        if not path or not Path(path).exists():
+            return  # a first start: nothing to compare
+    try:
+        refuse_newer(current(settings.resolved_database_url))
+    except SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command("config")
@@ -533,7 +560,7 @@ _mount_triage()
 for _group in (email_cli.email_group, users_cli.users_group, keys_cli.keys_group, rosters_cli.rosters_group,
                api_cli.api_group, paper_cli.paper_group, paper_cli.slips_group, web_cli.web_group,
                results_cli.report_group, results_cli.demo_group, phone_cli.phone_group,
-               wechat_cli.wechat_group):
+               wechat_cli.wechat_group, ops_cli.backup_command, ops_cli.restore_command):
     main.add_command(_group)
 
 

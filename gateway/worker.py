@@ -12,12 +12,13 @@ from gateway.core.jobs import Job, standard_jobs
 from gateway.core.outbox import Sender
 from gateway.core.services import Services
 from gateway.email import jobs as email_jobs
+from gateway.ops import retention
 from gateway.paper import jobs as paper_jobs
 from gateway.results import jobs as results_jobs
 from gateway.sms import jobs as sms_jobs
 from gateway.wechat import jobs as wechat_jobs
 
-JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs)
+JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs, retention.jobs)
 SENDERS = (email_jobs.senders, results_jobs.senders, sms_jobs.senders, wechat_jobs.senders)
 
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System packages the test suite and some features need: libzbar0 (QR decoding of scanned slips),
 # fonts-arphic-ukai (the Kai font the OCR tests and benchmarks/paper_scan.py write slips with),
-# dovecot-imapd (a real IMAP server for the e-mail tests) and chromium (browser tests).
+# dovecot-imapd (a real IMAP server for the e-mail tests), chromium (browser tests), nginx-light
+# (deploy/nginx/hcp.conf in front of `hcp serve`) and postgresql-client (pg_dump for `hcp backup`).
 # Installs the missing ones with apt-get when run as root; otherwise says what is missing and
 # carries on — the features that need them report their absence themselves.
 set -euo pipefail
-packages=(libzbar0 fonts-arphic-ukai dovecot-imapd chromium)
+packages=(libzbar0 fonts-arphic-ukai dovecot-imapd chromium nginx-light postgresql-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from channels.intake import IntakeError
 from gateway.core.cases import CaseNotFound
+from gateway.core.db.migrate import SchemaTooNew
 from gateway.core.ingest import IngestError
 from gateway.core.registry import RegistryError
 from gateway.core.services import Services
@@ -22,7 +23,7 @@ from gateway.core.settings import Settings
 from gateway.core.workflow import WorkflowError
 
 T = TypeVar("T")
-USER_ERRORS = (IntakeError, IngestError, CaseNotFound, WorkflowError, RegistryError, ValueError)
+USER_ERRORS = (IntakeError, IngestError, CaseNotFound, WorkflowError, RegistryError, SchemaTooNew, ValueError)
 
 
 def load_settings() -> Settings:

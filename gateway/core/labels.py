@@ -107,6 +107,7 @@ ACTION_LABELS: dict[str, str] = {
 # Timeline events: every workflow action, plus what happens beside the state machine.
 EVENT_LABELS: dict[str, str] = {
     **ACTION_LABELS,
+    "retention": "到期清除原件或个人信息",
     "received": "收到", "triage": "自动分类", "follow_up": "群众补充", "reclassify": "分拣更正", "reply": "答复群众",
     "contact": "联系群众", "call_back": "回电", "return_visit_attempt": "回访未接通",
     "rectification_note": "整改情况", "urge": "督办", "transfer": "转办", "pause": "暂停计时",

@@ -145,6 +145,21 @@ class Settings(BaseSettings):
     unrated_policy: Literal["off", "basic"] = "off"
     unrated_after_days: int = Field(default=7, ge=1, le=90)
 
+    # Nightly backups (``hcp backup --nightly``, deploy/hcp-backup.timer): where, how many, and the
+    # file holding the passphrase (readable by the service user only).
+    # Addresses (or networks) that may read /metrics; after X-Forwarded-For from a trusted proxy.
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # "text" or "json" (one JSON object a line, for a log collector); no personal data in either.
+    log_format: Literal["text", "json"] = "text"
+
+    # Retention after a case is closed (gateway/ops/retention.py); None keeps everything.
+    retain_originals_days: int | None = Field(default=None, ge=30)
+    retain_personal_days: int | None = Field(default=None, ge=30)
+
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=14, ge=1, le=3650)
+    backup_passphrase_file: Path | None = None
+
     @field_validator("office_hours")
     @classmethod
     def _office_hours(cls, value: str) -> str:

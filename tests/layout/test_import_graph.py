@@ -12,7 +12,7 @@ import pytest
 
 import gateway
 
-FEATURES = ("api", "auth", "console", "email", "paper", "phone", "results", "sms", "web", "wechat")
+FEATURES = ("api", "auth", "console", "email", "ops", "paper", "phone", "results", "sms", "web", "wechat")
 WIRING = ("gateway.app", "gateway.cli", "gateway.worker")
 
 

@@ -13,7 +13,7 @@ from alembic import op
 import gateway.core.db.types
 
 revision: str = "0010"
-down_revision: str | None = "0019"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -84,17 +84,18 @@
   }
 
   function sizeToggle() {
-    each(document.querySelectorAll(".fz-size-toggle"), function (link) {
-      link.addEventListener("click", function (event) {
+    each(document.querySelectorAll(".fz-size-toggle"), function (button) {
+      button.addEventListener("click", function (event) {
         var main = document.querySelector("main");
         if (!main) { return; }
         event.preventDefault();
         var big = !main.classList.contains("big");
         main.classList.toggle("big", big);
+        document.documentElement.classList.toggle("big", big);
         document.cookie = "hcp_big=" + (big ? "1" : "0") + "; path=/; max-age=31536000; samesite=lax";
-        link.textContent = big ? "标准字" : "大字";
-        link.setAttribute("href", big ? "?big=0" : "?big=1");
-        link.setAttribute("aria-pressed", big ? "true" : "false");
+        // The label stays "大字"; the state is in aria-pressed (and the button's look).
+        button.value = big ? "0" : "1";
+        button.setAttribute("aria-pressed", big ? "true" : "false");
       });
     });
   }

@@ -24,6 +24,7 @@ async def violations(page: Page) -> list[str]:
     found = await page.evaluate("""async (tags) => {
         const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
         return result.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ` +
-            v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' ' + n.failureSummary.replace(/\\s+/g, ' ')).join(' | '));
+            v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' ' + n.failureSummary.replace(/\\s+/g, ' '))
+                .join(' | '));
     }""", TAGS)
     return list(found)

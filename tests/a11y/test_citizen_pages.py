@@ -109,3 +109,54 @@ async def test_no_axe_violation_on_any_citizen_page(browser: Browser, live_serve
     await context.close()
 
     assert report == {}, "\n".join(f"{name}: {line}" for name, lines in report.items() for line in lines)
+
+
+FIELD_WIRING = """() => [...document.querySelectorAll('[aria-invalid=true]')].map(el => {
+  const ids = (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+  const messages = ids.map(id => document.getElementById(id)).filter(Boolean).map(m => m.textContent.trim());
+  const box = el.matches('[type=checkbox], [type=radio]') ? el.closest('.fz-choice')
+      : el.matches('input, select, textarea') ? el : el.querySelector('.fz-choice');
+  const border = box ? getComputedStyle(box).borderTopColor : null;
+  return {name: el.name || el.id, messages, border};
+})"""
+RED = "rgb(180, 35, 24)"
+
+
+async def test_errors_are_tied_to_their_fields_and_announced(browser: Browser, live_server: LiveServer) -> None:
+    for javascript in (True, False):
+        context = await browser.new_context(**SIZES["phone"], java_script_enabled=javascript)  # type: ignore[arg-type]
+        page = await context.new_page()
+        await page.goto(form_url(live_server))
+        await page.get_by_text("非常不满意", exact=True).click()
+        await page.locator("#name").fill("王五")
+        await page.locator("#phone").fill("1381234")
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="提交评价").click()
+        summary = await page.locator("#errors li").all_inner_texts()
+        assert len(summary) == 3, summary  # reasons, phone, consent (name and phone need the consent box)
+        assert (await page.title()).startswith("有 3 处需要修改"), await page.title()
+        assert await page.evaluate("document.activeElement.id") == "errors", ("focus on the summary", javascript)
+        wired = {w["name"]: w for w in await page.evaluate(FIELD_WIRING)}
+        assert set(wired) == {"q-reason", "phone", "consent"}, wired
+        for name, w in wired.items():
+            assert w["messages"] and w["messages"][0] in summary, (name, w)
+            assert w["border"] == RED, (name, w, "a visible red border")
+        assert "privacy" in (await page.locator("input[name=consent]").get_attribute("aria-describedby") or "")
+        # The phone's message sits between its label and its box.
+        order = await page.evaluate("""() => ['label[for=phone]', '#e-phone', '#phone'].map(
+            s => document.querySelector(s).getBoundingClientRect().top)""")
+        assert order == sorted(order), order
+        await context.close()
+
+
+async def test_the_wrong_code_notice_is_focused_and_in_the_title(browser: Browser, live_server: LiveServer) -> None:
+    context = await browser.new_context(**SIZES["phone"], java_script_enabled=False)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(live_server.url + "/status")
+    await page.locator("#code").fill("JX20261201-0001")
+    await page.locator("#secret").fill("0000")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="查询").click()
+    assert (await page.title()).startswith("受理编号或 4 位数字不对"), await page.title()
+    assert await page.evaluate("document.activeElement.id") == "notice"
+    await context.close()

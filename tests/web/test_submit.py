@@ -302,12 +302,15 @@ async def test_no_personal_data_in_logs_or_urls(app: Starlette, services: Servic
     assert "139****5678" in page.text
 
 
-async def test_large_text_is_a_link_and_a_cookie(app: Starlette, services: Services) -> None:
+async def test_large_text_is_a_button_and_a_cookie(app: Starlette, services: Services) -> None:
+    """Without JavaScript the 大字 button submits ?big=1 (GET); its label is fixed, aria-pressed says the state."""
     async with citizen(app) as person:
         normal = await person.get("/f")
-        assert 'class="citizen"' in normal.text and 'href="?big=1"' in normal.text
+        assert 'class="citizen"' in normal.text
+        assert 'name="big" value="1" class="fz-tool fz-size-toggle" aria-pressed="false">大字<' in normal.text
         big = await person.get("/f?big=1")
         assert 'class="citizen big"' in big.text and "hcp_big=1" in big.headers["set-cookie"]
+        assert 'name="big" value="0" class="fz-tool fz-size-toggle" aria-pressed="true">大字<' in big.text
         assert 'class="citizen big"' in (await person.get("/status")).text
         assert 'class="citizen"' in (await person.get("/f?big=0")).text
 

@@ -126,7 +126,9 @@
     each(document.querySelectorAll("form.fz"), submitting);
     var errors = document.getElementById("errors") || document.getElementById("notice");
     if (errors) {
-      if (errors.id === "errors") { errors.focus(); }
+      // The summary (or the 429 / wrong-code notice) takes focus so a screen reader reads it first;
+      // the page title already begins with it.  The autofocus attribute does the same without JavaScript.
+      errors.focus();
       errors.scrollIntoView({ block: "center" });
     }
   }

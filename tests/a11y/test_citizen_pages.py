@@ -160,3 +160,43 @@ async def test_the_wrong_code_notice_is_focused_and_in_the_title(browser: Browse
     assert (await page.title()).startswith("受理编号或 4 位数字不对"), await page.title()
     assert await page.evaluate("document.activeElement.id") == "notice"
     await context.close()
+
+
+# Sideways scroll, text under 18 px (own text of visible elements, footer included) and tap targets
+# under 44 px; a scroll region's own overflow is allowed, the page's is not.
+SIZES_AUDIT = """() => {
+  const small = [], tiny = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || el.closest('svg, option, select, [hidden], title')) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 17.5) small.push(`${el.tagName} ${el.textContent.trim().slice(0, 15)} ${size}`);
+  }
+  for (const el of document.querySelectorAll('a, button, select, textarea, input:not([type=hidden])')) {
+    const target = el.closest('label.fz-choice') || el;
+    const box = target.getBoundingClientRect();
+    const what = target.textContent.trim().slice(0, 15) || el.name;
+    if (box.width && (box.width < 44 || box.height < 44)) tiny.push(
+      `${el.tagName} ${what} ${Math.round(box.width)}x${Math.round(box.height)}`);
+  }
+  return {small, tiny, overflow: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("width", [320])
+async def test_no_sideways_scroll_big_text_and_targets_at_320(browser: Browser, live_server: LiveServer,
+                                                              width: int) -> None:
+    await load(live_server.services)
+    context = await browser.new_context(viewport={"width": width, "height": 640}, is_mobile=True, has_touch=True,
+                                        device_scale_factor=2, locale="zh-CN")
+    page = await context.new_page()
+    report = {}
+    for path in (form_url(live_server), live_server.url + "/status", live_server.url + "/public",
+                 live_server.url + "/screen/jintun", live_server.url + "/login"):
+        await page.goto(path)
+        found = await page.evaluate(SIZES_AUDIT)
+        if found["small"] or found["tiny"] or found["overflow"] > 0:
+            report[path.replace(live_server.url, "")] = found
+    await context.close()
+    assert report == {}, report

@@ -240,3 +240,24 @@ async def test_every_control_has_a_visible_focus_ring(browser: Browser, live_ser
     await context.close()
     assert len(stops) >= 15 and any(s["card"] for s in stops), stops
     assert weak == [], weak
+
+
+async def test_the_counter_speaks_at_thresholds_only(browser: Browser, live_server: LiveServer) -> None:
+    context = await browser.new_context(**SIZES["phone"])  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(form_url(live_server))
+    text = page.locator("#text")
+    maximum = int(await text.get_attribute("maxlength") or 0)
+    live = page.locator("#text-count-live")
+    assert await page.locator("#text-count").get_attribute("aria-live") is None
+    assert await live.get_attribute("aria-live") == "polite"
+    await text.press_sequentially("窗口人员")
+    assert "已写 4 字" in await page.locator("#text-count").inner_text()
+    assert await live.inner_text() == "", "nothing spoken while far from the limit"
+    await text.fill("字" * (maximum - 100))
+    assert await live.inner_text() == "还可以写 100 字"
+    await text.press_sequentially("再")
+    assert await live.inner_text() == "还可以写 100 字", "not re-announced on the next keystroke"
+    await text.fill("字" * maximum)
+    assert await live.inner_text() == f"已达到 {maximum} 字上限"
+    await context.close()

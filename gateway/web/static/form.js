@@ -34,9 +34,20 @@
     var out = document.getElementById("text-count");
     if (!text || !out) { return; }
     var max = parseInt(text.getAttribute("maxlength"), 10) || 2000;
+    // The visible counter changes on every keystroke; the live region speaks only when a threshold
+    // is crossed (100, 20, 0 left), so a screen reader is not interrupted after every character.
+    var live = document.getElementById("text-count-live");
+    var THRESHOLDS = [100, 20, 0];
+    var spoken = null;
     function update() {
       var left = max - text.value.length;
       out.textContent = text.value.length ? "已写 " + text.value.length + " 字，还可以写 " + left + " 字" : "";
+      var reached = null;
+      for (var i = 0; i < THRESHOLDS.length; i++) { if (left <= THRESHOLDS[i]) { reached = THRESHOLDS[i]; } }
+      if (live && reached !== spoken) {
+        spoken = reached;
+        live.textContent = reached === null ? "" : (left <= 0 ? "已达到 " + max + " 字上限" : "还可以写 " + left + " 字");
+      }
     }
     text.addEventListener("input", update);
     update();

@@ -261,3 +261,26 @@ async def test_the_counter_speaks_at_thresholds_only(browser: Browser, live_serv
     await text.fill("字" * maximum)
     assert await live.inner_text() == f"已达到 {maximum} 字上限"
     await context.close()
+
+
+@pytest.mark.parametrize("path", ["/public?month=2026-11", "/screen/jintun"])
+async def test_the_large_text_button_on_public_and_screen(browser: Browser, live_server: LiveServer,
+                                                          path: str) -> None:
+    for javascript in (True, False):
+        context = await browser.new_context(**SIZES["phone"], java_script_enabled=javascript)  # type: ignore[arg-type]
+        page = await context.new_page()
+        await page.goto(live_server.url + path)
+        assert await page.locator("script[src$='form.js']").count() == 0
+        root = "parseFloat(getComputedStyle(document.documentElement).fontSize)"
+        before = await page.evaluate(root)
+        toggle = page.get_by_role("button", name="大字")
+        assert await toggle.get_attribute("aria-pressed") == "false"
+        async with page.expect_navigation():  # these pages have no script: the button reloads with ?big=1
+            await toggle.click()
+        assert "month=2026-11" in page.url or "month" not in path, "the month is kept"
+        assert await page.get_by_role("button", name="大字").get_attribute("aria-pressed") == "true"
+        assert await page.evaluate(root) >= before * 1.25
+        assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        await page.goto(live_server.url + "/status")
+        assert await page.locator("main.big").count() == 1, "the choice follows to the citizen pages"
+        await context.close()

@@ -102,7 +102,6 @@
         event.preventDefault();
         var big = !main.classList.contains("big");
         main.classList.toggle("big", big);
-        document.documentElement.classList.toggle("big", big);
         document.cookie = "hcp_big=" + (big ? "1" : "0") + "; path=/; max-age=31536000; samesite=lax";
         // The label stays "大字"; the state is in aria-pressed (and the button's look).
         button.value = big ? "0" : "1";

@@ -262,6 +262,8 @@ async def test_rate_limits_per_address_and_per_window_keep_the_text(app: Starlet
         await first.open(path)
         limited = await first.submit(path, text="第三件")
         assert limited.status_code == 429 and "提交太频繁" in notice(limited) and "第三件</textarea>" in limited.text
+        assert "<title>提交太频繁" in limited.text, "the notice is first in the title"
+        assert 'tabindex="-1" autofocus id="notice"' in limited.text, "and takes focus, even without JavaScript"
         assert int(limited.headers["retry-after"]) > 0
         repeat = await first.submit(path, token=last_token, text="第一件")
         assert repeat.status_code == 303, "an honest retry of a stored submission still gets its receipt"

@@ -2,8 +2,9 @@
 
 Served inside the page itself: no chart library, no CDN, nothing for an offline hall intranet to
 fetch, and no script (the CSP forbids inline script; SVG presentation attributes are not styles).
-Each chart carries a ``<title>`` and ``role="img"`` with an ``aria-label``, and the pages put a
-table of the same numbers next to it for people who would rather read than look.
+Each chart is ``role="img"`` with an ``aria-label`` that holds the title *and every number* (a
+screen reader announces an image by its name only, so the numbers must be in it), a ``<title>``,
+and the public page puts a table of the same numbers next to it for people who would rather read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def _fmt(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
+def spoken(title: str, bars: Sequence[Bar]) -> str:
+    """The chart as one sentence: "title：label number；label number…" — its text alternative."""
+    return f"{title}：" + "；".join(f"{b.label} {b.text}" for b in bars) if bars else f"{title}：暂无数据"
+
+
 def bar_chart(title: str, bars: Sequence[Bar], *, maximum: float | None = None, css_class: str = "chart",
               label_width: int = 150, width: int = 640, bar_height: int = 26, gap: int = 10) -> Markup:
     """Horizontal bars, one per row: label, bar, number."""
@@ -34,7 +40,7 @@ def bar_chart(title: str, bars: Sequence[Bar], *, maximum: float | None = None, 
     plot = width - label_width - value_width
     height = max(len(bars), 1) * (bar_height + gap) + gap
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>']
+             f'role="img" aria-label="{escape(spoken(title, bars))}"><title>{escape(title)}</title>']
     for i, bar in enumerate(bars):
         y = gap + i * (bar_height + gap)
         length = 0.0 if bar.value is None or scale_max <= 0 else max(0.0, min(bar.value / scale_max, 1.0)) * plot
@@ -69,7 +75,7 @@ def line_chart(title: str, points: Sequence[Bar], *, maximum: float | None = Non
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     step = plot_w / max(len(points) - 1, 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>',
+             f'role="img" aria-label="{escape(spoken(title, points))}"><title>{escape(title)}</title>',
              f'<line class="axis" x1="{pad_left}" y1="{pad_top + plot_h}" x2="{width - pad_right}" '
              f'y2="{pad_top + plot_h}"/>']
     segment: list[str] = []

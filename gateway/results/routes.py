@@ -36,6 +36,7 @@ from gateway.results.insights import public_insights, report_insights
 from gateway.results.lists import CursorError, overdue, return_visit_exceptions
 from gateway.results.reasons import REASON_LABELS
 from gateway.results.report import XLSX_MEDIA_TYPE, build_workbook
+from gateway.ui.big_text import big_text, remember_big_text
 
 MONTH_FORMAT = "%Y-%m"
 PUBLIC_YEARS = (2000, 2100)  # the trend reaches eleven months back; far years are refused, not a 500
@@ -59,7 +60,9 @@ async def public_page(request: Request) -> Response:
     context = await views.public_view(services, month=_month(request.query_params.get("month")))
     async with services.store.read() as session:
         context.update(await public_insights(session, Filters(context["period"]), await Names.load(session)))
-    return request.app.state.templates.TemplateResponse(request, "public.html", context)
+    big, asked = big_text(request)
+    response = request.app.state.templates.TemplateResponse(request, "public.html", {**context, "big": big})
+    return remember_big_text(request, response, asked)
 
 
 @public
@@ -69,7 +72,9 @@ async def screen_page(request: Request) -> Response:
     context = await views.screen_view(services, hall)
     if context is None:
         raise HTTPException(404, "没有这个服务大厅")
-    return request.app.state.templates.TemplateResponse(request, "screen.html", context)
+    big, asked = big_text(request)
+    response = request.app.state.templates.TemplateResponse(request, "screen.html", {**context, "big": big})
+    return remember_big_text(request, response, asked)
 
 
 # ----- supervisors' reports -----------------------------------------------------------------------

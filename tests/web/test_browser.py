@@ -167,8 +167,11 @@ async def test_large_type_big_targets_and_enough_contrast(browser: Browser, live
         if mode == "standard":
             standard = audit["main"]
             await page.locator("#text").fill("写了一半的话")
-            await page.get_by_role("link", name="大字").tap()
+            toggle = page.get_by_role("button", name="大字")
+            assert await toggle.get_attribute("aria-pressed") == "false"
+            await toggle.tap()
             assert await page.locator("main.big").count() == 1
+            assert await toggle.get_attribute("aria-pressed") == "true", "the label stays; the state is pressed"
     assert audit["main"] >= standard * 1.25
     assert await page.locator("#text").input_value() == "写了一半的话", "the toggle does not reload the page"
     assert "hcp_big=1" in await page.evaluate("document.cookie")

@@ -265,6 +265,8 @@ async def test_rate_limits_per_address_and_per_window_keep_the_text(app: Starlet
         await first.open(path)
         limited = await first.submit(path, text="第三件")
         assert limited.status_code == 429 and "提交太频繁" in notice(limited) and "第三件</textarea>" in limited.text
+        assert "<title>提交太频繁" in limited.text, "the notice is first in the title"
+        assert 'tabindex="-1" autofocus id="notice"' in limited.text, "and takes focus, even without JavaScript"
         assert int(limited.headers["retry-after"]) > 0
         repeat = await first.submit(path, token=last_token, text="第一件")
         assert repeat.status_code == 303, "an honest retry of a stored submission still gets its receipt"
@@ -305,12 +307,15 @@ async def test_no_personal_data_in_logs_or_urls(app: Starlette, services: Servic
     assert "139****5678" in page.text
 
 
-async def test_large_text_is_a_link_and_a_cookie(app: Starlette, services: Services) -> None:
+async def test_large_text_is_a_button_and_a_cookie(app: Starlette, services: Services) -> None:
+    """Without JavaScript the 大字 button submits ?big=1 (GET); its label is fixed, aria-pressed says the state."""
     async with citizen(app) as person:
         normal = await person.get("/f")
-        assert 'class="citizen"' in normal.text and 'href="?big=1"' in normal.text
+        assert 'class="citizen"' in normal.text
+        assert 'name="big" value="1" class="fz-tool fz-size-toggle" aria-pressed="false">大字<' in normal.text
         big = await person.get("/f?big=1")
         assert 'class="citizen big"' in big.text and "hcp_big=1" in big.headers["set-cookie"]
+        assert 'name="big" value="0" class="fz-tool fz-size-toggle" aria-pressed="true">大字<' in big.text
         assert 'class="citizen big"' in (await person.get("/status")).text
         assert 'class="citizen"' in (await person.get("/f?big=0")).text
 

@@ -34,9 +34,20 @@
     var out = document.getElementById("text-count");
     if (!text || !out) { return; }
     var max = parseInt(text.getAttribute("maxlength"), 10) || 2000;
+    // The visible counter changes on every keystroke; the live region speaks only when a threshold
+    // is crossed (100, 20, 0 left), so a screen reader is not interrupted after every character.
+    var live = document.getElementById("text-count-live");
+    var THRESHOLDS = [100, 20, 0];
+    var spoken = null;
     function update() {
       var left = max - text.value.length;
       out.textContent = text.value.length ? "已写 " + text.value.length + " 字，还可以写 " + left + " 字" : "";
+      var reached = null;
+      for (var i = 0; i < THRESHOLDS.length; i++) { if (left <= THRESHOLDS[i]) { reached = THRESHOLDS[i]; } }
+      if (live && reached !== spoken) {
+        spoken = reached;
+        live.textContent = reached === null ? "" : (left <= 0 ? "已达到 " + max + " 字上限" : "还可以写 " + left + " 字");
+      }
     }
     text.addEventListener("input", update);
     update();
@@ -84,17 +95,17 @@
   }
 
   function sizeToggle() {
-    each(document.querySelectorAll(".fz-size-toggle"), function (link) {
-      link.addEventListener("click", function (event) {
+    each(document.querySelectorAll(".fz-size-toggle"), function (button) {
+      button.addEventListener("click", function (event) {
         var main = document.querySelector("main");
         if (!main) { return; }
         event.preventDefault();
         var big = !main.classList.contains("big");
         main.classList.toggle("big", big);
         document.cookie = "hcp_big=" + (big ? "1" : "0") + "; path=/; max-age=31536000; samesite=lax";
-        link.textContent = big ? "标准字" : "大字";
-        link.setAttribute("href", big ? "?big=0" : "?big=1");
-        link.setAttribute("aria-pressed", big ? "true" : "false");
+        // The label stays "大字"; the state is in aria-pressed (and the button's look).
+        button.value = big ? "0" : "1";
+        button.setAttribute("aria-pressed", big ? "true" : "false");
       });
     });
   }
@@ -125,7 +136,9 @@
     each(document.querySelectorAll("form.fz"), submitting);
     var errors = document.getElementById("errors") || document.getElementById("notice");
     if (errors) {
-      if (errors.id === "errors") { errors.focus(); }
+      // The summary (or the 429 / wrong-code notice) takes focus so a screen reader reads it first;
+      // the page title already begins with it.  The autofocus attribute does the same without JavaScript.
+      errors.focus();
       errors.scrollIntoView({ block: "center" });
     }
   }

@@ -27,8 +27,10 @@ __all__ = [
     "REPLY_METHOD_LABELS",
     "ROLE_LABELS",
     "STATUS_LABELS",
+    "SYSTEM_ACTOR_LABELS",
     "TRIAGE_REASON_LABELS",
     "VERDICT_LABELS",
+    "actor_label",
     "label",
 ]
 
@@ -137,6 +139,39 @@ MESSAGE_NOTICE_LABELS: dict[str, str] = {
     "text_truncated": "正文过长，已截断（全文见原件）",
     "parts_not_kept": "部分邮件内容（如数字签名）未单独保存，见原件",
 }
+
+# Who did something, for actors that are not a member of staff ("system:triage", "citizen:web").
+SYSTEM_ACTOR_LABELS: dict[str, str] = {
+    "triage": "系统自动分类", "deadlines": "系统期限提醒", "twilio": "电话系统", "sms": "短信系统",
+    "phone": "电话系统", "email": "邮件系统", "rosters": "排班导入", "web": "找茬窗口", "paper": "意见箱",
+    "upstream": "省市好差评系统", "api": "接口",
+}
+
+
+def actor_label(actor: str | None, names: dict[str, str] | None = None) -> str:
+    """A timeline's or audit log's actor in words: 群众（找茬窗口）, 系统自动分类, a staff member's name.
+
+    ``names`` maps usernames to display names (the page looks them up); a username without one is
+    shown as it is, because it is how staff know each other's accounts.
+    """
+    if not actor:
+        return ""
+    kind, sep, rest = actor.partition(":")
+    if sep:
+        if kind == "citizen":
+            return f"群众（{CHANNEL_LABELS.get(rest, '其他渠道')}）"
+        if kind == "system":
+            return SYSTEM_ACTOR_LABELS.get(rest, "系统")
+        if kind in ("admin", "cli") or rest == "cli":
+            return "管理员（命令行）"
+        if kind == "upstream":
+            return "省市好差评系统"
+        if kind == "user":
+            return (names or {}).get(rest, rest)
+    if actor == "cli":
+        return "管理员（命令行）"
+    return (names or {}).get(actor, actor)
+
 
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,

@@ -36,11 +36,13 @@ from gateway.core.db.models import (
     ServiceItem,
     Window,
 )
+from gateway.core.db.models_staff import User
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
     EVENT_LABELS,
+    MESSAGE_CHANNEL_LABELS,
     MESSAGE_NOTICE_LABELS,
     STATUS_LABELS,
 )
@@ -164,10 +166,13 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         raw_shas = [m.raw_sha256 for m in messages if m.raw_sha256]
         raw_types = dict((await session.execute(select(Blob.sha256, Blob.media_type).where(
             Blob.sha256.in_(raw_shas)))).all()) if raw_shas else {}
+        names = dict((await session.execute(select(User.username, User.display_name).where(
+            User.username.in_({e.actor for e in events})))).all()) if events else {}
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
     return {
+        "actor_names": names,
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
@@ -177,7 +182,7 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "appeal_verdicts": APPEAL_VERDICTS,
         "event_labels": EVENT_LABELS, "message_notices": MESSAGE_NOTICE_LABELS,
         "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
-        "channels": CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
+        "channels": MESSAGE_CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
         "category": Category(case.category) if case.category else None,
     }
 

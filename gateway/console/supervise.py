@@ -19,8 +19,15 @@ from gateway.console.queries import (
     unanswered_questions,
     undated_coordinated,
 )
-from gateway.core.db.models_staff import AuditEntry
-from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
+from gateway.core.db.models_staff import AuditEntry, User
+from gateway.core.labels import (
+    ACTION_LABELS,
+    AUDIT_ACTION_LABELS,
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    STATUS_LABELS,
+    audit_action_label,
+)
 
 AUDIT_PAGE = 100
 
@@ -65,9 +72,12 @@ async def audit_log(request: Request) -> Response:
         query = query.where(AuditEntry.id < int(before))
     async with request.app.state.services.store.read() as session:
         entries = list((await session.execute(query)).scalars())
+        names = dict((await session.execute(select(User.username, User.display_name))).all())
     filters = {k: params.get(k, "") for k in ("user", "action", "case")}
+    choices = sorted({**{code: audit_action_label(code) for code in AUDIT_ACTION_LABELS},
+                      **{f"case:{code}": text for code, text in ACTION_LABELS.items()}}.items(), key=lambda kv: kv[1])
     return request.app.state.templates.TemplateResponse(request, "audit.html", {
-        "entries": entries, "filters": filters,
+        "entries": entries, "filters": filters, "user_names": names, "action_choices": choices,
         "next_before": entries[-1].id if len(entries) == AUDIT_PAGE else None,
     })
 

@@ -132,7 +132,9 @@ def _offered_actions(case: Case, user: Principal) -> list[Transition]:
     """The workflow buttons this person may press now: handlers and supervisors every legal move
     (except the triage and return-visit steps, which have their own pages), the triage team only
     flagging for review and sending back, other roles none."""
-    legal = [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")]
+    # "reply" has its own form (text and channel); a second 答复群众 button beside it confused people.
+    legal = [t for t in allowed_actions(facts_of(case))
+             if t.action not in ("triage", "review", "return_visit", "reply")]
     if not user.has("supervisor"):
         legal = [t for t in legal if t.action != "reopen_closed"]
     if user.has(*HANDLERS):

@@ -28,6 +28,8 @@ from gateway.core.labels import (
     STATUS_LABELS,
     audit_action_label,
 )
+from gateway.phone.options import PhoneOptions
+from gateway.ui.format import countdown
 
 AUDIT_PAGE = 100
 
@@ -48,8 +50,15 @@ async def supervise(request: Request) -> Response:
         unvisited = await missing_return_visits(session, services.cipher, towns=towns)
         questions = await unanswered_questions(session, services.cipher, towns=towns)
         undated = await undated_coordinated(session, services.cipher, towns=towns)
+    # The 期限 of a return visit is its own (the working day after the reply, as on the call-back
+    # list), not the case's result deadline, which the reply has already met ("已完成").
+    calendar = await services.calendar.get()
+    visit_days = PhoneOptions().return_visit_working_days
+    visit_dues = {row.case.code: countdown(calendar.add_working_days(row.case.result_at or row.case.updated_at,
+                                                                     visit_days).at, now=now)
+                  for row in unvisited}
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
-        "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
+        "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited, "visit_dues": visit_dues,
         "questions": questions, "undated": undated,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
         "channels": CHANNEL_LABELS,

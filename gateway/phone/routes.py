@@ -266,7 +266,9 @@ async def visit(request: Request) -> Response:
         return _refused(request, 409, str(exc))
     except ValueError as exc:
         return _refused(request, 422, str(exc))
-    message = (f"{result.case_code} 回访已记录" + ("，案件转为已回访" if result.transitioned else "")
+    # 回电 (the call back before the reply) and 回访 (the return visit after it) are two duties.
+    done_word = "回访已记录" if result.purpose == "return_visit" else "回电已记录"
+    message = (f"{result.case_code} {done_word}" + ("，案件转为已回访" if result.transitioned else "")
                if reached else f"{result.case_code} 未接通，已留在回拨列表中")
     return _done(request, message, {"case_code": result.case_code, "status": result.status,
                                     "transitioned": result.transitioned})

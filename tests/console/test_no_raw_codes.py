@@ -124,6 +124,11 @@ async def test_every_staff_page_export_and_audit_entry_reads_in_chinese(sqlite_s
                 if page.status_code in (403, 404):  # another town's case for a handler
                     continue
                 assert page.status_code == 200, (role, path, page.status_code)
+                # One 答复群众 control on a case page: the reply form, no second move button.
+                assert 'name="action" value="reply"' not in page.text, path
+                if path == "/supervise":
+                    unvisited = page.text.split('id="unvisited"')[1].split("</table>")[0]
+                    assert "已完成" not in unvisited and "回访" in unvisited, "a return visit shows its own 期限"
                 found = raw_codes(visible(page.text))
                 if found:
                     problems[f"{role} {path}"] = found

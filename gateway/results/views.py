@@ -137,6 +137,7 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),
         "month_headlines": headlines(month_counts), "today_counts": today_counts,
         "today_good_rate": percent(today_counts.rate("good_rate")),
+        "has_windows": bool(windows),
         "day_columns": day_columns(current, {r.code(Dim.DAY): r.counts["evaluations"] for r in days}),
         "window_chart": charts.bar_chart("本月各窗口好评率", [
             charts.Bar(r.label(Dim.WINDOW).split("·")[-1], r.counts.rate("good_rate"),

@@ -308,9 +308,16 @@
   document.addEventListener("keydown", (event) => {
     if (!event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.code === "KeyF") {
-      // Alt+F is the 续报受理编号 field the page labels with F.
+      // Alt+F is the 续报受理编号 field the page labels with F; an empty field takes the caller's
+      // latest open case from the history, selected, so typing another code replaces it.
       const follow = document.getElementById("follow_up");
-      if (follow) { event.preventDefault(); follow.focus(); follow.select(); }
+      const latest = historyBox.querySelector("button.follow");
+      if (follow) {
+        event.preventDefault();
+        if (!follow.value && latest) follow.value = latest.dataset.code;
+        follow.focus();
+        follow.select();
+      }
     } else if (event.code === "KeyB") {
       const first = document.querySelector(".callbacks button, .callbacks a");
       if (first) { event.preventDefault(); first.focus(); }

@@ -48,7 +48,9 @@ from gateway.core.labels import (
 )
 from gateway.core.registry import list_halls
 from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
+from gateway.phone.options import PhoneOptions
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
+from gateway.ui.format import countdown
 from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
@@ -173,8 +175,15 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
+    visit_due = None
+    if case.status == CaseStatus.REPLIED.value and facts_of(case).needs_return_visit:
+        # Answered, but a real-name 差评 must still be visited: that is the deadline now, not the
+        # result's (already met, "已完成"); the same date as the call-back list's.
+        calendar = await services.calendar.get()
+        visit_due = countdown(calendar.add_working_days(case.result_at or case.updated_at,
+                                                        PhoneOptions().return_visit_working_days).at)
     return {
-        "actor_names": names,
+        "actor_names": names, "visit_due": visit_due,
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,

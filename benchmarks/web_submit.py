@@ -558,6 +558,9 @@ async def main(args: argparse.Namespace) -> None:
                "HCP_WEB_SUBMISSIONS_PER_WINDOW": "1000000",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.pop("HCP_DATABASE_URL", None)
+        # Only `hcp db upgrade` creates a database (as `make run` does before `hcp serve`).
+        subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], env=env, cwd=work, check=True,
+                       capture_output=True)
         hcp = [sys.executable, "-m", "gateway.cli", "serve", "--no-workers"]
         if args.profile:
             hcp = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "gateway.cli",

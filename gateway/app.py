@@ -33,6 +33,7 @@ from gateway.console import rosters as console_rosters
 from gateway.console import supervise as console_supervise
 from gateway.console import triage_queue as console_triage_queue
 from gateway.core.jobs import WorkerRunner
+from gateway.core.labels import actor_label, audit_action_label, audit_detail_text
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.filters["local_time"] = local_time
     templates.env.filters["local_date"] = local_date
     templates.env.globals["rating_label"] = rating_label
+    templates.env.globals["actor_label"] = actor_label
+    templates.env.filters["audit_action"] = audit_action_label
+    templates.env.filters["audit_detail"] = audit_detail_text
     templates.env.globals["reason_label"] = reason_label
     https = settings.public_url.startswith("https://")
     metrics = ProcessMetrics()

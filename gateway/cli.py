@@ -19,10 +19,19 @@ from gateway.api import cli as api_cli
 from gateway.auth import keys_cli, users_cli
 from gateway.console import rosters_cli
 from gateway.core import cases as case_ops
-from gateway.core.cli import load_settings, print_json, progress, with_services
+from gateway.core.cli import (
+    USER_ERRORS,
+    database_exists,
+    describe_location,
+    load_settings,
+    print_json,
+    progress,
+    require_database,
+    with_services,
+)
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection
 from gateway.core.deadlines import DeadlinePolicy
-from gateway.core.labels import label
+from gateway.core.labels import actor_label, label
 from gateway.core.outbox import retry_failed
 from gateway.core.registry import (
     RegistryError,
@@ -40,6 +49,7 @@ from gateway.ops.logs import logging_config
 from gateway.paper import cli as paper_cli
 from gateway.phone import cli as phone_cli
 from gateway.results import cli as results_cli
+from gateway.ui.format import local_time
 from gateway.web import cli as web_cli
 from gateway.wechat import cli as wechat_cli
 
@@ -57,12 +67,21 @@ def main() -> None:
 @click.option("--no-workers", is_flag=True, help="Serve only; run background jobs with `hcp worker`.")
 def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     """Serve the web app (and, unless --no-workers, the background jobs)."""
+    import logging
+
     import uvicorn
 
     from gateway.app import create_app
 
     settings = load_settings()
+    require_database(settings)
     refuse_a_newer_schema(settings)
+    click.echo(describe_location(settings), err=True)
+    if not settings.public_url_configured:
+        logging.getLogger("hcp").warning(
+            "HCP_PUBLIC_URL 未设置：链接、二维码海报和短信中的地址 %s 只在本机有效；"
+            "请设置群众实际访问的地址（如 https://hcp.example.gov.cn）", settings.public_url)
+        click.echo(f"注意：HCP_PUBLIC_URL 未设置，链接和海报只能用本机地址 {settings.public_url}", err=True)
     app = create_app(settings, run_workers=False if no_workers else None)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level.lower(),
                 log_config=logging_config(settings.log_level, settings.log_format),
@@ -80,8 +99,10 @@ def worker() -> None:
     from gateway.worker import all_jobs
 
     settings = load_settings()
+    require_database(settings)
     refuse_a_newer_schema(settings)
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    click.echo(describe_location(settings), err=True)
 
     async def run() -> None:
         services = Services.create(settings)
@@ -130,13 +151,29 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Migrate the database to the latest schema (and load the default halls into an empty one)."""
+    """Create or migrate the database to the latest schema (and load the default halls into an empty one).
 
-    @with_services
-    async def run(services: Services) -> str:
-        return services.store.dialect
+    The only command that may create a database and the data directory's key files.
+    """
+    import asyncio
 
-    click.echo(f"database ({run()}) is at the latest schema")
+    settings = load_settings(may_create=True)
+    created = not database_exists(settings)
+    click.echo(describe_location(settings), err=True)
+
+    async def run() -> str:
+        services = Services.create(settings)
+        try:
+            await services.prepare_database()
+            return services.store.dialect
+        finally:
+            await services.close()
+
+    try:
+        dialect = asyncio.run(run())
+    except USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database ({dialect}) {'created and ' if created else ''}is at the latest schema")
 
 
 @db.command("current")
@@ -144,7 +181,11 @@ def db_current() -> None:
     """Print the schema revision the database is at."""
     from gateway.core.db.migrate import current
 
-    click.echo(current(load_settings().resolved_database_url) or "empty (run `hcp db upgrade`)")
+    settings = load_settings()
+    if not database_exists(settings):
+        click.echo("empty (run `hcp db upgrade`)")
+        return
+    click.echo(current(settings.resolved_database_url) or "empty (run `hcp db upgrade`)")
 
 
 # ----- registry --------------------------------------------------------------------------------
@@ -247,18 +288,29 @@ def cases_show(code: str, as_json: bool) -> None:
     if as_json:
         print_json(case)
         return
-    click.echo(f"{case['code']}  [{case['status']}]  {case['category']}/{case['reason']}  via {case['channel']}")
-    click.echo(f"received {case['received_at']}; first response due {case['deadlines']['first_response_due']}; "
-               f"result due {case['deadlines']['result_due']}"
-               + (" (calendar uncertain)" if case["deadlines"]["uncertain"] else ""))
+    click.echo(f"{case['code']}  [{label('status', case['status'])}]  {label('category', case['category'], '未分类')}"
+               f"/{label('triage_reason', case['reason'], '-')}  来自{label('channel', case['channel'])}")
+    deadlines = case["deadlines"]
+    click.echo(f"受理 {_local(case['received_at'])}；首次响应期限 {_local(deadlines['first_response_due'])}；"
+               f"办结期限 {_local(deadlines['result_due'])}"
+               + ("（节假日安排未知，期限按周末推算）" if deadlines["uncertain"] else "") + "（北京时间）")
     contact = case["contact"]
-    click.echo(f"contact: {contact['name'] or '-'} {contact['phone'] or ''} {contact['email'] or ''}")
+    click.echo(f"联系人：{contact['name'] or '-'} {contact['phone'] or ''} {contact['email'] or ''}")
     for message in case["messages"]:
-        click.echo(f"--- {message['direction']} {message['channel']} {message['at']}")
+        direction = "收到" if message["direction"] == "in" else "发出"
+        click.echo(f"--- {direction} {label('channel', message['channel'], message['channel'])} "
+                   f"{_local(message['at'])}")
         click.echo(message["text"])
     for event in case["events"]:
-        moved = f" {event['from_status']}→{event['to_status']}" if event["to_status"] else ""
-        click.echo(f"* {event['at']} {event['actor']} {event['kind']}{moved} {event['note'] or ''}")
+        moved = (f" {label('status', event['from_status'])}→{label('status', event['to_status'])}"
+                 if event["to_status"] else "")
+        click.echo(f"* {_local(event['at'])} {actor_label(event['actor'])} {label('event', event['kind'])}{moved} "
+                   f"{event['note'] or ''}")
+
+
+def _local(iso: str | None) -> str:
+    """An ISO time from the store, in Asia/Shanghai as staff read it everywhere else."""
+    return local_time(datetime.fromisoformat(iso)) if iso else "-"
 
 
 @cases.command("move")

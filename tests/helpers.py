@@ -98,3 +98,19 @@ def enable_sms(settings: Any) -> None:
     settings.twilio_account_sid = "AC" + "0" * 31 + "1"
     settings.twilio_auth_token = SecretStr("test-auth-token")
     settings.twilio_from = "+15005550006"
+
+
+def upgrade_once(env: dict[str, str], cwd: Any) -> None:
+    """``hcp db upgrade`` in a fresh data directory, as an administrator does before anything else.
+
+    Every other command refuses to create a database (gateway.core.cli.require_database).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if (Path(env["HCP_DATA_DIR"]) / "hcp.db").exists() or env.get("HCP_DATABASE_URL"):
+        return
+    # A failure (a bad setting under test) shows again in the command that follows.
+    subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], capture_output=True, text=True,
+                   env=env, timeout=120, cwd=cwd)

@@ -160,9 +160,9 @@ class _SlipPainter:
         if lay.size is SlipSize.A5:
             self.text(lay.margin, lines[0], f"姓名：{'＿' * 6}　　联系电话：{'＿' * 10}", lay.contact_pt)
             self.text(lay.margin, lines[1], "希望的答复方式：", lay.contact_pt)
-            self.text(lay.margin, lines[2], f"已有查询码（补充意见时填写）：{blank}", lay.contact_pt)
+            self.text(lay.margin, lines[2], f"已有受理编号（补充意见时填写）：{blank}", lay.contact_pt)
         else:
-            self.text(lay.margin, lines[0], f"电话：{'＿' * 9}　查询码：{blank}", lay.contact_pt)
+            self.text(lay.margin, lines[0], f"电话：{'＿' * 9}　受理编号：{blank}", lay.contact_pt)
             self.text(lay.margin, lines[1], f"姓名：{'＿' * 4}　答复方式：", lay.contact_pt)
         for box in lay.replies:
             self.box(box, label_pt=lay.contact_pt)

@@ -71,8 +71,15 @@ def _wants_html(request: Request) -> bool:
     return request.method == "GET" and "text/html" in request.headers.get("accept", "")
 
 
-def staff(*roles: str) -> Callable[[Endpoint], Endpoint]:
-    """Admit signed-in staff holding at least one of ``roles``."""
+PASSWORD_PATH = "/password"
+
+
+def staff(*roles: str, before_password_change: bool = False) -> Callable[[Endpoint], Endpoint]:
+    """Admit signed-in staff holding at least one of ``roles``.
+
+    An account that must change its password (the first admin's printed one) reaches only the
+    routes marked ``before_password_change``; every other page sends it to 修改密码 first.
+    """
     unknown = set(roles) - ROLES.keys()
     if unknown or not roles:
         raise ValueError(f"staff() needs known roles, got {roles!r}")
@@ -87,6 +94,10 @@ def staff(*roles: str) -> Callable[[Endpoint], Endpoint]:
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
                 raise HTTPException(401, "请先登录")
+            if user.must_change_password and not before_password_change:
+                if _wants_html(request):
+                    return RedirectResponse(PASSWORD_PATH, status_code=303)
+                raise HTTPException(403, "请先修改初始密码（页面右上角“修改密码”）")
             if not user.roles & admitted:
                 raise HTTPException(403, "您的角色无权访问此功能")
             if request.method not in SAFE_METHODS:

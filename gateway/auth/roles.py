@@ -35,6 +35,7 @@ class Principal:
     display_name: str
     roles: frozenset[str]
     towns: frozenset[str]
+    must_change_password: bool = False
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

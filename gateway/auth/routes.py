@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from gateway.auth.access import check_csrf, csrf_token, current_user, public
+from gateway.auth.access import PASSWORD_PATH, check_csrf, csrf_token, current_user, public, staff
 from gateway.auth.audit import audit, client_ip
+from gateway.auth.passwords import MIN_LENGTH, PasswordPolicyError
+from gateway.auth.roles import ROLES
 from gateway.auth.sessions import end_session, start_session
-from gateway.auth.users import authenticate
+from gateway.auth.users import UserError, authenticate, change_own_password
 from gateway.core.limits import Backoff, key_of
 
 # Failed sign-ins slow down per account *at an address* and per address, with exponential back-off
@@ -89,7 +91,39 @@ async def login(request: Request) -> Response:
     request.session.update({"uid": signed_in.principal.id, "sv": signed_in.session_version, "sid": session_id})
     csrf_token(request)
     await audit(services.store, request, signed_in.principal, "login")
+    if signed_in.principal.must_change_password:
+        return RedirectResponse(PASSWORD_PATH, status_code=303)
     return RedirectResponse(_safe_next(str(form.get("next", "")) or None), status_code=303)
+
+
+def _password_form(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(request, "password.html", {
+        "error": error, "min_length": MIN_LENGTH,
+    }, status_code=status)
+
+
+@staff(*ROLES, before_password_change=True)
+async def password_page(request: Request) -> Response:
+    return _password_form(request)
+
+
+@staff(*ROLES, before_password_change=True)
+async def change_password(request: Request) -> Response:
+    """修改密码: the current password, the new one twice; other sessions of the account end."""
+    user = current_user(request)
+    assert user is not None
+    form = await request.form()
+    current, new, again = (str(form.get(name, ""))[:256] for name in ("current", "new", "again"))
+    if new != again:
+        return _password_form(request, error="两次输入的新密码不一致", status=400)
+    services = request.app.state.services
+    try:
+        version = await change_own_password(services.store, user.username, current, new)
+    except (UserError, PasswordPolicyError) as exc:
+        return _password_form(request, error=str(exc), status=400)
+    request.session["sv"] = version
+    await audit(services.store, request, user, "password_change")
+    return RedirectResponse("/console", status_code=303)
 
 
 @public
@@ -110,4 +144,6 @@ routes = [
     Route("/login", login_page, methods=["GET"], name="login_page"),
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
+    Route(PASSWORD_PATH, password_page, methods=["GET"], name="password_page"),
+    Route(PASSWORD_PATH, change_password, methods=["POST"], name="change_password"),
 ]

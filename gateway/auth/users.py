@@ -21,7 +21,8 @@ class UserError(ValueError):
 
 
 def principal_of(user: User) -> Principal:
-    return Principal(user.id, user.username, user.display_name, frozenset(user.roles), frozenset(user.towns))
+    return Principal(user.id, user.username, user.display_name, frozenset(user.roles), frozenset(user.towns),
+                     bool(user.must_change_password))
 
 
 async def _check_towns(store: Store, towns: list[str]) -> None:
@@ -71,13 +72,32 @@ async def _get(session, username: str) -> User:  # type: ignore[no-untyped-def]
     return user
 
 
-async def set_password(store: Store, username: str, password: str) -> None:
-    """Change a password and sign the user out everywhere."""
+async def set_password(store: Store, username: str, password: str, *, must_change: bool = False) -> int:
+    """Change a password and sign the user out everywhere; return the new session version.
+
+    ``must_change`` marks a password someone else chose, which its owner must replace first.
+    """
     password_hash = hash_password(password)
     async with store.write() as session:
         user = await _get(session, username)
         user.password_hash = password_hash
         user.session_version += 1
+        user.must_change_password = must_change
+        return user.session_version
+
+
+async def change_own_password(store: Store, username: str, current: str, new: str) -> int:
+    """The signed-in person replaces their password; ``UserError`` in Chinese when it cannot be.
+
+    Returns the new session version (every other session of the account ends).
+    """
+    async with store.read() as session:
+        user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+    if user is None or not verify_password(user.password_hash, current):
+        raise UserError("当前密码不正确")
+    if verify_password(user.password_hash, new):
+        raise UserError("新密码不能与当前密码相同")
+    return await set_password(store, username, new)
 
 
 async def set_active(store: Store, username: str, active: bool) -> None:
@@ -148,4 +168,6 @@ async def ensure_first_admin(store: Store) -> str | None:
         await add_user(store, "admin", password, ["admin"], display_name="系统管理员")
     except UserError:  # another process won the race
         return None
+    async with store.write() as session:
+        (await _get(session, "admin")).must_change_password = True
     return password

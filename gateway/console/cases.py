@@ -36,20 +36,24 @@ from gateway.core.db.models import (
     ServiceItem,
     Window,
 )
+from gateway.core.db.models_staff import User
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
     EVENT_LABELS,
+    MESSAGE_CHANNEL_LABELS,
     MESSAGE_NOTICE_LABELS,
     STATUS_LABELS,
 )
 from gateway.core.registry import list_halls
 from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import Transition, WorkflowError, allowed_actions, facts_of
+from gateway.phone.options import PhoneOptions
 from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_visit
 from gateway.sms.delivery import deliveries_by_key
 from gateway.ui.files import file_response
+from gateway.ui.format import countdown
 from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
@@ -135,7 +139,9 @@ def _offered_actions(case: Case, user: Principal) -> list[Transition]:
     """The workflow buttons this person may press now: handlers and supervisors every legal move
     (except the triage and return-visit steps, which have their own pages), the triage team only
     flagging for review and sending back, other roles none."""
-    legal = [t for t in allowed_actions(facts_of(case)) if t.action not in ("triage", "review", "return_visit")]
+    # "reply" has its own form (text and channel); a second 答复群众 button beside it confused people.
+    legal = [t for t in allowed_actions(facts_of(case))
+             if t.action not in ("triage", "review", "return_visit", "reply")]
     if not user.has("supervisor"):
         legal = [t for t in legal if t.action != "reopen_closed"]
     if user.has(*HANDLERS):
@@ -170,13 +176,23 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         raw_types = dict((await session.execute(select(Blob.sha256, Blob.media_type).where(
             Blob.sha256.in_(raw_shas)))).all()) if raw_shas else {}
         deliveries = await deliveries_by_key(session, case.id, services.settings.timezone)
+        names = dict((await session.execute(select(User.username, User.display_name).where(
+            User.username.in_({e.actor for e in events})))).all()) if events else {}
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
     # The reply form offers SMS only when an SMS can actually leave (gateway/core/sms_config.py).
     reply_choices = {code: label for code, label in REPLY_CHANNELS.items()
                      if code != "sms" or sms_ready(services.settings)}
+    visit_due = None
+    if case.status == CaseStatus.REPLIED.value and facts_of(case).needs_return_visit:
+        # Answered, but a real-name 差评 must still be visited: that is the deadline now, not the
+        # result's (already met, "已完成"); the same date as the call-back list's.
+        calendar = await services.calendar.get()
+        visit_due = countdown(calendar.add_working_days(case.result_at or case.updated_at,
+                                                        PhoneOptions().return_visit_working_days).at)
     return {
+        "actor_names": names, "visit_due": visit_due,
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
@@ -188,7 +204,7 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "appeal_verdicts": APPEAL_VERDICTS,
         "event_labels": EVENT_LABELS, "message_notices": MESSAGE_NOTICE_LABELS,
         "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
-        "channels": CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
+        "channels": MESSAGE_CHANNEL_LABELS, "finished": case.status == CaseStatus.CLOSED.value,
         "category": Category(case.category) if case.category else None,
     }
 

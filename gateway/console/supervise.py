@@ -21,8 +21,17 @@ from gateway.console.queries import (
     undated_coordinated,
     undelivered_replies,
 )
-from gateway.core.db.models_staff import AuditEntry
-from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, STATUS_LABELS
+from gateway.core.db.models_staff import AuditEntry, User
+from gateway.core.labels import (
+    ACTION_LABELS,
+    AUDIT_ACTION_LABELS,
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    STATUS_LABELS,
+    audit_action_label,
+)
+from gateway.phone.options import PhoneOptions
+from gateway.ui.format import countdown
 
 AUDIT_PAGE = 100
 
@@ -45,8 +54,15 @@ async def supervise(request: Request) -> Response:
         undated = await undated_coordinated(session, services.cipher, towns=towns)
         undelivered = await undelivered_replies(session, services.cipher, towns=towns)
     missing_year = await services.calendar.missing_schedule(now)
+    # The 期限 of a return visit is its own (the working day after the reply, as on the call-back
+    # list), not the case's result deadline, which the reply has already met ("已完成").
+    calendar = await services.calendar.get()
+    visit_days = PhoneOptions().return_visit_working_days
+    visit_dues = {row.case.code: countdown(calendar.add_working_days(row.case.result_at or row.case.updated_at,
+                                                                     visit_days).at, now=now)
+                  for row in unvisited}
     return request.app.state.templates.TemplateResponse(request, "supervise.html", {
-        "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited,
+        "soon": soon, "per_town": per_town, "appeals": appeals, "unvisited": unvisited, "visit_dues": visit_dues,
         "questions": questions, "undated": undated, "calendar_missing_year": missing_year,
         "undelivered": undelivered,
         "hours": int(horizon.total_seconds() // 3600), "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS,
@@ -70,9 +86,12 @@ async def audit_log(request: Request) -> Response:
         query = query.where(AuditEntry.id < int(before))
     async with request.app.state.services.store.read() as session:
         entries = list((await session.execute(query)).scalars())
+        names = dict((await session.execute(select(User.username, User.display_name))).all())
     filters = {k: params.get(k, "") for k in ("user", "action", "case")}
+    choices = sorted({**{code: audit_action_label(code) for code in AUDIT_ACTION_LABELS},
+                      **{f"case:{code}": text for code, text in ACTION_LABELS.items()}}.items(), key=lambda kv: kv[1])
     return request.app.state.templates.TemplateResponse(request, "audit.html", {
-        "entries": entries, "filters": filters,
+        "entries": entries, "filters": filters, "user_names": names, "action_choices": choices,
         "next_before": entries[-1].id if len(entries) == AUDIT_PAGE else None,
     })
 

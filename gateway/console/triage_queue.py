@@ -116,8 +116,13 @@ async def relabel(request: Request) -> Response:
     label, reason = str(form.get("label", "")), str(form.get("reason", "")) or None
     if label not in Category.__members__.values():
         raise HTTPException(400, "请选择整改类别")
-    if reason is None or reason not in TRIAGE_REASONS[Category(label)]:
-        reason = TRIAGE_REASONS[Category(label)][0] if reason is None else reason
+    if reason is None:
+        reason = TRIAGE_REASONS[Category(label)][0]
+    elif reason not in TRIAGE_REASONS[Category(label)]:
+        allowed = "、".join(TRIAGE_REASON_LABELS[r] for r in TRIAGE_REASONS[Category(label)])
+        raise HTTPException(400, f"原因“{TRIAGE_REASON_LABELS.get(reason, '未知原因')}”不属于"
+                                 f"“{CATEGORY_LABELS[Category(label)]}”，请从该类别的原因中选择：{allowed}。"
+                                 "案件的分类没有改动。")
     services = request.app.state.services
     async with services.store.read() as session:
         hall_code = (await session.execute(select(Hall.code).join(Case, Case.hall_id == Hall.id)

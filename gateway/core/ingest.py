@@ -597,8 +597,9 @@ class Ingestor:
         second = ("手机号后四位" if intake.contact.phone
                   else f"查询码 {status_pin(self._signing_key, code)}")
         body = (f"您好！您的意见已受理，受理编号：{code}。\n{next_step}\n"
-                f"凭受理编号和{second}可在 {self.settings.public_url.rstrip('/')}/status 查询办理进度。"
-                f"{'本邮件' if channel is ReplyChannel.EMAIL else '本短信'}为自动回复。")
+                + (f"凭受理编号和{second}可在 {self.settings.public_url.rstrip('/')}/status 查询办理进度。"
+                   if self.settings.public_url_configured else f"凭受理编号和{second}可向办理窗口查询办理进度。")
+                + f"{'本邮件' if channel is ReplyChannel.EMAIL else '本短信'}为自动回复。")
         recipient = intake.contact.email if channel is ReplyChannel.EMAIL else intake.contact.phone
         subject = f"[{code}] 您的意见已受理" + (f"：{intake.subject}" if intake.subject else "")
         return OutgoingMessage(

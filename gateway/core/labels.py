@@ -15,11 +15,14 @@ __all__ = [
     "ACTION_LABELS",
     "APPLICANT_LABELS",
     "ATTRIBUTION_LABELS",
+    "AUDIT_ACTION_LABELS",
+    "AUDIT_DETAIL_LABELS",
     "CALL_TASK_LABELS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
     "EVENT_LABELS",
     "HALL_KIND_LABELS",
+    "MESSAGE_CHANNEL_LABELS",
     "MESSAGE_NOTICE_LABELS",
     "PAPER_BATCH_LABELS",
     "PAPER_DRAFT_LABELS",
@@ -31,8 +34,12 @@ __all__ = [
     "ROLE_LABELS",
     "SOURCE_LABELS",
     "STATUS_LABELS",
+    "SYSTEM_ACTOR_LABELS",
     "TRIAGE_REASON_LABELS",
     "VERDICT_LABELS",
+    "actor_label",
+    "audit_action_label",
+    "audit_detail_text",
     "label",
 ]
 
@@ -171,6 +178,7 @@ NOTICE_LABELS: dict[str, str] = {
     "callback_cancelled": "已放弃回拨",
     "callback_retry": "未接通，稍后会再次提醒回拨",
     "visit_recorded": "{case} 回访已记录",
+    "call_back_recorded": "{case} 回电已记录",
     "visit_closed": "{case} 回访已记录，案件转为已回访",
     "visit_unreached": "{case} 未接通，已留在回拨列表中",
     "roster_added": "已添加班次",
@@ -195,6 +203,115 @@ SMS_ERROR_LABELS: dict[str, str] = {
     "not_mobile": "不是手机号码",
 }
 
+# Who did something, for actors that are not a member of staff ("system:triage", "citizen:web").
+SYSTEM_ACTOR_LABELS: dict[str, str] = {
+    "triage": "系统自动分类", "deadlines": "系统期限提醒", "twilio": "电话系统", "sms": "短信系统",
+    "phone": "电话系统", "email": "邮件系统", "rosters": "排班导入", "web": "找茬窗口", "paper": "意见箱",
+    "upstream": "省市好差评系统", "api": "接口",
+}
+
+
+def actor_label(actor: str | None, names: dict[str, str] | None = None) -> str:
+    """A timeline's or audit log's actor in words: 群众（找茬窗口）, 系统自动分类, a staff member's name.
+
+    ``names`` maps usernames to display names (the page looks them up); a username without one is
+    shown as it is, because it is how staff know each other's accounts.
+    """
+    if not actor:
+        return ""
+    kind, sep, rest = actor.partition(":")
+    if sep:
+        if kind == "citizen":
+            return f"群众（{CHANNEL_LABELS.get(rest, '其他渠道')}）"
+        if kind == "system":
+            return SYSTEM_ACTOR_LABELS.get(rest, "系统")
+        if kind in ("admin", "cli") or rest == "cli":
+            return "管理员（命令行）"
+        if kind == "upstream":
+            return "省市好差评系统"
+        if kind == "user":
+            return (names or {}).get(rest, rest)
+        if kind == "demo":
+            return f"演示数据（{ROLE_LABELS.get(rest, '工作人员')}）"
+        if rest in ROLE_LABELS:
+            return ROLE_LABELS[rest]
+    if actor == "cli":
+        return "管理员（命令行）"
+    if names and actor in names:
+        return names[actor]
+    if actor in ROLE_LABELS:
+        return ROLE_LABELS[actor]
+    return (names or {}).get(actor, actor)
+
+
+# Where a message went or came from on the case page (arrival channels plus the reply channels).
+MESSAGE_CHANNEL_LABELS: dict[str, str] = {**CHANNEL_LABELS, "sms": "短信", "wechat": "微信"}
+
+# The audit log's actions beside the workflow's ("case:close" → 办结) and the timeline's events.
+AUDIT_ACTION_LABELS: dict[str, str] = {
+    "login": "登录", "login_failed": "登录失败", "logout": "退出", "password_change": "修改本人密码",
+    "user:add": "新增账号", "user:disable": "停用账号", "user:enable": "启用账号",
+    "user:password": "重设账号密码", "user:roles": "修改角色和乡镇",
+    "reveal_personal_data": "查看群众个人信息", "search_phone": "按手机号查找案件",
+    "triage_accept": "确认自动分类", "triage_relabel": "分拣更正", "appeal_decided": "申诉裁定",
+    "paper.upload": "上传扫描件", "paper.upload_rejected": "扫描件被拒收", "paper.draft_save": "暂存意见卡录入",
+    "paper.draft_confirm": "意见卡受理", "paper.draft_discard": "意见卡作废",
+    "paper.page_identify": "指定扫描页的大厅和窗口",
+    "phone:log_call": "热线登记来电", "phone:return_visit": "记录回电或回访",
+    "phone:callback_attempt": "回拨未接来电",
+    "roster:add": "新增排班", "roster:delete": "删除排班", "roster:import": "导入排班表",
+    "email:reprocess": "邮件重新处理", "email:quarantine_download": "下载隔离邮件",
+    "report.xlsx": "导出 Excel 报表", "report.csv": "导出 CSV 明细",
+}
+
+# Keys of an audit entry's details, and the words for their coded values.
+AUDIT_DETAIL_LABELS: dict[str, str] = {
+    "username": "用户名", "roles": "角色", "towns": "乡镇", "case": "案件", "duplicate": "重复",
+    "source_ref": "来源编号", "reason": "原因", "draft": "录入单", "serial": "意见卡序号", "hall": "大厅",
+    "window": "窗口", "file": "文件", "bytes": "字节", "sha256": "校验值", "kind": "类型", "from": "起",
+    "to": "止", "outcome": "结果", "error": "错误", "follow_up": "续报", "created": "新建案件",
+    "reached": "接通", "satisfied": "满意", "purpose": "目的", "give_up": "放弃", "attempts": "拨打次数",
+    "field": "字段", "channel": "渠道", "public": "公开", "reopen_count": "重办次数", "upheld": "申诉成立",
+    "claim": "申诉理由", "label": "分类", "employee_no": "工号", "added": "新增", "unchanged": "未变",
+    "errors": "错误行数", "actor": "操作者", "solved": "问题解决", "note": "说明", "rows": "行数",
+    "period": "期间", "scope": "范围", "visit_id": "回访记录号",
+}
+_DETAIL_VALUES: dict[str, str] = {
+    "call_back": "回电", "return_visit": "回访", "phone": "电话号码", "email": "电子邮箱", "name": "姓名",
+    **CATEGORY_LABELS, **TRIAGE_REASON_LABELS, **ROLE_LABELS, **MESSAGE_CHANNEL_LABELS,
+    **PROBLEM_SOLVED_LABELS, **ACTION_LABELS,
+}
+
+
+def audit_action_label(action: str) -> str:
+    """An audit action in words: its own entry, a workflow move (``case:close``) or a timeline event."""
+    if action in AUDIT_ACTION_LABELS:
+        return AUDIT_ACTION_LABELS[action]
+    kind, sep, rest = action.partition(":")
+    if sep and kind == "case":
+        return ACTION_LABELS.get(rest, EVENT_LABELS.get(rest, "案件操作"))
+    return EVENT_LABELS.get(action, ACTION_LABELS.get(action, "其他操作"))
+
+
+def _detail_value(value: object) -> str:
+    if value is True:
+        return "是"
+    if value is False:
+        return "否"
+    if value is None or value == "":
+        return "未填"
+    if isinstance(value, list | tuple):
+        return "、".join(_detail_value(item) for item in value) or "无"
+    return _DETAIL_VALUES.get(str(value), str(value))
+
+
+def audit_detail_text(detail: dict[str, object] | None) -> str:
+    """``reached=True satisfied=None purpose=call_back`` → ``接通：是；满意：未填；目的：回电``."""
+    if not detail:
+        return ""
+    return "；".join(f"{AUDIT_DETAIL_LABELS.get(key, '其他')}：{_detail_value(value)}" for key, value in detail.items())
+
+
 _CATALOGUES: dict[str, dict[str, str]] = {
     "category": CATEGORY_LABELS, "status": STATUS_LABELS, "triage_reason": TRIAGE_REASON_LABELS,
     "rating_reason": RATING_REASON_LABELS, "channel": CHANNEL_LABELS, "verdict": VERDICT_LABELS,
@@ -208,6 +325,8 @@ _CATALOGUES: dict[str, dict[str, str]] = {
     "hall_kind": HALL_KIND_LABELS,
     "applicant": APPLICANT_LABELS,
     "paper_batch": PAPER_BATCH_LABELS,
+    "message_channel": MESSAGE_CHANNEL_LABELS,
+    "audit_action": AUDIT_ACTION_LABELS,
     "rating": {r.value: text for r, text in RATING_LABELS.items()},
 }
 

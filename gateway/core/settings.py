@@ -1,7 +1,11 @@
 """One settings object, read from ``HCP_*`` environment variables and an optional TOML file.
 
-Environment variables win over the file (``HCP_CONFIG=/etc/hcp.toml``), the file wins over the
-defaults.  Secrets are ``SecretStr`` so that printing or logging the settings never shows them;
+Environment variables win over the file, the file wins over the defaults.  The file is found the
+same way from any folder: ``HCP_CONFIG``, else ``./hcp.toml``, else ``/etc/hcp/hcp.toml``.  The
+data directory never depends on the folder ``hcp`` runs in: a relative ``data_dir`` in the file is
+taken relative to the file, and without one it is ``$XDG_DATA_HOME/hcp`` (``~/.local/share/hcp``);
+a clerk who runs ``hcp`` from another folder must reach the same database and keys, never a new one.
+Secrets are ``SecretStr`` so that printing or logging the settings never shows them;
 ``Settings.public_view()`` is what ``hcp config`` shows.
 """
 
@@ -16,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,16 +50,60 @@ def parse_office_hours(spec: str) -> tuple[tuple[time, time], ...]:
     return tuple(intervals)
 
 
+SYSTEM_CONFIG = Path("/etc/hcp/hcp.toml")
+
+
+class MissingLocalKey(RuntimeError):
+    """A key file is missing from the data directory and this command must not invent one."""
+
+
+def find_config_file() -> Path | None:
+    """``HCP_CONFIG``, else ``./hcp.toml``, else ``/etc/hcp/hcp.toml``; ``None`` if there is none."""
+    explicit = os.environ.get("HCP_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ValueError(f"HCP_CONFIG points at {explicit}, which is not a file")
+        return path.resolve()
+    for candidate in (Path.cwd() / "hcp.toml", SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/hcp`` or ``~/.local/share/hcp``: absolute, the same from every folder."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(base) / "hcp").resolve()
+
+
+class _TomlRelativeToFile(TomlConfigSettingsSource):
+    """The TOML file, with a relative ``data_dir`` taken relative to the file's own folder."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: Path) -> None:
+        super().__init__(settings_cls, toml_file=toml_file)
+        self._folder = toml_file.parent
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        if values.get("data_dir") and not Path(values["data_dir"]).expanduser().is_absolute():
+            values["data_dir"] = str(self._folder / values["data_dir"])
+        return values
+
+
 class Settings(BaseSettings):
     """Every knob of the gateway.  Field names map to ``HCP_<NAME>`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="HCP_", extra="ignore", toml_file=None)
 
-    data_dir: Path = Path("var")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    # Where citizens reach the app from outside (links, QR posters, SMS/e-mail notices).  Unset,
+    # it falls back to http://HOST:PORT and ``public_url_configured`` is False, which links,
+    # posters and ``hcp serve`` say out loud.
+    public_url: str = ""
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     log_level: str = "INFO"
 
@@ -160,6 +208,31 @@ class Settings(BaseSettings):
     backup_keep: int = Field(default=14, ge=1, le=3650)
     backup_passphrase_file: Path | None = None
 
+    # False in ``hcp`` commands other than ``hcp db upgrade``: a missing key file is an error
+    # (wrong data directory) rather than a reason to generate a key nobody else has.
+    _may_create_keys: bool = PrivateAttr(default=True)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Resolved once, so a later ``chdir`` cannot move the data (``HCP_DATA_DIR=var`` is from here)."""
+        return value.expanduser().resolve()
+
+    _public_url_set: bool = PrivateAttr(default=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not self.public_url.strip():
+            self.public_url = f"http://{self.host}:{self.port}"
+            self._public_url_set = False
+
+    @property
+    def public_url_configured(self) -> bool:
+        """Whether ``HCP_PUBLIC_URL`` was set; otherwise ``public_url`` is only a local guess."""
+        return self._public_url_set
+
+    def allow_new_keys(self, allowed: bool) -> None:
+        self._may_create_keys = allowed
+
     @field_validator("office_hours")
     @classmethod
     def _office_hours(cls, value: str) -> str:
@@ -176,11 +249,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("HCP_CONFIG")
-        if config_file:
-            if not Path(config_file).is_file():
-                raise ValueError(f"HCP_CONFIG points at {config_file}, which is not a file")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        config_file = find_config_file()
+        if config_file is not None:
+            sources.append(_TomlRelativeToFile(settings_cls, config_file))
         return tuple(sources)
 
     # ----- derived values -------------------------------------------------------------------
@@ -230,6 +301,10 @@ class Settings(BaseSettings):
     def _local_secret(self, name: str, make: Any) -> str:
         path = self.data_dir / name
         if not path.exists():
+            if not self._may_create_keys:
+                raise MissingLocalKey(
+                    f"{path} 不存在：数据目录不对，或尚未初始化（先运行 `hcp db upgrade`）。"
+                    f"已有的签名和数据密钥不会被另行生成。")
             self.data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

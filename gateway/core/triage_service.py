@@ -298,5 +298,6 @@ class TriageService:
 
     def status(self) -> dict[str, Any]:
         """For the staff status page: which rules run, where, and the last reload's error."""
-        return {"rules": str(self.file), "digest": self.digest, "loaded_at": self.loaded_at.isoformat(),
+        return {"rules": str(self.file), "custom": self.rules_path is not None, "digest": self.digest,
+                "loaded_at": self.loaded_at.isoformat(),
                 "processes": self.processes, "error": self.last_error, "fallbacks": self.fallbacks}

@@ -433,7 +433,7 @@ async def confirm(services: Services, draft_id: int, values: DraftValues, *, who
 
 
 _FIELD_ZH = {"text": "意见内容", "rating": "评价", "reasons": "原因", "contact.phone": "电话", "contact.name": "姓名",
-             "contact": "联系方式", "intake": "内容", "tracking_code": "查询码"}
+             "contact": "联系方式", "intake": "内容", "tracking_code": "受理编号"}
 
 
 def _problem_zh(field_name: str, problem: str) -> str:

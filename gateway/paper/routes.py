@@ -151,7 +151,12 @@ async def upload(request: Request) -> Response:
         return JSONResponse({"batch": batch.batch_id, "url": url, "files": visible}, status_code=status)
     if url is not None:
         return RedirectResponse(url, status_code=303)
-    return _render(request, "mailroom_upload.html", {"files": visible, "ratings": _rating_labels()}, status)
+    # Names, as the queue shows them: a clerk reads 金屯镇 / 综合窗口, not jintun / w01.
+    halls = await list_halls(services.store)
+    hall_names = {h.code: h.name for h in halls}
+    window_names = {(h.code, str(w["code"])): str(w["name"]) for h in halls for w in h.windows}
+    return _render(request, "mailroom_upload.html", {"files": visible, "ratings": _rating_labels(),
+                                                     "hall_names": hall_names, "window_names": window_names}, status)
 
 
 @staff(*ROLES)

@@ -106,7 +106,14 @@ async def print_slips(store: Store, settings: Settings, hall: str, window: str |
 
 
 async def print_posters(store: Store, settings: Settings, hall: str, window: str | None = None) -> tuple[int, bytes]:
-    """One A4 poster per window of ``hall`` (or just ``window``) with its signed 找茬窗口 link."""
+    """One A4 poster per window of ``hall`` (or just ``window``) with its signed 找茬窗口 link.
+
+    Refused while ``HCP_PUBLIC_URL`` is unset: a QR code of ``http://127.0.0.1:8000`` hung in a
+    hall would lead every citizen nowhere.
+    """
+    if not settings.public_url_configured:
+        raise SlipError(f"HCP_PUBLIC_URL 未设置：海报二维码需要群众从外面能打开的地址（现在只有本机地址 "
+                        f"{settings.public_url}）。请在 hcp.toml 或环境变量中设置 HCP_PUBLIC_URL 后再打印。")
     hall_view = await _hall(store, hall)
     windows = [w for w in hall_view.windows if w.get("active", True) and (window is None or w["code"] == window)]
     if window is not None and not windows:

@@ -99,9 +99,8 @@ def _message(logged: LoggedCall, category: Category | None) -> str:
         return f"这通电话已经登记过：{logged.code}"
     if logged.follow_up:
         return f"已作为续报并入案件 {logged.code}"
-    if logged.needs_review:
-        return f"已受理 {logged.code}，分类待人工复核"
-    return f"已受理 {logged.code}，分类：{category.label if category else '未分类'}"
+    # The category follows on the page and in the JSON result: said once, not twice.
+    return "已受理"
 
 
 def _ingest_problem(exc: IngestError) -> CallLogError:

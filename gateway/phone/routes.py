@@ -271,7 +271,13 @@ async def visit(request: Request) -> Response:
         return _refused(request, 409, str(exc))
     except ValueError as exc:
         return _refused(request, 422, str(exc))
-    code = ("visit_closed" if result.transitioned else "visit_recorded") if reached else "visit_unreached"
+    # 回电 (the call back before the reply) and 回访 (the return visit after it) are two duties.
+    if not reached:
+        code = "visit_unreached"
+    elif result.transitioned:
+        code = "visit_closed"
+    else:
+        code = "visit_recorded" if result.purpose == "return_visit" else "call_back_recorded"
     return _done(request, code, {"case_code": result.case_code, "status": result.status,
                                  "transitioned": result.transitioned}, case=result.case_code)
 

@@ -25,6 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from gateway.core.labels import CHANNEL_LABELS
 from gateway.core.safe_text import is_formula_like, printable
 from gateway.core.services import Services
 from gateway.results import rollup
@@ -182,7 +183,8 @@ def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, o
         return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
     for r, row in enumerate(rows, start=2):
-        values: list[Any] = [row["code"], row["hall_name"], row["window_name"], row["channel"], row["rating_label"],
+        values: list[Any] = [row["code"], row["hall_name"], row["window_name"],
+                             CHANNEL_LABELS.get(row["channel"], row["channel"]), row["rating_label"],
                              row["category_label"], row["status_label"], local(row["received_at"]),
                              local(row["first_response_due"]), local(row["result_due"])]
         if overdue_sheet:

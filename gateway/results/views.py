@@ -137,15 +137,31 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),
         "month_headlines": headlines(month_counts), "today_counts": today_counts,
         "today_good_rate": percent(today_counts.rate("good_rate")),
-        "day_chart": charts.bar_chart("近30天每日评价数", [
-            charts.Bar(r.code(Dim.DAY)[5:], r.counts["evaluations"], str(r.counts["evaluations"])) for r in days],
-            css_class="chart screen-days", label_width=70, bar_height=14, gap=4),
+        "has_windows": bool(windows),
+        "day_columns": day_columns(current, {r.code(Dim.DAY): r.counts["evaluations"] for r in days}),
         "window_chart": charts.bar_chart("本月各窗口好评率", [
             charts.Bar(r.label(Dim.WINDOW).split("·")[-1], r.counts.rate("good_rate"),
                        percent(r.counts.rate("good_rate"))) for r in windows], maximum=1.0,
             css_class="chart screen-windows", label_width=170),
         "latest": latest, "tz": ZoneInfo(tz),
     }
+
+
+def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str, Any]:
+    """The hall screen's 30 days as HTML columns (CSS pixels, so labels stay ≥ 20 px on any screen).
+
+    Every day is there, a day without evaluations as 0 (the chart used to skip it); heights are
+    classes ``h0``…``h20`` (5 % steps) because the page's CSP allows no inline style.
+    """
+    series = [(day, counts.get(day.isoformat(), 0)) for day in
+              (last - timedelta(days=offset) for offset in range(days - 1, -1, -1))]
+    top = max((n for _, n in series), default=0) or 1
+    columns = [{"day": day, "value": n, "level": round(n / top * 20),
+                "label": f"{day.month}/{day.day}" if (i % 5 == 0 or i == days - 1) else "",
+                "title": f"{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
+    busiest = max(series, key=lambda item: item[1])
+    return {"columns": columns, "total": sum(n for _, n in series), "top": top,
+            "busiest": f"{busiest[0].month}月{busiest[0].day}日" if busiest[1] else ""}
 
 
 def figure_columns() -> list[tuple[str, str]]:

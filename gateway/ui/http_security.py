@@ -50,6 +50,17 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/twilio/")) or ("json" in accept and "html" not in accept)
 
 
+def _same_site_referer(request: Request) -> str | None:
+    """The page the person came from, when it is one of ours, so an error page can lead back to it."""
+    from urllib.parse import urlsplit
+
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.path.startswith("/") or referer.netloc != request.url.netloc:
+        return None
+    target = referer.path + (f"?{referer.query}" if referer.query else "")
+    return None if target == request.url.path else target
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Render an ``HTTPException`` as a short Chinese page, or as JSON for API clients."""
     assert isinstance(exc, HTTPException)
@@ -58,5 +69,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if _wants_json(request):
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=headers)
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "message": detail},
+    return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "message": detail,
+                                                              "back": _same_site_referer(request)},
                                       status_code=exc.status_code, headers=headers)

@@ -30,6 +30,10 @@ async def link(services: Services, hall_code: str, window_code: str | None, as_j
     is refused by the form, so print them from this command, never by hand.
     """
     settings = services.settings
+    if not settings.public_url_configured:
+        raise click.ClickException(
+            f"HCP_PUBLIC_URL 未设置：链接需要群众从外面能打开的地址，现在只有本机地址 {settings.public_url}。"
+            "请在 hcp.toml 或环境变量中设置 HCP_PUBLIC_URL（如 https://hcp.example.gov.cn）。")
     snapshot = await RegistryCache(services.store).get()
     hall = snapshot.halls.get(hall_code)
     if hall is None:

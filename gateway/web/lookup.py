@@ -72,7 +72,8 @@ _RECEIPT = (
 )
 _USED = select(Message.id).where(Message.channel == "web", Message.source_ref == bindparam("ref"))
 _CASE_FOR_LOOKUP = (
-    select(Case.id, Case.code, Case.status, Case.received_at, Case.closed_at, Contact.phone_enc)
+    select(Case.id, Case.code, Case.status, Case.received_at, Case.closed_at, Contact.phone_enc,
+           Case.first_response_due, Case.first_responded_at, Case.result_due, Case.paused_at)
     .outerjoin(Contact, Contact.case_id == Case.id).where(Case.code == bindparam("code"))
 )
 _PUBLIC_REPLIES = (
@@ -124,6 +125,26 @@ class StatusView:
     received_at: datetime
     closed_at: datetime | None
     replies: tuple[PublicReply, ...]
+    next_step: str = ""
+    due: datetime | None = None
+
+
+def next_step(status: str, first_response_due: datetime | None, first_responded_at: datetime | None,
+              result_due: datetime | None, paused: bool) -> tuple[str, datetime | None]:
+    """What happens next for the citizen, in their words, and by when (``None``: no date applies)."""
+    if status == "closed":
+        return "已办结，感谢您的监督。", None
+    if status in ("not_valid", "malicious"):
+        return "经核实，反映的情况不属实；如有异议可再次反映。", None
+    if status in ("replied", "return_visited"):
+        return "已答复。工作人员可能电话回访，了解问题是否解决、您是否满意。", None
+    if paused:
+        return "需要您补充情况，工作人员会与您联系；补充后继续计时办理。", None
+    if first_responded_at is None and first_response_due is not None:
+        return "工作人员将在期限前与您联系。", first_response_due
+    if result_due is not None:
+        return "正在整改，期限前会把整改结果答复您。", result_due
+    return "工作人员正在处理。", None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,4 +186,6 @@ async def lookup_status(store: Store, cipher: PersonalDataCipher, key: bytes, co
         await session.execute(delete(LookupAttempt).where(LookupAttempt.id == attempt_id))
     return LookupResult(LookupOutcome.FOUND, StatusView(
         code=row.code, status=row.status, received_at=row.received_at, closed_at=row.closed_at,
-        replies=tuple(PublicReply(r.at, redact.scrub(r.text)) for r in replies)))
+        replies=tuple(PublicReply(r.at, redact.scrub(r.text)) for r in replies),
+        **dict(zip(("next_step", "due"), next_step(row.status, row.first_response_due, row.first_responded_at,
+                                                   row.result_due, row.paused_at is not None), strict=True))))

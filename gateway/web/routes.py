@@ -454,6 +454,7 @@ async def _status_lookup(request: Request) -> Response:
     return _render(request, "status_result.html", {
         "view": view, "status_label": citizen_status(view.status), "received": day(view.received_at, tz),
         "closed": day(view.closed_at, tz) if view.closed_at else None,
+        "due": when(view.due, tz) if view.due else None,
         "replies": [(when(reply.at, tz), reply.text) for reply in view.replies],
     })
 

@@ -215,6 +215,15 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
         assert (await client.post_form(f"/triage/{first}/accept")).status_code == 303
         again = await client.post_form(f"/triage/{first}/accept")
         assert again.status_code == 409
+        # A reason of another category (the old page kept 服务态度 under 限时整改): a Chinese 400 on a
+        # staff page that leads back to the queue, and the case is left as it was.
+        mismatch = await client.post_form(f"/triage/{second}/label", {"label": "time_limited", "reason": "attitude"},
+                                          headers={"referer": "http://testserver/triage"})
+        assert mismatch.status_code == 400
+        assert "原因“服务态度”不属于“限时整改”" in mismatch.text and "办事流程" in mismatch.text
+        assert 'href="/triage"' in mismatch.text and "返回上一页" in mismatch.text and "belong" not in mismatch.text
+        queue = await client.get("/triage")
+        assert 'data-category="time_limited"' in queue.text and "console.js" in queue.text
         relabel = await client.post_form(f"/triage/{second}/label", {"label": "coordinated",
                                                                     "reason": "cross_department"})
         assert relabel.status_code == 303

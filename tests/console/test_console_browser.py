@@ -95,3 +95,26 @@ async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: B
     timeline = await page.locator("ol.events").inner_text()
     assert "回访" in timeline and "办结" in timeline
     await context.close()
+
+
+async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Browser, live_server: LiveServer) -> None:
+    """The list used to stay on 服务态度 under 限时整改, and 改分类 then failed with an English page."""
+    services = live_server.services
+    code = (await services.ingestor.ingest(make_intake(source_ref="m1", text="态度差 #immediate #review"))).case_code
+    await make_staff(services, "mouse", ["triage"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "mouse")
+    await page.goto(live_server.url + "/triage")
+    form = page.locator("form.relabel").first
+    assert await form.locator("select[name=reason]").input_value() == "attitude"
+    await form.locator("select[name=label]").select_option("time_limited")
+    offered = await form.locator("select[name=reason]").evaluate(
+        "s => Array.from(s.options).filter(o => !o.parentElement.disabled).map(o => o.value)")
+    assert offered == ["procedure", "steps", "efficiency"]
+    assert await form.locator("select[name=reason]").input_value() == "procedure"
+    async with page.expect_navigation():
+        await form.locator("button").click()
+    assert await _status(live_server, code) == ("triaged", "time_limited")
+    assert "已改为 限时整改" in await page.inner_text("main")
+    await context.close()

@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import upgrade_once
+
 HCP = [sys.executable, "-m", "gateway.cli"]
 
 
 def hcp(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HCP_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(Path(__file__).parents[2])}
     env.pop("HCP_DATABASE_URL", None)
+    if args[:2] != ("db", "upgrade"):
+        upgrade_once(env, tmp_path)
     return subprocess.run([*HCP, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120,
                           cwd=tmp_path)
 
@@ -139,3 +143,74 @@ def test_a_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_triage_is_mounted(workdir: Path) -> None:
     assert "check-rules" in hcp(workdir, "triage", "--help").stdout
+
+
+def test_cases_show_prints_shanghai_times_and_words(workdir: Path) -> None:
+    hcp(workdir, "ingest", "in.jsonl")
+    shown = hcp(workdir, "cases", "show", "JX20261127-0001")
+    assert shown.returncode == 0, shown.stderr
+    # received 2026-11-27T22:10+08:00 is 14:10 UTC; staff read Beijing time.
+    assert "受理 2026-11-27 22:10" in shown.stdout and "14:10" not in shown.stdout
+    assert "群众（找茬窗口）" in shown.stdout and "citizen:web" not in shown.stdout
+    assert "系统自动分类" in shown.stdout and "system:triage" not in shown.stdout
+
+
+def _bare(cwd: Path, data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HCP_DATA_DIR": str(data_dir), "PYTHONPATH": str(Path(__file__).parents[2]), **extra}
+    for name in ("HCP_DATABASE_URL", "HCP_CONFIG", "HCP_PUBLIC_URL"):
+        if name not in extra:
+            env.pop(name, None)
+    return subprocess.run([*HCP, *args], capture_output=True, text=True, env=env, timeout=120, cwd=cwd)
+
+
+def test_no_command_but_db_upgrade_creates_a_database_or_keys(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for args in (("outbox", "list"), ("halls", "list"),
+                 ("slips", "print", "--hall", "jintun", "--count", "1", "-o", "s.pdf")):
+        refused = _bare(tmp_path, data, *args)
+        assert refused.returncode == 1 and "找不到数据库" in refused.stderr and "hcp db upgrade" in refused.stderr
+    assert not data.exists()
+    created = _bare(tmp_path, data, "db", "upgrade")
+    assert created.returncode == 0 and "created" in created.stdout
+    assert f"数据目录 {data}" in created.stderr
+    listed = _bare(tmp_path, data, "halls", "list")
+    assert listed.returncode == 0 and "jintun" in listed.stdout
+    assert f"数据库 sqlite+aiosqlite:///{data}" in listed.stderr
+    # The keys are part of the data: a database without its key files is refused, never re-keyed.
+    (data / "secret.key").unlink()
+    (data / "data.key").unlink()
+    rekeyed = _bare(tmp_path, data, "web", "link", "--hall", "jintun", HCP_PUBLIC_URL="https://hcp.example.cn")
+    assert rekeyed.returncode == 1 and ".key 不存在" in rekeyed.stderr
+    assert not (data / "secret.key").exists()
+
+
+def test_configuration_is_found_the_same_way_from_any_folder(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hcp.toml").write_text('data_dir = "var"\npublic_url = "https://hcp.example.cn"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "HCP_CONFIG": str(site / "hcp.toml")}
+    for name in ("HCP_DATA_DIR", "HCP_DATABASE_URL", "HCP_PUBLIC_URL"):
+        env.pop(name, None)
+    here = json.loads(subprocess.run([*HCP, "config"], capture_output=True, text=True, env=env, cwd=site).stdout)
+    there = json.loads(subprocess.run([*HCP, "config"], capture_output=True, text=True, env=env,
+                                      cwd=elsewhere).stdout)
+    # data_dir in the file is relative to the file, not to the folder hcp is run from.
+    assert here["data_dir"] == there["data_dir"] == str(site / "var")
+    env.pop("HCP_CONFIG")
+    found = json.loads(subprocess.run([*HCP, "config"], capture_output=True, text=True, env=env, cwd=site).stdout)
+    assert found["data_dir"] == str(site / "var") and found["public_url"] == "https://hcp.example.cn"
+    default = json.loads(subprocess.run([*HCP, "config"], capture_output=True, text=True,
+                                        env={**env, "XDG_DATA_HOME": str(tmp_path / "xdg")}, cwd=elsewhere).stdout)
+    assert default["data_dir"] == str(tmp_path / "xdg" / "hcp")
+
+
+def test_links_and_posters_refuse_without_a_public_url(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _bare(tmp_path, data, "db", "upgrade").returncode == 0
+    link = _bare(tmp_path, data, "web", "link", "--hall", "jintun")
+    assert link.returncode == 1 and "HCP_PUBLIC_URL 未设置" in link.stderr and "http" not in link.stdout
+    poster = _bare(tmp_path, data, "slips", "posters", "--hall", "jintun", "-o", "p.pdf")
+    assert poster.returncode == 1 and "HCP_PUBLIC_URL 未设置" in poster.stderr
+    assert not (tmp_path / "p.pdf").exists()

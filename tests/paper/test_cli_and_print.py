@@ -16,6 +16,7 @@ from PIL import Image
 from channels.paper.reader import read_page
 from channels.web.links import verify_link
 from gateway.core.settings import Settings
+from tests.helpers import upgrade_once
 from tests.paper.scans import Degradation, degrade, on_a4, tick
 
 HCP = [sys.executable, "-m", "gateway.cli"]
@@ -27,6 +28,8 @@ def hcp(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
            "HCP_PUBLIC_URL": "https://hcp.example.cn"}
     env.pop("HCP_DATABASE_URL", None)
     env.pop("HCP_SECRET_KEY", None)
+    if args[:2] != ("db", "upgrade"):
+        upgrade_once(env, workdir)
     return subprocess.run([*HCP, *args], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
 
 

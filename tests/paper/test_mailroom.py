@@ -95,6 +95,9 @@ async def test_upload_makes_drafts_and_a_repeat_upload_makes_none(services: Serv
 
         again = await upload(client, [("renamed.tiff", batch)], headers=JSON)
         assert again.json()["files"][0]["status"] == "repeat"
+        # The page (not JSON) names the hall and window as the queue does.
+        shown = await upload(client, [("renamed.tiff", batch)])
+        assert "金屯镇 / " in shown.text and "jintun" not in shown.text
         queue = await client.get("/mailroom")
         assert queue.status_code == 200
         assert slips[0].serial_text in queue.text and "待补录编号" in queue.text

@@ -33,6 +33,8 @@ async def test_log_a_call_shows_category_and_deadline(services: Services) -> Non
         result = response.json()["result"]
         assert result["created"] and result["category_label"] == "立整立改" and result["status_label"] == "已分类"
         assert result["first_response_due"] and result["countdown"].startswith(("剩余", "已超时"))
+        # The page writes "{message}；分类：{category_label}": the category is said once only.
+        assert "立整立改" not in result["message"] and "分类" not in result["message"]
         assert response.json()["next_call_id"] != call_id
         again = await client.post_form("/hotline/calls", call(call_id), headers=JSON)
         assert again.json()["result"]["duplicate"] and again.json()["result"]["code"] == result["code"]

@@ -16,7 +16,7 @@ from channels.phone.cdr import parse_asterisk, parse_mapped_csv
 from gateway.core.db.models_phone import CallbackTask, PhoneCall
 from gateway.core.services import Services
 from gateway.phone.importer import store_parsed
-from tests.helpers import local
+from tests.helpers import local, upgrade_once
 from tests.phone.cdr_samples import MASTER_CSV
 
 
@@ -69,6 +69,8 @@ async def test_repeated_missed_calls_raise_one_task(services: Services) -> None:
 def hcp(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HCP_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(Path(__file__).parents[2])}
     env.pop("HCP_DATABASE_URL", None)
+    if args[:2] != ("db", "upgrade"):
+        upgrade_once(env, tmp_path)
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120, cwd=tmp_path)
 

@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.helpers import upgrade_once
+
 HCP = [sys.executable, "-m", "gateway.cli"]
 
 
 def hcp(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HCP_DATA_DIR": str(workdir / "var"), "PYTHONPATH": str(Path(__file__).parents[2])}
     env.pop("HCP_DATABASE_URL", None)
+    if args[:2] != ("db", "upgrade"):
+        upgrade_once(env, workdir)
     return subprocess.run([*HCP, *args], capture_output=True, text=True, env=env, timeout=300, cwd=workdir)
 
 

@@ -15,18 +15,21 @@ from gateway.core.settings import Settings
 def run(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
     env = {"HCP_DATA_DIR": str(tmp_path / "var"), "HCP_PUBLIC_URL": "https://hcp.example.gov.cn/",
            "HCP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'hcp.db'}"}
-    return CliRunner(env=env).invoke(main, ["web", "link", *args], catch_exceptions=False)
+    runner = CliRunner(env=env)
+    if not (tmp_path / "hcp.db").exists():
+        assert runner.invoke(main, ["db", "upgrade"], catch_exceptions=False).exit_code == 0
+    return runner.invoke(main, ["web", "link", *args], catch_exceptions=False)
 
 
 def test_links_of_one_window_and_of_a_whole_hall(tmp_path: Path) -> None:
     one = run(tmp_path, "--hall", "jintun", "--window", "w02")
     assert one.exit_code == 0, one.output
-    url = one.output.strip()
+    url = one.stdout.strip()
     assert url.startswith("https://hcp.example.gov.cn/w/jintun/w02/")
     key = Settings(data_dir=tmp_path / "var").signing_key()
     assert verify_link(key, "jintun", "w02", url.rsplit("/", 1)[1])
     every = run(tmp_path, "--hall", "jintun", "--json")
-    rows = json.loads(every.output)
+    rows = json.loads(every.stdout)
     assert [row["window"] for row in rows] == ["w01", "w02", "w03", "w04", "zc", None]
     assert rows[1]["url"] == url and rows[1]["name"] == "金屯镇 社保医保窗口"
     assert rows[-1]["url"] == "https://hcp.example.gov.cn/f?hall=jintun&src=box"

@@ -61,6 +61,8 @@ async def test_the_right_digits_show_status_and_public_replies_only(app: Starlet
         status, page = await look_up(person, code.lower().replace("-", "－"), "5678")
     assert status == 200
     assert f'id="tracking-code">{code}<' in page and "已受理，正在分派" in page
+    # What happens next and by when (立整立改: contact within the first-response deadline).
+    assert 'id="next-step">工作人员将在期限前与您联系。<' in page and re.search(r'id="due">\d{4}年', page)
     assert "已安排专人值守窗口。&lt;b&gt;谢谢&lt;/b&gt;" in page
     for secret_thing in ("内部备注", "玩手机", "王", "138", "5678", "attitude", "服务态度"):
         assert secret_thing not in page, secret_thing

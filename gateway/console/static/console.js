@@ -48,4 +48,27 @@
     }
   });
   select(0);
+
+  // Choosing a category with the mouse offers only that category's reasons (the server refuses
+  // a reason of another category with a message, but the clerk should never get there).
+  function onlyReasonsOf(form, label) {
+    var reason = form.querySelector('select[name="reason"]');
+    var keep = reason.value;
+    var first = "";
+    Array.prototype.forEach.call(reason.querySelectorAll("optgroup"), function (group) {
+      var mine = group.getAttribute("data-category") === label;
+      group.hidden = !mine;
+      group.disabled = !mine;
+      Array.prototype.forEach.call(group.querySelectorAll("option"), function (option) {
+        if (mine && !first) first = option.value;
+        if (!mine && option.value === keep) keep = "";
+      });
+    });
+    reason.value = keep || first;
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("form.relabel"), function (form) {
+    var label = form.querySelector('select[name="label"]');
+    onlyReasonsOf(form, label.value);
+    label.addEventListener("change", function () { onlyReasonsOf(form, label.value); });
+  });
 })();

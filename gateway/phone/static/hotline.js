@@ -1,7 +1,7 @@
 /* The hotline operator's page: keyboard-first call logging.
  *
  * Enter saves from any field (Shift+Enter makes a new line in the summary); Alt+N jumps to the
- * number, Alt+F to the first open case of the caller's history (to log a follow-up), Alt+R starts
+ * number, Alt+F to the 续报受理编号 field (to log a follow-up), Alt+R starts
  * a new call, Alt+B jumps to the call-back list.  Saving posts the same form the page posts without
  * JavaScript, asks for JSON, shows the tracking code, category and deadline, and clears the form
  * for the next call.  Personal data is only ever sent in POST bodies, never in URLs.
@@ -214,6 +214,11 @@
       if (status === 200 && body.ok) {
         showResult(body.result);
         clearForm(body.next_call_id, body.started_at);
+        // The citizen is still on the line: the tracking code must stay in sight while the
+        // number field is ready for the next call (saving with the mouse scrolled it away).
+        phone.blur();
+        phone.focus({ preventScroll: true });
+        result.scrollIntoView({ block: "start" });
         refreshCallbacks();
       } else if (status === 422) {
         showProblems(body.problems || { intake: body.error });
@@ -303,8 +308,16 @@
   document.addEventListener("keydown", (event) => {
     if (!event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.code === "KeyF") {
-      const follow = historyBox.querySelector("button.follow");
-      if (follow) { event.preventDefault(); follow.focus(); }
+      // Alt+F is the 续报受理编号 field the page labels with F; an empty field takes the caller's
+      // latest open case from the history, selected, so typing another code replaces it.
+      const follow = document.getElementById("follow_up");
+      const latest = historyBox.querySelector("button.follow");
+      if (follow) {
+        event.preventDefault();
+        if (!follow.value && latest) follow.value = latest.dataset.code;
+        follow.focus();
+        follow.select();
+      }
     } else if (event.code === "KeyB") {
       const first = document.querySelector(".callbacks button, .callbacks a");
       if (first) { event.preventDefault(); first.focus(); }

@@ -1,7 +1,7 @@
 """Attachments keep the Content-ID of an inline part (an iPhone photo referenced from the mail's HTML)
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,28 @@
+"""The hall screen's 30-day chart: every day present (no evaluations is 0), labels in CSS pixels."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from gateway.results.views import day_columns
+
+
+def test_days_without_evaluations_are_zero_and_the_month_turns() -> None:
+    chart = day_columns(date(2026, 12, 7), {"2026-12-07": 4, "2026-11-20": 8, "2026-11-08": 2})
+    days = [c["day"] for c in chart["columns"]]
+    assert len(days) == 30 and days[0] == date(2026, 11, 8) and days[-1] == date(2026, 12, 7)
+    values = {c["day"]: c["value"] for c in chart["columns"]}
+    assert values[date(2026, 11, 9)] == 0 and values[date(2026, 12, 1)] == 0 and values[date(2026, 11, 20)] == 8
+    assert [c["level"] for c in chart["columns"] if c["value"]] == [5, 20, 10]
+    assert chart["total"] == 14 and chart["busiest"] == "11月20日"
+    assert [c["label"] for c in chart["columns"] if c["label"]] == ["11/8", "11/13", "11/18", "11/23", "11/28",
+                                                                     "12/3", "12/7"]
+    assert day_columns(date(2026, 12, 7), {})["busiest"] == ""
+
+
+def test_screen_text_is_at_least_20_px() -> None:
+    css = (Path(__file__).parents[2] / "gateway/results/static/screen.css").read_text(encoding="utf-8")
+    sizes = [int(n) for n in re.findall(r"ol\.day-columns \.d \{ font-size: (\d+)px", css)]
+    assert sizes and min(sizes) >= 20

@@ -158,8 +158,14 @@ def _corrections_as_rows(corrections: list[Correction]) -> list[dict[str, Any]]:
     latest: dict[str, Correction] = {}
     for i, c in enumerate(corrections):
         latest[c.case_code or f"#{i}"] = c
-    return [{"text": c.text, "label": c.new_label, "reason": c.new_reason, "id": c.case_code or None}
-            for c in latest.values()]
+    return [{"text": c.text, "label": c.new_label, "reason": c.new_reason, "id": c.case_code or None,
+             "_correction": True} for c in latest.values()]
+
+
+def _weigh_corrections(rows: list[dict[str, Any]], weight: float) -> None:
+    for r in rows:
+        if r.get("_correction"):
+            r["_weight"] = weight
 
 
 def _load_training(data: tuple[Path, ...], corrections_path: Path | None, use_db: bool,
@@ -252,6 +258,7 @@ def train_cmd(data: tuple[Path, ...], no_base: bool, corrections_path: Path | No
 
     from .engine import Triager
 
+    _weigh_corrections(rows, settings.correction_weight)
     triager = Triager(replace(rules, learned=None))
     items = analyse(triager, rows)
     oof: list[Any] = []
@@ -319,6 +326,7 @@ def cv_cmd(files: tuple[Path, ...], corrections_path: Path | None, no_correction
         with contextlib.suppress(ModelError, TypeError):  # a broken model: the default settings
             settings = Settings(**(LinearModel.load(rules.learned.model_path).meta.get("settings") or {}))
     review_below = rules.learned.review_below if rules.learned is not None else 0.8
+    _weigh_corrections(rows, settings.correction_weight)
     items = analyse(Triager(replace(rules, learned=None)), rows)
     results = cross_validated(items, settings, k=k, seed=seed, review_below=review_below)
     if as_json:

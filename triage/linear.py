@@ -248,6 +248,26 @@ class LinearModel:
                    dict(header.get("meta") or {}))
 
 
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The model file's description (when trained, on how many items, its CV figures) without
+    loading the model: for status pages."""
+    import zipfile
+
+    import numpy as np
+
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            header = json.loads(str(z["header"]))
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read model: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ModelError(f"{p}: not a triage model file ({exc})") from exc
+    if not isinstance(header, dict) or header.get("kind") != MODEL_KIND:
+        raise ModelError(f"{p}: not a linear triage model")
+    return dict(header.get("meta") or {})
+
+
 @dataclass
 class Prediction:
     label: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ class Settings:
     ngram_max: int = 3
     #: folds for the out-of-fold predictions the calibration curve is fitted on
     calibration_folds: int = 5
+    #: how much one of the triage team's corrections counts against one packaged training item:
+    #: corrections are few but come from the text the gateway really receives
+    correction_weight: float = 3.0
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Analysed:
     tokens: list[str]
     rules: Any  # the rules' TriageResult
     reason: str
+    #: how much the item counts in training (the team's corrections count more: see Settings)
+    weight: float = 1.0
 
     @property
     def label(self) -> str:
@@ -59,7 +64,7 @@ def analyse(triager: Any, records: Sequence[dict[str, Any]]) -> list[Analysed]:
     for r in records:
         body, tokens, res = triager.analyse(r["text"], channel=r.get("channel"), rating=r.get("rating"),
                                             reasons=r.get("reasons") or ())
-        out.append(Analysed(body, tokens, res, r["reason"]))
+        out.append(Analysed(body, tokens, res, r["reason"], float(r.get("_weight", 1.0))))
     return out
 
 
@@ -115,7 +120,7 @@ def fit(items: Sequence[Analysed], s: Settings = Settings(), calibration: Any = 
     x = _matrix(items, vocab, idf, s)
     y = [it.reason for it in items]
     clf = LogisticRegression(C=s.C, max_iter=2000)
-    clf.fit(x, y)
+    clf.fit(x, y, sample_weight=[it.weight for it in items])
     classes = tuple(str(c) for c in clf.classes_)
     coef = clf.coef_.T.copy()
     intercept = clf.intercept_.copy()
@@ -126,7 +131,7 @@ def fit(items: Sequence[Analysed], s: Settings = Settings(), calibration: Any = 
     if calibration is not None:
         model.calibration = calibration
     model.meta = {"items": n, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                  "settings": {"C": s.C, "rule_scale": s.rule_scale, "min_df": s.min_df, "ngram_max": s.ngram_max}}
+                  "settings": asdict(s)}
     return model
 
 
@@ -195,7 +200,7 @@ def cross_validated(items: Sequence[Analysed], s: Settings = Settings(), k: int 
     parts = folds(items, k, seed)
     variants = {"triage": s}
     if text_only:
-        variants["model"] = Settings(s.C, 0.0, s.min_df, s.ngram_max, s.calibration_folds)
+        variants["model"] = replace(s, rule_scale=0.0)
     oof: dict[str, list[Any]] = {name: [None] * len(items) for name in variants}
     for test in parts:
         held = set(test)

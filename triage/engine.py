@@ -267,7 +267,7 @@ class Triager:
         assert lr is not None
         pred = model.predict(body, tokens, res)
         terms = list(res.terms)
-        for feat, a, b, w in model.contributions(pred, lr.top_terms):
+        for feat, a, b, w in model.contributions(pred, body, tokens, lr.top_terms):
             if feat.startswith("r:"):
                 terms.append(MatchedTerm(f"[rules:{feat.split(':', 2)[2]}]", 0, 0, pred.reason, w, False, "model"))
             else:

@@ -25,8 +25,10 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +41,18 @@ REASON_LIST: tuple[str, ...] = tuple(REASONS)
 _SKIP = re.compile(r"^[\s\W_]+$")
 _DIGITS = re.compile(r"^[0-9.]+$")
 _SPACE = frozenset(" \t\r\n\u3000")
+_NUMERIC = frozenset("0123456789.")
 
 
 class ModelError(ValueError):
     """A model file is missing, malformed or of another version."""
 
 
-def text_features(body: str, tokens: Sequence[str], ngram_max: int = 3) -> list[tuple[str, int, int]]:
+def text_features(body: str, tokens: Sequence[str], ngram_max: int = 3,
+                  ngram_min: int = 1) -> list[tuple[str, int, int]]:
     """(feature, start, end) for the n-grams and words of a text; offsets into ``body``.
 
-    ``c:`` character 1..``ngram_max``-grams without blanks, ``w:`` the jieba words
+    ``c:`` character ``ngram_min``..``ngram_max``-grams without blanks, ``w:`` the jieba words
     (numbers folded to ``#``, punctuation left out).  ``tokens`` must be the cut of
     ``body`` (``Triager.tokens``)."""
     out: list[tuple[str, int, int]] = []
@@ -60,7 +64,8 @@ def text_features(body: str, tokens: Sequence[str], ngram_max: int = 3) -> list[
             j = i + k
             if j > n or body[j - 1] in _SPACE:
                 break
-            out.append(("c:" + body[i:j], i, j))
+            if k >= ngram_min:
+                out.append(("c:" + body[i:j], i, j))
     pos = 0
     for t in tokens:
         start = pos
@@ -99,58 +104,70 @@ class LinearModel:
     classes: tuple[str, ...] = REASON_LIST
     rule_scale: float = 1.0
     ngram_max: int = 3
+    ngram_min: int = 1
     calibration: tuple[tuple[float, ...], tuple[float, ...]] = ((0.0, 1.0), (0.0, 1.0))
     meta: dict[str, Any] = field(default_factory=dict)
 
     # -- scoring ---------------------------------------------------------------
-    def scores(self, body: str, tokens: Sequence[str], rule_result: Any) -> tuple[Any, dict[int, list[Any]]]:
-        """Decision values per class, and the known features found: row -> [feature, value, start, end]."""
+    def _index(self) -> tuple[dict[str, int], dict[str, int], list[str]]:
+        """Look-up tables without the ``c:``/``w:`` prefixes (no string building per n-gram)."""
+        cached = self.__dict__.get("_tables")
+        if cached is None:
+            names = sorted(self.vocab, key=self.vocab.__getitem__)
+            chars = {f[2:]: j for f, j in self.vocab.items() if f.startswith("c:")}
+            # numbers are one feature, "#"; a literal "#" (punctuation) is none
+            words = {("\0#" if f == "w:#" else f[2:]): j for f, j in self.vocab.items() if f.startswith("w:")}
+            cached = self.__dict__["_tables"] = (chars, words, names)
+        return cached
+
+    def scores(self, body: str, tokens: Sequence[str], rule_result: Any) -> tuple[Any, Any, Any]:
+        """Decision values per class, the rows of the known features and their values.
+
+        Exactly the features of :func:`text_features` (n-grams with a blank are never in
+        the vocabulary, so they need no test here) and :func:`rule_features`."""
         import numpy as np
 
+        chars, words, _names = self._index()
+        # C-level loops (map, Counter) over every n-gram: the Python-level version cost 3x more
+        cget = chars.get
+        n = len(body)
+        cnt: Counter[int] = Counter()
+        for k in range(self.ngram_min, self.ngram_max + 1):
+            if n >= k:
+                cnt.update(map(cget, map(body.__getitem__, map(slice, range(n - k + 1), range(k, n + 1))),
+                               repeat(-1)))
+        cnt.update(map(words.get, [("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t) for t in tokens],
+                       repeat(-1)))
+        cnt.pop(-1, None)
         get = self.vocab.get
-        found: dict[int, list[Any]] = {}
-        for f, a, b in text_features(body, tokens, self.ngram_max):
-            j = get(f)
-            if j is None:
-                continue
-            hit = found.get(j)
-            if hit is None:
-                found[j] = [f, 1.0, a, b]
-            else:
-                hit[1] += 1.0
-        idf = self.idf
-        norm = 0.0
-        for j, hit in found.items():
-            tf = 1.0 + math.log(hit[1])
-            hit[1] = tf
-            norm += (tf * idf[j]) ** 2
-        norm = math.sqrt(norm) or 1.0
-        for hit in found.values():
-            hit[1] /= norm
-        for f, v in rule_features(rule_result).items():
-            j = get(f)
-            if j is not None:
-                found[j] = [f, v * self.rule_scale, 0, 0]
-        if not found:
-            return self.intercept.copy(), found
-        rows = list(found)
-        vals = np.fromiter((found[j][1] for j in rows), dtype=np.float64, count=len(rows))
-        return self.intercept + vals @ self.coef[rows], found
+        extra = [(j, v * self.rule_scale) for f, v in rule_features(rule_result).items()
+                 if (j := get(f)) is not None]
+        if not cnt and not extra:
+            return self.intercept.copy(), np.zeros(0, dtype=np.intp), np.zeros(0)
+        rows = np.fromiter(cnt.keys(), dtype=np.intp, count=len(cnt))
+        vals = 1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))
+        norm = float(np.sqrt(np.dot(vals * self.idf[rows], vals * self.idf[rows]))) or 1.0
+        vals /= norm
+        if extra:
+            rows = np.concatenate([rows, np.array([j for j, _v in extra], dtype=np.intp)])
+            vals = np.concatenate([vals, np.array([v for _j, v in extra])])
+        return self.intercept + vals @ self.coef[rows], rows, vals
 
     def predict(self, body: str, tokens: Sequence[str], rule_result: Any) -> Prediction:
         """The model's reason, label, calibrated confidence and the features behind it."""
         import numpy as np
 
-        z, found = self.scores(body, tokens, rule_result)
+        z, rows, vals = self.scores(body, tokens, rule_result)
         z = z - z.max()
         p = np.exp(z)
         p /= p.sum()
         by_label = dict.fromkeys(LABELS, 0.0)
-        for c, pr in zip(self.classes, p, strict=True):
-            by_label[REASONS[c]] += float(pr)
-        label = max(LABELS, key=lambda lab: by_label[lab])
+        for c, pr in zip(self.classes, p.tolist(), strict=True):
+            by_label[REASONS[c]] += pr
+        label = max(LABELS, key=by_label.__getitem__)
         k = max((i for i, c in enumerate(self.classes) if REASONS[c] == label), key=lambda i: p[i])
-        return Prediction(label, self.classes[k], by_label[label], self.calibrate(by_label[label]), k, p, found)
+        return Prediction(label, self.classes[k], by_label[label], self.calibrate(by_label[label]), k, p,
+                          rows, vals)
 
     def calibrate(self, prob: float) -> float:
         """P(the label is right | the model's top probability), from the isotonic curve."""
@@ -169,21 +186,29 @@ class LinearModel:
         x0, x1 = xs[lo], xs[hi]
         return ys[lo] + (ys[hi] - ys[lo]) * ((prob - x0) / (x1 - x0) if x1 > x0 else 0.0)
 
-    def contributions(self, pred: Prediction, top: int = 5) -> list[tuple[str, int, int, float]]:
-        """The features that pushed the chosen reason up most against the runner-up
-        class of another label: (feature, start, end, weight), strongest first."""
+    def contributions(self, pred: Prediction, body: str, tokens: Sequence[str],
+                      top: int = 5) -> list[tuple[str, int, int, float]]:
+        """The features that pushed the chosen reason up most against the runner-up class of
+        another label: (feature, start, end, weight), strongest first; the position is the
+        feature's first occurrence in ``body`` (0, 0 for the rules' decision)."""
         import numpy as np
 
         other = [i for i, c in enumerate(self.classes) if REASONS[c] != pred.label]
-        if not pred.found or not other:
+        if not len(pred.rows) or not other:
             return []
         k2 = max(other, key=lambda i: pred.probs[i])
-        rows = list(pred.found)
-        vals = np.array([pred.found[j][1] for j in rows])
-        contrib = vals * (self.coef[rows, pred.index] - self.coef[rows, k2])
-        order = [int(i) for i in np.argsort(-contrib)[:top] if contrib[i] > 0]
-        return [(pred.found[rows[i]][0], pred.found[rows[i]][2], pred.found[rows[i]][3], float(contrib[i]))
-                for i in order]
+        contrib = pred.vals * (self.coef[pred.rows, pred.index] - self.coef[pred.rows, k2])
+        names = self._index()[2]
+        out = []
+        for i in np.argsort(-contrib)[:top]:
+            if contrib[i] <= 0:
+                break
+            name = names[int(pred.rows[i])]
+            a = b = 0
+            if not name.startswith("r:"):
+                a, b = _locate(name, body, tokens)
+            out.append((name, a, b, float(contrib[i])))
+        return out
 
     # -- persistence -------------------------------------------------------------
     @property
@@ -191,17 +216,18 @@ class LinearModel:
         return int(self.meta.get("items", 0))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """One ``.npz`` (numpy arrays, no pickle), written atomically: a gateway may be reading it."""
+        """One ``.npz`` (numpy arrays, no pickle; not compressed: it loads faster), written atomically: a
+        gateway may be reading it."""
         import numpy as np
 
         p = Path(path)
         tmp = p.with_name(p.name + ".tmp.npz")
         words = sorted(self.vocab, key=self.vocab.__getitem__)
         header = {"kind": MODEL_KIND, "version": MODEL_VERSION, "classes": list(self.classes),
-                  "rule_scale": self.rule_scale, "ngram_max": self.ngram_max,
+                  "rule_scale": self.rule_scale, "ngram_max": self.ngram_max, "ngram_min": self.ngram_min,
                   "calibration": [list(self.calibration[0]), list(self.calibration[1])], "meta": self.meta}
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, header=np.array(json.dumps(header, ensure_ascii=False)),
+            np.savez(fh, header=np.array(json.dumps(header, ensure_ascii=False)),
                                 vocab=np.array("\n".join(words)), idf=self.idf.astype(np.float32),
                                 coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float64))
         os.replace(tmp, p)
@@ -244,7 +270,8 @@ class LinearModel:
         text_rows = np.array([not w.startswith("r:") for w in words])
         coef = coef * np.where(text_rows, idf, 1.0)[:, None]
         return cls(vocab, idf, coef, intercept, classes, float(header.get("rule_scale", 1.0)),
-                   int(header.get("ngram_max", 3)), (tuple(map(float, xs)), tuple(map(float, ys))),
+                   int(header.get("ngram_max", 3)), int(header.get("ngram_min", 1)),
+                   (tuple(map(float, xs)), tuple(map(float, ys))),
                    dict(header.get("meta") or {}))
 
 
@@ -268,6 +295,20 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(header.get("meta") or {})
 
 
+def _locate(name: str, body: str, tokens: Sequence[str]) -> tuple[int, int]:
+    """Where a text feature first occurs in ``body``: an n-gram or a word (``#``: the first number)."""
+    kind, s = name[:2], name[2:]
+    if kind == "w:":
+        pos = 0
+        for t in tokens:
+            if t == s or (s == "#" and _DIGITS.match(t)):
+                return pos, pos + len(t)
+            pos += len(t)
+        return 0, 0
+    a = body.find(s)
+    return (a, a + len(s)) if a >= 0 else (0, 0)
+
+
 @dataclass
 class Prediction:
     label: str
@@ -276,4 +317,5 @@ class Prediction:
     confidence: float
     index: int
     probs: Any
-    found: dict[int, list[Any]]
+    rows: Any
+    vals: Any

@@ -35,6 +35,7 @@ class Settings:
     rule_scale: float = 0.05
     min_df: int = 2
     ngram_max: int = 3
+    ngram_min: int = 1
     #: folds for the out-of-fold predictions the calibration curve is fitted on
     calibration_folds: int = 5
     #: how much one of the triage team's corrections counts against one packaged training item:
@@ -68,9 +69,9 @@ def analyse(triager: Any, records: Sequence[dict[str, Any]]) -> list[Analysed]:
     return out
 
 
-def _counts(item: Analysed, ngram_max: int) -> dict[str, int]:
+def _counts(item: Analysed, s: Settings) -> dict[str, int]:
     c: dict[str, int] = {}
-    for f, _a, _b in text_features(item.body, item.tokens, ngram_max):
+    for f, _a, _b in text_features(item.body, item.tokens, s.ngram_max, s.ngram_min):
         c[f] = c.get(f, 0) + 1
     return c
 
@@ -84,7 +85,7 @@ def _matrix(items: Sequence[Analysed], vocab: dict[str, int], idf: Any, s: Setti
     indptr = [0]
     for it in items:
         row: dict[int, float] = {}
-        for f, n in _counts(it, s.ngram_max).items():
+        for f, n in _counts(it, s).items():
             j = vocab.get(f)
             if j is not None:
                 row[j] = (1.0 + math.log(n)) * idf[j]
@@ -109,7 +110,7 @@ def fit(items: Sequence[Analysed], s: Settings = Settings(), calibration: Any = 
 
     df: dict[str, int] = {}
     for it in items:
-        for f in _counts(it, s.ngram_max):
+        for f in _counts(it, s):
             df[f] = df.get(f, 0) + 1
     n = len(items)
     words = sorted(f for f, d in df.items() if d >= s.min_df)
@@ -127,7 +128,7 @@ def fit(items: Sequence[Analysed], s: Settings = Settings(), calibration: Any = 
     if len(classes) == 2:  # scikit-learn keeps one column for two classes
         coef = np.hstack([-coef / 2, coef / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-    model = LinearModel(vocab, idf, coef, intercept, classes, s.rule_scale, s.ngram_max)
+    model = LinearModel(vocab, idf, coef, intercept, classes, s.rule_scale, s.ngram_max, s.ngram_min)
     if calibration is not None:
         model.calibration = calibration
     model.meta = {"items": n, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -141,8 +142,8 @@ def _loaded(model: LinearModel) -> LinearModel:
 
     text_rows = np.array([not w.startswith("r:") for w in sorted(model.vocab, key=model.vocab.__getitem__)])
     return LinearModel(model.vocab, model.idf, model.coef * np.where(text_rows, model.idf, 1.0)[:, None],
-                       model.intercept, model.classes, model.rule_scale, model.ngram_max, model.calibration,
-                       model.meta)
+                       model.intercept, model.classes, model.rule_scale, model.ngram_max, model.ngram_min,
+                       model.calibration, model.meta)
 
 
 def folds(items: Sequence[Analysed], k: int, seed: int = 0) -> list[list[int]]:

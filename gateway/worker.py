@@ -8,6 +8,7 @@ always run the same set.  The lists are plain imports, one line a feature.
 from __future__ import annotations
 
 from gateway.api import jobs as api_jobs
+from gateway.console import triage_retrain
 from gateway.core.jobs import Job, standard_jobs
 from gateway.core.outbox import Sender
 from gateway.core.services import Services
@@ -15,7 +16,7 @@ from gateway.email import jobs as email_jobs
 from gateway.phone import jobs as phone_jobs
 from gateway.results import jobs as results_jobs
 
-JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs)
+JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, triage_retrain.jobs)
 SENDERS = (email_jobs.senders, phone_jobs.senders, results_jobs.senders)
 
 

@@ -35,7 +35,7 @@ class Settings:
     rule_scale: float = 0.05
     min_df: int = 2
     ngram_max: int = 3
-    ngram_min: int = 1
+    ngram_min: int = 2
     #: folds for the out-of-fold predictions the calibration curve is fitted on
     calibration_folds: int = 5
     #: how much one of the triage team's corrections counts against one packaged training item:

@@ -41,7 +41,8 @@ def run(path: Path, triage: Triager, rules_only: Triager, baselines: dict[float,
     def preds(t: Triager) -> list[Prediction]:
         out = []
         for r in recs:
-            res = t.classify(r["text"], channel=r.get("channel"), rating=r.get("rating"), reasons=r.get("reasons") or ())
+            res = t.classify(r["text"], channel=r.get("channel"), rating=r.get("rating"),
+                             reasons=r.get("reasons") or ())
             out.append(Prediction(res.label, res.reason, res.needs_review))
         return out
 

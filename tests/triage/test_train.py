@@ -65,7 +65,7 @@ def test_calibration_curve_is_monotone_and_bounded():
     curve = tr.calibrate(probs, right)
     m = LinearModel({}, None, None, None, calibration=curve)
     ys = [m.calibrate(p) for p in (0.0, 0.3, 0.45, 0.65, 0.9, 1.0)]
-    assert ys == sorted(ys) and 0.0 <= ys[0] and ys[-1] <= 1.0
+    assert ys == sorted(ys) and ys[0] >= 0.0 and ys[-1] <= 1.0
     assert ys[0] == pytest.approx(0.0) and ys[-1] == pytest.approx(1.0)
 
 

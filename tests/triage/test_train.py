@@ -73,9 +73,9 @@ def test_out_of_fold_never_scores_an_item_with_a_model_that_saw_it(items, monkey
     real_fit = tr.fit
     seen: list[set[str]] = []
 
-    def spy(train_items, s=tr.Settings(), calibration=None):
+    def spy(train_items, s=None, calibration=None):
         seen.append({it.body for it in train_items})
-        return real_fit(train_items, s, calibration)
+        return real_fit(train_items, s or tr.Settings(), calibration)
 
     monkeypatch.setattr(tr, "fit", spy)
     results = tr.cross_validated(items, tr.Settings(min_df=1), k=3, text_only=False)

@@ -111,7 +111,12 @@ def main() -> None:
     differ = sum(1 for t in texts if seg.lcut(t) != tok.lcut(t, HMM=False))
     if differ:
         raise SystemExit(f"triage.segment differs from jieba.lcut(HMM=False) on {differ} texts")
-    consulted = sum(1 for t in texts if any(getattr(x, "source", "") == "nb" for x in triager.classify(t).terms))
+    import dataclasses
+
+    plain = Triager(dataclasses.replace(triager.rules, learned=None))  # the rules alone, for the model's cost
+    for t in texts[:100]:
+        plain.classify(t)
+    decided = sum(1 for t in texts if any(getattr(x, "source", "") == "model" for x in triager.classify(t).terms))
 
     rows: list[tuple[float, ...]] = []
     for _ in range(args.rounds):
@@ -119,22 +124,25 @@ def main() -> None:
         fw, fc = one_pass(triager.classify, texts)
         nw, nc = one_pass(bare_no_hmm, texts)
         sw, sc = one_pass(seg.lcut, texts)
-        rows.append((bw, bc, fw, fc, nw, nc, sw, sc))
+        pw, pc = one_pass(plain.classify, texts)
+        rows.append((bw, bc, fw, fc, nw, nc, sw, sc, pw, pc))
 
     n = len(texts)
     lr = getattr(triager.rules, "learned", None)
     print(f"texts: {n} x ~{chars // n} characters; rules {triager.rules.source}")
     print("learned model: " + ("off" if lr is None or not lr.enabled else
-                               f"on, its evidence used on {consulted} of {n} texts"))
+                               f"on, its evidence shown on {decided} of {n} texts"))
     walls, cpus = [c[0] for c in colds], [c[1] for c in colds]
     print(f"cold start (import + dictionary + rules + first item), {len(colds)} fresh processes: "
           f"wall best {min(walls):.3f} s (range {min(walls):.3f}–{max(walls):.3f}), "
           f"CPU best {min(cpus):.3f} s (range {min(cpus):.3f}–{max(cpus):.3f})")
     print(f"triage.segment: the same words as jieba.lcut(HMM=False) on all {n} texts")
-    for kind, bi, fi, ni, si in (("CPU time", 1, 3, 5, 7), ("wall clock", 0, 2, 4, 6)):
+    for kind, bi, fi, ni, si, pi in (("CPU time", 1, 3, 5, 7, 9), ("wall clock", 0, 2, 4, 6, 8)):
         print(f"-- {kind}, {args.rounds} interleaved passes")
         print(f"triage:     items/s {spread([n / r[fi] for r in rows])}  "
               f"(best {max(chars / r[fi] for r in rows):,.0f} chars/s)")
+        print(f"rules alone: items/s {spread([n / r[pi] for r in rows])}; triage / rules alone: median "
+              f"{statistics.median(r[fi] / r[pi] for r in rows):.2f}x")
         print(f"bare jieba: items/s {spread([n / r[bi] for r in rows])}  "
               f"(best {max(chars / r[bi] for r in rows):,.0f} chars/s)")
         ratios = [r[fi] / r[bi] for r in rows]

@@ -8,6 +8,7 @@ always run the same set.  The lists are plain imports, one line a feature.
 from __future__ import annotations
 
 from gateway.api import jobs as api_jobs
+from gateway.console import triage_retrain
 from gateway.core.jobs import Job, standard_jobs
 from gateway.core.outbox import Sender
 from gateway.core.services import Services
@@ -18,7 +19,8 @@ from gateway.results import jobs as results_jobs
 from gateway.sms import jobs as sms_jobs
 from gateway.wechat import jobs as wechat_jobs
 
-JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs, retention.jobs)
+JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs, retention.jobs,
+        triage_retrain.jobs)
 SENDERS = (email_jobs.senders, results_jobs.senders, sms_jobs.senders, wechat_jobs.senders)
 
 

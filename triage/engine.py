@@ -9,10 +9,11 @@ Pipeline for one text:
 4. one pass over the tokens: term look-up in a dict, negation scope,
    "hypothetical / past" scope (``以前要跑好几趟``), intensifiers,
    object + fault combos per clause; then the regex patterns (``patterns.py``);
-5. sum evidence per reason and label; where no label has much rule evidence,
-   add the learned model's evidence (``[learned]``, ``triage.learn``), shown as
-   the words that weighed most; apply precedence (each label's strongest
-   problem), compute confidence.
+5. sum evidence per reason and label; apply precedence (each label's strongest
+   problem), compute confidence;
+6. with ``[learned]`` on, a linear model over character n-grams, words and the
+   rules' decision (``triage.linear``) makes the final decision with a
+   calibrated confidence, shown as the n-grams and words that weighed most.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from typing import Any
 
 from .normalize import analysis_end, normalize
 from .patterns import PatternSet
-from .result import LABELS, REASONS, MatchedTerm, TriageResult
-from .rules import LearnedSettings, Rules, RulesError, load_rules
+from .result import REASONS, MatchedTerm, TriageResult
+from .rules import Rules, RulesError, load_rules
 from .segment import Segmenter
 
 log = logging.getLogger(__name__)
@@ -192,11 +193,10 @@ class Triager:
         model = None
         lr = new_rules.learned
         if lr is not None and lr.enabled and self._model_override is None:
-            from .learn import ModelError, NaiveBayes
+            from .linear import LinearModel, ModelError
 
             try:  # a broken model file fails the reload too, before anything changes
-                model = NaiveBayes.load(lr.model_path)
-                model.compile()
+                model = LinearModel.load(lr.model_path)
             except ModelError as exc:
                 raise RulesError([str(exc)]) from exc
         _ensure_words(self._tok, new_rules.all_words())
@@ -207,7 +207,7 @@ class Triager:
         return new_rules
 
     def learned_model(self) -> Any:
-        """The naive Bayes model in use, loaded on first call; None when off or unusable.
+        """The learned model in use (``triage.linear``), loaded on first call; None when off or unusable.
 
         A model file that fails to load is logged once and the triage runs on
         rules alone (classification never fails because of the model)."""
@@ -220,14 +220,13 @@ class Triager:
         cached = self._model
         if cached is not None and cached[0] == digest:
             return cached[1]
-        from .learn import ModelError, NaiveBayes
+        from .linear import LinearModel, ModelError
 
         with self._lock:
             if self._model is not None and self._model[0] == digest:
                 return self._model[1]
             try:
-                model = NaiveBayes.load(lr.model_path)
-                model.compile()
+                model = LinearModel.load(lr.model_path)
             except ModelError as exc:
                 log.warning("triage: learned model not used: %s", exc)
                 model = None
@@ -246,6 +245,40 @@ class Triager:
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
+        body, tokens, res = self._run(text, rating, reasons)
+        if not tokens:  # empty or meaningless text: the rules' spam/praise decision stands
+            return res
+        model = self.learned_model()
+        if model is None:
+            return res
+        return self._learned_decision(model, body, tokens, res)
+
+    def analyse(self, text: str, *, channel: str | None = None, rating: str | None = None,
+                reasons: Sequence[str] = ()) -> tuple[str, list[str], TriageResult]:
+        """(analysed body, its words, the rules' result without any learned model): what the
+        learned stage is trained on (``triage.train``)."""
+        return self._run(text, rating, reasons)
+
+    def _learned_decision(self, model: Any, body: str, tokens: Sequence[str], res: TriageResult) -> TriageResult:
+        """The learned stage decides (label, reason, calibrated confidence); the evidence shown is
+        the rules' terms plus the n-grams and words that weighed most for the model's choice, each
+        with its weight and position, and the rules' own decision when it weighed (``[rules:…]``)."""
+        lr = self._c.rules.learned
+        assert lr is not None
+        pred = model.predict(body, tokens, res)
+        terms = list(res.terms)
+        for feat, a, b, w in model.contributions(pred, body, tokens, lr.top_terms):
+            if feat.startswith("r:"):
+                terms.append(MatchedTerm(f"[rules:{feat.split(':', 2)[2]}]", 0, 0, pred.reason, w, False, "model"))
+            else:
+                terms.append(MatchedTerm(body[a:b], a, b, pred.reason, w, False, "model"))
+        scores = dict(res.scores)
+        scores["model_probability"] = pred.probability
+        return TriageResult(label=pred.label, reason=pred.reason, confidence=pred.confidence,
+                            terms=tuple(sorted(terms, key=lambda t: (t.start, t.end))),
+                            needs_review=pred.confidence < lr.review_below, scores=scores)
+
+    def _run(self, text: str, rating: str | None, reasons: Sequence[str]) -> tuple[str, list[str], TriageResult]:
         c = self._c
         rules = c.rules
         text = text or ""
@@ -346,7 +379,7 @@ class Triager:
                             break
                 ev.append([m.group(), m.start(), m.end(), rname, weight, negated])
 
-        return self._decide(text, body, meaningful, ev, rating, reasons, tokens)
+        return body, tokens, self._decide(text, body, meaningful, ev, rating, reasons)
 
     @staticmethod
     def _close_clause(objs: dict[int, list[Any]], faults: dict[int, list[Any]], ev: list[list[Any]],
@@ -360,63 +393,8 @@ class Triager:
             ev.append([o[0], o[1], o[2], rname, w / 2, f[3]])
             ev.append([f[0], f[1], f[2], rname, w / 2, f[3]])
 
-    def _nb_evidence(self, lr: LearnedSettings, tokens: Sequence[str]) -> tuple[str, float, list[MatchedTerm]] | None:
-        """Evidence from the learned model: (reason, weight, the words behind it) or None.
-
-        The weight is ``lr.weight`` times the margin between the model's two most
-        probable labels (tempered posterior), given to the most probable reason of
-        the winning label.  The words shown are those that most favour that reason
-        over the runner-up label's best reason, each with its share of the weight."""
-        model = self.learned_model()
-        if model is None:
-            return None
-        import numpy as np
-
-        from .learn import REASON_LIST, located_features
-
-        vocab, logp, prior, _present = model.compile()
-        feats = located_features(tokens, model.feature_kind)
-        get = vocab.get
-        rows: dict[int, tuple[str, int, int]] = {}
-        for f, a, b in feats:
-            i = get(f)
-            if i is not None and i not in rows:
-                rows[i] = (f, a, b)
-        if not rows:
-            return None
-        idx = list(rows)
-        z = prior + logp[idx].sum(axis=0) / lr.temperature
-        finite = np.isfinite(z)
-        p = np.where(finite, np.exp(z - z[finite].max()), 0.0)
-        p /= p.sum()
-        by_label = dict.fromkeys(LABELS, 0.0)
-        best: dict[str, int] = {}
-        for j, r in enumerate(REASON_LIST):
-            lab = REASONS[r]
-            by_label[lab] += float(p[j])
-            if lab not in best or z[j] > z[best[lab]]:
-                best[lab] = j
-        ranked = sorted(LABELS, key=lambda lab: -by_label[lab])
-        weight = lr.weight * (by_label[ranked[0]] - by_label[ranked[1]])
-        if weight < max(lr.min_weight, 0.01):
-            return None
-        r1, r2 = best[ranked[0]], best[ranked[1]]
-        contrib = logp[idx, r1] - logp[idx, r2]
-        order = [k for k in np.argsort(-contrib)[: lr.top_terms] if contrib[k] > 0]
-        if not order:
-            return None
-        total = float(sum(contrib[k] for k in order))
-        reason = REASON_LIST[r1]
-        body = "".join(tokens)
-        terms = []
-        for k in order:
-            _f, a, b = rows[idx[k]]
-            # the words as they stand in the (normalised) text: "3", not the model's "#"
-            terms.append(MatchedTerm(body[a:b], a, b, reason, weight * float(contrib[k]) / total, False, "nb"))
-        return reason, weight, terms
-
     def _decide(self, text: str, body: str, meaningful: bool, ev: list[list[Any]],
-                rating: str | None, reason_codes: Sequence[str], tokens: Sequence[str] = ()) -> TriageResult:
+                rating: str | None, reason_codes: Sequence[str]) -> TriageResult:
         rules = self._c.rules
         rscore: dict[str, float] = {}
         rmax: dict[str, float] = {}
@@ -449,22 +427,6 @@ class Triager:
             best = max(best, grp_w)
             rscore[rname] = total
             rmax[rname] = best
-
-        # Learned evidence, only where the rules are weak (no label has apply_below yet).
-        nb: tuple[str, float] | None = None
-        lr = rules.learned
-        if lr is not None and lr.enabled and meaningful and tokens:
-            strongest = dict.fromkeys(LABELS, 0.0)
-            for rname, sc in rscore.items():
-                strongest[REASONS[rname]] += sc
-            if max(strongest.values()) < lr.apply_below:
-                got = self._nb_evidence(lr, tokens)
-                if got is not None:
-                    rname, w, nb_terms = got
-                    rscore[rname] = rscore.get(rname, 0.0) + w
-                    rmax[rname] = max(rmax.get(rname, 0.0), w)
-                    terms.extend(nb_terms)
-                    nb = (rname, w)
 
         # Non-text evidence: the citizen's rating and ticked reason codes.
         dissatisfied = rating in ("dissatisfied", "very_dissatisfied")
@@ -525,10 +487,6 @@ class Triager:
                 conf *= s / (s + 0.25 * top_none)
             if rating in ("very_satisfied", "satisfied"):
                 conf *= 0.9
-            if nb is not None and REASONS[nb[0]] == label:
-                without = s - nb[1]
-                if without < min_score or (label_max[label] == nb[1] and without < 1.5 * min_score):
-                    conf = min(conf, lr.max_confidence if lr is not None else conf)
             return self._result(label, reason, conf, terms, {**label_score, "none": top_none})
 
         if top_none > 0 and top_none >= top_comp:
@@ -538,8 +496,6 @@ class Triager:
                 conf *= top_none / (top_none + top_comp)
             if dissatisfied and reason == "praise":
                 conf *= 0.5
-            if nb is not None and nb[0] == reason and top_none - nb[1] < min_score:
-                conf = min(conf, lr.max_confidence if lr is not None else conf)
             return self._result("none", reason, conf, terms, {**label_score, "none": top_none})
 
         if top_comp > 0:

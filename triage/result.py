@@ -32,7 +32,8 @@ class MatchedTerm(NamedTuple):
     Evidence that is not in the text (the rating, ticked reason codes) has a
     bracketed ``term`` such as ``[rating:very_satisfied]`` and an empty span.
     ``source`` is ``"rules"`` for the rules file's terms, patterns and combos and
-    ``"nb"`` for words the learned model weighed (see ``triage.learn``).
+    ``"model"`` for the n-grams and words the learned model weighed most (see ``triage.linear``;
+    ``weight`` is the feature's push towards the chosen reason against the best other label).
     """
 
     term: str

@@ -50,22 +50,16 @@ class Combo:
 
 @dataclass(frozen=True)
 class LearnedSettings:
-    """The optional statistical component (``[learned]``): naive Bayes evidence where rules are weak."""
+    """The learned stage (``[learned]``): a linear model over n-grams, words and the rules' scores
+    (``triage.linear``) that makes the decision, with calibrated confidence."""
 
     model_path: Path
     enabled: bool = True
-    #: Evidence given to the model's label at full confidence (margin 1 between its two best labels).
-    weight: float = 1.5
-    #: Divides the model's log-likelihoods: naive Bayes is over-confident.
-    temperature: float = 3.0
-    #: The model is consulted only when no label has at least this much rule evidence.
-    apply_below: float = 2.0
-    #: Confidence of a decision that rests on the model (without it no label would qualify).
-    max_confidence: float = 0.75
-    #: How many of the model's words are shown as the terms behind its evidence.
-    top_terms: int = 3
-    #: Evidence weaker than this is dropped (too little to say anything, e.g. "asdf 111").
-    min_weight: float = 0.3
+    #: Calibrated confidence below which an item goes to the triage team (about the share of
+    #: auto-routed items that are right; chosen by cross-validation, see triage/README.md).
+    review_below: float = 0.8
+    #: How many of the model's n-grams and words are shown as the evidence behind a decision.
+    top_terms: int = 5
 
 
 @dataclass(frozen=True)
@@ -478,12 +472,8 @@ def parse_rules(raw: str, name: str = "<rules>", base_dir: Path | None = None,
 
 _LEARNED_NUMBERS = {
     # key: (low, high, integer?)
-    "weight": (0.0, MAX_WEIGHT, False),
-    "temperature": (0.1, 100.0, False),
-    "apply_below": (0.0, 100.0, False),
-    "max_confidence": (0.0, 1.0, False),
+    "review_below": (0.0, 1.0, False),
     "top_terms": (1, 20, True),
-    "min_weight": (0.0, MAX_WEIGHT, False),
 }
 
 
@@ -510,10 +500,9 @@ def _learned(ck: _Checker, sec: dict[str, Any], base_dir: Path | None,
         elif key in _LEARNED_NUMBERS:
             lo, hi, integer = _LEARNED_NUMBERS[key]
             ok = not isinstance(val, bool) and isinstance(val, int if integer else int | float)
-            if not ok or not (lo <= val <= hi) or (key in ("weight", "temperature") and val <= 0):
+            if not ok or not (lo <= val <= hi):
                 kind = "an integer" if integer else "a number"
-                ck.err(f"learned.{key} must be {kind} in [{lo:g}, {hi:g}]"
-                       + (" and > 0" if key in ("weight", "temperature") else "") + f", got {val!r}", line)
+                ck.err(f"learned.{key} must be {kind} in [{lo:g}, {hi:g}], got {val!r}", line)
                 continue
             values[key] = val
         else:

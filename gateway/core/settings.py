@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # Worker processes that run the triage off the event loop (gateway/core/triage_service.py);
     # -1: one where there is a second core, 0: in the gateway process.
     triage_processes: int = Field(default=-1, ge=-1, le=16)
+    # Retrain the triage's learned model from the team's corrections every this many hours
+    # (gateway/console/triage_retrain.py; 0: never). The rules' model file must be writable.
+    triage_retrain_hours: float = Field(default=24.0, ge=0)
 
     max_blob_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)

@@ -74,6 +74,7 @@ class TriageService:
         self._local_lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._model_file: Path | None = None
+        self._model_meta: tuple[Any, dict[str, Any]] | None = None
         self._stamp = self._file_stamp()
         self._next_check = time.monotonic() + check_every
         self._reloading: asyncio.Task[bool] | None = None
@@ -297,7 +298,31 @@ class TriageService:
         return True
 
     def status(self) -> dict[str, Any]:
-        """For the staff status page: which rules run, where, and the last reload's error."""
+        """For the staff status page: which rules run, where, the last reload's error, and the learned
+        model in use (when trained, on how many items, its cross-validated figures)."""
         return {"rules": str(self.file), "custom": self.rules_path is not None, "digest": self.digest,
                 "loaded_at": self.loaded_at.isoformat(),
-                "processes": self.processes, "error": self.last_error, "fallbacks": self.fallbacks}
+                "processes": self.processes, "error": self.last_error, "fallbacks": self.fallbacks,
+                "model": self.model_info()}
+
+    def model_info(self) -> dict[str, Any] | None:
+        """The learned model's description from its file header; None when the rules use none."""
+        from triage.linear import ModelError, read_meta
+
+        path = self._model_file
+        if path is None:
+            return None
+        stamp = self._stamp[1] if len(self._stamp) > 1 else None
+        if self._model_meta is not None and self._model_meta[0] == (path, stamp):
+            return self._model_meta[1]
+        try:
+            meta = read_meta(path)
+            trained = meta.get("trained_at")
+            info: dict[str, Any] = {
+                "path": str(path), "items": meta.get("items"), "corrections": meta.get("corrections", 0),
+                "trained_at": datetime.fromisoformat(trained) if trained else None, "cv": meta.get("cv") or {},
+                "error": None}
+        except (ModelError, ValueError) as exc:
+            info = {"path": str(path), "error": str(exc)}
+        self._model_meta = ((path, stamp), info)
+        return info

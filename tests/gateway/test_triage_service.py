@@ -215,12 +215,18 @@ async def test_the_triage_page_shows_a_rules_file_that_does_not_load(tmp_path: P
         async with signed_in(app, "triager") as client:
             page = await client.get("/triage")
             assert page.status_code == 200 and str(path) in page.text and 'id="rules-error"' not in page.text
+            assert 'id="model-status"' not in page.text  # these rules have no learned model
             _write_rules(path, RULES.format(extra=BAD), bump=1)
             page = await client.get("/triage")
             assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text
             assert f":{BAD_LINE}:" in page.text
     finally:
         await services.close()
+
+
+def status_model(status: dict) -> dict:
+    assert status["model"] is not None
+    return status["model"]
 
 
 async def test_a_retrained_model_is_picked_up_without_a_rules_change(tmp_path: Path) -> None:
@@ -236,13 +242,37 @@ async def test_a_retrained_model_is_picked_up_without_a_rules_change(tmp_path: P
         await service.start()
         before = (await service.check_rules())["loaded_at"]
         assert (await service.check_rules())["loaded_at"] == before  # nothing changed, nothing reloaded
-        model = tmp_path / "nb_model.json"
-        _write_rules(model, model.read_text(encoding="utf-8"), bump=1)
+        model = tmp_path / "model.npz"
+        assert status_model(await service.check_rules())["items"] >= 700
+        os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 10**9))  # retrained
         status = await service.check_rules()
         assert status["error"] is None and status["loaded_at"] != before
-        model.write_text("{not json", encoding="utf-8")
+        model.write_text("{not a model", encoding="utf-8")
         status = await service.check_rules()
-        assert status["error"] and "nb_model.json" in status["error"]
+        assert status["error"] and "model.npz" in status["error"]
+        assert "not a triage model file" in status_model(status)["error"]
         assert (await service.classify_async("窗口人员一直在玩手机")).label == "immediate"  # last good
     finally:
         service.close()
+
+
+async def test_the_triage_page_shows_the_model_in_use(tmp_path: Path, database_url: str) -> None:
+    settings = Settings(data_dir=tmp_path / "var", database_url=database_url, run_workers=False,
+                        triage_processes=0, _env_file=None)  # type: ignore[call-arg]
+    services = Services.create(settings)
+    try:
+        await services.prepare_database()
+        await services.start_triage()
+        await make_staff(services, "model_watcher", ["triage"])
+        app = create_app(services=services, run_workers=False)
+        async with signed_in(app, "model_watcher") as client:
+            page = await client.get("/triage")
+        assert page.status_code == 200 and 'id="model-status"' in page.text
+        from triage.linear import read_meta
+        from triage.rules import DEFAULT_RULES_PATH
+
+        meta = read_meta(DEFAULT_RULES_PATH.parent / "model.npz")
+        assert f"训练条目 {meta['items']} 条（含分拣纠正 0 条）" in page.text
+        assert f"宏平均 F1 {meta['cv']['macro_f1']:.3f}" in page.text and "5 折交叉验证" in page.text
+    finally:
+        await services.close()

@@ -99,10 +99,10 @@ def test_cv_cli(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["items"] == 9 and out["k"] == 3
-    assert set(out["results"]) == {"rules", "nb", "rules+nb"}
+    assert set(out["results"]) == {"rules", "model", "triage"}
     for m in out["results"].values():
         assert len(m["fold_macro_f1"]) == 3 and 0 <= m["macro_f1"] <= 1
     text = CliRunner().invoke(triage_group, ["cv", str(path), "-k", "3"])
-    assert text.exit_code == 0 and "rules+nb" in text.output and "3-fold" in text.output
+    assert text.exit_code == 0 and "triage" in text.output and "3-fold" in text.output
     bad = CliRunner().invoke(triage_group, ["cv", str(path), "-k", "20"])
     assert bad.exit_code == 1 and "need at least k=20" in bad.output

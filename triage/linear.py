@@ -1,0 +1,321 @@
+"""The learned stage: a linear model over character n-grams, jieba words and the rules' scores.
+
+Why: keyword rules generalise only as far as their word lists, and naive Bayes
+consulted "where the rules are weak" could not correct the rules where they are
+confidently wrong.  A multinomial logistic regression (trained with
+scikit-learn, ``triage.train``) over TF-IDF character 1-3-grams, jieba words
+and the rules' own decision learns how far to trust each, and is measured by
+k-fold cross-validation (``hcp triage cv``).
+
+Why no scikit-learn here: importing it costs about a second, more than the
+whole cold-start budget.  The model file holds what the fitted model needs at
+run time (vocabulary, IDF, coefficients, intercepts, the calibration curve), and
+scoring one item is a dictionary look-up per n-gram and one numpy sum.  The
+features are built by this module both for training and at run time, so the
+two cannot drift apart.
+
+Confidence is calibrated: the curve maps the model's top probability to the
+share of correct decisions at that probability, fitted (isotonic regression) on
+out-of-fold predictions, so "auto-route at 0.8" means about 80 % or better.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from .result import LABELS, REASONS
+
+MODEL_KIND = "linear"
+MODEL_VERSION = 2
+REASON_LIST: tuple[str, ...] = tuple(REASONS)
+
+_SKIP = re.compile(r"^[\s\W_]+$")
+_DIGITS = re.compile(r"^[0-9.]+$")
+_SPACE = frozenset(" \t\r\n\u3000")
+_NUMERIC = frozenset("0123456789.")
+
+
+class ModelError(ValueError):
+    """A model file is missing, malformed or of another version."""
+
+
+def text_features(body: str, tokens: Sequence[str], ngram_max: int = 3,
+                  ngram_min: int = 1) -> list[tuple[str, int, int]]:
+    """(feature, start, end) for the n-grams and words of a text; offsets into ``body``.
+
+    ``c:`` character ``ngram_min``..``ngram_max``-grams without blanks, ``w:`` the jieba words
+    (numbers folded to ``#``, punctuation left out).  ``tokens`` must be the cut of
+    ``body`` (``Triager.tokens``)."""
+    out: list[tuple[str, int, int]] = []
+    n = len(body)
+    for i in range(n):
+        if body[i] in _SPACE:
+            continue
+        for k in range(1, ngram_max + 1):
+            j = i + k
+            if j > n or body[j - 1] in _SPACE:
+                break
+            if k >= ngram_min:
+                out.append(("c:" + body[i:j], i, j))
+    pos = 0
+    for t in tokens:
+        start = pos
+        pos += len(t)
+        if _SKIP.match(t):
+            continue
+        out.append(("w:" + ("#" if _DIGITS.match(t) else t), start, pos))
+    return out
+
+
+def rule_features(result: Any) -> dict[str, float]:
+    """The rules' decision as features: its label and reason (weighted by its
+    confidence) and each label's evidence total (log-scaled)."""
+    conf = float(result.confidence)
+    out = {"r:label:" + result.label: conf}
+    if result.reason:
+        out["r:reason:" + result.reason] = conf
+    for lab, sc in (result.scores or {}).items():
+        if sc > 0:
+            out["r:score:" + lab] = math.log1p(sc)
+    return out
+
+
+@dataclass
+class LinearModel:
+    """A fitted multinomial linear model over reasons; see the module docstring.
+
+    ``coef`` is (features x reasons), already multiplied by each text feature's IDF;
+    text features are TF-IDF (sublinear TF, L2-normalised over the known features),
+    rule features enter raw, times ``rule_scale``."""
+
+    vocab: dict[str, int]
+    idf: Any
+    coef: Any
+    intercept: Any
+    classes: tuple[str, ...] = REASON_LIST
+    rule_scale: float = 1.0
+    ngram_max: int = 3
+    ngram_min: int = 1
+    calibration: tuple[tuple[float, ...], tuple[float, ...]] = ((0.0, 1.0), (0.0, 1.0))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- scoring ---------------------------------------------------------------
+    def _index(self) -> tuple[dict[str, int], dict[str, int], list[str]]:
+        """Look-up tables without the ``c:``/``w:`` prefixes (no string building per n-gram)."""
+        cached = self.__dict__.get("_tables")
+        if cached is None:
+            names = sorted(self.vocab, key=self.vocab.__getitem__)
+            chars = {f[2:]: j for f, j in self.vocab.items() if f.startswith("c:")}
+            # numbers are one feature, "#"; a literal "#" (punctuation) is none
+            words = {("\0#" if f == "w:#" else f[2:]): j for f, j in self.vocab.items() if f.startswith("w:")}
+            cached = self.__dict__["_tables"] = (chars, words, names)
+        return cached
+
+    def scores(self, body: str, tokens: Sequence[str], rule_result: Any) -> tuple[Any, Any, Any]:
+        """Decision values per class, the rows of the known features and their values.
+
+        Exactly the features of :func:`text_features` (n-grams with a blank are never in
+        the vocabulary, so they need no test here) and :func:`rule_features`."""
+        import numpy as np
+
+        chars, words, _names = self._index()
+        # C-level loops (map, Counter) over every n-gram: the Python-level version cost 3x more
+        cget = chars.get
+        n = len(body)
+        cnt: Counter[int] = Counter()
+        for k in range(self.ngram_min, self.ngram_max + 1):
+            if n >= k:
+                cnt.update(map(cget, map(body.__getitem__, map(slice, range(n - k + 1), range(k, n + 1))),
+                               repeat(-1)))
+        cnt.update(map(words.get, [("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t) for t in tokens],
+                       repeat(-1)))
+        cnt.pop(-1, None)
+        get = self.vocab.get
+        extra = [(j, v * self.rule_scale) for f, v in rule_features(rule_result).items()
+                 if (j := get(f)) is not None]
+        if not cnt and not extra:
+            return self.intercept.copy(), np.zeros(0, dtype=np.intp), np.zeros(0)
+        rows = np.fromiter(cnt.keys(), dtype=np.intp, count=len(cnt))
+        vals = 1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))
+        norm = float(np.sqrt(np.dot(vals * self.idf[rows], vals * self.idf[rows]))) or 1.0
+        vals /= norm
+        if extra:
+            rows = np.concatenate([rows, np.array([j for j, _v in extra], dtype=np.intp)])
+            vals = np.concatenate([vals, np.array([v for _j, v in extra])])
+        return self.intercept + vals @ self.coef[rows], rows, vals
+
+    def predict(self, body: str, tokens: Sequence[str], rule_result: Any) -> Prediction:
+        """The model's reason, label, calibrated confidence and the features behind it."""
+        import numpy as np
+
+        z, rows, vals = self.scores(body, tokens, rule_result)
+        z = z - z.max()
+        p = np.exp(z)
+        p /= p.sum()
+        by_label = dict.fromkeys(LABELS, 0.0)
+        for c, pr in zip(self.classes, p.tolist(), strict=True):
+            by_label[REASONS[c]] += pr
+        label = max(LABELS, key=by_label.__getitem__)
+        k = max((i for i, c in enumerate(self.classes) if REASONS[c] == label), key=lambda i: p[i])
+        return Prediction(label, self.classes[k], by_label[label], self.calibrate(by_label[label]), k, p,
+                          rows, vals)
+
+    def calibrate(self, prob: float) -> float:
+        """P(the label is right | the model's top probability), from the isotonic curve."""
+        xs, ys = self.calibration
+        if prob <= xs[0]:
+            return ys[0]
+        if prob >= xs[-1]:
+            return ys[-1]
+        lo, hi = 0, len(xs) - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if xs[mid] <= prob:
+                lo = mid
+            else:
+                hi = mid
+        x0, x1 = xs[lo], xs[hi]
+        return ys[lo] + (ys[hi] - ys[lo]) * ((prob - x0) / (x1 - x0) if x1 > x0 else 0.0)
+
+    def contributions(self, pred: Prediction, body: str, tokens: Sequence[str],
+                      top: int = 5) -> list[tuple[str, int, int, float]]:
+        """The features that pushed the chosen reason up most against the runner-up class of
+        another label: (feature, start, end, weight), strongest first; the position is the
+        feature's first occurrence in ``body`` (0, 0 for the rules' decision)."""
+        import numpy as np
+
+        other = [i for i, c in enumerate(self.classes) if REASONS[c] != pred.label]
+        if not len(pred.rows) or not other:
+            return []
+        k2 = max(other, key=lambda i: pred.probs[i])
+        contrib = pred.vals * (self.coef[pred.rows, pred.index] - self.coef[pred.rows, k2])
+        names = self._index()[2]
+        out = []
+        for i in np.argsort(-contrib)[:top]:
+            if contrib[i] <= 0:
+                break
+            name = names[int(pred.rows[i])]
+            a = b = 0
+            if not name.startswith("r:"):
+                a, b = _locate(name, body, tokens)
+            out.append((name, a, b, float(contrib[i])))
+        return out
+
+    # -- persistence -------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        return int(self.meta.get("items", 0))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """One ``.npz`` (numpy arrays, no pickle; not compressed: it loads faster), written atomically: a
+        gateway may be reading it."""
+        import numpy as np
+
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp.npz")
+        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        header = {"kind": MODEL_KIND, "version": MODEL_VERSION, "classes": list(self.classes),
+                  "rule_scale": self.rule_scale, "ngram_max": self.ngram_max, "ngram_min": self.ngram_min,
+                  "calibration": [list(self.calibration[0]), list(self.calibration[1])], "meta": self.meta}
+        with open(tmp, "wb") as fh:
+            np.savez(fh, header=np.array(json.dumps(header, ensure_ascii=False)),
+                                vocab=np.array("\n".join(words)), idf=self.idf.astype(np.float32),
+                                coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float64))
+        os.replace(tmp, p)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LinearModel:
+        import zipfile
+
+        import numpy as np
+
+        p = Path(path)
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                header = json.loads(str(z["header"]))
+                words = str(z["vocab"]).split("\n")
+                idf = z["idf"].astype(np.float64)
+                coef = z["coef"].astype(np.float64)
+                intercept = z["intercept"].astype(np.float64)
+        except OSError as exc:
+            raise ModelError(f"{p}: cannot read model: {exc.strerror or exc}") from exc
+        except (ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise ModelError(f"{p}: not a triage model file ({exc})") from exc
+        if not isinstance(header, dict) or header.get("kind") != MODEL_KIND:
+            raise ModelError(f"{p}: not a linear triage model")
+        if header.get("version") != MODEL_VERSION:
+            raise ModelError(f"{p}: model version {header.get('version')!r}, expected {MODEL_VERSION}")
+        classes = tuple(header.get("classes") or ())
+        if not classes or any(c not in REASONS for c in classes):
+            raise ModelError(f"{p}: unknown classes {classes!r}")
+        if coef.shape != (len(words), len(classes)) or idf.shape != (len(words),) or intercept.shape != (
+                len(classes),):
+            raise ModelError(f"{p}: array shapes do not fit ({coef.shape}, {idf.shape}, {intercept.shape})")
+        if not (np.isfinite(coef).all() and np.isfinite(idf).all() and np.isfinite(intercept).all()):
+            raise ModelError(f"{p}: the model has non-finite numbers")
+        xs, ys = header.get("calibration") or [[0.0, 1.0], [0.0, 1.0]]
+        if len(xs) != len(ys) or len(xs) < 2 or list(xs) != sorted(xs):
+            raise ModelError(f"{p}: bad calibration curve")
+        vocab = {w: i for i, w in enumerate(words)}
+        # The text features' IDF is folded into the coefficients once, here.
+        text_rows = np.array([not w.startswith("r:") for w in words])
+        coef = coef * np.where(text_rows, idf, 1.0)[:, None]
+        return cls(vocab, idf, coef, intercept, classes, float(header.get("rule_scale", 1.0)),
+                   int(header.get("ngram_max", 3)), int(header.get("ngram_min", 1)),
+                   (tuple(map(float, xs)), tuple(map(float, ys))),
+                   dict(header.get("meta") or {}))
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The model file's description (when trained, on how many items, its CV figures) without
+    loading the model: for status pages."""
+    import zipfile
+
+    import numpy as np
+
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            header = json.loads(str(z["header"]))
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read model: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ModelError(f"{p}: not a triage model file ({exc})") from exc
+    if not isinstance(header, dict) or header.get("kind") != MODEL_KIND:
+        raise ModelError(f"{p}: not a linear triage model")
+    return dict(header.get("meta") or {})
+
+
+def _locate(name: str, body: str, tokens: Sequence[str]) -> tuple[int, int]:
+    """Where a text feature first occurs in ``body``: an n-gram or a word (``#``: the first number)."""
+    kind, s = name[:2], name[2:]
+    if kind == "w:":
+        pos = 0
+        for t in tokens:
+            if t == s or (s == "#" and _DIGITS.match(t)):
+                return pos, pos + len(t)
+            pos += len(t)
+        return 0, 0
+    a = body.find(s)
+    return (a, a + len(s)) if a >= 0 else (0, 0)
+
+
+@dataclass
+class Prediction:
+    label: str
+    reason: str
+    probability: float
+    confidence: float
+    index: int
+    probs: Any
+    rows: Any
+    vals: Any

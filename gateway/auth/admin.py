@@ -18,8 +18,10 @@ from gateway.ui.notices import notice, notice_url
 
 async def _page(request: Request, *, error: str | None = None, status: int = 200) -> Response:
     services = request.app.state.services
+    halls = await list_halls(services.store)
     return request.app.state.templates.TemplateResponse(request, "admin_users.html", {
-        "users": await list_users(services.store), "roles": ROLES, "halls": await list_halls(services.store),
+        "users": await list_users(services.store), "roles": ROLES, "halls": halls,
+        "hall_names": {h.code: h.name for h in halls},
         "error": error, "message": notice(request.query_params),
     }, status_code=status)
 

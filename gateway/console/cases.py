@@ -181,9 +181,12 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
     halls = await list_halls(services.store)
     user = current_user(request)
     assert user is not None
-    # The reply form offers SMS only when an SMS can actually leave (gateway/core/sms_config.py).
-    reply_choices = {code: label for code, label in REPLY_CHANNELS.items()
-                     if code != "sms" or sms_ready(services.settings)}
+    # The reply form offers only a way that can reach this citizen: SMS when an SMS can actually
+    # leave (gateway/core/sms_config.py) and they left a number, e-mail and WeChat when they left an
+    # address or came by WeChat; 电话 (a call already made, recorded here) always.
+    reachable = {"sms": bool(contact and contact.phone_enc) and sms_ready(services.settings),
+                 "email": bool(contact and contact.email_enc), "wechat": bool(contact and contact.wechat_enc)}
+    reply_choices = {code: label for code, label in REPLY_CHANNELS.items() if reachable.get(code, True)}
     visit_due = None
     if case.status == CaseStatus.REPLIED.value and facts_of(case).needs_return_visit:
         # Answered, but a real-name 差评 must still be visited: that is the deadline now, not the
@@ -210,10 +213,11 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
 
 
 async def _render_case(request: Request, code: str, *, error: str | None = None, status: int = 200,
-                       revealed: dict[str, Any] | None = None, reply_draft: str | None = None) -> Response:
+                       revealed: dict[str, Any] | None = None, reply_draft: str | None = None,
+                       reply_public: bool = False) -> Response:
     context = await _case_context(request, code, revealed=revealed)
     context["error"] = error
-    context["reply_draft"] = reply_draft
+    context["reply_draft"], context["reply_public"] = reply_draft, reply_public
     return request.app.state.templates.TemplateResponse(request, "case.html", context, status_code=status)
 
 
@@ -225,16 +229,21 @@ async def case_page(request: Request) -> Response:
 async def _act(request: Request, operation: Any) -> Response:
     """Run one case operation; redirect to the case on success, re-render it with the reason on refusal."""
     code = _code(request)
+    form = await request.form()
     try:
-        await operation(code, _actor(request), await request.form())
+        await operation(code, _actor(request), form)
     except CaseNotFound:
         raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
     except ScopeError as exc:
         raise HTTPException(403, str(exc)) from None
     except PersonalDataInPublicReply as exc:
-        return await _render_case(request, code, error=str(exc), status=409, reply_draft=exc.scrubbed)
+        return await _render_case(request, code, error=str(exc), status=409, reply_draft=exc.scrubbed,
+                                  reply_public=True)
     except (WorkflowError, ValueError) as exc:
-        return await _render_case(request, code, error=str(exc), status=409)
+        # A refused reply comes back in its box: the handler never types an answer twice.
+        draft = _form_text(form, "text") if "text" in form else None
+        return await _render_case(request, code, error=str(exc), status=409, reply_draft=draft,
+                                  reply_public=form.get("public") == "1")
     return RedirectResponse(f"/cases/{code}", status_code=303)
 
 

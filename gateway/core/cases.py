@@ -32,6 +32,7 @@ from gateway.core.db.models import (
 from gateway.core.db.store import Store
 from gateway.core.deadlines import DeadlinePolicy, WorkCalendar, deadlines_for
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS, TRIAGE_REASON_LABELS
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 
@@ -195,14 +196,20 @@ class Reclassified:
     status: str
 
 
+def _category_words(category: str | None, reason: str | None) -> str:
+    """"限时整改（办事流程）": a category and its reason as staff read them on the timeline."""
+    words = CATEGORY_LABELS.get(category or "", category or "未分类")
+    return f"{words}（{TRIAGE_REASON_LABELS.get(reason, reason)}）" if reason else words
+
+
 async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str, reason: str | None,
                      *, actor: str, now: datetime | None = None, policy: DeadlinePolicy | None = None) -> Reclassified:
     """The triage team's correction: new category and reason, deadlines recomputed from receipt,
     the correction kept for ``hcp triage suggest``, and a case waiting for review released."""
     category = Category(label)
     if reason is not None and reason not in TRIAGE_REASONS[category]:
-        raise WorkflowError(f"reason {reason!r} does not belong to {category.value}; "
-                            f"choose one of {', '.join(TRIAGE_REASONS[category])}")
+        raise WorkflowError(f"原因“{TRIAGE_REASON_LABELS.get(reason, reason)}”不属于{CATEGORY_LABELS[category.value]}；"
+                            f"请选择：{'、'.join(TRIAGE_REASON_LABELS.get(r, r) for r in TRIAGE_REASONS[category])}")
     now = now or datetime.now(UTC)
     async with store.write() as session:
         case = (await session.execute(select(Case).where(Case.code == code).with_for_update())).scalar_one_or_none()
@@ -210,7 +217,7 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
             raise CaseNotFound(code)
         if case.status not in (CaseStatus.RECEIVED, CaseStatus.TRIAGED, CaseStatus.NEEDS_REVIEW,
                                CaseStatus.VERIFYING):
-            raise WorkflowError(f"the category of a case that is {case.status} can no longer change")
+            raise WorkflowError(f"案件已{STATUS_LABELS.get(case.status, case.status)}，分类不能再改")
         old_label, old_reason = case.category, case.reason
         if (old_label, old_reason) != (category.value, reason):
             session.add(TriageCorrection(case_id=case.id, text=case.text, old_label=old_label, old_reason=old_reason,
@@ -224,7 +231,8 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
         case.needs_review = False
         case.updated_at = now
         await session.run_sync(add_events, case.id, now, [EventSpec(
-            kind="reclassify", actor=actor, note=f"{old_label}/{old_reason} → {category.value}/{reason}",
+            kind="reclassify", actor=actor,
+            note=f"{_category_words(old_label, old_reason)} → {_category_words(category.value, reason)}",
             data={"old": [old_label, old_reason], "new": [category.value, reason]})])
         if case.status == CaseStatus.NEEDS_REVIEW:
             await apply_transition(session, case.id, "review", actor=actor, now=now)
@@ -240,7 +248,7 @@ async def set_due_date(store: Store, code: str, due: datetime, *, actor: str, no
         if case is None:
             raise CaseNotFound(code)
         if case.category != Category.COORDINATED:
-            raise WorkflowError("only 协调整改 cases take a due date set by the handler")
+            raise WorkflowError("只有协调整改案件由承办人设定办理期限")
         previous = case.result_due
         case.result_due, case.due_provisional = due, False
         case.updated_at = datetime.now(UTC)

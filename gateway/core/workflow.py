@@ -44,6 +44,7 @@ from channels.ratings import Rating
 from gateway.core.db.models import Case, CaseEvent
 from gateway.core.db.models_phone import ReturnVisit
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.labels import ACTION_LABELS
 
 S = CaseStatus
 
@@ -102,34 +103,34 @@ Guard = Callable[[CaseFacts], str | None]
 
 def _closes_unattended(facts: CaseFacts) -> str | None:
     if facts.needs_verification:
-        return "a 差评 or a complaint is verified (核实) before it closes, whatever the triage says of its text"
+        return "差评或投诉须先核实，才能办结（不论自动分类如何）"
     if facts.needs_answer:
-        return "an inquiry or a suggestion is answered (答复) before it closes"
+        return "咨询或建议须先答复，才能办结"
     return None
 
 
 def _needs_verification(facts: CaseFacts) -> str | None:
     if not facts.needs_verification:
-        return "only a 差评 or a complaint on a rectification track is verified"
+        return "只有差评或需整改的投诉才需要核实"
     return None
 
 
 def _answers_question(facts: CaseFacts) -> str | None:
     if not facts.needs_answer:
-        return "only an inquiry or a suggestion is answered straight after triage"
+        return "只有咨询或建议可以在分类后直接答复"
     return None
 
 
 def _return_visit_done(facts: CaseFacts) -> str | None:
     if facts.needs_return_visit:
-        return "a real-name 差评 must have its return visit (回访) recorded before it closes"
+        return "实名差评须先登记回访，才能办结"
     return None
 
 
 def _visit_attempts_exhausted(facts: CaseFacts) -> str | None:
     if facts.failed_visits < facts.max_visit_attempts:
-        return (f"回访未果 is recorded after {facts.max_visit_attempts} unreached calls "
-                f"({facts.failed_visits} so far)")
+        return (f"回访 {facts.max_visit_attempts} 次未接通后才能登记回访未果"
+                f"（目前 {facts.failed_visits} 次）")
     return None
 
 
@@ -170,26 +171,31 @@ ACTIONS: frozenset[str] = frozenset(t.action for t in TRANSITIONS)
 VERDICTS = {"verify_valid": "valid", "verify_not_valid": "not_valid", "verify_malicious": "malicious"}
 
 
+def _action_word(action: str) -> str:
+    """The Chinese word of an action, for refusals staff read."""
+    return ACTION_LABELS.get(action) or next((t.label for t in TRANSITIONS if t.action == action), action)
+
+
 def plan(facts: CaseFacts, action: str, note: str | None = None) -> Transition:
     """The transition ``action`` takes from ``facts.status``, or ``WorkflowError`` saying why not."""
     if action not in ACTIONS:
-        raise WorkflowError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+        raise WorkflowError(f"未知的操作 {action!r}；可用的操作：{', '.join(sorted(ACTIONS))}")
     candidates = [t for t in TRANSITIONS if t.action == action and facts.status in t.sources]
     if not candidates:
-        allowed = sorted({t.action for t in TRANSITIONS if facts.status in t.sources})
+        allowed = sorted({t.label for t in TRANSITIONS if facts.status in t.sources})
         raise WorkflowError(
-            f"cannot {action} a case that is {facts.status.value} ({facts.status.label}); "
-            f"allowed: {', '.join(allowed) or 'nothing'}"
+            f"案件当前状态为“{facts.status.label}”，不能{_action_word(action)}；"
+            f"现在可以：{'、'.join(allowed) or '无'}"
         )
     refusals = []
     for transition in candidates:
         refusal = transition.guard(facts) if transition.guard else None
         if refusal is None:
             if transition.note_required and not (note and note.strip()):
-                raise WorkflowError(f"{action} ({transition.label}) needs a note")
+                raise WorkflowError(f"“{transition.label}”需要填写说明")
             return transition
         refusals.append(refusal)
-    raise WorkflowError(f"cannot {action}: {'; '.join(refusals)}")
+    raise WorkflowError(f"不能{_action_word(action)}：{'；'.join(refusals)}")
 
 
 def allowed_actions(facts: CaseFacts) -> list[Transition]:

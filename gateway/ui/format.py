@@ -35,7 +35,10 @@ def local_time(value: datetime | None, *, with_seconds: bool = False) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
-def local_date(value: datetime | None) -> str:
+def local_date(value: datetime | str | None) -> str:
+    """The Beijing date of an instant (an ISO string too, as the report rows carry them)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if value else None
     return value.astimezone(SHANGHAI).strftime("%Y年%m月%d日") if value else ""
 
 

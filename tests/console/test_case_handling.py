@@ -60,7 +60,7 @@ async def test_a_case_goes_from_intake_to_closed_through_the_legal_steps(service
         assert page.status_code == 200 and "138****5678" in page.text and "13812345678" not in page.text
         assert (await client.post_form(f"/cases/{code}/move", {"action": "start_verification"})).status_code == 303
         refused = await client.post_form(f"/cases/{code}/move", {"action": "verify_valid", "note": ""})
-        assert refused.status_code == 409 and "needs a note" in refused.text
+        assert refused.status_code == 409 and "需要填写说明" in refused.text
         assert (await client.post_form(f"/cases/{code}/move", {"action": "verify_valid",
                                                               "note": "调取监控，情况属实"})).status_code == 303
         assert (await client.post_form(f"/cases/{code}/move", {"action": "rectify"})).status_code == 303
@@ -334,3 +334,38 @@ async def test_the_case_page_shows_the_scanned_slip_to_staff_of_its_town_only(se
         assert scan.status_code == 200 and scan.content == image and scan.headers["content-type"] == "image/png"
     async with signed_in(app, "other") as client:
         assert (await client.get(match.group(1))).status_code == 403
+
+
+async def test_the_reply_form_offers_only_ways_that_reach_this_citizen_and_keeps_a_refused_answer(
+        services: Services) -> None:
+    """No SMS provider, no e-mail address, not a WeChat user: only 电话 is offered.  A refused reply
+    (here: by e-mail to a citizen who left no address) comes back in its box, not lost."""
+    code = await _case(services, source_ref="t-reply-ways", text="窗口人员态度不好 #time_limited",
+                       contact={"name": "王小明", "phone": "13812345678", "real_name": False,
+                                "preferred_channel": "phone"})
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        page = await client.get(f"/cases/{code}")
+        select_box = re.search(r'<select name="channel">(.*?)</select>', page.text, re.S)
+        assert select_box is not None
+        assert re.findall(r'<option value="(\w+)"', select_box.group(1)) == ["phone"]
+        refused = await client.post_form(f"/cases/{code}/reply", {"channel": "email", "public": "1",
+                                                                 "text": "已整改，请您放心。"})
+        assert refused.status_code == 409
+        assert ">已整改，请您放心。</textarea>" in refused.text
+        assert 'name="public" value="1" checked' in refused.text
+
+
+async def test_a_reclassification_reads_in_chinese_on_the_timeline(services: Services) -> None:
+    from gateway.core.cases import reclassify
+
+    code = await _case(services, source_ref="t-reclass", text="窗口人员态度不好 #immediate")
+    calendar = await services.calendar.get()
+    await reclassify(services.store, calendar, code, "time_limited", "procedure", actor="triage-lead")
+    async with services.store.read() as session:
+        note = (await session.execute(select(CaseEvent.note).join(Case, Case.id == CaseEvent.case_id).where(
+            Case.code == code, CaseEvent.kind == "reclassify"))).scalar_one()
+    assert note.endswith("→ 限时整改（办事流程）") and note.startswith("立整立改")

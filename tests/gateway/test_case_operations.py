@@ -37,7 +37,7 @@ async def test_an_illegal_move_changes_nothing(services: Services) -> None:
     code = (await services.ingestor.ingest(make_intake())).case_code
     async with services.store.read() as session:
         before = (await session.execute(select(func.count()).select_from(CaseEvent))).scalar_one()
-    with pytest.raises(WorkflowError, match="cannot reply: only an inquiry or a suggestion"):
+    with pytest.raises(WorkflowError, match="不能答复群众：只有咨询或建议"):
         await ops.transition(services.store, code, "reply", actor="x", note="n")
     await ops.transition(services.store, code, "start_verification", actor="x")
     await ops.transition(services.store, code, "verify_valid", actor="x", note="属实")
@@ -72,7 +72,7 @@ async def test_a_triage_correction_recomputes_deadlines_and_is_kept(services: Se
     assert (correction.old_label, correction.new_label, correction.new_reason) == (
         "immediate", "time_limited", "procedure")
     assert correction.text == "材料不全 #immediate #review" and correction.actor == "triage:zhao"
-    with pytest.raises(WorkflowError, match="reason 'attitude' does not belong to coordinated"):
+    with pytest.raises(WorkflowError, match="原因“服务态度”不属于协调整改"):
         await ops.reclassify(services.store, calendar, code, "coordinated", "attitude", actor="t")
 
 
@@ -97,7 +97,7 @@ async def test_keyset_pagination(services: Services) -> None:
 
 async def test_coordinated_due_date_and_its_reminder_fire_once(services: Services) -> None:
     code = (await services.ingestor.ingest(make_intake(text="多部门推诿 #coordinated"))).case_code
-    with pytest.raises(WorkflowError, match="only 协调整改"):
+    with pytest.raises(WorkflowError, match="只有协调整改"):
         other = (await services.ingestor.ingest(make_intake(source_ref="o"))).case_code
         await ops.set_due_date(services.store, other, local(2026, 12, 10, 17, 0), actor="h")
     await ops.set_due_date(services.store, code, local(2026, 12, 10, 17, 0), actor="handler:li",

@@ -78,10 +78,10 @@ def test_workflow_moves_from_the_command_line(workdir: Path) -> None:
     hcp(workdir, "ingest", "in.jsonl")
     code = "JX20261127-0001"
     bad = hcp(workdir, "cases", "move", code, "close")
-    assert bad.returncode == 1 and "is verified (核实) before it closes" in bad.stderr
+    assert bad.returncode == 1 and "须先核实，才能办结" in bad.stderr
     assert hcp(workdir, "cases", "move", code, "start_verification").stdout.strip() == f"{code}: verifying"
     no_note = hcp(workdir, "cases", "move", code, "verify_valid")
-    assert no_note.returncode == 1 and "needs a note" in no_note.stderr
+    assert no_note.returncode == 1 and "需要填写说明" in no_note.stderr
 
 
 def test_halls_list_and_import(workdir: Path) -> None:

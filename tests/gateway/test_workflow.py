@@ -59,7 +59,7 @@ ILLEGAL = [(s, a) for s, a in itertools.product(CaseStatus, sorted(ACTIONS)) if 
 
 @pytest.mark.parametrize(("status", "action"), ILLEGAL)
 def test_illegal_moves_are_refused_with_the_reason(status: CaseStatus, action: str) -> None:
-    with pytest.raises(WorkflowError, match=f"cannot {action} a case that is {status.value}"):
+    with pytest.raises(WorkflowError, match=f"案件当前状态为“{status.label}”"):
         plan(facts(status), action, NOTE)
 
 
@@ -70,7 +70,7 @@ def test_only_praise_spam_and_empty_items_close_straight_after_triage() -> None:
             is S.CLOSED
     with pytest.raises(WorkflowError, match="verified"):
         plan(facts(S.TRIAGED, Category.TIME_LIMITED), "close")
-    with pytest.raises(WorkflowError, match="only a 差评 or a complaint on a rectification track is verified"):
+    with pytest.raises(WorkflowError, match="只有差评或需整改的投诉才需要核实"):
         plan(facts(S.TRIAGED, Category.NONE, reason="praise"), "start_verification")
 
 
@@ -81,7 +81,7 @@ def test_every_bad_rating_is_verified_whatever_the_text(rating: Rating, reason: 
     bad = facts(S.TRIAGED, Category.NONE, rating=rating, reason=reason, real_name=True)
     with pytest.raises(WorkflowError, match="verified"):
         plan(bad, "close")
-    with pytest.raises(WorkflowError, match="only an inquiry or a suggestion"):
+    with pytest.raises(WorkflowError, match="只有咨询或建议"):
         plan(bad, "reply", NOTE)
     assert plan(bad, "start_verification").target is S.VERIFYING
 
@@ -91,7 +91,7 @@ def test_inquiries_and_suggestions_are_answered_before_they_close(reason: str) -
     question = facts(S.TRIAGED, Category.NONE, reason=reason)
     with pytest.raises(WorkflowError, match="answered"):
         plan(question, "close")
-    with pytest.raises(WorkflowError, match="needs a note"):
+    with pytest.raises(WorkflowError, match="需要填写说明"):
         plan(question, "reply", " ")
     assert plan(question, "reply", "材料清单已电话告知").target is S.REPLIED
     assert plan(facts(S.REPLIED, Category.NONE, reason=reason), "close").target is S.CLOSED
@@ -110,7 +110,7 @@ def test_a_visit_exception_needs_the_attempts_and_a_reason() -> None:
     with pytest.raises(WorkflowError, match="after 3 unreached calls"):
         plan(waiting, "visit_exception", "电话停机")
     exhausted = facts(S.REPLIED, rating=Rating.DISSATISFIED, real_name=True, failed_visits=3)
-    with pytest.raises(WorkflowError, match="needs a note"):
+    with pytest.raises(WorkflowError, match="需要填写说明"):
         plan(exhausted, "visit_exception")
     assert plan(exhausted, "visit_exception", "三次未接通，号码已停机").target is S.RETURN_VISITED
 
@@ -136,7 +136,7 @@ def test_a_real_name_bad_review_needs_its_return_visit_before_closing() -> None:
                                     "return_visit", "reopen"])
 def test_verdicts_replies_and_visits_need_a_note(action: str) -> None:
     source = next(s for (s, a) in LEGAL if a == action)
-    with pytest.raises(WorkflowError, match="needs a note"):
+    with pytest.raises(WorkflowError, match="需要填写说明"):
         plan(facts(source), action, "  ")
 
 

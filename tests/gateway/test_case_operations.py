@@ -43,7 +43,7 @@ async def test_an_illegal_move_changes_nothing(services: Services) -> None:
     await ops.transition(services.store, code, "verify_valid", actor="x", note="属实")
     await ops.transition(services.store, code, "rectify", actor="x")
     await ops.transition(services.store, code, "reply", actor="x", note="已整改")
-    with pytest.raises(WorkflowError, match="return visit"):
+    with pytest.raises(WorkflowError, match="须先登记回访"):
         await ops.transition(services.store, code, "close", actor="x")
     assert await status_of(services, code) == "replied"
     async with services.store.read() as session:

@@ -15,7 +15,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -178,17 +178,25 @@ def _image_pages(data: bytes, name: str, limits: Limits) -> Iterator[LoadedPage]
             yield LoadedPage(index, grey, dpi=_dpi(frame), bilevel=bilevel)
 
 
+def _open_pdf(data: bytes, name: str) -> Any:
+    """The opened ``pdfium.PdfDocument`` (caller holds ``_PDFIUM_LOCK``), or the citizen-facing reason
+    it cannot be read: a password, or a damaged file."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise DocumentError("encrypted", f"{name}: the PDF is password-protected",
+                                f"{name}：PDF 设置了密码，请导出不加密的 PDF 后再上传") from None
+        raise _corrupt(name, "", exc) from None
+
+
 def _pdf_pages(data: bytes, name: str, limits: Limits) -> Iterator[LoadedPage]:
     import pypdfium2 as pdfium
 
     with _PDFIUM_LOCK:
-        try:
-            document = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            if "password" in str(exc).lower():
-                raise DocumentError("encrypted", f"{name}: the PDF is password-protected",
-                                    f"{name}：PDF 设置了密码，请导出不加密的 PDF 后再上传") from None
-            raise _corrupt(name, "", exc) from None
+        document = _open_pdf(data, name)
         count = len(document)
     try:
         if count == 0:
@@ -229,16 +237,9 @@ def inspect(data: bytes, name: str, limits: Limits | None = None) -> tuple[str, 
     limits = limits or Limits()
     kind = check_file(data, name, limits)
     if kind == Kind.PDF:
-        import pypdfium2 as pdfium
 
         with _PDFIUM_LOCK:
-            try:
-                document = pdfium.PdfDocument(data)
-            except pdfium.PdfiumError as exc:
-                if "password" in str(exc).lower():
-                    raise DocumentError("encrypted", f"{name}: the PDF is password-protected",
-                                        f"{name}：PDF 设置了密码，请导出不加密的 PDF 后再上传") from None
-                raise _corrupt(name, "", exc) from None
+            document = _open_pdf(data, name)
             count = len(document)
             document.close()
         if count == 0:

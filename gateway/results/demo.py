@@ -88,8 +88,10 @@ class Ids:
 # the demo tests pin, stays as it was): 一次一评 5, 一事一评 2, 找茬窗口 2, 监督平台 1.
 WEB_SOURCES = ("once", "once", "once", "once", "once", "matter", "matter", "complaint", "complaint", "supervision")
 # Each 一事一评 comes with its 办件 (client ``demo``), and some 办件 go unevaluated: two beside the
-# sixth web case of ten, one beside the seventh, so the demo's 参评率 is 2 / 5 = 40%.
-UNEVALUATED_MATTERS = {5: 2, 6: 1}
+# first 一事一评, one beside the second, and so on in turn, so the demo's 参评率 is 2 / 5 = 40% (within
+# one 办件) whatever the random draw of channels.  Counting in turn, not by the case's index, keeps it
+# so: which indices fall on a web case is drawn at random.
+UNEVALUATED_MATTERS = (2, 1)
 DEMO_CLIENT = "demo"
 UNRATED_AFTER = timedelta(days=7)
 
@@ -129,6 +131,7 @@ class DemoGenerator:
         self._moments: list[int] = []
         self._next = 0
         self.client_id = 0  # the ``demo`` API client of the demo 办件 (seed_demo sets it)
+        self._matter_cases = 0  # 一事一评 seeded so far (they take UNEVALUATED_MATTERS in turn)
 
     # ----- one case ------------------------------------------------------------------------------
 
@@ -282,7 +285,8 @@ class DemoGenerator:
         """The 办件 of a demo 一事一评 (finished ten minutes before its evaluation), and the unevaluated
         办件 beside it; one 办件 in twenty is a company's (法人)."""
         finished = received - timedelta(minutes=10)
-        extra = UNEVALUATED_MATTERS.get(index % len(WEB_SOURCES), 0)
+        extra = UNEVALUATED_MATTERS[self._matter_cases % len(UNEVALUATED_MATTERS)]
+        self._matter_cases += 1
         for n in range(1 + extra):
             evaluated = n == 0
             unrated = None if evaluated or finished + UNRATED_AFTER > self.now else finished + UNRATED_AFTER

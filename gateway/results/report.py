@@ -234,21 +234,21 @@ def _sources_sheet(sheet: Worksheet, by_source: list[FigureRow], matters: Unrate
              ("已关联服务事项的评价占比", share.linked_rate, share.linked, share.total),
              ("未指明事项的评价占比", share.unspecified_rate, share.unspecified, share.total)]
     for offset, (label, rate, numerator, denominator) in enumerate(lines, start=1):
-        sheet.cell(row=row + offset, column=1, value=label)
+        _put(sheet, row + offset, 1, label)
         _rate_cell(sheet, row + offset, 2, rate)
-        sheet.cell(row=row + offset, column=3, value=numerator)
-        sheet.cell(row=row + offset, column=4, value=denominator)
+        _put(sheet, row + offset, 3, numerator)
+        _put(sheet, row + offset, 4, denominator)
 
 
 def _reasons_block(sheet: Worksheet, row: int, title: str, rows: list[ReasonRow]) -> int:
-    sheet.cell(row=row, column=1, value=title).font = Font(bold=True)
+    _put(sheet, row, 1, title).font = Font(bold=True)
     _header(sheet, row + 1, [title, "采纳差评", "未选原因", *[f"{REASON_LABELS[c]}" for c in REASON_CODES],
                              *[f"{REASON_LABELS[c]}占比" for c in REASON_CODES]])
     for offset, group in enumerate(rows, start=2):
         r = row + offset
         for column, value in enumerate([group.label, group.bad, group.none,
                                         *[group.counts[c] for c in REASON_CODES]], start=1):
-            sheet.cell(row=r, column=column, value=value)
+            _put(sheet, r, column, value)
         for i, code in enumerate(REASON_CODES):
             _rate_cell(sheet, r, 4 + len(REASON_CODES) + i, group.rate(code))
     return row + len(rows) + 3
@@ -267,7 +267,7 @@ def _assessment_sheet(sheet: Worksheet, rules: AssessmentRules | None, error: st
     """Every score with its parts and deductions; each deduction lists the codes of its cases."""
     if rules is None:
         sheet["A1"] = "考核规则文件有误，未计算考核分："
-        sheet["A2"] = error or ""
+        _put(sheet, 2, 1, error or "")
         return
     parts = parts_header(rules)
     policy = NO_DATA_LABELS[rules.no_data.policy]
@@ -275,7 +275,7 @@ def _assessment_sheet(sheet: Worksheet, rules: AssessmentRules | None, error: st
     sheet["A1"] = f"考核得分 = Σ 权重 × 指标（满分 {rules.full_marks:g}）− 扣分{cap}；无数据的指标{policy}"
     row = 3
     for title, scores in blocks:
-        sheet.cell(row=row, column=1, value=title).font = Font(bold=True)
+        _put(sheet, row, 1, title).font = Font(bold=True)
         titles = ["名次", title, "评价数", "总分", "指标得分"]
         for _, label, weight in parts:
             titles += [f"{label}", f"{label}得分（权重{weight:g}）"]
@@ -286,19 +286,19 @@ def _assessment_sheet(sheet: Worksheet, rules: AssessmentRules | None, error: st
             r = row + offset
             values: list[Any] = [score.rank, score.label, score.evaluations, score.total, round(score.earned, 2)]
             for column, value in enumerate(values, start=1):
-                sheet.cell(row=r, column=column, value=value)
+                _put(sheet, r, column, value)
             column = len(values) + 1
             for part in score.parts:
                 _rate_cell(sheet, r, column, part.rate)
-                sheet.cell(row=r, column=column + 1, value=part.points)
+                _put(sheet, r, column + 1, part.points)
                 column += 2
             for deduction in score.deductions:
-                sheet.cell(row=r, column=column, value=len(deduction.codes))
-                sheet.cell(row=r, column=column + 1, value=round(deduction.points, 2))
-                sheet.cell(row=r, column=column + 2, value="、".join(deduction.codes))
+                _put(sheet, r, column, len(deduction.codes))
+                _put(sheet, r, column + 1, round(deduction.points, 2))
+                _put(sheet, r, column + 2, "、".join(deduction.codes))
                 column += 3
         if not scores:
-            sheet.cell(row=row + 2, column=1, value="期间内无数据")
+            _put(sheet, row + 2, 1, "期间内无数据")
         row += len(scores) + 4
     _widths(sheet, [6, 24, 8, 8, 9] + [9] * (2 * len(parts)) + [8, 8, 40] * len(DEDUCTION_LABELS))
     _print_setup(sheet)

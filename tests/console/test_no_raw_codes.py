@@ -131,7 +131,10 @@ async def test_every_staff_page_export_and_audit_entry_reads_in_chinese(sqlite_s
                     assert "已完成" not in unvisited and "回访" in unvisited, "a return visit shows its own 期限"
                     waiting = re.search(r'href="/cases/([^"]+)"', unvisited)
                     assert waiting
-                    head = (await client.get(f"/cases/{waiting.group(1)}")).text.split("</p>")[0]
+                    # The header's 期限 paragraph itself: from 1 November a 2027 calendar warning (issue 16)
+                    # is the page's first paragraph.
+                    case_page = (await client.get(f"/cases/{waiting.group(1)}")).text
+                    head = case_page.split('<p class="deadline">')[1].split("</p>")[0]
                     assert "期限：<span" in head and "回访" in head and "已完成" not in head
                 found = raw_codes(visible(page.text))
                 if found:

@@ -41,17 +41,21 @@ async def test_town_scores_from_the_shipped_rules(services: Services, loaded: di
     async with services.store.read() as session:
         towns = await assess(session, Filters(NOVEMBER), Dim.HALL, rules, now=ASSESSED_AT)
     # 梁宝寺镇: one 满意, nothing to rectify or visit, no 办件 → every part at full weight: 100.
-    # 金屯镇: 好评率 3/6 → 20, 整改率 3/4 → 15, 按时 2/3 → 10, 回访 2/3 → 10, 参评率 no 办件 → 10 = 65;
-    # minus c5 (rectified after its deadline) and c8 (never rectified) at 2 each, c5 unvisited at 1 → 60.
-    assert [(s.rank, s.label, s.total) for s in towns] == [(1, "梁宝寺镇", 100.0), (2, "金屯镇", 60.0)]
+    # 金屯镇 under issue 16's 差评 (the two lowest ratings only): the adopted 差评 are c4, c5 and c9; the
+    # unrated e-mail complaint c8 is counted beside them (``complaints``), not in the 差评 figures.
+    # 好评率 3/6 (c1-c3 of c1-c5, c9; c6 and c7 not adopted) → 20, 整改率 3/3 (was 3/4 with c8) → 20,
+    # 按时 2/3 → 10, 回访 2/3 → 10, 参评率 no 办件 → 10 = 70 (was 65);
+    # minus c5 (rectified after its deadline) at 2 and c5 unvisited at 1 → 67 (was 60: c8, never
+    # rectified, cost 2 more; as an unrated complaint it is no 差评 and costs nothing).
+    assert [(s.rank, s.label, s.total) for s in towns] == [(1, "梁宝寺镇", 100.0), (2, "金屯镇", 67.0)]
     jintun = towns[1]
     parts = {p.name: (p.rate, p.numerator, p.denominator, p.points) for p in jintun.parts}
-    assert parts == {"good_rate": (0.5, 3, 6, 20.0), "rectified_rate": (0.75, 3, 4, 15.0),
+    assert parts == {"good_rate": (0.5, 3, 6, 20.0), "rectified_rate": (1.0, 3, 3, 20.0),
                      "on_time_rate": (pytest.approx(2 / 3), 2, 3, 10.0),
                      "return_visit_rate": (pytest.approx(2 / 3), 2, 3, 10.0),
                      "participation_rate": (None, 0, 0, 10.0)}
     deductions = {d.name: (d.codes, d.points) for d in jintun.deductions}
-    assert deductions == {"unrectified_overdue": (sorted([loaded["c5"], loaded["c8"]]), 4.0),
+    assert deductions == {"unrectified_overdue": ([loaded["c5"]], 2.0),
                           "unvisited_real_name": ([loaded["c5"]], 1.0), "upheld_appeal": ([], 0.0)}
 
 
@@ -63,8 +67,10 @@ async def test_window_scores(services: Services, loaded: dict[str, str]) -> None
     # w02: 满意 c2 and 非常不满意 c5 → 好评率 1/2 → 20; c5 rectified (1/1 → 20) but late (0/1 → 0) and never
     # visited (0/1 → 0); no 办件 → 10.  50 − 2 (late) − 1 (unvisited) = 47.
     assert by_code["jintun:w02"].total == 47.0
-    # The e-mail complaint c8 names no window: it is assessed under 未指明窗口 (code "").
-    assert by_code[""].deductions[0].codes == [loaded["c8"]]
+    # The e-mail complaint c8 names no window: it is assessed under 未指明窗口 (code ""), where, being
+    # unrated (no 差评 since issue 16), it counts as an evaluation but costs no deduction (was [c8]).
+    unnamed = by_code[""]
+    assert unnamed.evaluations == 1 and unnamed.deductions[0].codes == [] and unnamed.total == 100.0
 
 
 def test_no_data_policies_and_the_floor() -> None:
@@ -131,17 +137,18 @@ async def test_second_level_reasons_by_window_and_month(services: Services, load
         windows = await reason_figures(session, Filters(NOVEMBER), Dim.WINDOW, names=names)
         months = await reason_figures(session, Filters(NOVEMBER), Dim.MONTH, names=names)
         towns = await reason_figures(session, Filters(NOVEMBER), Dim.HALL, names=names)
-    # Adopted 差评: c4 and c9 (服务态度不好), c5 (多次跑动), c8 (an e-mail, no reason ticked).  c6 and c7
-    # ticked reasons too but were found not valid / malicious.
-    assert (everything.bad, everything.none) == (4, 1)
-    assert everything.counts["attitude"] == 2 and everything.rate("attitude") == 0.5
-    assert everything.counts["repeat_trips"] == 1 and everything.rate("repeat_trips") == 0.25
+    # Adopted 差评: c4 and c9 (服务态度不好), c5 (多次跑动).  c6 and c7 ticked reasons too but were found
+    # not valid / malicious.  The unrated e-mail complaint c8 is no 差评 since issue 16, so it is no
+    # longer an adopted 差评 with 未选原因: 3 差评, 0 without a reason (was 4 and 1), rates over 3 (was 4).
+    assert (everything.bad, everything.none) == (3, 0)
+    assert everything.counts["attitude"] == 2 and everything.rate("attitude") == pytest.approx(2 / 3)
+    assert everything.counts["repeat_trips"] == 1 and everything.rate("repeat_trips") == pytest.approx(1 / 3)
     assert everything.counts["coordination"] == 0, "the malicious c7 is not counted"
     assert [(w.label, w.bad, w.counts["attitude"], w.counts["repeat_trips"]) for w in windows] == [
-        ("金屯镇·综合受理窗口", 1, 1, 0), ("金屯镇·社保医保窗口", 1, 0, 1), ("金屯镇·民政残联窗口", 1, 1, 0),
-        ("未指明窗口", 1, 0, 0)]
-    assert [(m.label, m.bad) for m in months] == [("2026年11月", 4)]
-    assert [(t.label, t.bad) for t in towns] == [("金屯镇", 4)]
+        ("金屯镇·综合受理窗口", 1, 1, 0), ("金屯镇·社保医保窗口", 1, 0, 1), ("金屯镇·民政残联窗口", 1, 1, 0)]
+    # No 未指明窗口 row any more: its only case was c8.
+    assert [(m.label, m.bad) for m in months] == [("2026年11月", 3)]
+    assert [(t.label, t.bad) for t in towns] == [("金屯镇", 3)]
 
 
 async def test_sources_as_the_rules_name_them_and_the_item_share(services: Services,
@@ -175,8 +182,11 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
             xlsx = await client.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30")
     assert page.status_code == 200
     text = page.text
-    assert "考核排名 · 镇（街道）" in text and "<strong>60.00</strong>" in text and "<strong>100.00</strong>" in text
-    assert loaded["c8"] in text and "逾期未整改差评 2 件（−4）" in text
+    # 金屯镇 67 (see test_town_scores_from_the_shipped_rules; was 60): one late 差评, c5 (was c5 and c8).
+    assert "考核排名 · 镇（街道）" in text and "<strong>67.00</strong>" in text and "<strong>100.00</strong>" in text
+    assert "逾期未整改差评 1 件（−2）" in text and "未回访实名差评 1 件（−1）" in text
+    deducted = text.split('id="assessment"')[1].split("</section>")[0]
+    assert loaded["c5"] in deducted and loaded["c8"] not in deducted
     assert "一次一评" in text and "参评率" in text and "服务态度不好" in text and "未指明事项" in text
     assert windows.status_code == 200 and "<strong>47.00</strong>" in windows.text
     assert wrong.status_code == 400 and "统计维度只能是" in wrong.text
@@ -184,12 +194,15 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
     assert {"考核", "二级原因", "评价来源"} <= set(book.sheetnames)
     sheet = book["考核"]
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
-    jintun = next(r for r in rows if r[1] == "金屯镇")
-    assert jintun[0] == 2 and jintun[3] == 60.0
-    assert f"{min(loaded['c5'], loaded['c8'])}、{max(loaded['c5'], loaded['c8'])}" in jintun
-    assert loaded["c5"] in jintun[jintun.index(2) + 1:], "the unvisited real-name 差评 is listed by code"
+    header = next(r for r in rows if r[1] == "镇（街道）")
+    jintun = dict(zip(header, next(r for r in rows if r[1] == "金屯镇"), strict=True))
+    assert jintun["名次"] == 2 and jintun["总分"] == 67.0
+    # Each deduction lists the codes behind it: c5 alone, late and unvisited (c8 is no 差评 any more).
+    assert jintun["逾期未整改差评案件编号"] == loaded["c5"] and jintun["逾期未整改差评（件）"] == 1
+    assert jintun["未回访实名差评案件编号"] == loaded["c5"], "the unvisited real-name 差评 is listed by code"
     reasons = [[c.value for c in row] for row in book["二级原因"].iter_rows()]
-    assert any(r[0] == "金屯镇" and r[1] == 4 and r[2] == 1 for r in reasons)
+    # 3 adopted 差评, none without a reason (was 4 and 1 with c8).
+    assert any(r[0] == "金屯镇" and r[1] == 3 and r[2] == 0 for r in reasons)
     sources = {r[0].value: r[1].value for r in book["评价来源"].iter_rows(min_row=2) if r[0].value}
     assert sources["一次一评"] == 6 and sources["热线"] == 1
 

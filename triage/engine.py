@@ -47,6 +47,10 @@ _PUNCT = frozenset("，,。.!！?？;；:：、\n …~～()（）[]【】\"'“�
 _SENTENCE_END = frozenset("。.!！?？;；\n")
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{4,}|[\u4e00-\u9fff].*[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{3,}")
+# Personal data in a text: an e-mail address, or a run of 7 or more digits (a phone number, an ID
+# number, spaces and hyphens allowed between the digits).  The learned model's evidence never shows
+# a piece of one: the terms are stored with the case and shown on staff pages and ``hcp cases show``.
+_PERSONAL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\d(?:[\s-]?\d){6,}[Xx]?")
 _NOFLAG: tuple[int, tuple[()]] = (0, ())
 F_PUNCT, F_SENT, F_BREAK, F_NEG, F_INT, F_HYP, F_HYPEND, F_POST, F_CLAUSE = (1 << k for k in range(9))
 
@@ -267,10 +271,13 @@ class Triager:
         assert lr is not None
         pred = model.predict(body, tokens, res)
         terms = list(res.terms)
+        personal = [m.span() for m in _PERSONAL.finditer(body)]
         for feat, a, b, w in model.contributions(pred, body, tokens, lr.top_terms):
             if feat.startswith("r:"):
                 terms.append(MatchedTerm(f"[rules:{feat.split(':', 2)[2]}]", 0, 0, pred.reason, w, False, "model"))
-            else:
+            elif feat == "w:#":  # "a number": which one is not the evidence, and it may be a phone
+                terms.append(MatchedTerm("[number]", 0, 0, pred.reason, w, False, "model"))
+            elif not any(a < pe and ps < b for ps, pe in personal):
                 terms.append(MatchedTerm(body[a:b], a, b, pred.reason, w, False, "model"))
         scores = dict(res.scores)
         scores["model_probability"] = pred.probability

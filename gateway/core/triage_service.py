@@ -27,6 +27,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -48,6 +49,16 @@ in the worker ahead of them, are classified here: under a millisecond of the loo
 trip costs this process more CPU than that.  Sending every item to the worker cut the web form's
 saturation from 564 to 470 submissions/s (``benchmarks/web_submit.py``); mail arrives in batches
 of tens of long texts and goes to the worker."""
+
+
+_DIRECTORIES = re.compile(r"(?<![A-Za-z0-9_.~])/(?:[^/\s'\"]+/)+")
+
+
+def without_directories(message: str) -> str:
+    """A loader's error as staff read it: "rules.toml:12: ..." — the file's name and line, not the
+    server's folders (issue 24: the triage page showed the rules' absolute path).  The log keeps
+    the full path for the operator."""
+    return _DIRECTORIES.sub("", message)
 
 
 def resolve_processes(configured: int) -> int:
@@ -281,7 +292,7 @@ class TriageService:
             if self._local is not None:
                 await asyncio.to_thread(self._local.reload, self.rules_path)
         except RulesError as exc:
-            self.last_error = str(exc)
+            self.last_error = without_directories(str(exc))
             log.warning("triage: the rules file %s was changed but does not load; the last good rules stay "
                         "active: %s", self.file, exc)
             return False
@@ -323,6 +334,6 @@ class TriageService:
                 "trained_at": datetime.fromisoformat(trained) if trained else None, "cv": meta.get("cv") or {},
                 "error": None}
         except (ModelError, ValueError) as exc:
-            info = {"path": str(path), "error": str(exc)}
+            info = {"path": str(path), "error": without_directories(str(exc))}
         self._model_meta = ((path, stamp), info)
         return info

@@ -19,7 +19,7 @@ from gateway.core.db.models import Case, CaseEvent, OutboxMessage
 from gateway.core.services import Services
 from gateway.core.workflow import TRANSITIONS, WorkflowError
 from gateway.phone.return_visits import record_visit
-from tests.helpers import local, make_intake
+from tests.helpers import enable_sms, local, make_intake
 from tests.staff import make_staff, signed_in
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
@@ -47,10 +47,10 @@ async def test_a_bad_rating_whose_text_is_a_question_is_verified_not_closed(serv
     assert (case.status, case.category, case.reason) == ("triaged", "none", "inquiry")
     assert case.first_response_due == local(2026, 11, 30, 17, 0), "answered on the 限时整改 clock"
     assert case.result_due == local(2026, 12, 2, 17, 0)
-    with pytest.raises(WorkflowError, match="须先核实"):
+    with pytest.raises(WorkflowError, match="差评或投诉须先核实"):
         await ops.transition(services.store, code, "close", actor="t")
     await _walk(services, code, "start_verification", "verify_valid", "rectify", "reply")
-    with pytest.raises(WorkflowError, match="须先登记回访"):
+    with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
         await ops.transition(services.store, code, "close", actor="t")
 
 
@@ -61,7 +61,7 @@ async def test_an_inquiry_is_answered_through_the_cli_and_the_first_response_rec
     case = await _case(services, code)
     assert case.status == "triaged" and case.first_response_due == local(2026, 11, 30, 17, 0)
     assert case.result_due is None
-    with pytest.raises(WorkflowError, match="须先答复"):
+    with pytest.raises(WorkflowError, match="咨询或建议须先答复"):
         await ops.transition(services.store, code, "close", actor="t")
     with time_machine.travel(local(2026, 11, 30, 9, 15), tick=False):
         assert await ops.transition(services.store, code, "reply", actor="cli", note="已电话告知材料清单") == "replied"
@@ -101,6 +101,7 @@ async def test_only_praise_spam_and_empty_items_close_without_a_person(
 
 
 async def test_a_suggestion_is_acknowledged_with_its_reply_date(services: Services) -> None:
+    enable_sms(services.settings)  # the acknowledgement is queued only when an SMS can leave
     code = await _ingest(services, source_ref="s1", text="建议大厅多放几把椅子 #suggestion", rating=None, reasons=[])
     case = await _case(services, code)
     assert case.status == "triaged" and case.first_response_due == local(2026, 12, 4, 17, 0)
@@ -116,7 +117,7 @@ async def test_an_unreachable_citizen_gets_a_visit_exception_after_the_attempts(
         with pytest.raises(WorkflowError, match=f"回访 3 次未接通后才能登记回访未果（目前 {attempt} 次）"):
             await ops.transition(services.store, code, "visit_exception", actor="t", note="打不通")
         await record_visit(services, code, reached=False, who="operator:li", note="无人接听")
-    with pytest.raises(WorkflowError, match="须先登记回访"):
+    with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
         await ops.transition(services.store, code, "close", actor="t")
     await ops.transition(services.store, code, "visit_exception", actor="t", note="三次未接通，号码疑已停机")
     assert await ops.transition(services.store, code, "close", actor="t") == "closed"
@@ -194,7 +195,7 @@ async def test_every_closing_path_refuses_an_unvisited_real_name_bad_review(serv
         for action in CLOSING_ACTIONS:
             refused = await client.post_form(f"/cases/{code}/move", {"action": action, "note": "办结"})
             assert refused.status_code == 409 and "回访" in refused.text
-            with pytest.raises(WorkflowError, match="须先登记回访"):
+            with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
                 await ops.transition(services.store, code, action, actor="cli", note="办结")
     case = await _case(services, code)
     assert case.status == "replied" and case.closed_at is None
@@ -273,12 +274,13 @@ async def test_an_unrated_real_name_complaint_is_on_the_return_visit_list(servic
     listed = [e.case_code for e in await open_callbacks(services, now=local(2026, 11, 30, 9, 0))
               if e.kind == "return_visit"]
     assert listed == [code]
-    with pytest.raises(WorkflowError, match="须先登记回访"):
+    with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
         await ops.transition(services.store, code, "close", actor="t")
     assert await ops.transition(services.store, rejected, "close", actor="t") == "closed"
 
 
 async def test_a_handler_answers_an_inquiry_on_the_case_page(services: Services) -> None:
+    enable_sms(services.settings)  # the form offers SMS only when an SMS can leave and a phone is known
     code = await _ingest(services, source_ref="q5", text="请问残疾证要带什么材料？ #inquiry", rating=None, reasons=[])
     await make_staff(services, "li", ["handler"], ["jintun"])
     app = create_app(services=services, run_workers=False)

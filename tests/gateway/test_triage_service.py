@@ -214,14 +214,28 @@ async def test_the_triage_page_shows_a_rules_file_that_does_not_load(tmp_path: P
         app = create_app(services=services, run_workers=False)
         async with signed_in(app, "triager") as client:
             page = await client.get("/triage")
-            assert page.status_code == 200 and str(path) in page.text and 'id="rules-error"' not in page.text
+            assert page.status_code == 200 and 'id="rules-error"' not in page.text
+            assert "本县自定义规则" in page.text and str(tmp_path) not in page.text  # no server folders
             assert 'id="model-status"' not in page.text  # these rules have no learned model
             _write_rules(path, RULES.format(extra=BAD), bump=1)
             page = await client.get("/triage")
             assert 'id="rules-error"' in page.text and "仍在使用上一版有效规则" in page.text
-            assert f":{BAD_LINE}:" in page.text
+            error = page.text.split('id="rules-error"')[1].split("</p>")[0]
+            assert f"rules.toml:{BAD_LINE}:" in error, "the file's name and the line of the fault"
+            assert str(tmp_path) not in page.text and str(tmp_path) not in services.classifier.status()["error"]
     finally:
         await services.close()
+
+
+def test_loader_errors_name_the_file_not_the_servers_folders() -> None:
+    from gateway.core.triage_service import without_directories
+
+    assert without_directories("/srv/hcp/rules/model.npz: cannot read model: No such file or directory") \
+        == "model.npz: cannot read model: No such file or directory"
+    assert without_directories("/etc/hcp/rules.toml:12: user dictionary '/etc/hcp/dict/县名.txt' cannot be read") \
+        == "rules.toml:12: user dictionary '县名.txt' cannot be read"
+    plain = "reasons.attitude: weight must be a number"
+    assert without_directories(plain) == plain
 
 
 def status_model(status: dict) -> dict:

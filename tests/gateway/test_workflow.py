@@ -68,7 +68,7 @@ def test_only_praise_spam_and_empty_items_close_straight_after_triage() -> None:
         assert plan(facts(S.TRIAGED, Category.NONE, reason=reason), "close").target is S.CLOSED
         assert plan(facts(S.TRIAGED, Category.NONE, reason=reason, rating=Rating.SATISFIED), "close").target \
             is S.CLOSED
-    with pytest.raises(WorkflowError, match="须先核实"):
+    with pytest.raises(WorkflowError, match="差评或投诉须先核实"):
         plan(facts(S.TRIAGED, Category.TIME_LIMITED), "close")
     with pytest.raises(WorkflowError, match="只有差评或需整改的投诉才需要核实"):
         plan(facts(S.TRIAGED, Category.NONE, reason="praise"), "start_verification")
@@ -79,7 +79,7 @@ def test_only_praise_spam_and_empty_items_close_straight_after_triage() -> None:
 def test_every_bad_rating_is_verified_whatever_the_text(rating: Rating, reason: str | None) -> None:
     """Issue 16: 非常不满意 with "请问办残疾证要带什么材料？" was closed on arrival."""
     bad = facts(S.TRIAGED, Category.NONE, rating=rating, reason=reason, real_name=True)
-    with pytest.raises(WorkflowError, match="须先核实"):
+    with pytest.raises(WorkflowError, match="差评或投诉须先核实"):
         plan(bad, "close")
     with pytest.raises(WorkflowError, match="只有咨询或建议"):
         plan(bad, "reply", NOTE)
@@ -89,7 +89,7 @@ def test_every_bad_rating_is_verified_whatever_the_text(rating: Rating, reason: 
 @pytest.mark.parametrize("reason", ["inquiry", "suggestion"])
 def test_inquiries_and_suggestions_are_answered_before_they_close(reason: str) -> None:
     question = facts(S.TRIAGED, Category.NONE, reason=reason)
-    with pytest.raises(WorkflowError, match="须先答复"):
+    with pytest.raises(WorkflowError, match="咨询或建议须先答复"):
         plan(question, "close")
     with pytest.raises(WorkflowError, match="需要填写说明"):
         plan(question, "reply", " ")
@@ -100,7 +100,7 @@ def test_inquiries_and_suggestions_are_answered_before_they_close(reason: str) -
 def test_an_unrated_real_name_complaint_needs_its_return_visit() -> None:
     """Issue 16: an unrated real-name phone complaint closed from 已答复 without its visit."""
     complaint = facts(S.REPLIED, Category.TIME_LIMITED, real_name=True)
-    with pytest.raises(WorkflowError, match="须先登记回访"):
+    with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
         plan(complaint, "close")
     assert plan(facts(S.REPLIED, Category.TIME_LIMITED, real_name=False), "close").target is S.CLOSED
 
@@ -125,7 +125,7 @@ def test_a_rejected_bad_review_can_be_told_and_closes_without_a_visit(verdict: s
 
 def test_a_real_name_bad_review_needs_its_return_visit_before_closing() -> None:
     real_bad = facts(S.REPLIED, rating=Rating.VERY_DISSATISFIED, real_name=True)
-    with pytest.raises(WorkflowError, match="须先登记回访"):
+    with pytest.raises(WorkflowError, match="实名差评须先登记回访"):
         plan(real_bad, "close")
     assert plan(facts(S.REPLIED, rating=Rating.VERY_DISSATISFIED, real_name=False), "close").target is S.CLOSED
     assert plan(facts(S.REPLIED, rating=Rating.SATISFIED, real_name=True), "close").target is S.CLOSED

@@ -58,6 +58,30 @@ def test_cases_json_scrubs_texts(tmp_path: Path) -> None:
     assert "窗口态度差" in shown.stdout and "***" in shown.stdout
 
 
+async def test_the_stored_triage_terms_carry_no_personal_data(tmp_path: Path, database_url: str) -> None:
+    """The learned model's evidence named the number it weighed ("13912345678"); the terms are stored
+    with the case and shown on staff pages and by ``hcp cases show --json``."""
+    from gateway.core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var", database_url=database_url, run_workers=False,
+                        triage_processes=0, _env_file=None)  # type: ignore[call-arg]
+    services = Services.create(settings)
+    try:
+        await services.prepare_database()
+        await services.start_triage()
+        result = await services.ingestor.ingest(make_intake(text=TYPED, source_ref="terms-1"))
+        async with services.store.read() as session:
+            case = await session.get(Case, result.case_id)
+            assert case is not None
+            terms = case.triage_terms
+    finally:
+        await services.close()
+    assert any(t["source"] == "model" for t in terms), "the learned model weighed in"
+    stored = json.dumps(terms, ensure_ascii=False)
+    for secret in ("13912345678", "zhao", "163.com", "370829198001011234", "1391", "3708"):
+        assert secret not in stored
+
+
 def test_public_reply_patterns() -> None:
     reply = "赵女士您好，已联系赵桂兰本人核实，身份证号 3708 已登记，整改完毕。"
     assert public_findings(reply, "赵桂兰") == ["群众姓名", "身份证号", "称呼（如 赵女士）"]

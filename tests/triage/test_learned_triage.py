@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,31 @@ def test_model_decides_and_shows_its_ngrams_with_offsets(tmp_path, triager, tiny
     assert 0.2 <= res.confidence <= 0.95
     assert res.needs_review == (res.confidence < 0.5)
     assert res.to_dict()["scores"]["model_probability"] > 0.4
+
+
+PERSONAL_ROWS = [
+    ("柜台同志哐哐盖章，我电话13912345678", "attitude"), ("那位同志哐哐摔东西，联系 zhao@163.com", "attitude"),
+    ("柜台的人哐哐拍桌子，身份证370829198001011234", "attitude"), ("谢谢你们，很满意", "praise"),
+    ("满意，谢谢同志", "praise"), ("排队三个小时", "efficiency"), ("等了一上午还没办完", "efficiency"),
+]
+
+
+@pytest.mark.parametrize("text", ["柜台同志哐哐，电话 139 1234 5678，邮箱 zhao@163.com",
+                                  "哐哐盖章 13912345678 身份证370829198001011234"])
+def test_the_model_never_shows_a_phone_an_email_or_an_id_number(tmp_path, triager, text):
+    """The terms are stored with the case and shown (``hcp cases show --json``): the learned model's
+    evidence once read "13912345678" (the number feature, located at the first number)."""
+    rows = [{"text": t, "label": "immediate" if r == "attitude" else "none" if r == "praise" else "time_limited",
+             "reason": r} for t, r in PERSONAL_ROWS]
+    plain = Triager(dataclasses.replace(triager.rules, learned=None))
+    model = fit(analyse(plain, rows), Settings(C=10.0, min_df=1), calibration=((0.3, 0.9), (0.2, 0.95)))
+    t = _with_model(triager, _saved(tmp_path, model), top_terms=40)
+    assert [x for x in t.classify(text).terms if x.source == "model"]
+    for tr in (t, triager):  # a model that learned from such texts, and the packaged one
+        for x in tr.classify(text).terms:
+            assert not re.search(r"\d{3}|@|zhao|163|com", x.term), x
+            if x.start < x.end:
+                assert text[x.start:x.end] == x.term
 
 
 def test_review_threshold_is_the_calibrated_confidence(tmp_path, triager, tiny_model):

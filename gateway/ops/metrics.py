@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.auth.access import public
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection, WorkerState
 from gateway.core.domain import OPEN_STATUSES
 from gateway.core.services import Services
@@ -173,6 +174,7 @@ class _Snapshot:
         return self.metrics
 
 
+@public(why="address allow-list (HCP_METRICS_ALLOW), checked here: scrapers carry no session")
 async def metrics_endpoint(request: Request) -> Response:
     settings = request.app.state.settings
     client = request.client.host if request.client else None

@@ -10,13 +10,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from gateway.core.db.models import Case
 from gateway.core.services import Services
-from gateway.email import STATE_KEY, EmailOptions, ImapPoller, load_state
+from gateway.email import STATE_KEY, EmailOptions, ImapPoller, Mailbox, load_state
 from tests.email import mails
 from tests.email.conftest import Dovecot
 
@@ -55,14 +56,24 @@ async def idling(poller: ImapPoller) -> bool:
         (await load_state(poller.services, STATE_KEY)).get("last_ok"))
 
 
-async def test_new_mail_arrives_through_idle_without_waiting_for_a_poll(services: Services,
-                                                                        dovecot: Dovecot) -> None:
+async def test_new_mail_arrives_through_idle_without_waiting_for_a_poll(services: Services, dovecot: Dovecot,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # Polling every 10 minutes and waking at least every 60 s: only IDLE can explain a fast case.
     poller = ImapPoller(services, EmailOptions(poll_interval=600, idle_slice=60))
+    waits = [0]  # IDLE waits entered. Dovecot announces only mail that arrives once IDLE has begun
+    real_wait = Mailbox.wait  # (a message between the last search and IDLE waits for the next slice)
+
+    def counted_wait(mailbox: Mailbox, *args: Any, **kwargs: Any) -> bool:
+        waits[0] += 1
+        return real_wait(mailbox, *args, **kwargs)
+
+    monkeypatch.setattr(Mailbox, "wait", counted_wait)
     async with running(poller):
         await wait_until(lambda: idling(poller), 10)
         assert poller.mode == "idle"
+        await wait_until(lambda: _true(waits[0] > 0), 10)
         await asyncio.sleep(0.3)  # inside the IDLE wait now
+        first_wait = waits[0]
         started = time.monotonic()
         await asyncio.to_thread(dovecot.append, mails.build("刚到的投诉 #immediate", message_id="<idle1@x>"))
         await wait_until(lambda: _has(services, 1), 10)
@@ -71,12 +82,18 @@ async def test_new_mail_arrives_through_idle_without_waiting_for_a_poll(services
         # anything but IDLE could explain (no poll for 600 s, no wake-up for 60 s).
         assert elapsed < IDLE_BOUND, f"IDLE took {elapsed:.2f} s"
         # And again: the poller is back in IDLE after handling the first one.
+        await wait_until(lambda: _true(waits[0] > first_wait), 10)
+        await asyncio.sleep(0.3)  # inside the IDLE wait now
         await asyncio.to_thread(dovecot.append, mails.build("第二封", message_id="<idle2@x>"))
         assert await wait_until(lambda: _has(services, 2), 10) < IDLE_BOUND
     assert poller.mailbox is None  # stopping logs out
     assert all_seen(dovecot)
     state = await load_state(services, STATE_KEY)
     assert state["mode"] == "idle" and state["consecutive_failures"] == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _has(services: Services, n: int) -> bool:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from gateway.core.db.models import Case, CaseEvent, Contact, Message, OutboxMessage
 from gateway.core.ingest import IngestError, _LostRace
 from gateway.core.services import Services
-from tests.helpers import enable_sms, make_intake
+from gateway.core.settings import Settings
+from tests.helpers import FixedClassifier, enable_sms, make_intake
 
 
 async def _count(services: Services, model) -> int:  # type: ignore[no-untyped-def]
@@ -81,16 +82,24 @@ async def test_follow_ups_never_take_the_batch_path(services: Services) -> None:
     assert again.follow_up and again.case_id == first.case_id
 
 
-async def test_the_acknowledgement_says_how_to_look_the_case_up(services: Services) -> None:
+async def test_the_acknowledgement_says_how_to_look_the_case_up(services: Services, settings: Settings) -> None:
     from channels.web.tokens import status_pin
 
-    by_mail = await services.ingestor.ingest(make_intake(
-        source_ref="ack-mail", channel="email", contact={"email": "a@b.cn", "preferred_channel": "email"}))
-    enable_sms(services.settings)
-    by_sms = await services.ingestor.ingest(make_intake(source_ref="ack-sms"))
+    # The status link needs HCP_PUBLIC_URL: without it the product deliberately prints no local address.
+    published = Services.create(Settings(data_dir=settings.data_dir, database_url=settings.database_url,
+                                         run_workers=False, public_url="https://hcp.example.cn",
+                                         _env_file=None),  # type: ignore[call-arg]
+                                classifier=FixedClassifier())
+    try:
+        by_mail = await published.ingestor.ingest(make_intake(
+            source_ref="ack-mail", channel="email", contact={"email": "a@b.cn", "preferred_channel": "email"}))
+        enable_sms(published.settings)
+        by_sms = await published.ingestor.ingest(make_intake(source_ref="ack-sms"))
+    finally:
+        await published.close()
     async with services.store.read() as session:
         bodies = dict((await session.execute(select(OutboxMessage.case_id, OutboxMessage.body))).all())
     pin = status_pin(services.settings.signing_key(), by_mail.case_code)
     assert f"查询码 {pin}" in bodies[by_mail.case_id] and "本邮件为自动回复" in bodies[by_mail.case_id]
     assert "手机号后四位" in bodies[by_sms.case_id] and "本短信为自动回复" in bodies[by_sms.case_id]
-    assert "/status" in bodies[by_sms.case_id]
+    assert "https://hcp.example.cn/status" in bodies[by_sms.case_id]

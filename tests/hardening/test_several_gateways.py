@@ -22,7 +22,7 @@ from gateway.core.db.models import Case, Message, OutboxMessage
 from gateway.core.outbox import LEASE, OutboxDelivery, OutgoingMessage, SendResult
 from gateway.core.services import Services
 from gateway.core.settings import Settings
-from tests.helpers import FixedClassifier
+from tests.helpers import FixedClassifier, enable_sms
 from tests.web.citizen import citizen, link, receipt_code
 
 PER_GATEWAY = 8
@@ -52,6 +52,7 @@ class WorkerSender:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_gateways_two_workers_one_database(settings: Settings, services: Services) -> None:
     settings.web_submissions_per_client = 1000
+    enable_sms(settings)  # the form offers an SMS reply only when SMS is configured; the senders below stand in
     other = Services.create(settings, classifier=FixedClassifier())  # the second gateway's own engines
     await other.prepare_database()
     try:

@@ -29,7 +29,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from channels.web.links import window_path
-from gateway.core.db.migrate import upgrade
 from gateway.core.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, REQUIRE_POSTGRES, _admin
 from tests.phone.conftest import ACCOUNT, FROM, TOKEN, sid
@@ -82,7 +81,6 @@ async def test_two_gateway_and_two_worker_processes(tmp_path: Path) -> None:
             pytest.fail(f"PostgreSQL unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(upgrade, url)
     fake = SlowTwilio()
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", fake.messages)
@@ -92,23 +90,28 @@ async def test_two_gateway_and_two_worker_processes(tmp_path: Path) -> None:
     twilio_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", twilio_port).start()
     data_dir = tmp_path / "var"
-    settings = Settings(data_dir=data_dir, database_url=url, _env_file=None)  # type: ignore[call-arg]
-    key = settings.signing_key()
-    settings.encryption_keys()  # both made once, before four processes race to make them
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "HCP_DATABASE_URL": url,
-           "HCP_DATA_DIR": str(data_dir), "HCP_TWILIO_ACCOUNT_SID": ACCOUNT, "HCP_TWILIO_AUTH_TOKEN": TOKEN,
-           "HCP_TWILIO_FROM": FROM, "HCP_TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
-           "HCP_WORKER_INTERVAL_SECONDS": "0.2", "HCP_OUTBOX_LEASE_SECONDS": "3", "HCP_OUTBOX_BATCH": "2",
+           "HCP_DATA_DIR": str(data_dir), "HCP_SMS_PROVIDER": "twilio", "HCP_TWILIO_ACCOUNT_SID": ACCOUNT,
+           "HCP_TWILIO_AUTH_TOKEN": TOKEN, "HCP_TWILIO_FROM": FROM,
+           "HCP_TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}", "HCP_WORKER_INTERVAL_SECONDS": "0.2",
+           "HCP_OUTBOX_LEASE_SECONDS": "3", "HCP_OUTBOX_BATCH": "2",
            "HCP_WEB_SUBMISSIONS_PER_CLIENT": "1000", "HCP_TRIAGE_PROCESSES": "0", "HCP_LOG_LEVEL": "WARNING"}
     hcp = [sys.executable, "-m", "gateway.cli"]
+    # What an administrator runs first: schema, default halls and key files, made once before four
+    # processes start (every other command refuses to create them).
+    made = await asyncio.to_thread(subprocess.run, [*hcp, "db", "upgrade"], env=env, capture_output=True, text=True,
+                                   timeout=120)
+    assert made.returncode == 0, made.stderr
+    key = Settings(data_dir=data_dir, database_url=url, _env_file=None).signing_key()  # type: ignore[call-arg]
     ports = [free_port(), free_port()]
     processes: list[subprocess.Popen[bytes]] = []
     engine = create_async_engine(url)
     try:
         for port in ports:
-            processes.append(subprocess.Popen([*hcp, "serve", "--no-workers", "--host", "127.0.0.1",
-                                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL))
+            with (tmp_path / f"serve-{port}.log").open("w") as log:
+                processes.append(subprocess.Popen([*hcp, "serve", "--no-workers", "--host", "127.0.0.1",
+                                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                                  stderr=log))
         async with httpx.AsyncClient(timeout=30) as probe:
             for port in ports:
                 for _ in range(300):
@@ -119,7 +122,7 @@ async def test_two_gateway_and_two_worker_processes(tmp_path: Path) -> None:
                         pass
                     await asyncio.sleep(0.1)
                 else:
-                    pytest.fail(f"gateway on {port} did not start")
+                    pytest.fail(f"gateway on {port} did not start: {(tmp_path / f'serve-{port}.log').read_text()}")
 
         async def submit(port: int, n: int) -> str:
             base = f"http://127.0.0.1:{port}"

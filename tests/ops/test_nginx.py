@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import upgrade_once
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed (scripts/system-deps.sh)")
@@ -58,6 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HCP_DATA_DIR": str(base / "var"), "HCP_TRIAGE_PROCESSES": "0",
            "HCP_TRUSTED_PROXIES": '["127.0.0.1"]', "HCP_PUBLIC_URL": "https://hcp.test", "HCP_LOG_LEVEL": "INFO"}
     env.pop("HCP_DATABASE_URL", None)
+    upgrade_once(env, ROOT)
     app = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--no-workers", "--port", str(app_port)],
                            cwd=ROOT, env=env, stdout=app_log, stderr=subprocess.STDOUT)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hcp.test",

@@ -12,12 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+from tests.helpers import upgrade_once
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_worker_drains_and_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HCP_")}, "PYTHONPATH": str(ROOT),
            "HCP_DATA_DIR": str(tmp_path), "HCP_TRIAGE_PROCESSES": "0", "HCP_WORKER_INTERVAL_SECONDS": "0.2"}
+    upgrade_once(env, ROOT)
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], cwd=ROOT, env=env,
                               stderr=subprocess.PIPE, text=True)
     try:

@@ -28,7 +28,7 @@ from gateway.core.db.models_phone import HotlineOrder
 from gateway.core.db.models_staff import User
 from gateway.core.services import Services
 from gateway.phone.workorders import import_orders, order_results
-from tests.helpers import FixedClassifier, FixedOutcome, local
+from tests.helpers import FixedClassifier, FixedOutcome, local, upgrade_once
 from tests.phone.orders_samples import csv_bytes, xlsx_bytes
 from tests.staff import make_staff, signed_in
 
@@ -185,6 +185,7 @@ def test_cli_import_and_export(tmp_path: Path) -> None:
     env = {**os.environ, "HCP_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(Path(__file__).parents[2]),
            "HCP_TRIAGE_PROCESSES": "0"}
     env.pop("HCP_DATABASE_URL", None)
+    upgrade_once(env, tmp_path)
 
     def hcp(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,

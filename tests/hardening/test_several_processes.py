@@ -114,7 +114,7 @@ async def test_two_gateway_and_two_worker_processes(tmp_path: Path) -> None:
                                                   stderr=log))
         async with httpx.AsyncClient(timeout=30) as probe:
             for port in ports:
-                for _ in range(300):
+                for _ in range(900):  # up to 90 s: two gateways start side by side on a busy machine
                     try:
                         if (await probe.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                             break

@@ -137,5 +137,5 @@ def _chinese(reason: str) -> str:
     if "window is given without its hall" in reason:
         return "填写窗口时必须同时选择乡镇/大厅"
     if "String should match pattern" in reason:
-        return "代码格式不对（字母、数字，如 jintun、w01、SB001）"
+        return "没有找到这个名称，请从提示列表中选择（也可输入代码，如 jintun、w01、SB001）"
     return f"无法保存：{reason}"

@@ -114,6 +114,7 @@ async def log_call(services: Services, form: Mapping[str, Any], user: Principal,
     """Store one call from the operator's form; raise ``CallLogError`` with Chinese field problems."""
     options = options or PhoneOptions()
     now = now or datetime.now(UTC)
+    form = await _names_to_codes(services, form)
     intake = call_log_intake(form, received_at=_when(form.get("started_at"), now), operator=user.username,
                              area_code=options.area_code, sms=sms_ready(services.settings))
     try:
@@ -186,6 +187,20 @@ async def caller_history(services: Services, raw_phone: str, user: Principal, *,
             "countdown": countdown(due, now).text if due and case.status not in OPEN_ELSEWHERE else None,
         })
     return {"phone": mask_phone(phone), "cases": rows, "open_tasks": open_tasks}
+
+
+async def _names_to_codes(services: Services, form: Mapping[str, Any]) -> dict[str, Any]:
+    """An operator types what the caller says (金屯镇, 社保窗口); the suggestion lists show names, the
+    intake takes codes.  A value that is exactly one hall's, window's or item's name becomes its code;
+    anything else is left for the intake to check (a code, or a clear error)."""
+    choices = await form_choices(services)
+    translated = dict(form)
+    for field, key in (("hall", "halls"), ("window", "windows"), ("service_item", "items")):
+        value = str(form.get(field) or "").strip()
+        codes = {row["code"] for row in choices[key] if row["name"] == value}
+        if value and len(codes) == 1:
+            translated[field] = codes.pop()
+    return translated
 
 
 async def form_choices(services: Services) -> dict[str, list[dict[str, str]]]:

@@ -113,3 +113,19 @@ async def test_other_roles_cannot_use_the_hotline(services: Services) -> None:
         assert refused.status_code == 403
     async with services.store.read() as session:
         assert (await session.execute(select(Case))).first() is None
+
+
+async def test_an_operator_may_type_the_town_as_the_caller_says_it(services: Services) -> None:
+    """The suggestion list shows names; 金屯镇 typed in 乡镇/大厅 is the hall jintun, not a format error."""
+    from gateway.core.db.models import Hall
+
+    await make_staff(services, "op", ["operator"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "op") as client:
+        response = await client.post_form("/hotline/calls", call("hl-named-town-0001", hall="金屯镇"), headers=JSON)
+        assert response.status_code == 200, response.text
+        unknown = await client.post_form("/hotline/calls", call("hl-named-town-0002", hall="不存在镇"), headers=JSON)
+        assert unknown.status_code == 422 and "请从提示列表中选择" in unknown.text
+    async with services.store.read() as session:
+        hall_code = (await session.execute(select(Hall.code).join(Case, Case.hall_id == Hall.id))).scalar_one()
+    assert hall_code == "jintun"

@@ -1,8 +1,8 @@
 """The citizens' 大字 (large text) choice, shared by every citizen page.
 
 ``?big=1``/``?big=0`` (what the 大字 button submits without JavaScript) wins over the ``hcp_big``
-cookie and is remembered in it, so the choice follows the citizen from page to page.  The web form's
-routes keep their own copy of this rule (gateway/web/routes.py ``_big``); both read the same cookie.
+cookie and is remembered in it, so the choice follows the citizen from page to page (the web form,
+``/status``, ``/public`` and ``/screen`` all go through here).
 """
 
 from __future__ import annotations

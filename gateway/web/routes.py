@@ -61,6 +61,7 @@ from gateway.auth.audit import client_ip
 from gateway.core.db.store import is_write_failure
 from gateway.core.ingest import IngestError
 from gateway.core.sms_config import sms_ready
+from gateway.ui.big_text import big_text, remember_big_text
 from gateway.web.lookup import CODE_SHAPE, LookupOutcome, is_used, lookup_status, normalize_code, receipt_for
 from gateway.web.state import (
     LOOKUP_FAILURE_PERIOD,
@@ -74,9 +75,7 @@ from gateway.web.views import citizen_status, day, next_steps, when
 log = logging.getLogger(__name__)
 
 CLIENT_COOKIE = "hcp_fc"
-BIG_COOKIE = "hcp_big"
 CLIENT_COOKIE_AGE = 30 * 86400
-BIG_COOKIE_AGE = 365 * 86400
 MAX_BODY = 32 * 1024
 MAX_FIELDS = 60
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -132,26 +131,16 @@ def _client(request: Request) -> tuple[str, bool]:
     return new_client_id(), True
 
 
-def _big(request: Request) -> tuple[bool, str | None]:
-    """Large text: ``?big=1``/``?big=0`` (the no-JavaScript toggle) wins over the cookie."""
-    asked = request.query_params.get("big")
-    if asked in ("0", "1"):
-        return asked == "1", asked
-    return request.cookies.get(BIG_COOKIE) == "1", None
-
-
 def _render(request: Request, template: str, context: dict[str, Any], *, status: int = 200,
             client: tuple[str, bool] | None = None, headers: dict[str, str] | None = None) -> Response:
-    big, set_big = _big(request)
+    big, set_big = big_text(request)
     response = request.app.state.templates.TemplateResponse(
         request, template, {"big": big, **context}, status_code=status, headers=headers)
     secure = request.url.scheme == "https"
     if client is not None and client[1]:
         response.set_cookie(CLIENT_COOKIE, client[0], max_age=CLIENT_COOKIE_AGE, httponly=True, samesite="lax",
                             secure=secure, path="/")
-    if set_big is not None:
-        response.set_cookie(BIG_COOKIE, set_big, max_age=BIG_COOKIE_AGE, samesite="lax", secure=secure, path="/")
-    return response
+    return remember_big_text(request, response, set_big)
 
 
 def _receipt_proof(state: WebState, token: str, client: str) -> str:

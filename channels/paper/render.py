@@ -9,7 +9,7 @@ reader uses.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import segno
@@ -82,8 +82,10 @@ def draw_qr(canvas: Canvas, qr: segno.QRCode, x: float, y_top: float, size: floa
 class _SlipPainter:
     """Draws one slip with its top-left corner at an offset (points) on the canvas."""
 
-    def __init__(self, canvas: Canvas, layout: SlipLayout, left: float, top: float) -> None:
+    def __init__(self, canvas: Canvas, layout: SlipLayout, left: float, top: float,
+                 reply_methods: Collection[str] | None = None) -> None:
         self.c, self.l, self.left, self.top = canvas, layout, left, top
+        self.reply_methods = reply_methods
 
     def x(self, mm_x: float) -> float:
         return self.left + mm_x * mm
@@ -165,7 +167,10 @@ class _SlipPainter:
             self.text(lay.margin, lines[0], f"电话：{'＿' * 9}　受理编号：{blank}", lay.contact_pt)
             self.text(lay.margin, lines[1], f"姓名：{'＿' * 4}　答复方式：", lay.contact_pt)
         for box in lay.replies:
-            self.box(box, label_pt=lay.contact_pt)
+            # A reply way the gateway cannot use is not printed (its place stays blank: the reader
+            # finds every box at a fixed position).
+            if self.reply_methods is None or box.key in self.reply_methods:
+                self.box(box, label_pt=lay.contact_pt)
 
         y = self.wrapped(lay.margin, lay.privacy_top + lay.privacy_pt * 0.4, PRIVACY, lay.privacy_pt, inner,
                          lay.privacy_pt * 0.45)
@@ -199,8 +204,12 @@ def _cut_marks(canvas: Canvas, page: tuple[float, float], layout: SlipLayout, co
     canvas.setStrokeGray(0)
 
 
-def render_slips(slips: Iterable[SlipSpec], size: str | SlipSize = SlipSize.A5, *, sheet: str | None = None) -> bytes:
-    """A PDF with one slip per page (``sheet=None``) or several slips per A4 sheet with cut marks."""
+def render_slips(slips: Iterable[SlipSpec], size: str | SlipSize = SlipSize.A5, *, sheet: str | None = None,
+                 reply_methods: Collection[str] | None = None) -> bytes:
+    """A PDF with one slip per page (``sheet=None``) or several slips per A4 sheet with cut marks.
+
+    ``reply_methods``: the reply boxes to print (codes of ``SlipLayout.replies``; None: all), so a
+    slip never offers a reply by SMS where no SMS provider is configured."""
     layout = layout_for(size)
     _font()
     page, slots = _sheet_slots(layout, sheet)
@@ -213,7 +222,7 @@ def render_slips(slips: Iterable[SlipSpec], size: str | SlipSize = SlipSize.A5, 
         if slip.code.size != layout.size.value:
             raise ValueError(f"slip {slip.code.serial_text} is signed for size {slip.code.size}, not {layout.size}")
         left, top = slots[used]
-        _SlipPainter(canvas, layout, left, top).paint(slip)
+        _SlipPainter(canvas, layout, left, top, reply_methods).paint(slip)
         used += 1
         if used == len(slots):
             if sheet:

@@ -27,6 +27,7 @@ from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, batch_files, batch_progress, enqueue
+from gateway.paper.slips import slip_reply_methods
 from gateway.ui.files import file_response
 
 ROLES = ("mailroom", "supervisor")
@@ -209,9 +210,12 @@ async def draft_page(request: Request, *, problems: str | None = None, status: i
     services = request.app.state.services
     previous, following = await ops.neighbours(services, draft.id, user.town_filter())
     shown = values or draft.values
+    # the reply ways the gateway can use, and whatever the slip says (an older slip may offer SMS)
+    methods = slip_reply_methods(services.settings)
+    replies = {code: label for code, label in REPLY_LABELS.items() if code in methods or code == shown.preferred}
     return _render(request, "mailroom_draft.html", {
         "draft": draft, "values": shown, "ratings": [(r.value, r.score, r.label) for r in Rating],
-        "reasons": REASONS, "replies": REPLY_LABELS, "previous": previous, "following": following,
+        "reasons": REASONS, "replies": replies, "previous": previous, "following": following,
         "problems": problems, "saved": request.query_params.get("saved"),
         "halls": await _halls(request, user) if draft.hall is None else [],
         "confirmed": request.query_params.get("confirmed"),

@@ -22,6 +22,7 @@ from gateway.core.db.models_paper import PaperPrintRun
 from gateway.core.db.store import Store
 from gateway.core.registry import HallView, list_halls
 from gateway.core.settings import Settings
+from gateway.core.sms_config import sms_missing
 
 MAX_SLIPS_PER_RUN = 10_000
 
@@ -91,6 +92,11 @@ async def allocate(store: Store, hall: str, window: str | None, count: int, size
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def slip_reply_methods(settings: Settings) -> tuple[str, ...]:
+    """The reply ways a slip offers: SMS only where an SMS provider is configured."""
+    return ("sms", "phone", "none") if not sms_missing(settings) else ("phone", "none")
+
+
 async def print_slips(store: Store, settings: Settings, hall: str, window: str | None, count: int, size: str,
                       *, by: str, sheet: str | None = None) -> tuple[PrintRun, bytes]:
     """Allocate serials and render the slips' PDF.  The run is recorded before rendering, so a
@@ -102,7 +108,7 @@ async def print_slips(store: Store, settings: Settings, hall: str, window: str |
     specs = [SlipSpec(sign_slip(key, size, hall, window, serial), f"{hall_view.name}为民服务大厅"
                       if not hall_view.name.endswith("大厅") else hall_view.name, window_name)
              for serial in range(run.first_serial, run.last_serial + 1)]
-    return run, render_slips(specs, size, sheet=sheet)
+    return run, render_slips(specs, size, sheet=sheet, reply_methods=slip_reply_methods(settings))
 
 
 async def print_posters(store: Store, settings: Settings, hall: str, window: str | None = None) -> tuple[int, bytes]:

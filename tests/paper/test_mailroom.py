@@ -117,6 +117,8 @@ async def test_confirm_makes_one_case_and_the_same_slip_scanned_again_is_a_dupli
         draft_id = first["files"][0]["pages"][0]["slips"][0]["draft_id"]
         page = await client.get(f"/mailroom/drafts/{draft_id}")
         assert page.status_code == 200 and "非常不满意" in page.text and slip.serial_text in page.text
+        # no SMS provider configured: the reply choice offers the ways that work, and no 短信
+        assert 'name="preferred" value="phone"' in page.text and 'value="sms"' not in page.text
         image = await client.get(f"/mailroom/drafts/{draft_id}/image")
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert "no-store" in image.headers["cache-control"]

@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from channels.intake import CODE_PATTERN
 from gateway.core.db.models import Hall, ServiceItem, Window, WindowServiceItem
@@ -288,11 +289,21 @@ async def _set_window_items(session: Any, window_id: int, item_ids: list[int]) -
 
 
 async def ensure_default_registry(store: Store) -> bool:
-    """Import the shipped registry into an empty database; return whether it did."""
+    """Import the shipped registry into an empty database; return whether it did.
+
+    Two processes starting at once on a new database may both find it empty; the import is one
+    transaction, so the one that loses the race fails on the unique codes as a whole and has
+    nothing left to do."""
     async with store.read() as session:
         if (await session.execute(select(func.count()).select_from(Hall))).scalar_one():
             return False
-    await import_registry(store, read_registry_file(DEFAULT_REGISTRY))
+    try:
+        await import_registry(store, read_registry_file(DEFAULT_REGISTRY))
+    except IntegrityError:
+        async with store.read() as session:
+            if (await session.execute(select(func.count()).select_from(Hall))).scalar_one():
+                return False  # another process imported it meanwhile
+        raise
     return True
 
 

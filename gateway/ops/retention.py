@@ -12,9 +12,11 @@ deleted unless something else still uses it (every column referring to ``blobs``
 
 ``HCP_RETAIN_PERSONAL_DAYS``: days after closing that the contact (name, phone, e-mail, WeChat
 OpenID and their search hashes), the recipients of finished outgoing messages, the contact typed on
-the paper slip, and personal numbers typed into texts (phone, ID card, e-mail, bank card in the
-case's text and subject, its messages, its finished outgoing messages and its slip's transcription;
-see ``gateway.ops.redaction``) are kept; ``cases.personal_removed_at`` marks a case done.
+the paper slip, the caller's number of its calls and finished call-back tasks, and personal numbers
+typed into texts (phone, ID card, e-mail, bank card in the case's text and subject, its messages,
+its finished outgoing messages, its slip's transcription and OCR, timeline, return-visit and
+call-back notes; see ``gateway.ops.redaction``) are kept; ``cases.personal_removed_at`` marks a
+case done, so its texts are read once.
 
 Each case so treated gets a ``retention`` event saying what was removed and when, so the record
 shows why it is gone.  Unset (the default) keeps everything.  At most ``BATCH`` rows of each kind a run.
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.db.models import Attachment, Blob, Case, CaseEvent, Contact, Message, OutboxMessage
 from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.db.models_phone import CallbackTask, PhoneCall, ReturnVisit
 from gateway.core.db.schema import Base
 from gateway.core.domain import CaseStatus
 from gateway.core.jobs import Job
@@ -218,13 +221,20 @@ async def _personal(session: AsyncSession, cutoff: datetime, removed: _Removed, 
     )).scalars())
     slip_contacts = list((await session.execute(select(PaperDraft.case_id).where(
         PaperDraft.case_id.in_(case_ids), PaperDraft.contact_enc.is_not(None)))).scalars())
+    callers = list((await session.execute(select(PhoneCall.case_id).where(
+        PhoneCall.case_id.in_(case_ids), PhoneCall.caller_enc.is_not(None)))).scalars())
+    finished_callbacks = CallbackTask.case_id.in_(case_ids) & (CallbackTask.status != "open")
     await session.execute(update(Contact).where(Contact.case_id.in_(case_ids)).values(
         name_enc=None, phone_enc=None, email_enc=None, phone_hash=None, email_hash=None,
         wechat_enc=None, wechat_hash=None))
     await session.execute(update(OutboxMessage).where(
         OutboxMessage.case_id.in_(case_ids), OutboxMessage.status != "pending").values(recipient_enc=None))
     await session.execute(update(PaperDraft).where(PaperDraft.case_id.in_(case_ids)).values(contact_enc=None))
-    for case_id in {*with_contact, *slip_contacts}:
+    await session.execute(update(PhoneCall).where(PhoneCall.case_id.in_(case_ids)).values(
+        caller_enc=None, caller_hash=None))
+    await session.execute(update(CallbackTask).where(finished_callbacks).values(phone_enc=None, phone_hash=None))
+    treated = {*with_contact, *slip_contacts, *callers}
+    for case_id in treated:
         removed.add(case_id, "personal_data")
 
     await _redact_rows(session, Case, ("text", "subject"), Case.id.in_(case_ids), Case.id, removed)
@@ -233,8 +243,13 @@ async def _personal(session: AsyncSession, cutoff: datetime, removed: _Removed, 
                        & (OutboxMessage.status != "pending"), OutboxMessage.case_id, removed)
     await _redact_rows(session, PaperDraft, ("text", "text_read", "ocr_lines"), PaperDraft.case_id.in_(case_ids),
                        PaperDraft.case_id, removed)
+    # What staff typed about the citizen: timeline notes, return-visit and call-back notes.
+    await _redact_rows(session, CaseEvent, ("note",), CaseEvent.case_id.in_(case_ids), CaseEvent.case_id, removed)
+    await _redact_rows(session, ReturnVisit, ("note",), ReturnVisit.case_id.in_(case_ids), ReturnVisit.case_id,
+                       removed)
+    await _redact_rows(session, CallbackTask, ("note",), finished_callbacks, CallbackTask.case_id, removed)
     await session.execute(update(Case).where(Case.id.in_(case_ids)).values(personal_removed_at=now))
-    return len({*with_contact, *slip_contacts})
+    return len(treated)
 
 
 async def apply_retention(services: Services, now: datetime | None = None) -> dict[str, int]:

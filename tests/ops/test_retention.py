@@ -16,6 +16,7 @@ from channels.intake import RawOriginal
 from gateway.app import create_app
 from gateway.core.db.models import Attachment, Blob, Case, CaseEvent, Contact, Message, OutboxMessage
 from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
+from gateway.core.db.models_phone import PhoneCall, ReturnVisit
 from gateway.core.services import Services
 from gateway.ops.retention import apply_retention
 from gateway.results.assessment import read_rules
@@ -261,6 +262,11 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
         session.add(OutboxMessage(case_id=old, channel="sms", kind="reply", body="请拨打 0537-6851234 咨询",
                                   status="sent", next_attempt_at=NOW, created_at=NOW,
                                   recipient_enc=services.cipher.seal("13812345678")))
+        session.add(CaseEvent(case_id=old, at=NOW, actor="wang", kind="contact", note="已打 13812345678 联系"))
+        session.add(ReturnVisit(case_id=old, purpose="rectified", at=NOW, who="wang", reached=True,
+                                note="改打家里电话 0537-6851234", created_at=NOW))
+        session.add(PhoneCall(source="twilio", call_id="CA1", caller_enc=services.cipher.seal("13812345678"),
+                              caller_hash="h", started_at=NOW, outcome="answered", case_id=old, imported_at=NOW))
         scan = await _scan(session, "slip.pdf", [("done", [(old, "confirmed")])])
         draft = scan["drafts"][0]
         draft.text, draft.text_read = "电话13812345678", "电话1381234567B"
@@ -271,8 +277,8 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
     removed = await apply_retention(services, NOW)
 
     # the case's text 3 and subject 1, the first message's the same 4, the reply 1, the SMS 1, the slip's
-    # text 1 and OCR line 1 (what OCR misread, 1381234567B, is not a number and stays)
-    assert removed == {**NOTHING, "contacts": 1, "redactions": 12}
+    # text 1 and OCR line 1 (what OCR misread, 1381234567B, is not a number and stays), the notes 2
+    assert removed == {**NOTHING, "contacts": 1, "redactions": 14}
     async with services.store.read() as session:
         cases = {c.id: c for c in (await session.execute(select(Case))).scalars()}
         texts = [m.text for m in (await session.execute(
@@ -280,6 +286,9 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
         outbox = (await session.execute(select(OutboxMessage))).scalar_one()
         slip = await session.get(PaperDraft, draft_id)
         contact = (await session.execute(select(Contact).where(Contact.case_id == old))).scalar_one()
+        notes = set((await session.execute(select(CaseEvent.note).where(CaseEvent.kind == "contact"))).scalars())
+        visit_note = (await session.execute(select(ReturnVisit.note))).scalar_one()
+        call = (await session.execute(select(PhoneCall))).scalar_one()
     assert (cases[old].text, cases[old].subject) == (TYPED_AFTER, "请发到 〔已清除〕")
     assert texts == [TYPED_AFTER, "已回电 〔已清除〕，问题已解决"]
     assert (outbox.body, outbox.recipient_enc) == ("请拨打 〔已清除〕 咨询", None)
@@ -287,10 +296,12 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
     assert (slip.text, slip.text_read, slip.contact_enc) == ("电话〔已清除〕", "电话1381234567B", None)
     assert slip.ocr_lines == [{"text": "电话〔已清除〕", "low": False}, {"text": "态度不好", "low": True}]
     assert (contact.phone_enc, contact.wechat_enc, contact.wechat_hash) == (None, None, None)
+    assert notes == {"已打 〔已清除〕 联系"} and visit_note == "改打家里电话 〔已清除〕"
+    assert (call.caller_enc, call.caller_hash) == (None, None)
     assert cases[old].personal_removed_at == NOW and cases[recent].personal_removed_at is None
     assert cases[recent].text == TYPED
     event = (await _retention_events(services))[old]
-    assert event.note == "已清除：联系方式、正文中的个人信息 12 处"
+    assert event.note == "已清除：联系方式、正文中的个人信息 14 处"
 
     assert await apply_retention(services, NOW) == NOTHING
     assert len(await _retention_events(services)) == 1

@@ -14,9 +14,9 @@ deleted unless something else still uses it (every column referring to ``blobs``
 OpenID and their search hashes), the recipients of finished outgoing messages, the contact typed on
 the paper slip, the caller's number of its calls and finished call-back tasks, and personal numbers
 typed into texts (phone, ID card, e-mail, bank card in the case's text and subject, its messages,
-its finished outgoing messages, its slip's transcription and OCR, timeline, return-visit and
-call-back notes; see ``gateway.ops.redaction``) are kept; ``cases.personal_removed_at`` marks a
-case done, so its texts are read once.
+its finished outgoing messages, its slip's transcription and OCR, the copy kept with a triage
+correction, timeline, return-visit and call-back notes; see ``gateway.ops.redaction``) are kept;
+``cases.personal_removed_at`` marks a case done, so its texts are read once.
 
 Each case so treated gets a ``retention`` event saying what was removed and when, so the record
 shows why it is gone.  Unset (the default) keeps everything.  At most ``BATCH`` rows of each kind a run.
@@ -33,7 +33,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.db.models import Attachment, Blob, Case, CaseEvent, Contact, Message, OutboxMessage
+from gateway.core.db.models import (
+    Attachment,
+    Blob,
+    Case,
+    CaseEvent,
+    Contact,
+    Message,
+    OutboxMessage,
+    TriageCorrection,
+)
 from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
 from gateway.core.db.models_phone import CallbackTask, PhoneCall, ReturnVisit
 from gateway.core.db.schema import Base
@@ -243,6 +252,9 @@ async def _personal(session: AsyncSession, cutoff: datetime, removed: _Removed, 
                        & (OutboxMessage.status != "pending"), OutboxMessage.case_id, removed)
     await _redact_rows(session, PaperDraft, ("text", "text_read", "ocr_lines"), PaperDraft.case_id.in_(case_ids),
                        PaperDraft.case_id, removed)
+    # The copy of the text kept with a triage correction (for ``hcp triage suggest``).
+    await _redact_rows(session, TriageCorrection, ("text",), TriageCorrection.case_id.in_(case_ids),
+                       TriageCorrection.case_id, removed)
     # What staff typed about the citizen: timeline notes, return-visit and call-back notes.
     await _redact_rows(session, CaseEvent, ("note",), CaseEvent.case_id.in_(case_ids), CaseEvent.case_id, removed)
     await _redact_rows(session, ReturnVisit, ("note",), ReturnVisit.case_id.in_(case_ids), ReturnVisit.case_id,

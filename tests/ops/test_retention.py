@@ -14,7 +14,16 @@ from sqlalchemy import select, update
 from channels.intake import Attachment as AttachmentIn
 from channels.intake import RawOriginal
 from gateway.app import create_app
-from gateway.core.db.models import Attachment, Blob, Case, CaseEvent, Contact, Message, OutboxMessage
+from gateway.core.db.models import (
+    Attachment,
+    Blob,
+    Case,
+    CaseEvent,
+    Contact,
+    Message,
+    OutboxMessage,
+    TriageCorrection,
+)
 from gateway.core.db.models_paper import PaperDraft, PaperPage, PaperScan
 from gateway.core.db.models_phone import PhoneCall, ReturnVisit
 from gateway.core.services import Services
@@ -263,6 +272,7 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
                                   status="sent", next_attempt_at=NOW, created_at=NOW,
                                   recipient_enc=services.cipher.seal("13812345678")))
         session.add(CaseEvent(case_id=old, at=NOW, actor="wang", kind="contact", note="已打 13812345678 联系"))
+        session.add(TriageCorrection(case_id=old, text=TYPED, new_label="complaint", actor="li", at=NOW))
         session.add(ReturnVisit(case_id=old, purpose="rectified", at=NOW, who="wang", reached=True,
                                 note="改打家里电话 0537-6851234", created_at=NOW))
         session.add(PhoneCall(source="twilio", call_id="CA1", caller_enc=services.cipher.seal("13812345678"),
@@ -277,8 +287,9 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
     removed = await apply_retention(services, NOW)
 
     # the case's text 3 and subject 1, the first message's the same 4, the reply 1, the SMS 1, the slip's
-    # text 1 and OCR line 1 (what OCR misread, 1381234567B, is not a number and stays), the notes 2
-    assert removed == {**NOTHING, "contacts": 1, "redactions": 14}
+    # text 1 and OCR line 1 (what OCR misread, 1381234567B, is not a number and stays), the notes 2, the
+    # triage correction's copy of the text 3
+    assert removed == {**NOTHING, "contacts": 1, "redactions": 17}
     async with services.store.read() as session:
         cases = {c.id: c for c in (await session.execute(select(Case))).scalars()}
         texts = [m.text for m in (await session.execute(
@@ -289,6 +300,7 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
         notes = set((await session.execute(select(CaseEvent.note).where(CaseEvent.kind == "contact"))).scalars())
         visit_note = (await session.execute(select(ReturnVisit.note))).scalar_one()
         call = (await session.execute(select(PhoneCall))).scalar_one()
+        correction = (await session.execute(select(TriageCorrection.text))).scalar_one()
     assert (cases[old].text, cases[old].subject) == (TYPED_AFTER, "请发到 〔已清除〕")
     assert texts == [TYPED_AFTER, "已回电 〔已清除〕，问题已解决"]
     assert (outbox.body, outbox.recipient_enc) == ("请拨打 〔已清除〕 咨询", None)
@@ -297,11 +309,11 @@ async def test_personal_numbers_typed_into_texts_of_expired_cases_are_redacted_o
     assert slip.ocr_lines == [{"text": "电话〔已清除〕", "low": False}, {"text": "态度不好", "low": True}]
     assert (contact.phone_enc, contact.wechat_enc, contact.wechat_hash) == (None, None, None)
     assert notes == {"已打 〔已清除〕 联系"} and visit_note == "改打家里电话 〔已清除〕"
-    assert (call.caller_enc, call.caller_hash) == (None, None)
+    assert (call.caller_enc, call.caller_hash) == (None, None) and correction == TYPED_AFTER
     assert cases[old].personal_removed_at == NOW and cases[recent].personal_removed_at is None
     assert cases[recent].text == TYPED
     event = (await _retention_events(services))[old]
-    assert event.note == "已清除：联系方式、正文中的个人信息 14 处"
+    assert event.note == "已清除：联系方式、正文中的个人信息 17 处"
 
     assert await apply_retention(services, NOW) == NOTHING
     assert len(await _retention_events(services)) == 1

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from channels.intake import Attachment as AttachmentIn
 from channels.intake import RawOriginal
 from gateway.app import create_app
+from gateway.core.cases import show_case
 from gateway.core.db.models import (
     Attachment,
     Blob,
@@ -146,6 +147,10 @@ async def test_attachments_of_expired_cases_go_their_rows_say_so_and_a_download_
     assert event.data["counts"] == {"raw_original": 1, "attachment": 2}
     assert event.note == "已清除：原件 1 份、附件 2 个"
     assert photo_sha in event.data["files"] and recording_sha in event.data["files"]
+
+    shown = await show_case(services.store, services.cipher, old_code)  # hcp case SHOW --json
+    assert [(a["name"], a["sha256"], a["removed_at"]) for a in shown["messages"][0]["attachments"]] == [
+        ("柜台.jpg", None, NOW.isoformat()), ("录音.wav", None, NOW.isoformat()), ("big.mov", None, None)]
 
     await make_staff(services, "chief", ["supervisor"], [])
     app = create_app(services=services, run_workers=False)

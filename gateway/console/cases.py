@@ -201,6 +201,8 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
+        # Messages whose raw original the retention job removed (their events name them).
+        "raw_removed": {m for e in events if e.kind == "retention" for m in (e.data or {}).get("raw_messages", ())},
         "actions": _offered_actions(case, user),
         "can_reply": any(t.action == "reply" for t in allowed_actions(facts_of(case))),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,

@@ -214,9 +214,11 @@ ATTACHMENT_REMOVED = "附件已按保存期限清除"
 FILE_REMOVED = "该文件已按保存期限清除"
 PAGE_IMAGE_REMOVED = "这一页的扫描图像已按保存期限清除"
 SLIP_IMAGE_REMOVED = "意见卡扫描图像已按保存期限清除"
+RAW_ORIGINAL_REMOVED = "原件已按保存期限清除"
 # For templates (the global ``retention_notices``).
 RETENTION_NOTICES: dict[str, str] = {"attachment": ATTACHMENT_REMOVED, "file": FILE_REMOVED,
-                                     "page": PAGE_IMAGE_REMOVED, "slip": SLIP_IMAGE_REMOVED}
+                                     "page": PAGE_IMAGE_REMOVED, "slip": SLIP_IMAGE_REMOVED,
+                                     "raw": RAW_ORIGINAL_REMOVED}
 
 
 def retention_note(counts: dict[str, int]) -> str:

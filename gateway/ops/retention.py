@@ -70,6 +70,7 @@ class _Removed:
     counts: dict[int, Counter[str]] = field(default_factory=dict)
     files: dict[int, set[str]] = field(default_factory=dict)
     freed: set[str] = field(default_factory=set)  # blobs no longer referenced by the rows we cleared
+    raw_messages: dict[int, list[int]] = field(default_factory=dict)  # messages whose original went
 
     def add(self, case_id: int, kind: str, n: int = 1, sha: str | None = None) -> None:
         self.counts.setdefault(case_id, Counter())[kind] += n
@@ -93,6 +94,7 @@ async def _raw_originals(session: AsyncSession, expired: Select[tuple[int]], rem
         await session.execute(update(Message).where(Message.id.in_([r.id for r in rows])).values(raw_sha256=None))
     for row in rows:
         removed.add(row.case_id, "raw_original", sha=row.raw_sha256)
+        removed.raw_messages.setdefault(row.case_id, []).append(row.id)
 
 
 async def _attachments(session: AsyncSession, expired: Select[tuple[int]], removed: _Removed, now: datetime) -> None:
@@ -284,7 +286,8 @@ async def apply_retention(services: Services, now: datetime | None = None) -> di
                                   note=retention_note({kind: counts[kind] for kind in KINDS}),
                                   data={"removed": sorted(counts), "raw_originals": counts["raw_original"],
                                         "counts": {kind: counts[kind] for kind in KINDS if counts[kind]},
-                                        "files": sorted(removed.files.get(case_id, ()))}))
+                                        "files": sorted(removed.files.get(case_id, ())),
+                                        "raw_messages": sorted(removed.raw_messages.get(case_id, ()))}))
     return {"raw_originals": removed.total("raw_original"), "attachments": removed.total("attachment"),
             "paper_images": removed.total("paper_image"), "blobs": blobs, "contacts": contacts,
             "redactions": removed.total("text")}

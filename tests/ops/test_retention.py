@@ -162,6 +162,7 @@ async def test_attachments_of_expired_cases_go_their_rows_say_so_and_a_download_
         unknown = await client.get(f"/cases/{old_code}/files/{'0' * 64}")
     assert page.status_code == 200
     assert "柜台.jpg（image/jpeg，" in page.text and page.text.count("附件已按保存期限清除") == 2
+    assert page.text.count("原件已按保存期限清除") == 1
     assert f"/files/{photo_sha}" not in page.text
     assert "到期清除原件或个人信息" in page.text and "已清除：原件 1 份、附件 2 个" in page.text
     assert gone.status_code == gone_recording.status_code == 410

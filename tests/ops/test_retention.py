@@ -5,9 +5,11 @@ removed file, and every figure computed from cases stays the same."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import select, update
 
@@ -37,6 +39,15 @@ from tests.results import dataset
 from tests.staff import make_staff, signed_in
 
 NOW = datetime(2027, 6, 30, 16, 0, tzinfo=UTC)  # the end of a half year, Shanghai midnight
+
+
+@pytest.fixture(autouse=True)
+def _frozen() -> Iterator[None]:
+    """Every test runs at ``NOW`` (the job is also given it): nothing depends on today."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
 NOTHING = {"raw_originals": 0, "attachments": 0, "paper_images": 0, "blobs": 0, "contacts": 0, "redactions": 0}
 
 

@@ -33,7 +33,7 @@ from gateway.console import rosters as console_rosters
 from gateway.console import supervise as console_supervise
 from gateway.console import triage_queue as console_triage_queue
 from gateway.core.jobs import WorkerRunner
-from gateway.core.labels import actor_label, audit_action_label, audit_detail_text
+from gateway.core.labels import RETENTION_NOTICES, actor_label, audit_action_label, audit_detail_text
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.filters["audit_action"] = audit_action_label
     templates.env.filters["audit_detail"] = audit_detail_text
     templates.env.globals["reason_label"] = reason_label
+    templates.env.globals["retention_notices"] = RETENTION_NOTICES
     https = settings.public_url.startswith("https://")
     metrics = ProcessMetrics()
     app = Starlette(

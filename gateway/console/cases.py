@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -42,6 +43,7 @@ from gateway.core.labels import (
     CATEGORY_LABELS,
     CHANNEL_LABELS,
     EVENT_LABELS,
+    FILE_REMOVED,
     MESSAGE_CHANNEL_LABELS,
     MESSAGE_NOTICE_LABELS,
     STATUS_LABELS,
@@ -199,6 +201,8 @@ async def _case_context(request: Request, code: str, *, revealed: dict[str, Any]
         "case": case, "hall": hall, "window": window, "item": item,
         "contact": revealed or contact_view(contact, services.cipher, reveal=False), "revealed": revealed is not None,
         "messages": messages, "attachments": attachments, "events": events, "raw_types": raw_types,
+        # Messages whose raw original the retention job removed (their events name them).
+        "raw_removed": {m for e in events if e.kind == "retention" for m in (e.data or {}).get("raw_messages", ())},
         "actions": _offered_actions(case, user),
         "can_reply": any(t.action == "reply" for t in allowed_actions(facts_of(case))),
         "halls": halls, "reply_channels": REPLY_CHANNELS, "problem_solved": PROBLEM_SOLVED,
@@ -385,6 +389,13 @@ async def reveal(request: Request) -> Response:
     return await _render_case(request, code, revealed=revealed)
 
 
+async def _removed_by_retention(session: AsyncSession, case_id: int, sha: str) -> bool:
+    """Whether the retention job removed this file of the case (its event lists the files)."""
+    events = (await session.execute(select(CaseEvent.data).where(
+        CaseEvent.case_id == case_id, CaseEvent.kind == "retention"))).scalars()
+    return any(sha in (data or {}).get("files", ()) for data in events)
+
+
 @staff(*VIEWERS)
 async def case_file(request: Request) -> Response:
     """An attachment or scanned page of a case, only to staff who may see the case."""
@@ -402,6 +413,8 @@ async def case_file(request: Request) -> Response:
         raw = None if owned else (await session.execute(
             select(Message.id).where(Message.case_id == row[0], Message.raw_sha256 == sha).limit(1))).first()
         if owned is None and raw is None:
+            if await _removed_by_retention(session, row[0], sha):
+                raise HTTPException(410, FILE_REMOVED)
             raise HTTPException(404, "找不到该文件")
         blob = await session.get(Blob, sha)
     if blob is None:

@@ -172,7 +172,7 @@ async def show_case(store: Store, cipher: PersonalDataCipher, code: str, *, reve
                     Attachment.message_id.in_([m.id for m in messages])).order_by(Attachment.id))).scalars():
                 attachments.setdefault(att.message_id, []).append({
                     "name": att.name, "media_type": att.media_type, "size": att.size, "sha256": att.sha256,
-                    "rejected": att.rejected})
+                    "rejected": att.rejected, "removed_at": _iso(att.removed_at)})
         events = list((await session.execute(
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))).scalars())
     shown = _shown(reveal)

@@ -203,6 +203,31 @@ SMS_ERROR_LABELS: dict[str, str] = {
     "not_mobile": "不是手机号码",
 }
 
+# What the retention job (gateway/ops/retention.py) removed from a case, in its timeline note, and
+# what the case page and a download of a removed file say instead of the file.
+RETENTION_LABELS: dict[str, str] = {
+    "raw_original": "原件", "attachment": "附件", "paper_image": "纸质意见卡扫描图像",
+    "personal_data": "联系方式", "text": "正文中的个人信息",
+}
+RETENTION_COUNT_UNITS: dict[str, str] = {"raw_original": "份", "attachment": "个", "paper_image": "张", "text": "处"}
+ATTACHMENT_REMOVED = "附件已按保存期限清除"
+FILE_REMOVED = "该文件已按保存期限清除"
+PAGE_IMAGE_REMOVED = "这一页的扫描图像已按保存期限清除"
+SLIP_IMAGE_REMOVED = "意见卡扫描图像已按保存期限清除"
+RAW_ORIGINAL_REMOVED = "原件已按保存期限清除"
+# For templates (the global ``retention_notices``).
+RETENTION_NOTICES: dict[str, str] = {"attachment": ATTACHMENT_REMOVED, "file": FILE_REMOVED,
+                                     "page": PAGE_IMAGE_REMOVED, "slip": SLIP_IMAGE_REMOVED,
+                                     "raw": RAW_ORIGINAL_REMOVED}
+
+
+def retention_note(counts: dict[str, int]) -> str:
+    """A retention event's note: 已清除：原件 1 份、附件 2 个、联系方式."""
+    parts = [RETENTION_LABELS[kind] + (f" {n} {RETENTION_COUNT_UNITS[kind]}" if kind in RETENTION_COUNT_UNITS else "")
+             for kind, n in counts.items() if n]
+    return "已清除：" + "、".join(parts)
+
+
 # Who did something, for actors that are not a member of staff ("system:triage", "citizen:web").
 SYSTEM_ACTOR_LABELS: dict[str, str] = {
     "triage": "系统自动分类", "deadlines": "系统期限提醒", "twilio": "电话系统", "sms": "短信系统",

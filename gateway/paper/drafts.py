@@ -28,7 +28,7 @@ from gateway.core.blobs import get_blob
 from gateway.core.db.models import Hall, Window, WorkerState
 from gateway.core.db.models_paper import PaperBatch, PaperDraft, PaperPage, PaperScan
 from gateway.core.ingest import IngestError
-from gateway.core.labels import PAPER_DRAFT_LABELS
+from gateway.core.labels import PAGE_IMAGE_REMOVED, PAPER_DRAFT_LABELS
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.services import Services
 from gateway.paper.batches import duplicate_of
@@ -121,6 +121,7 @@ class DraftView:
     void_reason: str | None = None
     hall_hint: str | None = None
     uploaded_by: str = ""
+    image_removed: bool = False  # retention deleted the slip's image
 
     @property
     def low_lines(self) -> int:
@@ -307,7 +308,7 @@ async def load(services: Services, draft_id: int) -> DraftView:
         uploaded_at=scan.uploaded_at, updated_by=draft.updated_by, text_read=draft.text_read,
         text_confidence=draft.text_confidence, ocr_lines=list(draft.ocr_lines or []), blank=draft.blank,
         blank_reason=draft.blank_reason, void_reason=draft.void_reason, hall_hint=scan.hall_hint,
-        uploaded_by=scan.uploaded_by)
+        uploaded_by=scan.uploaded_by, image_removed=draft.removed_at is not None)
 
 
 def masked_contact(values: DraftValues) -> dict[str, str]:
@@ -511,6 +512,7 @@ async def page_info(services: Services, page_id: int) -> dict[str, Any]:
     return {"id": page.id, "page_no": page.page_no, "status": page.status, "file_name": scan.file_name,
             "hall_hint": scan.hall_hint, "uploaded_by": scan.uploaded_by, "scan_id": scan.id, "error": page.error,
             "image_sha256": page.image_sha256, "foreign_codes": page.foreign_codes,
+            "image_removed": page.removed_at is not None,
             "drafts": [{"id": d.id, "serial": format_serial(d.serial) if d.serial else None, "status": d.status,
                         "hall": d.hall_code} for d in drafts]}
 
@@ -573,6 +575,8 @@ async def identify(services: Services, page_id: int, *, serial_text: str, hall: 
 async def page_image(services: Services, page_id: int) -> tuple[bytes, str, str | None, str, str]:
     """The stored page image with what access checks need (hall hint, uploader, hall of its drafts)."""
     info = await page_info(services, page_id)
+    if info["image_removed"]:
+        raise DraftError(PAGE_IMAGE_REMOVED, 410)
     if not info["image_sha256"]:
         raise DraftError("这一页没有可显示的图像", 404)
     async with services.store.read() as session:

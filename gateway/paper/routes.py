@@ -23,7 +23,7 @@ from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
-from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS
+from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS, SLIP_IMAGE_REMOVED
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
 from gateway.paper.batches import FileOutcome, batch_files, batch_progress, enqueue
@@ -273,6 +273,8 @@ def _no_store(data: bytes, media_type: str) -> Response:
 @staff(*ROLES)
 async def draft_image(request: Request) -> Response:
     draft = await _draft_or_404(request)
+    if draft.image_removed:
+        raise HTTPException(410, SLIP_IMAGE_REMOVED)
     image = await ops.slip_image_of(request.app.state.services, draft.id)
     if image is None:
         return RedirectResponse(f"/mailroom/pages/{draft.page_id}/image", status_code=303)

@@ -155,6 +155,9 @@ class Case(Base):
     # Who was evaluated (gateway/core/rosters.py): the staff member on duty at the window, when known.
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"), index=True)
     staff_attribution: Mapped[str | None] = mapped_column(String(16))
+    # Retention (gateway/ops/retention.py) removed the contact and the personal numbers typed into
+    # the texts; NULL until then.
+    personal_removed_at: Mapped[datetime | None]
 
 
 class Contact(Base):
@@ -207,6 +210,8 @@ class Attachment(Base):
     rejected: Mapped[str | None] = mapped_column(String(255))
     # The part's Content-ID when the mail shows it inline (``<img src="cid:…">`` in its HTML).
     content_id: Mapped[str | None] = mapped_column(String(255))
+    # Retention (gateway/ops/retention.py) deleted the bytes: ``sha256`` is then NULL, the rest stays.
+    removed_at: Mapped[datetime | None]
 
 
 class Blob(Base):

@@ -89,6 +89,7 @@ class PaperScan(Base):
     finished_at: Mapped[datetime | None]
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("paper_batches.id", ondelete="SET NULL"), index=True)
     pages_total: Mapped[int | None] = mapped_column(Integer)
+    removed_at: Mapped[datetime | None]  # retention deleted the uploaded file (``blob_sha256`` is NULL)
 
 
 class PaperPage(Base):
@@ -109,6 +110,7 @@ class PaperPage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]  # retention deleted the page image (``image_sha256`` is NULL)
 
 
 class PaperDraft(Base):
@@ -154,3 +156,4 @@ class PaperDraft(Base):
     blank: Mapped[bool] = mapped_column(Boolean, default=False)
     blank_reason: Mapped[str | None] = mapped_column(Text)
     void_reason: Mapped[str | None] = mapped_column(Text)
+    removed_at: Mapped[datetime | None]  # retention deleted the slip image (``image_sha256`` is NULL)

@@ -25,7 +25,7 @@ from tests.helpers import FixedClassifier, make_intake
 
 # Every schema a county may run today: the revisions of releases that have shipped (raise this when a
 # release ships).  Revisions added since then are covered by the upgrade to the head from each of these.
-LAST_RELEASED = "0008"
+LAST_RELEASED = "0019"  # stop 28 (ccce243) shipped 0009–0015 and 0019
 EARLIER = [revision for revision in sorted(known_revisions()) if revision <= LAST_RELEASED]
 
 
@@ -84,7 +84,7 @@ def _fill(connection: sa.Connection) -> dict[str, int]:
             if foreign is not None:
                 parent = inserted.get(foreign.column.table.name)
                 row[column.name] = parent[foreign.column.name] if parent else None
-            elif column.primary_key and column.name == "id":
+            elif column.primary_key and column.name == "id" and isinstance(column.type, sa.Integer):
                 continue  # the sequence's (PostgreSQL must see its own numbers used)
             elif column.nullable and column.server_default is None and column.name not in {"code"}:
                 row[column.name] = None

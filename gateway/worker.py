@@ -20,7 +20,7 @@ from gateway.sms import jobs as sms_jobs
 from gateway.wechat import jobs as wechat_jobs
 
 JOBS = (email_jobs.jobs, api_jobs.jobs, results_jobs.jobs, paper_jobs.jobs, sms_jobs.jobs, retention.jobs,
-        triage_retrain.jobs)
+        triage_retrain.jobs, wechat_jobs.jobs)
 SENDERS = (email_jobs.senders, results_jobs.senders, sms_jobs.senders, wechat_jobs.senders)
 
 

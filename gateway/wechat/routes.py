@@ -33,6 +33,7 @@ from channels.wechat.messages import MAX_BODY_BYTES, MessageError, parse, text_r
 from channels.wechat.signing import SignatureError, check
 from gateway.auth.access import public, staff
 from gateway.core.db.models import Message, OutboxMessage
+from gateway.wechat import spool
 from gateway.wechat.api import WechatApi
 from gateway.wechat.inbound import Handled, handle, late_acknowledgement
 from gateway.wechat.options import WechatConfigError, WechatOptions, load_options
@@ -157,7 +158,18 @@ async def receive(request: Request) -> Response:
     try:
         handled = await asyncio.wait_for(asyncio.shield(task), options.reply_seconds)
     except TimeoutError:
-        late = asyncio.ensure_future(_answer_later(services, message, task))
+        # Once answered "success", WeChat never sends this message again: keep it on disk first.
+        try:
+            kept = await asyncio.to_thread(spool.write, spool.spool_dir(services.settings), services.cipher,
+                                           message.msg_id or secrets.token_hex(8), raw)
+        except OSError as exc:
+            log.error("wechat: a slow message could not be kept on disk (%s); WeChat will send it again",
+                      type(exc).__name__)
+            late = asyncio.ensure_future(_answer_later(services, message, task, None))
+            _tasks(request).add(late)
+            late.add_done_callback(_tasks(request).discard)
+            raise HTTPException(503, "暂时无法受理，请稍后再试") from None
+        late = asyncio.ensure_future(_answer_later(services, message, task, kept))
         _tasks(request).add(late)
         late.add_done_callback(_tasks(request).discard)
         return PlainTextResponse("success")
@@ -174,12 +186,20 @@ async def receive(request: Request) -> Response:
     return Response(reply, media_type=XML)
 
 
-async def _answer_later(services: Any, message: Any, task: asyncio.Task[Handled]) -> None:
+async def _answer_later(services: Any, message: Any, task: asyncio.Task[Handled], kept: Any) -> None:
+    """Acknowledge a message stored after its passive reply was missed, then drop its spool file
+    (``kept``); a message refused as unreadable goes too.  On any other failure the file stays for
+    the ``wechat-spool`` job."""
     try:
         handled = await task
         await late_acknowledgement(services, message, handled)
+    except (IntakeError, MessageError) as exc:
+        log.warning("wechat: late message refused: %s", type(exc).__name__)
     except Exception as exc:  # the message itself was stored or not as a whole; nothing half-done
-        log.warning("wechat: late message failed: %s", type(exc).__name__)
+        log.warning("wechat: late message failed, kept for the wechat-spool job: %s", type(exc).__name__)
+        return
+    if kept is not None:
+        await asyncio.to_thread(spool.remove, kept)
 
 
 @staff("supervisor", "triage", "admin")

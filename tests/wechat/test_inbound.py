@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from datetime import timedelta
 
 import httpx
@@ -18,6 +20,8 @@ from sqlalchemy import select
 from gateway.core.db.models import Attachment, Case, Contact, Message, OutboxMessage
 from gateway.core.outbox import OutboxDelivery
 from gateway.core.services import Services
+from gateway.wechat import jobs as wechat_jobs
+from gateway.wechat import spool
 from gateway.wechat.options import WechatOptions
 from gateway.wechat.sender import MediaSender
 from tests.helpers import local
@@ -229,6 +233,54 @@ async def test_a_slow_answer_goes_by_customer_service_message(services: Services
             break
     assert row is not None and row.channel == "wechat" and row.kind == "acknowledgement"
     assert "受理编号：JX20261127-0001" in row.body and services.cipher.open(row.recipient_enc) == OPENID
+    for _ in range(50):  # stored and acknowledged: the copy kept on disk goes
+        if not list(spool.spool_dir(services.settings).glob("*")):
+            break
+        await asyncio.sleep(0.02)
+    assert list(spool.spool_dir(services.settings).glob("*")) == []
+
+
+async def test_a_slow_message_is_on_disk_before_success_and_stored_once_after_a_crash(
+        services: Services, wechat: httpx.AsyncClient, options: WechatOptions) -> None:
+    """Answered "success" (WeChat will not send it again), then the process dies before storing:
+    the sealed copy on disk is stored by the wechat-spool job, once, and acknowledged."""
+    never = asyncio.Event()
+
+    class _Stuck:
+        async def classify_async(self, text: str, **kwargs: object) -> object:
+            await never.wait()  # the process "dies" here: the message is never stored by the request
+
+    services.ingestor.classifier = _Stuck()
+    wechat.app.state.wechat_options = options.model_copy(update={"reply_seconds": 0.05})  # type: ignore[attr-defined]
+    body = text("大厅空调坏了，热得待不住 #immediate", 6101, NOW)
+    response = await _post(wechat, body, NOW)
+    assert response.status_code == 200 and response.text == "success"
+    [kept] = list(spool.spool_dir(services.settings).glob("*.msg"))
+    assert OPENID.encode() not in kept.read_bytes() and "空调".encode() not in kept.read_bytes()
+    assert await _cases(services) == []
+    for task in list(wechat.app.state.wechat_tasks):  # type: ignore[attr-defined]
+        task.cancel()
+
+    from tests.helpers import FixedClassifier
+
+    services.ingestor.classifier = FixedClassifier()
+    [job] = wechat_jobs.jobs(services, options)
+    assert job.name == "wechat-spool"
+    os.utime(kept, (time.time(), time.time()))  # (the test's clock is frozen; the file's is not)
+    assert (await job.run())["stored"] == 0  # younger than a minute: the request may still store it
+    old = time.time() - 120
+    os.utime(kept, (old, old))
+    assert (await job.run()) == {"stored": 1, "waiting": 0}
+    assert (await job.run()) == {"stored": 0, "waiting": 0}
+    [case] = await _cases(services)
+    async with services.store.read() as session:
+        acks = list((await session.execute(select(OutboxMessage).where(OutboxMessage.kind == "acknowledgement")))
+                    .scalars())
+    assert len(acks) == 1 and case.code in acks[0].body
+    assert list(spool.spool_dir(services.settings).glob("*")) == []
+    # WeChat never re-sends it; if the same message came again anyway, it would still be one case
+    again = await _post(wechat, body, NOW)
+    assert again.status_code == 200 and len(await _cases(services)) == 1
 
 
 async def test_case_page_shows_the_openid_masked(services: Services, wechat: httpx.AsyncClient) -> None:

@@ -60,6 +60,9 @@ def main() -> None:
     ap.add_argument("--splits", type=int, default=3)
     ap.add_argument("--weight", type=float, default=None, help="weight of a correction (default: Settings)")
     ap.add_argument("--baseline-train", type=Path, default=DEV)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a training setting (triage.train.Settings) for both models; 'before' is then "
+                         "retrained on the packaged training set with it instead of the packaged model")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -72,8 +75,16 @@ def main() -> None:
     settings = Settings(**(current.meta.get("settings") or {})) if current is not None else Settings()
     if args.weight is not None:
         settings = dataclasses.replace(settings, correction_weight=args.weight)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        kind = type(getattr(settings, name))
+        settings = dataclasses.replace(settings, **{name: kind(value)})
     base_rows = read_jsonl(BASE_DATA)
     base_items = analyse(rules_only, base_rows)
+    if args.set:
+        path = Path("/tmp/hcp-learning-before.npz")
+        train(base_items, settings).save(path)
+        packaged = Triager(packaged.rules, model=LinearModel.load(path))
     dev_rows = read_jsonl(args.baseline_train) if args.baseline_train.exists() else []
 
     runs = []

@@ -27,6 +27,7 @@ from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
+from channels.email import tnef
 from channels.email.decode import codec_for, decode_bytes, decode_header_value, html_to_text, one_line
 from channels.email.repair import sniff_boundary
 from channels.intake import Attachment
@@ -213,9 +214,34 @@ class _Walker:
             record = PartRecord(path, content_type, ATTACHMENT, attachment.rejected or "", attachment.sha256)
             branch.records.append(record)
             branch.attachments.append((attachment, record))
+            if tnef.is_tnef(content_type, attachment.name, attachment.content):
+                self.winmail(attachment.content or b"", path, branch)
             if content_type in ("text/plain", "text/html") and attachment.content is not None:
                 branch.text_files.append((content_type[5:], self.decode(part, attachment.content)))
         self.defects += [type(defect).__name__ for defect in part.defects]
+
+    def winmail(self, data: bytes, path: str, branch: _Branch) -> None:
+        """The files inside a winmail.dat become attachments of their own (``1.2/tnef1``…); its
+        body is a text fallback.  The winmail.dat itself stays as received."""
+        unpacked = tnef.unpack(data)
+        if unpacked is None:
+            self.defects.append("WinmailUnreadable")
+            return
+        for index, (name, media_type, content) in enumerate(unpacked.files, start=1):
+            self.files += 1
+            sha256 = hashlib.sha256(content).hexdigest()
+            if len(content) > self.max_bytes:
+                attachment = Attachment(name=name[:255], media_type=media_type, size=len(content), sha256=sha256,
+                                        rejected=f"too large: {len(content)} bytes exceed the limit of "
+                                                 f"{self.max_bytes} bytes")
+            else:
+                attachment = Attachment(name=name[:255], media_type=media_type, size=len(content), content=content)
+            record = PartRecord(f"{path}/tnef{index}", media_type, ATTACHMENT,
+                                attachment.rejected or "unpacked from winmail.dat", sha256)
+            branch.records.append(record)
+            branch.attachments.append((attachment, record))
+        if unpacked.body:
+            branch.text_files.append(("plain", unpacked.body))
 
     def decode(self, part: Message, data: bytes) -> str:
         charset = part.get_content_charset()
@@ -248,9 +274,14 @@ def walk(message: Message, max_attachment_bytes: int) -> Walk:
     branch = _Branch()
     walker.visit(message, "", branch)
     return Walk(segments=branch.segments, attachments=[a for a, _ in branch.attachments],
-                parts=sorted(branch.records, key=lambda r: [int(n) for n in r.path.split(".")]),
+                parts=sorted(branch.records, key=_part_order),
                 defects=list(dict.fromkeys(walker.defects)), charsets=list(dict.fromkeys(walker.charsets)),
                 text_files=branch.text_files, recovered=walker.recovered)
+
+
+def _part_order(record: PartRecord) -> list[tuple[int, int]]:
+    """IMAP part numbers in order; a file unpacked from a winmail.dat (``2/tnef1``) right after it."""
+    return [(0, int(n)) if n.isdigit() else (1, int(n[4:] or 0)) for n in re.split(r"[./]", record.path)]
 
 
 def _choose(branches: list[_Branch]) -> int:

@@ -15,6 +15,8 @@ import quopri
 from dataclasses import dataclass, field
 from email.header import Header
 
+from tests.email.tnef import winmail
+
 CRLF = b"\r\n"
 COMPLAINT = "金屯镇为民服务大厅社保窗口中午不到下班时间就没人了，我带着老人等了一个半小时，请核实处理。"
 COMPLAINT_2 = "窗口门口的无障碍坡道坏了，轮椅上不去，照片见附件。"
@@ -174,7 +176,9 @@ def outlook_with_attachment(tnef: bool = False) -> tuple[bytes, Expected]:
             f'<p class="MsoNormal">{COMPLAINT}<o:p></o:p></p><p class="MsoNormal">县自然资源局 办公室<br>张三'
             '<o:p></o:p></p></div></body></html>')
     doc = b"PK\x03\x04" + photo("docx", 2000)[4:]
-    tnef_bytes = b"\x78\x9f\x3e\x22" + photo("tnef", 1200)[4:]
+    site_photo = photo("outlook-site", 1800)
+    tnef_bytes = winmail([("大厅门口台阶照片.jpg", site_photo), ("情况说明.docx", doc)],
+                         body=text.replace("\r\n", "\n"))
     alt_b = "_000_HK0PR03MB4961A2B3C4D5E6F7A8B9C0D1E2HK0PR03MB4961apcp_"
     mix_b = "_004_HK0PR03MB4961A2B3C4D5E6F7A8B9C0D1E2HK0PR03MB4961apcp_"
     doc_name = word("情况说明.docx", "gb2312")
@@ -184,7 +188,9 @@ def outlook_with_attachment(tnef: bool = False) -> tuple[bytes, Expected]:
                       part([("Content-Type", 'application/ms-tnef; name="winmail.dat"'),
                             ("Content-Disposition", 'attachment; filename="winmail.dat"'),
                             ("Content-Transfer-Encoding", "base64")], b64(tnef_bytes))]
-        files = (("winmail.dat", "application/ms-tnef", tnef_bytes),)
+        # the winmail.dat as received, then what Outlook put inside it
+        files = (("winmail.dat", "application/ms-tnef", tnef_bytes), ("大厅门口台阶照片.jpg", "image/jpeg", site_photo),
+                 ("情况说明.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", doc))
     else:
         body_parts = [
             multipart("multipart/alternative", alt_b, [

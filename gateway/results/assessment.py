@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.db.models import Case
 from gateway.core.filelines import line_of
+from gateway.core.overdue import result_missed
 from gateway.results.figures import (
     BAD,
     RATES_BY_NAME,
@@ -139,7 +140,7 @@ def deduction_predicates(now: datetime) -> dict[str, ColumnElement[bool]]:
         # An adopted 差评 on a rectification track whose result deadline passed without a result in time.
         "unrectified_overdue": and_(
             BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_due.is_not(None),
-            or_(and_(Case.result_at.is_(None), Case.result_due < now), Case.result_at > Case.result_due)),
+            or_(and_(Case.result_at.is_(None), result_missed(now)), Case.result_at > Case.result_due)),
         # The 100% rule: every real-name 差评 answered or closed gets a return visit.
         "unvisited_real_name": and_(RN_VISIT_DUE, ~VISITED_EVENT),
         "upheld_appeal": Case.appeal_status == "upheld",

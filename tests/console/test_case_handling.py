@@ -4,7 +4,7 @@ the clock pause, transfer, appeal, and personal data revealed only with an audit
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -369,3 +369,26 @@ async def test_a_reclassification_reads_in_chinese_on_the_timeline(services: Ser
         note = (await session.execute(select(CaseEvent.note).join(Case, Case.id == CaseEvent.case_id).where(
             Case.code == code, CaseEvent.kind == "reclassify"))).scalar_one()
     assert note.endswith("→ 限时整改（办事流程）") and note.startswith("立整立改")
+
+
+async def test_supervise_and_reports_agree_on_which_paused_cases_are_overdue(services: Services) -> None:
+    """Paused before its deadline: not overdue while paused.  Paused after it: still overdue."""
+    waiting = await _case(services, source_ref="t-paused-in-time", text="材料问题 #time_limited")
+    late = await _case(services, source_ref="t-paused-late", text="材料问题 #time_limited")
+    now = datetime.now(UTC)
+    async with services.store.write() as session:
+        for code, due, paused in ((waiting, now - timedelta(hours=2), now - timedelta(hours=3)),
+                                  (late, now - timedelta(hours=5), now - timedelta(hours=3))):
+            case = (await session.execute(select(Case).where(Case.code == code))).scalar_one()
+            case.first_response_due, case.result_due, case.paused_at = due, due + timedelta(days=5), paused
+    await make_staff(services, "boss", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "boss") as client:
+        supervise = (await client.get("/supervise")).text
+        reports = (await client.get("/reports")).text
+    town = re.search(r'<table class="grid" id="overdue-by-town">.*?</table>', supervise, re.S).group(0)
+    assert re.search(r'金屯镇</a></td><td class="num">2</td><td class="num late">1</td>', town), town
+    due_soon = re.search(r'id="due-soon">.*?</table>', supervise, re.S).group(0)
+    assert late in due_soon and waiting not in due_soon
+    listed = re.search(r"超期案件（当前）.*?</table>", reports, re.S).group(0)
+    assert late in listed and waiting not in listed

@@ -28,9 +28,10 @@ from gateway.results.figures import (
     Filters,
     Names,
     Period,
+    attach_in_progress,
     compute,
+    in_progress,
     percent,
-    total,
 )
 from gateway.results.insights import public_insights, report_insights
 from gateway.results.lists import CursorError, overdue, return_visit_exceptions
@@ -166,13 +167,14 @@ async def reports_page(request: Request) -> Response:
                                                       cursor=params.get("visit_after") or None)
         except CursorError:
             raise HTTPException(400, "翻页参数无效（链接可能不完整），请从第一页重新打开") from None
-        extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by,
-                                      now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by, now=now)
+        pending = await in_progress(session, filters, names, now)
     user = current_user(request)
     assert user is not None
     allowed = user.town_filter()
     halls = [(code, name) for code, name in names.town_halls() if allowed is None or code in allowed]
-    counts = total(by_hall)
+    counts = attach_in_progress(pending, filters.period, by_hall, Dim.HALL)
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
     return request.app.state.templates.TemplateResponse(request, "reports.html", {
         "filters": filters, "query": _query(filters, request), "headlines": views.headlines(counts),

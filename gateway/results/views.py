@@ -25,7 +25,9 @@ from gateway.results.figures import (
     Filters,
     Names,
     Period,
+    attach_in_progress,
     compute,
+    in_progress,
     percent,
     total,
 )
@@ -39,6 +41,7 @@ class Headline:
     label: str
     text: str
     detail: str
+    note: str = ""  # a short figure beside the rate (整改中 N 件), shown on the hall screen too
 
 
 def headlines(counts: Counts) -> list[Headline]:
@@ -46,7 +49,10 @@ def headlines(counts: Counts) -> list[Headline]:
     def rate(name: str) -> Headline:
         r = RATES_BY_NAME[name]
         num = sum(counts[n] for n in r.numerator)
-        den = sum(counts[n] for n in r.denominator)
+        den = counts.denominator(name)
+        if name == "rectified_rate" and counts.in_progress:
+            note = f"整改中 {counts.in_progress} 件"
+            return Headline(r.label, percent(counts.rate(name)), f"{num} / {den} · {note}", note)
         return Headline(r.label, percent(counts.rate(name)), f"{num} / {den}")
 
     return [
@@ -97,12 +103,16 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
         by_channel = await compute(session, Filters(period), [Dim.CHANNEL], names=names)
         year_rows = await compute(session, Filters(year_period), [], names=names)
         latest = await latest_rectified(session, names, limit=10)
-    counts = total(by_hall)
+        started = Period(min(trend_period.start, year_period.start), period.end, tz)
+        pending = await in_progress(session, Filters(started), names, datetime.now(UTC))
+    counts = attach_in_progress(pending, period, by_hall, Dim.HALL)
+    attach_in_progress(pending, trend_period, trend, Dim.MONTH)
+    year_counts = attach_in_progress(pending, year_period, year_rows)
     all_halls = [(code, name) for code, name in sorted(names.halls.values())]
     return {
         "period": period, "month": month, "previous": add_months(month, -1),
         "is_current": month >= first_of_month(current), "following": add_months(month, 1),
-        "headlines": headlines(counts), "year_headlines": headlines(total(year_rows)), "year": month.year,
+        "headlines": headlines(counts), "year_headlines": headlines(year_counts), "year": month.year,
         "by_hall": by_hall, "by_channel": by_channel, "trend": trend,
         "hall_chart": charts.bar_chart(f"{month:%Y年%m月}各镇（街道）好评率", hall_bars(by_hall), maximum=1.0),
         "trend_chart": charts.line_chart(
@@ -131,7 +141,9 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         windows = await compute(session, Filters(Period.month_of(current, tz), halls=only), [Dim.WINDOW],
                                 names=names)
         latest = await latest_rectified(session, names, hall_code=hall_code, limit=6)
-    month_counts, today_counts = total(month_rows), total(today_rows)
+        month = Period.month_of(current, tz)
+        pending = await in_progress(session, Filters(month, halls=only), names, datetime.now(UTC))
+    month_counts, today_counts = attach_in_progress(pending, month, month_rows), total(today_rows)
     return {
         "hall_code": hall_code, "hall_name": hall[1], "today": current,
         "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),

@@ -52,6 +52,9 @@ DEDUCTION_LABELS: dict[str, str] = {
 }
 
 NO_DATA_LABELS: dict[str, str] = {"full": "得满分", "zero": "不得分", "exclude": "不计，其余指标按比例折算"}
+# In the cell of an indicator without data (no 差评, no 办件…), so a full score is never a silent one.
+NO_DATA_CELL_LABELS: dict[str, str] = {"full": "无数据，按满分计", "zero": "无数据，不得分",
+                                       "exclude": "无数据，不计入"}
 
 
 class _Strict(BaseModel):

@@ -19,7 +19,13 @@ from gateway.auth.access import current_user, public, staff
 from gateway.auth.audit import audit
 from gateway.core.labels import SOURCE_LABELS
 from gateway.results import rollup, views
-from gateway.results.assessment import AssessmentRules, AssessmentRulesError, read_rules
+from gateway.results.assessment import (
+    NO_DATA_CELL_LABELS,
+    NO_DATA_LABELS,
+    AssessmentRules,
+    AssessmentRulesError,
+    read_rules,
+)
 from gateway.results.export import CSV_NAME, iter_cases_csv
 from gateway.results.figures import (
     CHANNEL_LABELS,
@@ -183,6 +189,8 @@ async def reports_page(request: Request) -> Response:
         "percent": percent, "Dim": Dim, "counts": counts, "tz": views.ZoneInfo(services.settings.timezone),
         "hall_chart": views.charts.bar_chart("各镇（街道）好评率", views.hall_bars(ranking), maximum=1.0),
         "params": dict(params), **extra, "rules": rules, "rules_error": rules_error, "unit": unit_name,
+        "no_data_rule": NO_DATA_LABELS[rules.no_data.policy] if rules else "",
+        "no_data_cell": NO_DATA_CELL_LABELS[rules.no_data.policy] if rules else "",
         "unit_dim": unit, "units": {k: DIM_LABELS[v] for k, v in UNIT_CHOICES.items()},
         "reasons_by": reasons_name, "reasons_dim": reasons_by,
         "reason_groupings": {k: DIM_LABELS[v] for k, v in REASON_CHOICES.items()},

@@ -187,6 +187,8 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
     assert "逾期未整改差评 1 件（−2）" in text and "未回访实名差评 1 件（−1）" in text
     deducted = text.split('id="assessment"')[1].split("</section>")[0]
     assert loaded["c5"] in deducted and loaded["c8"] not in deducted
+    # 梁宝寺镇 has no 差评: its rectification indicators have no data and earn full marks, and say so.
+    assert "无数据的指标得满分" in deducted and "无数据，按满分计" in deducted
     assert "一次一评" in text and "参评率" in text and "服务态度不好" in text and "未指明事项" in text
     assert windows.status_code == 200 and "<strong>47.00</strong>" in windows.text
     assert wrong.status_code == 400 and "统计维度只能是" in wrong.text

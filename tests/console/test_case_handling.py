@@ -231,6 +231,13 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
         assert bulk.status_code == 303 and bulk.headers["location"] == "/triage?done=triage_accepted_many&n=2"
         after = await client.get(bulk.headers["location"])
         assert "队列已清空" in after.text and "已批量确认 2 条" in after.text
+        # The spot-check tab names the category the case has now; the automatic one comes second.
+        spot = (await client.get("/triage?mode=auto")).text
+        corrected = re.search(rf'id="item-{second}".*?</li>', spot, re.S).group(0)
+        assert "当前分类：<strong class=\"label\">协调整改</strong>" in corrected, corrected
+        assert "已人工改分类，原自动分类：限时整改" in corrected and "自动分类：<strong" not in corrected
+        untouched = re.search(rf'id="item-{third}".*?</li>', spot, re.S).group(0)
+        assert "自动分类：<strong class=\"label\">协调整改</strong>" in untouched and "人工改分类" not in untouched
     statuses = {code: (await _get(services, code)).status for code in (first, second, third, fourth)}
     assert set(statuses.values()) == {"triaged"}
     assert (await _get(services, second)).category == "coordinated"

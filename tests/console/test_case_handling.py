@@ -399,3 +399,25 @@ async def test_supervise_and_reports_agree_on_which_paused_cases_are_overdue(ser
     assert late in due_soon and waiting not in due_soon
     listed = re.search(r"超期案件（当前）.*?</table>", reports, re.S).group(0)
     assert late in listed and waiting not in listed
+
+
+async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
+    """The clerk phoned: the button records the answer and the confirmation says recorded."""
+    enable_sms(services.settings)
+    code = await _case(services, source_ref="t-phone-reply", text="窗口人员态度不好 #time_limited",
+                       contact={"name": "王小明", "phone": "13812345678", "real_name": False,
+                                "preferred_channel": "phone"})
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        form = re.search(r'<form method="post" action="/cases/[^"]+/reply".*?</form>', (
+            await client.get(f"/cases/{code}")).text, re.S).group(0)
+        assert re.search(r'<button type="submit"[^>]*>记录答复</button>', form), form
+        assert 'data-send-label="发送答复"' in form and "reply.js" in form, "another method turns it back"
+        done = await client.post_form(f"/cases/{code}/reply", {"channel": "phone", "text": "已电话告知整改结果。"})
+        assert done.status_code == 303
+        page = await client.get(done.headers["location"])
+    shown = re.search(r'role="status"[^>]*>([^<]*)<', page.text).group(1)
+    assert shown == f"{code} 电话答复已记录" and "发送" not in shown

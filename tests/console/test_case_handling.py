@@ -421,3 +421,19 @@ async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
         page = await client.get(done.headers["location"])
     shown = re.search(r'role="status"[^>]*>([^<]*)<', page.text).group(1)
     assert shown == f"{code} 电话答复已记录" and "发送" not in shown
+
+
+async def test_the_header_names_a_person_and_their_roles_once(services: Services) -> None:
+    from gateway.auth.users import add_user
+    from tests.staff import PASSWORD
+
+    await add_user(services.store, "admin", PASSWORD, ["admin"], display_name="系统管理员")
+    await add_user(services.store, "wang", PASSWORD, ["supervisor"], display_name="王科长")
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "admin") as client:
+        admin = (await client.get("/admin/users")).text
+    async with signed_in(app, "wang") as client:
+        wang = (await client.get("/supervise")).text
+    who = re.compile(r'class="logout">.*?<span>([^<]*)</span>', re.S)
+    assert who.search(admin).group(1) == "系统管理员"
+    assert who.search(wang).group(1).startswith("王科长（") and who.search(wang).group(1).endswith("）")

@@ -64,7 +64,13 @@ def _month(value: str | None) -> date | None:
 @public
 async def public_page(request: Request) -> Response:
     services = request.app.state.services
-    context = await views.public_view(services, month=_month(request.query_params.get("month")))
+    month = _month(request.query_params.get("month"))
+    future = None
+    if month is not None and month > views.today(services.settings.timezone):
+        # A month that has not begun has no figures; say so rather than show an empty month.
+        future, month = f"{month.year}年{month.month}月尚未到来，还没有评价数据；下面是本月的情况。", None
+    context = await views.public_view(services, month=month)
+    context["future_notice"] = future
     async with services.store.read() as session:
         context.update(await public_insights(session, Filters(context["period"]), await Names.load(session)))
     big, asked = big_text(request)

@@ -130,3 +130,15 @@ async def test_public_and_screen_rates_leave_out_cases_still_within_their_deadli
     assert '差评整改率</span><span class="h-value">75.0%' in public
     assert '<td class="num">75.0%</td>' in public, "the town and the month rates follow the same rule"
     assert '差评整改率</span><span class="t-value">75.0%' in screen and "整改中 1 件" in screen
+
+
+async def test_a_future_month_on_the_public_page_says_so(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        future = await client.get("/public?month=2027-03")
+        malformed = await client.get("/public?month=2026-13")
+    assert future.status_code == 200
+    assert "2027年3月尚未到来，还没有评价数据" in future.text and 'role="status"' in future.text
+    assert "<strong>2026年11月</strong>" in future.text and "57.1%" in future.text, "this month is shown instead"
+    assert malformed.status_code == 400 and "月份格式应为" in malformed.text

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from channels.paper.codes import poster_qr
 from gateway.core.months import add_months, first_of_month, first_of_year
 from gateway.core.services import Services
 from gateway.results import charts, rollup
@@ -144,7 +146,9 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         month = Period.month_of(current, tz)
         pending = await in_progress(session, Filters(month, halls=only), names, datetime.now(UTC))
     month_counts, today_counts = attach_in_progress(pending, month, month_rows), total(today_rows)
+    form_url = scan_url(services, hall_code)
     return {
+        "form_url": form_url, "qr": qr_svg(form_url) if form_url else None,
         "hall_code": hall_code, "hall_name": hall[1], "today": current,
         "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),
         "month_headlines": headlines(month_counts), "today_counts": today_counts,
@@ -154,9 +158,25 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         "window_chart": charts.bar_chart("本月各窗口好评率", [
             charts.Bar(r.label(Dim.WINDOW).split("·")[-1], r.counts.rate("good_rate"),
                        percent(r.counts.rate("good_rate"))) for r in windows], maximum=1.0,
-            css_class="chart screen-windows", label_width=170),
+            css_class="chart screen-windows", label_width=170, bar_height=40, gap=16),
         "latest": latest, "tz": ZoneInfo(tz),
     }
+
+
+def scan_url(services: Services, hall_code: str) -> str | None:
+    """The evaluation form of the hall, for the screen's QR code; ``None`` without HCP_PUBLIC_URL (a
+    local address in a code citizens scan with their own phones would lead nowhere)."""
+    settings = services.settings
+    if not settings.public_url_configured:
+        return None
+    return f"{settings.public_url.rstrip('/')}/f?{urlencode({'hall': hall_code})}"
+
+
+def qr_svg(url: str) -> Markup:
+    """The QR code of ``url`` as inline SVG (the window posters' code, ``channels.paper.codes``)."""
+    svg = poster_qr(url).svg_inline(scale=8, border=2, dark="#0b1f3a", light="#ffffff", svgclass="screen-qr",
+                                    omitsize=True)
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="扫码评价二维码" ', 1))
 
 
 def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str, Any]:
@@ -170,10 +190,14 @@ def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str,
     top = max((n for _, n in series), default=0) or 1
     columns = [{"day": day, "value": n, "level": round(n / top * 20),
                 "label": f"{day.month}/{day.day}" if (i % 5 == 0 or i == days - 1) else "",
-                "title": f"{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
+                "title": f"{day.year}年{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
     busiest = max(series, key=lambda item: item[1])
+    first = series[0][0]
     return {"columns": columns, "total": sum(n for _, n in series), "top": top,
-            "busiest": f"{busiest[0].month}月{busiest[0].day}日" if busiest[1] else ""}
+            "range": f"{first.year}年{first.month}月{first.day}日—"
+                     + (f"{last.month}月{last.day}日" if last.year == first.year else
+                        f"{last.year}年{last.month}月{last.day}日"),
+            "busiest": f"{busiest[0].year}年{busiest[0].month}月{busiest[0].day}日" if busiest[1] else ""}
 
 
 def figure_columns() -> list[tuple[str, str]]:

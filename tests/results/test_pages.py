@@ -142,3 +142,21 @@ async def test_a_future_month_on_the_public_page_says_so(services: Services) -> 
     assert "2027年3月尚未到来，还没有评价数据" in future.text and 'role="status"' in future.text
     assert "<strong>2026年11月</strong>" in future.text and "57.1%" in future.text, "this month is shown instead"
     assert malformed.status_code == 400 and "月份格式应为" in malformed.text
+
+
+async def test_the_hall_screen_shows_years_and_a_qr_code_only_with_a_public_address(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        unpublished = (await client.get("/screen/jintun")).text
+        services.settings.public_url = "https://hcp.example.cn"
+        services.settings._public_url_set = True  # as if HCP_PUBLIC_URL had been set
+        published = (await client.get("/screen/jintun")).text
+    # Without HCP_PUBLIC_URL there is nothing to scan: the words go too.
+    assert "扫码评价" not in unpublished and "screen-qr" not in unpublished
+    assert "扫码评价" in published and 'class="screen-qr"' in published
+    assert "https://hcp.example.cn/f?hall=jintun" in published, "the address is printed under the code"
+    assert 'role="img"' in published and 'aria-label="扫码评价' in published
+    # Dates carry their year: the rectified case (answered 2 November) and the 30 days' range.
+    assert "整改答复 2026-11-02" in published
+    assert "2026年10月22日—11月20日" in published

@@ -79,9 +79,11 @@ async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: B
     await move("开始整改")
     reply = page.locator("form.reply")
     await reply.locator("textarea[name=text]").fill("已批评教育当事人并调整岗位。")
+    # No SMS here: the method is 电话, the clerk has phoned, so the form records the answer.
     async with page.expect_navigation():
-        await reply.get_by_role("button", name="发送答复").click()
+        await reply.get_by_role("button", name="记录答复").click()
     assert await _status(live_server, code) == ("replied", "immediate")
+    assert "电话答复已记录" in await page.locator("#notice").inner_text()
     assert "已答复" in await page.locator("h1").inner_text()
     visit = page.locator("form.contact-log")
     await visit.get_by_label("满意", exact=True).check()

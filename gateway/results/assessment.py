@@ -38,6 +38,7 @@ from gateway.results.figures import (
     Names,
     case_filters,
     compute,
+    in_progress_by,
 )
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "assessment.toml"
@@ -265,8 +266,8 @@ RATE_COUNTERS = {"good_rate", "rectified_rate", "on_time_rate", "return_visit_ra
 def _counts_part(name: str, counts: Counts) -> tuple[float | None, int, int]:
     rate = RATES_BY_NAME[name]
     numerator = sum(counts[n] for n in rate.numerator)
-    denominator = sum(counts[n] for n in rate.denominator)
-    return (numerator / denominator if denominator else None), numerator, denominator
+    denominator = counts.denominator(name)  # 差评整改率 without the cases 整改中, as published
+    return (numerator / denominator if denominator > 0 else None), numerator, denominator
 
 
 def score_of(rules: AssessmentRules, counts: Counts, participated: tuple[int, int],
@@ -307,6 +308,9 @@ async def assess(session: AsyncSession, filters: Filters, unit: Dim, rules: Asse
         unit_id = _unit_id(row.key[unit], unit, names)
         counts_by_unit[unit_id] = row.counts
         key_by_unit[unit_id] = row.key[unit]
+    for unit_id, pending in (await in_progress_by(session, filters, names, now, UNIT_COLUMNS[unit],
+                                                  towns=unit is Dim.HALL)).items():
+        counts_by_unit.setdefault(unit_id, Counts()).in_progress = pending
     deductions = await deduction_cases(session, filters, unit, names, now)
     participated = await participation(session, filters, unit, names)
     units = set(counts_by_unit) | set(deductions) | {u for u in participated if u is not None}

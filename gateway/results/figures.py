@@ -642,6 +642,24 @@ async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim],
     return result
 
 
+def _in_progress(now: datetime) -> ColumnElement[bool]:
+    return and_(BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
+                Case.closed_at.is_(None), ~result_missed(now))
+
+
+async def in_progress_by(session: AsyncSession, filters: Filters, names: Names, now: datetime, column: Any, *,
+                         towns: bool = False) -> dict[Any, int]:
+    """The 整改中 count (see ``in_progress``) per value of ``column`` (a unit id; a point's cases
+    under its town when ``towns``), for the 考核 of each unit."""
+    rows = (await session.execute(select(column, func.count()).where(
+        *_case_filters(filters, names), _in_progress(now)).group_by(column))).all()
+    result: dict[Any, int] = {}
+    for value, count in rows:
+        key = names.town_of(value) if towns else value
+        result[key] = result.get(key, 0) + count
+    return result
+
+
 async def in_progress(session: AsyncSession, filters: Filters, names: Names,
                       now: datetime) -> list[tuple[str | None, date]]:
     """(town code, local day of receipt) of every 整改中 case of ``filters`` at ``now``.
@@ -654,8 +672,7 @@ async def in_progress(session: AsyncSession, filters: Filters, names: Names,
     """
     tz = ZoneInfo(filters.period.tz)
     rows = (await session.execute(select(Case.hall_id, Case.received_at).where(
-        *_case_filters(filters, names), BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]),
-        Case.result_at.is_(None), Case.closed_at.is_(None), ~result_missed(now)))).all()
+        *_case_filters(filters, names), _in_progress(now)))).all()
     return [(names.key_of(Dim.HALL, names.town_of(hall_id))[0],
              (received if received.tzinfo else received.replace(tzinfo=UTC)).astimezone(tz).date())
             for hall_id, received in rows]

@@ -251,3 +251,12 @@ async def test_reasons_trend_splits_months_at_local_midnight_across_the_year_end
     # 2026-12-31 23:30 in Shanghai is 15:30 UTC the same day; 2027-01-01 00:30 is 16:30 UTC on 12-31.
     assert [(m.code, m.label, m.bad, m.counts["materials"], m.counts["efficiency"]) for m in months] == [
         ("2026-12", "2026年12月", 1, 1, 0), ("2027-01", "2027年1月", 2, 0, 2)]
+
+
+def test_a_bad_review_still_within_its_deadline_does_not_lower_the_rectification_part() -> None:
+    """考核's 差评整改率 is the published one: 整改中 cases are out of the denominator."""
+    rules = read_rules()
+    counts = Counts({"bad_immediate": 2, "rectified_immediate": 1, "bad": 2})
+    counts.in_progress = 1
+    part = next(p for p in score_of(rules, counts, (0, 0), {})[0] if p.name == "rectified_rate")
+    assert (part.rate, part.numerator, part.denominator) == (1.0, 1, 1)

@@ -120,3 +120,29 @@ async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Bro
     assert await _status(live_server, code) == ("triaged", "time_limited")
     assert "已改为 限时整改" in await page.inner_text("main")
     await context.close()
+
+
+async def test_the_reply_button_follows_the_method(browser: Browser, live_server: LiveServer) -> None:
+    """发送答复 for an SMS; 记录答复 once the clerk picks 电话 (the answer was given on the phone)."""
+    from gateway.core import cases as case_ops
+    from tests.helpers import enable_sms
+
+    services = live_server.services
+    enable_sms(services.settings)
+    code = (await services.ingestor.ingest(make_intake(
+        source_ref="b-reply", text="窗口工作人员玩手机 #time_limited",
+        contact={"name": "李四", "phone": "13900001111", "real_name": False, "preferred_channel": "sms"}))).case_code
+    for action, note in (("start_verification", None), ("verify_valid", "属实"), ("rectify", None)):
+        await case_ops.transition(services.store, code, action, actor="handler", note=note)
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "handler")
+    await page.goto(f"{live_server.url}/cases/{code}")
+    button = page.locator("#reply-submit")
+    assert await button.inner_text() == "发送答复"
+    await page.locator("form.reply select[name=channel]").select_option("phone")
+    assert await button.inner_text() == "记录答复"
+    await page.locator("form.reply select[name=channel]").select_option("sms")
+    assert await button.inner_text() == "发送答复"
+    await context.close()

@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = Starlette(
         routes=[
             Route("/", home.home, name="home"),
+            Route("/favicon.ico", home.favicon, name="favicon"),
             Route("/healthz", home.healthz, name="healthz"),
             Route("/readyz", home.readyz, name="readyz"),
             Route("/metrics", metrics_endpoint, name="metrics"),

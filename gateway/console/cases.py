@@ -56,6 +56,7 @@ from gateway.phone.return_visits import PROBLEM_SOLVED, Questionnaire, record_vi
 from gateway.sms.delivery import deliveries_by_key
 from gateway.ui.files import file_response
 from gateway.ui.format import countdown
+from gateway.ui.notices import notice, notice_url
 from gateway.ui.staff_nav import staff_nav
 
 VIEWERS = ("operator", "triage", "handler", "supervisor")
@@ -221,6 +222,7 @@ async def _render_case(request: Request, code: str, *, error: str | None = None,
                        reply_public: bool = False) -> Response:
     context = await _case_context(request, code, revealed=revealed)
     context["error"] = error
+    context["message"] = notice(request.query_params) if not error else None
     context["reply_draft"], context["reply_public"] = reply_draft, reply_public
     return request.app.state.templates.TemplateResponse(request, "case.html", context, status_code=status)
 
@@ -270,7 +272,12 @@ async def reply(request: Request) -> Response:
         await case_actions.reply(request.app.state.services, code, actor, _form_text(form, "text"),
                                  channel=_form_text(form, "channel", 10), public=form.get("public") == "1")
 
-    return await _act(request, operation)
+    response = await _act(request, operation)
+    if response.status_code == 303:  # a phone answer was given on the phone: it is recorded, not sent
+        form = await request.form()
+        done = "reply_recorded" if _form_text(form, "channel", 10) == "phone" else "reply_queued"
+        return RedirectResponse(notice_url(f"/cases/{_code(request)}", done, case=_code(request)), status_code=303)
+    return response
 
 
 @staff("operator", "handler", "supervisor")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from gateway.auth.access import public
 from gateway.core.db.models import Case
@@ -28,6 +29,15 @@ async def home(request: Request) -> Response:
         "status_counts": status_counts,
         "halls": await list_halls(services.store),
     })
+
+
+FAVICON = Path(__file__).resolve().parent.parent / "ui" / "static" / "favicon.ico"
+
+
+@public
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico on every site; answer with the icon rather than a logged 404."""
+    return FileResponse(FAVICON, media_type="image/x-icon", headers={"cache-control": "public, max-age=86400"})
 
 
 @public

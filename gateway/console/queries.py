@@ -23,6 +23,7 @@ from gateway.core.answered import ANSWER_KINDS
 from gateway.core.db.models import Case, Contact, Hall, OutboxMessage
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import FAILED
+from gateway.core.overdue import is_overdue, missed
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
 
@@ -85,7 +86,7 @@ async def list_cases(session: AsyncSession, cipher: PersonalDataCipher, *, towns
     if code:
         query = query.where(Case.code == code.strip().upper())
     if overdue_at is not None:
-        query = query.where(Case.status.in_(OPEN), Case.paused_at.is_(None), overdue_at > RUNNING_DUE)
+        query = query.where(is_overdue(overdue_at))
     if before_id:
         query = query.where(Case.id < before_id)
     return await _rows(session, query, cipher)
@@ -140,17 +141,19 @@ def parse_cursor(text: str | None) -> tuple[int, str, float, int] | None:
 
 async def due_soon(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
                    until: datetime, limit: int = 100) -> list[CaseRow]:
-    """Open, running cases whose deadline falls before ``until`` (past ones first)."""
+    """Open cases whose deadline falls before ``until`` (past ones first): running ones, and paused
+    ones that were already overdue when paused (``gateway.core.overdue``)."""
     query = (_scoped(_base(), towns)
-             .where(Case.status.in_(OPEN), Case.paused_at.is_(None), RUNNING_DUE.is_not(None), until > RUNNING_DUE,
+             .where(Case.status.in_(OPEN), RUNNING_DUE.is_not(None), until > RUNNING_DUE,
+                    or_(Case.paused_at.is_(None), missed(RUNNING_DUE, until)),
                     or_(Case.first_responded_at.is_(None), Case.result_at.is_(None)))
              .order_by(RUNNING_DUE, Case.id).limit(limit))
     return await _rows(session, query, cipher)
 
 
 async def overdue_by_town(session: AsyncSession, *, now: datetime, towns: Iterable[str] | None) -> list[dict[str, Any]]:
-    """Per town: open cases, of which overdue now, and cases that finished late."""
-    late_now = and_(Case.status.in_(OPEN), Case.paused_at.is_(None), now > RUNNING_DUE)
+    """Per town: open cases, of which overdue now (``gateway.core.overdue``), and cases that finished late."""
+    late_now = is_overdue(now)
     finished_late = and_(Case.result_at.is_not(None), Case.result_due.is_not(None), Case.result_at > Case.result_due)
     query = (select(Hall.code, Hall.name,
                     func.count().filter(Case.status.in_(OPEN)),

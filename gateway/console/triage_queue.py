@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -20,7 +21,7 @@ from gateway.auth.access import current_user, staff
 from gateway.auth.audit import add_audit, client_ip
 from gateway.console.queries import parse_cursor, queue_cursor, triage_queue
 from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reclassify
-from gateway.core.db.models import Case, Hall
+from gateway.core.db.models import Case, Hall, TriageCorrection
 from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS
@@ -47,6 +48,19 @@ def highlight(text: str, terms: list[dict]) -> Markup:
     return Markup("".join(parts))
 
 
+async def automatic_categories(session: AsyncSession, case_ids: list[int]) -> dict[int, str | None]:
+    """The category the classifier gave each corrected case (its first correction's old label), by
+    case id; cases nobody corrected are absent.  The page shows the current category as the case's
+    own and this one as secondary text."""
+    if not case_ids:
+        return {}
+    first = (select(TriageCorrection.case_id, func.min(TriageCorrection.id).label("id"))
+             .where(TriageCorrection.case_id.in_(case_ids)).group_by(TriageCorrection.case_id).subquery())
+    rows = await session.execute(select(TriageCorrection.case_id, TriageCorrection.old_label)
+                                 .join(first, first.c.id == TriageCorrection.id))
+    return {case_id: label for case_id, label in rows.all()}
+
+
 @staff(*TRIAGE_ROLES)
 async def queue_page(request: Request) -> Response:
     user = current_user(request)
@@ -56,10 +70,12 @@ async def queue_page(request: Request) -> Response:
     async with services.store.read() as session:
         rows = await triage_queue(session, services.cipher, towns=user.town_filter(), mode=mode, limit=PAGE,
                                   after=parse_cursor(request.query_params.get("after")))
+        automatic = await automatic_categories(session, [row.case.id for row in rows])
     check_rules = getattr(services.classifier, "check_rules", None)
     rules = await check_rules() if check_rules is not None else None
     return request.app.state.templates.TemplateResponse(request, "triage.html", {
-        "rules": rules, "rows": rows, "mode": mode, "highlight": highlight, "categories": CATEGORY_LABELS,
+        "rules": rules, "rows": rows, "mode": mode, "automatic": automatic, "highlight": highlight,
+        "categories": CATEGORY_LABELS,
         "reasons": {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category},
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
         "message": notice(request.query_params),

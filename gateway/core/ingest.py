@@ -579,14 +579,20 @@ class Ingestor:
                          category: Category, first_due: datetime | None, *, reason: str | None = None,
                          closed: bool = False) -> OutgoingMessage:
         due_text = f"{first_due.astimezone(self.tz):%Y-%m-%d %H:%M}" if first_due is not None else ""
-        if closed:
-            next_step = "感谢您的评价，我们会认真听取您的意见。"
+        rating = intake.rating
+        if closed or (rating is not None and rating.is_good):
+            # A 好评 is thanked, whatever its text was sorted as: no rectification is promised.
+            next_step = ("感谢您的好评！您的评价已记录。" if rating is not None and rating.is_good
+                         else "感谢您的评价，我们会认真听取您的意见。")
         elif category is Category.NONE and reason == "inquiry" and first_due is not None:
             next_step = f"您的咨询已转交工作人员，将在 {due_text} 前答复您。"
         elif category is Category.NONE and reason == "suggestion" and first_due is not None:
             next_step = f"感谢您的建议！工作人员将认真研究，并在 {due_text} 前答复您。"
         elif category is Category.NONE and first_due is not None:
             next_step = f"您的评价已转交工作人员核实，将在 {due_text} 前与您联系。"
+        elif category is Category.IMMEDIATE and first_due is not None and intake.contact.phone:
+            # 立整立改: a call back (回电) within one office hour; the rectification follows it.
+            next_step = f"您反映的问题属于“立整立改”类，工作人员将在 {due_text} 前给您回电（办公时间 1 小时内）。"
         elif first_due is not None:
             next_step = (f"您反映的问题属于“{category.label}”类，工作人员将在 "
                          f"{first_due.astimezone(self.tz):%Y-%m-%d %H:%M} 前与您联系。")

@@ -18,14 +18,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth.access import public
 from gateway.core.db.models import Case, OutboxMessage, TriageCorrection, WorkerState
-from gateway.core.domain import OPEN_STATUSES
+from gateway.core.overdue import UNFINISHED, first_response_missed, result_missed
 from gateway.core.services import Services
 from gateway.email.options import STATE_KEY as IMAP_STATE_KEY
 
@@ -132,12 +132,10 @@ async def database_metrics(services: Services, now: datetime) -> list[Metric]:
 
         overdue = GaugeMetricFamily("hcp_cases_overdue", "Open cases past a deadline, by track and deadline",
                                     labels=["track", "deadline"])
-        open_cases = Case.status.in_([str(s) for s in OPEN_STATUSES])
-        for deadline, condition in (
-                ("first_response", and_(Case.first_response_due < now, Case.first_responded_at.is_(None))),
-                ("result", and_(Case.result_due < now, Case.result_at.is_(None)))):
+        # The same definition as the staff pages (gateway.core.overdue).
+        for deadline, condition in (("first_response", first_response_missed(now)), ("result", result_missed(now))):
             for category, count in (await session.execute(select(Case.category, func.count()).where(
-                    open_cases, condition).group_by(Case.category))).all():
+                    *UNFINISHED, condition).group_by(Case.category))).all():
                 overdue.add_metric([category or "untriaged", deadline], count)
         out.append(overdue)
 

@@ -5,7 +5,7 @@ staff case page: the ``return_visits`` row, the timeline event, the audit entry 
 citizen whose case was answered (``replied``) is reached, the workflow move ``return_visit`` all
 commit in one transaction.  A reached call back on a case still waiting for its first response
 also stops that clock (``first_responded_at``).  An unreached citizen stays on the list and is
-due again ``retry_minutes`` later.
+due again ``retry_minutes`` later, within office hours on a working day (``next_try``).
 
 ``open_callbacks`` is the list an operator works through, most urgent first:
 
@@ -35,6 +35,7 @@ from gateway.console.actions import ScopeError
 from gateway.core.cases import CaseNotFound
 from gateway.core.db.models import Case, Contact, Hall
 from gateway.core.db.models_phone import CallbackTask, ReturnVisit
+from gateway.core.deadlines import WorkCalendar
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
@@ -221,6 +222,7 @@ async def record_task_attempt(services: Services, task_id: int, *, reached: bool
     if give_up and not (note and note.strip()):
         raise ValueError("放弃回拨需要说明原因")
     now = datetime.now(UTC)
+    calendar = await services.calendar.get()
     async with services.store.write() as session:
         task = (await session.execute(select(CallbackTask).where(CallbackTask.id == task_id)
                                       .with_for_update())).scalar_one_or_none()
@@ -237,10 +239,18 @@ async def record_task_attempt(services: Services, task_id: int, *, reached: bool
             task.status = DONE if reached else CANCELLED
             task.closed_at, task.closed_by, task.retry_at = now, actor, None
         else:
-            task.retry_at = now + timedelta(minutes=options.retry_minutes)
+            task.retry_at = next_try(calendar, now, options)
         add_audit(session, principal, "phone:callback_attempt", ip=ip, target_type="phone_callback",
                   target_id=task.id, detail={"reached": reached, "give_up": give_up, "attempts": task.attempts})
         return task.status
+
+
+def next_try(calendar: WorkCalendar, last_attempt: datetime, options: PhoneOptions) -> datetime:
+    """When an unreached call back is due again: ``retry_minutes`` later, moved to the next office
+    opening (working days, ``HCP_OFFICE_HOURS``) when that falls in the lunch break, the evening,
+    a weekend or a holiday — nobody is at the phones then, and citizens are not called at night."""
+    candidate = last_attempt + timedelta(minutes=options.retry_minutes)
+    return calendar.add_office_time(candidate, timedelta(0)).at
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +307,6 @@ async def open_callbacks(services: Services, *, now: datetime | None = None,
     options = options or PhoneOptions()
     calendar = await services.calendar.get()
     cipher = services.cipher
-    retry = timedelta(minutes=options.retry_minutes)
     entries: list[Callback] = []
     async with services.store.read() as session:
         if town_filter is None:
@@ -343,7 +352,8 @@ async def open_callbacks(services: Services, *, now: datetime | None = None,
                 countdown=countdown(due, now), phone=mask_phone(cipher.open(contact.phone_enc)),
                 name=mask_name(cipher.open(contact.name_enc)), case_code=case.code, hall=hall_name,
                 called_at=case.received_at, attempts=count,
-                retry_at=last_at + retry if count and last_at else None, last_note=last_note or None))
+                retry_at=next_try(calendar, last_at, options) if count and last_at else None,
+                last_note=last_note or None))
 
     def urgency(entry: Callback) -> tuple[int, datetime]:
         waiting = entry.retry_at is not None and entry.retry_at > now

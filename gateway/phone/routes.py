@@ -179,6 +179,9 @@ async def history(request: Request) -> Response:
     return JSONResponse(found)
 
 
+FRAGMENT_HEADER = "x-hcp-fragment"
+
+
 @staff(*ROLES)
 async def callbacks(request: Request) -> Response:
     user = _user(request)
@@ -187,7 +190,11 @@ async def callbacks(request: Request) -> Response:
     listed = [entry.as_dict(_tz(request)) for entry in entries]
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"callbacks": listed})
-    return request.app.state.templates.TemplateResponse(request, "hotline_callbacks.html", {"callbacks": listed})
+    # The hotline page refreshes its list with a fetch that says so; the address bar gets a whole page.
+    fragment = request.headers.get(FRAGMENT_HEADER) == "1" or request.headers.get("hx-request") == "true"
+    return request.app.state.templates.TemplateResponse(
+        request, "hotline_callbacks.html" if fragment else "hotline_callbacks_page.html",
+        {"callbacks": listed, "standalone": not fragment})
 
 
 def _choice(value: Any) -> bool | None:

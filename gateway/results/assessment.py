@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.db.models import Case
 from gateway.core.filelines import line_of
+from gateway.core.overdue import result_missed
 from gateway.results.figures import (
     BAD,
     RATES_BY_NAME,
@@ -37,6 +38,7 @@ from gateway.results.figures import (
     Names,
     case_filters,
     compute,
+    in_progress_by,
 )
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "assessment.toml"
@@ -51,6 +53,9 @@ DEDUCTION_LABELS: dict[str, str] = {
 }
 
 NO_DATA_LABELS: dict[str, str] = {"full": "得满分", "zero": "不得分", "exclude": "不计，其余指标按比例折算"}
+# In the cell of an indicator without data (no 差评, no 办件…), so a full score is never a silent one.
+NO_DATA_CELL_LABELS: dict[str, str] = {"full": "无数据，按满分计", "zero": "无数据，不得分",
+                                       "exclude": "无数据，不计入"}
 
 
 class _Strict(BaseModel):
@@ -139,7 +144,7 @@ def deduction_predicates(now: datetime) -> dict[str, ColumnElement[bool]]:
         # An adopted 差评 on a rectification track whose result deadline passed without a result in time.
         "unrectified_overdue": and_(
             BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_due.is_not(None),
-            or_(and_(Case.result_at.is_(None), Case.result_due < now), Case.result_at > Case.result_due)),
+            or_(and_(Case.result_at.is_(None), result_missed(now)), Case.result_at > Case.result_due)),
         # The 100% rule: every real-name 差评 answered or closed gets a return visit.
         "unvisited_real_name": and_(RN_VISIT_DUE, ~VISITED_EVENT),
         "upheld_appeal": Case.appeal_status == "upheld",
@@ -261,8 +266,8 @@ RATE_COUNTERS = {"good_rate", "rectified_rate", "on_time_rate", "return_visit_ra
 def _counts_part(name: str, counts: Counts) -> tuple[float | None, int, int]:
     rate = RATES_BY_NAME[name]
     numerator = sum(counts[n] for n in rate.numerator)
-    denominator = sum(counts[n] for n in rate.denominator)
-    return (numerator / denominator if denominator else None), numerator, denominator
+    denominator = counts.denominator(name)  # 差评整改率 without the cases 整改中, as published
+    return (numerator / denominator if denominator > 0 else None), numerator, denominator
 
 
 def score_of(rules: AssessmentRules, counts: Counts, participated: tuple[int, int],
@@ -303,6 +308,9 @@ async def assess(session: AsyncSession, filters: Filters, unit: Dim, rules: Asse
         unit_id = _unit_id(row.key[unit], unit, names)
         counts_by_unit[unit_id] = row.counts
         key_by_unit[unit_id] = row.key[unit]
+    for unit_id, pending in (await in_progress_by(session, filters, names, now, UNIT_COLUMNS[unit],
+                                                  towns=unit is Dim.HALL)).items():
+        counts_by_unit.setdefault(unit_id, Counts()).in_progress = pending
     deductions = await deduction_cases(session, filters, unit, names, now)
     participated = await participation(session, filters, unit, names)
     units = set(counts_by_unit) | set(deductions) | {u for u in participated if u is not None}

@@ -23,8 +23,10 @@ Vocabulary (each a predicate below, used by every counter that needs it):
 * **verdicts of 差评** — ``bad_valid`` (核实属实), ``bad_not_valid``, ``bad_malicious`` (the last two not
   adopted); a 差评 not yet verified is adopted until a verdict says otherwise.
 * **rectified** (已整改), per category — an adopted 差评 of that category with a result
-  (``result_at``, set when the citizen is answered after rectification).  **整改率 = rectified / 差评
-  of the category.**
+  (``result_at``, set when the citizen is answered after rectification).  **差评整改率 = rectified /
+  (差评 of the tracks − 整改中)**, where 整改中 (``in_progress``) are the unrectified ones whose deadline
+  is still ahead — computed live, by the hour, on the pages that show the rate.  The per-category
+  整改率 (reports only) stay rectified / 差评 of the category.
 * **on time** (按时整改) — rectified, and every deadline the case had was met: the first response
   (``first_responded_at``, or the result if no separate first response was recorded) by
   ``first_response_due``, and the result by ``result_due``.  A deadline the case never had (a
@@ -83,6 +85,7 @@ from gateway.core.db.models_rosters import StaffMember
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CHANNEL_LABELS, SOURCE_LABELS
 from gateway.core.months import first_of_month, last_of_month
+from gateway.core.overdue import result_missed
 
 RECTIFY_CATEGORIES: tuple[Category, ...] = (Category.IMMEDIATE, Category.TIME_LIMITED, Category.COORDINATED)
 GOOD_RATINGS = tuple(r.value for r in Rating if r.is_good)
@@ -209,6 +212,10 @@ class Counts(Mapping[str, int]):
 
     def __init__(self, values: Mapping[str, int] | None = None) -> None:
         self._values = {name: int((values or {}).get(name) or 0) for name in COUNTER_COLUMNS}
+        # 整改中: adopted 差评 whose rectification deadline is still ahead (``in_progress``).  Not a
+        # stored counter — it changes by the hour — so pages that know it set it; 差评整改率 then
+        # leaves them out of its denominator: neither rectified nor a failure yet.
+        self.in_progress = 0
 
     def __getitem__(self, name: str) -> int:
         return self._values[name]
@@ -222,11 +229,17 @@ class Counts(Mapping[str, int]):
     def add(self, other: Mapping[str, int]) -> None:
         for name in COUNTER_COLUMNS:
             self._values[name] += int(other.get(name) or 0)
+        self.in_progress += getattr(other, "in_progress", 0)
+
+    def denominator(self, name: str) -> int:
+        """The rate's denominator; 差评整改率 leaves out the cases 整改中 (see ``in_progress``)."""
+        denominator = sum(self._values[n] for n in RATES_BY_NAME[name].denominator)
+        return denominator - self.in_progress if name == "rectified_rate" else denominator
 
     def rate(self, name: str) -> float | None:
         rate = RATES_BY_NAME[name]
-        denominator = sum(self._values[n] for n in rate.denominator)
-        if denominator == 0:
+        denominator = self.denominator(name)
+        if denominator <= 0:
             return None
         return sum(self._values[n] for n in rate.numerator) / denominator
 
@@ -627,6 +640,57 @@ async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim],
             continue
         result.append((tuple(row[: len(columns)]), {n: mapping[n] for n in COUNTER_COLUMNS}))
     return result
+
+
+def _in_progress(now: datetime) -> ColumnElement[bool]:
+    return and_(BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
+                Case.closed_at.is_(None), ~result_missed(now))
+
+
+async def in_progress_by(session: AsyncSession, filters: Filters, names: Names, now: datetime, column: Any, *,
+                         towns: bool = False) -> dict[Any, int]:
+    """The 整改中 count (see ``in_progress``) per value of ``column`` (a unit id; a point's cases
+    under its town when ``towns``), for the 考核 of each unit."""
+    rows = (await session.execute(select(column, func.count()).where(
+        *_case_filters(filters, names), _in_progress(now)).group_by(column))).all()
+    result: dict[Any, int] = {}
+    for value, count in rows:
+        key = names.town_of(value) if towns else value
+        result[key] = result.get(key, 0) + count
+    return result
+
+
+async def in_progress(session: AsyncSession, filters: Filters, names: Names,
+                      now: datetime) -> list[tuple[str | None, date]]:
+    """(town code, local day of receipt) of every 整改中 case of ``filters`` at ``now``.
+
+    整改中: an adopted 差评 on a rectification track with no result, not closed, whose result
+    deadline has not passed on its clock (``gateway.core.overdue``; no deadline yet counts as not
+    passed).  Such a case is not a failure to rectify — only a missed deadline is — so 差评整改率
+    counts rectified against rectified + overdue-unrectified and shows these apart.  The cases are
+    few (unfinished ones only), so they are read one by one and grouped by the caller.
+    """
+    tz = ZoneInfo(filters.period.tz)
+    rows = (await session.execute(select(Case.hall_id, Case.received_at).where(
+        *_case_filters(filters, names), _in_progress(now)))).all()
+    return [(names.key_of(Dim.HALL, names.town_of(hall_id))[0],
+             (received if received.tzinfo else received.replace(tzinfo=UTC)).astimezone(tz).date())
+            for hall_id, received in rows]
+
+
+def attach_in_progress(cases: list[tuple[str | None, date]], period: Period, rows: list[FigureRow],
+                       dim: Dim | None = None) -> Counts:
+    """Set each row's 整改中 count from ``figures.in_progress`` (by town or by month) and return the
+    total of ``rows`` with the period's count set: the same figure on every public page."""
+    inside = [(town, day) for town, day in cases if period.start <= day <= period.end]
+    for row in rows:
+        if dim is Dim.HALL:
+            row.counts.in_progress = sum(1 for town, _ in inside if town == row.code(Dim.HALL))
+        elif dim is Dim.MONTH:
+            row.counts.in_progress = sum(1 for _, day in inside if f"{day:%Y-%m}" == row.code(Dim.MONTH))
+    counts = total(rows)
+    counts.in_progress = len(inside)
+    return counts
 
 
 def total(rows: Iterable[FigureRow]) -> Counts:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS_BY_CODE, Rating
@@ -21,20 +21,18 @@ from gateway.core import redact
 from gateway.core.db.models import Case, Message
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
+from gateway.core.overdue import UNFINISHED, first_response_missed, missed_deadlines, result_missed
 from gateway.results.figures import RN_VISIT_DUE, VISITED_EVENT, Filters, Names
 
 PAGE = 50
-
 
 @dataclass(frozen=True)
 class Page:
     rows: list[dict[str, Any]]
     cursor: str | None  # pass back to get the next page; None on the last page
 
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
 
 def _label(mapping: dict[Any, str], value: str | None) -> str:
     if value is None:
@@ -43,7 +41,6 @@ def _label(mapping: dict[Any, str], value: str | None) -> str:
         if key == value:
             return label
     return value
-
 
 def case_row(case: Case, names: Names) -> dict[str, Any]:
     """What a list shows of a case: no personal data (contacts are never read here)."""
@@ -61,25 +58,20 @@ def case_row(case: Case, names: Names) -> dict[str, Any]:
         "confidence": case.confidence,
     }
 
-
 def _hall_filter(names: Names, halls: tuple[str, ...] | None) -> list[ColumnElement[bool]]:
     if halls is None:
         return []
     return [Case.hall_id.in_(names.hall_ids(halls) or [-1])]
-
 
 # ----- triage queue -------------------------------------------------------------------------------
 
 def _encode(*parts: Any) -> str:
     return "|".join("" if p is None else (p.isoformat() if isinstance(p, datetime) else str(p)) for p in parts)
 
-
 MAX_ID = 2**63 - 1
-
 
 class CursorError(ValueError):
     """A paging cursor that this code did not make (edited or cut off in the link)."""
-
 
 def _parts(cursor: str, count: int) -> list[str]:
     parts = cursor.split("|")
@@ -87,12 +79,10 @@ def _parts(cursor: str, count: int) -> list[str]:
         raise CursorError(cursor)
     return parts
 
-
 def _decode_id(value: str) -> int:
     if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
         raise CursorError(value)
     return int(value)
-
 
 def _decode_at(value: str) -> datetime:
     try:
@@ -103,10 +93,8 @@ def _decode_at(value: str) -> datetime:
         raise CursorError(value)
     return at
 
-
 def _decode_due(value: str) -> datetime | None:
     return _decode_at(value) if value else None
-
 
 def _decode_float(value: str) -> float:
     try:
@@ -116,7 +104,6 @@ def _decode_float(value: str) -> float:
     if not math.isfinite(number):
         raise CursorError(value)
     return number
-
 
 async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str, ...] | None = None,
                        limit: int = PAGE, cursor: str | None = None) -> Page:
@@ -146,18 +133,14 @@ async def triage_queue(session: AsyncSession, names: Names, *, halls: tuple[str,
     next_cursor = _encode(rows[-1].first_response_due, rows[-1].confidence or 0, rows[-1].id) if more else None
     return Page([case_row(c, names) for c in rows], next_cursor)
 
-
 # ----- overdue ------------------------------------------------------------------------------------
-
-OPEN = (Case.result_at.is_(None), Case.closed_at.is_(None))  # the partial indexes' condition, verbatim
-
 
 async def overdue(session: AsyncSession, names: Names, *, now: datetime | None = None,
                   halls: tuple[str, ...] | None = None, limit: int = PAGE, cursor: str | None = None) -> Page:
     """Unfinished cases past a deadline, the longest overdue first.
 
-    Overdue: no result yet, not closed, not found malicious, and either the first response is
-    missing after ``first_response_due`` or the result is missing after ``result_due``.  The sort
+    Overdue as ``gateway.core.overdue`` defines it (the same on /supervise): unfinished, and the
+    first response or the result missing after its deadline on the case's clock.  The sort
     key is the first deadline the case had (``first_response_due``, or ``result_due`` for a
     协调整改 case that has only a result date).  Two index range scans (one per kind of
     deadline) are merged, so the millions of finished cases are never read.
@@ -165,7 +148,7 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     now = now or datetime.now(UTC)
     # "hall_id + 0": filter on the town without offering the planner the index on hall_id, which
     # would read all of a town's cases; the partial indexes hold only the unfinished ones.
-    base = [*OPEN, Case.status != CaseStatus.MALICIOUS.value]
+    base = [*UNFINISHED]
     if halls is not None:
         base.append((Case.hall_id + 0).in_(names.hall_ids(halls) or [-1]))
     after_due: datetime | None = None
@@ -175,9 +158,8 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
         after_due, after_id = _decode_at(due_s), _decode_id(id_s)
     first = select(Case).where(
         *base, Case.first_response_due.is_not(None), Case.first_response_due < now,
-        or_(Case.first_responded_at.is_(None), and_(Case.result_due.is_not(None), Case.result_due < now)))
-    coordinated = select(Case).where(
-        *base, Case.first_response_due.is_(None), Case.result_due.is_not(None), Case.result_due < now)
+        or_(first_response_missed(now), result_missed(now)))
+    coordinated = select(Case).where(*base, Case.first_response_due.is_(None), result_missed(now))
     if after_due is not None:
         first = first.where(tuple_(Case.first_response_due, Case.id) > tuple_(after_due, after_id))
         coordinated = coordinated.where(tuple_(Case.result_due, Case.id) > tuple_(after_due, after_id))
@@ -195,17 +177,12 @@ async def overdue(session: AsyncSession, names: Names, *, now: datetime | None =
     rows = []
     for case in merged:
         row = case_row(case, names)
-        missed = []
-        if case.first_response_due and case.first_responded_at is None and case.first_response_due < now:
-            missed.append(("first_response", case.first_response_due))
-        if case.result_due and case.result_due < now:
-            missed.append(("result", case.result_due))
+        missed = missed_deadlines(case, now)
         row["missed"] = [kind for kind, _ in missed]
         row["overdue_seconds"] = int((now - min(due for _, due in missed)).total_seconds()) if missed else 0
         rows.append(row)
     next_cursor = _encode(*key(merged[-1])) if more else None
     return Page(rows, next_cursor)
-
 
 # ----- return-visit exceptions --------------------------------------------------------------------
 
@@ -231,13 +208,11 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
     cases = cases[:limit]
     return Page([case_row(c, names) for c in cases], _encode(cases[-1].received_at, cases[-1].id) if more else None)
 
-
 # ----- latest rectified cases, for the public -----------------------------------------------------
 
 def scrub(text: str) -> str:
     """A last guard on published text: phone numbers, e-mail addresses and ID numbers become ***."""
     return redact.scrub(text)
-
 
 async def latest_rectified(session: AsyncSession, names: Names, *, hall_code: str | None = None,
                            limit: int = 10) -> list[dict[str, Any]]:

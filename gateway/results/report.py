@@ -43,9 +43,10 @@ from gateway.results.figures import (
     Names,
     Survey,
     Unrated,
+    attach_in_progress,
     compute,
+    in_progress,
     survey_figures,
-    total,
     unrated_figures,
 )
 from gateway.results.insights import ItemShare, sources_and_participation
@@ -65,7 +66,8 @@ DEFINITIONS = (
     ("采纳", "核实结论为“属实”或尚未核实的评价；核实“不属实”和“恶意评价”不纳入统计。"),
     ("好评率", "（非常满意＋满意＋基本满意）÷ 有评价等级的采纳评价。"),
     ("差评", "评价等级为不满意、非常不满意，或未评等级但分拣为立整立改、限时整改、协调整改的意见。"),
-    ("差评整改率", "已整改（已答复整改结果）的采纳差评 ÷ 需整改的采纳差评，分三类整改分别计算。"),
+    ("差评整改率", "已整改（已答复整改结果）的采纳差评 ÷（已整改＋逾期未整改的采纳差评）；整改期限未到的为“整改中”，"
+                  "单独列出，不计入分母。分类整改率按三类整改分别计算（含整改中）。"),
     ("按时整改率", "期限内完成的整改 ÷ 已整改：首次响应不晚于首次响应期限，整改结果不晚于办结期限；"
                    "协调整改未设期限的不计超期。"),
     ("差评答复率", "已首次响应、已答复结果或已向群众发出回复的采纳差评 ÷ 采纳差评。"),
@@ -157,8 +159,11 @@ def _summary_sheet(sheet: Worksheet, filters: Filters, counts: Counts, generated
         _put(sheet, row, 1, rate.label)
         _rate_cell(sheet, row, 2, counts.rate(rate.name))
         _put(sheet, row, 3, sum(counts[n] for n in rate.numerator))
-        _put(sheet, row, 4, sum(counts[n] for n in rate.denominator))
+        _put(sheet, row, 4, counts.denominator(rate.name))
         row += 1
+    _put(sheet, row, 1, "整改中差评（期限未到，不计入整改率）")
+    _put(sheet, row, 2, counts.in_progress)
+    row += 1
     row += 1
     _header(sheet, row, ["整改类别", "采纳差评", "已整改", "整改率", "按时整改", "按时整改率"])
     for category in RECTIFY_CATEGORIES:
@@ -344,7 +349,8 @@ async def build_workbook(services: Services, filters: Filters, rules: Assessment
             unvisited += page.rows
             if not (cursor := page.cursor):
                 break
-    counts = total(by_hall)
+        pending = await in_progress(session, filters, names, now)
+    counts = attach_in_progress(pending, filters.period, by_hall, Dim.HALL)
     workbook = Workbook()
     _summary_sheet(workbook.active, filters, counts, datetime.now(UTC).astimezone(tz))
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))

@@ -19,7 +19,13 @@ from gateway.auth.access import current_user, public, staff
 from gateway.auth.audit import audit
 from gateway.core.labels import SOURCE_LABELS
 from gateway.results import rollup, views
-from gateway.results.assessment import AssessmentRules, AssessmentRulesError, read_rules
+from gateway.results.assessment import (
+    NO_DATA_CELL_LABELS,
+    NO_DATA_LABELS,
+    AssessmentRules,
+    AssessmentRulesError,
+    read_rules,
+)
 from gateway.results.export import CSV_NAME, iter_cases_csv
 from gateway.results.figures import (
     CHANNEL_LABELS,
@@ -28,9 +34,10 @@ from gateway.results.figures import (
     Filters,
     Names,
     Period,
+    attach_in_progress,
     compute,
+    in_progress,
     percent,
-    total,
 )
 from gateway.results.insights import public_insights, report_insights
 from gateway.results.lists import CursorError, overdue, return_visit_exceptions
@@ -57,7 +64,13 @@ def _month(value: str | None) -> date | None:
 @public
 async def public_page(request: Request) -> Response:
     services = request.app.state.services
-    context = await views.public_view(services, month=_month(request.query_params.get("month")))
+    month = _month(request.query_params.get("month"))
+    future = None
+    if month is not None and month > views.today(services.settings.timezone):
+        # A month that has not begun has no figures; say so rather than show an empty month.
+        future, month = f"{month.year}年{month.month}月尚未到来，还没有评价数据；下面是本月的情况。", None
+    context = await views.public_view(services, month=month)
+    context["future_notice"] = future
     async with services.store.read() as session:
         context.update(await public_insights(session, Filters(context["period"]), await Names.load(session)))
     big, asked = big_text(request)
@@ -166,13 +179,14 @@ async def reports_page(request: Request) -> Response:
                                                       cursor=params.get("visit_after") or None)
         except CursorError:
             raise HTTPException(400, "翻页参数无效（链接可能不完整），请从第一页重新打开") from None
-        extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by,
-                                      now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        extra = await report_insights(session, filters, names, rules, unit=unit, reasons_by=reasons_by, now=now)
+        pending = await in_progress(session, filters, names, now)
     user = current_user(request)
     assert user is not None
     allowed = user.town_filter()
     halls = [(code, name) for code, name in names.town_halls() if allowed is None or code in allowed]
-    counts = total(by_hall)
+    counts = attach_in_progress(pending, filters.period, by_hall, Dim.HALL)
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
     return request.app.state.templates.TemplateResponse(request, "reports.html", {
         "filters": filters, "query": _query(filters, request), "headlines": views.headlines(counts),
@@ -181,6 +195,8 @@ async def reports_page(request: Request) -> Response:
         "percent": percent, "Dim": Dim, "counts": counts, "tz": views.ZoneInfo(services.settings.timezone),
         "hall_chart": views.charts.bar_chart("各镇（街道）好评率", views.hall_bars(ranking), maximum=1.0),
         "params": dict(params), **extra, "rules": rules, "rules_error": rules_error, "unit": unit_name,
+        "no_data_rule": NO_DATA_LABELS[rules.no_data.policy] if rules else "",
+        "no_data_cell": NO_DATA_CELL_LABELS[rules.no_data.policy] if rules else "",
         "unit_dim": unit, "units": {k: DIM_LABELS[v] for k, v in UNIT_CHOICES.items()},
         "reasons_by": reasons_name, "reasons_dim": reasons_by,
         "reason_groupings": {k: DIM_LABELS[v] for k, v in REASON_CHOICES.items()},

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from channels.paper.codes import poster_qr
 from gateway.core.months import add_months, first_of_month, first_of_year
 from gateway.core.services import Services
 from gateway.results import charts, rollup
@@ -25,7 +27,9 @@ from gateway.results.figures import (
     Filters,
     Names,
     Period,
+    attach_in_progress,
     compute,
+    in_progress,
     percent,
     total,
 )
@@ -39,6 +43,7 @@ class Headline:
     label: str
     text: str
     detail: str
+    note: str = ""  # a short figure beside the rate (整改中 N 件), shown on the hall screen too
 
 
 def headlines(counts: Counts) -> list[Headline]:
@@ -46,7 +51,10 @@ def headlines(counts: Counts) -> list[Headline]:
     def rate(name: str) -> Headline:
         r = RATES_BY_NAME[name]
         num = sum(counts[n] for n in r.numerator)
-        den = sum(counts[n] for n in r.denominator)
+        den = counts.denominator(name)
+        if name == "rectified_rate" and counts.in_progress:
+            note = f"整改中 {counts.in_progress} 件"
+            return Headline(r.label, percent(counts.rate(name)), f"{num} / {den} · {note}", note)
         return Headline(r.label, percent(counts.rate(name)), f"{num} / {den}")
 
     return [
@@ -97,12 +105,16 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
         by_channel = await compute(session, Filters(period), [Dim.CHANNEL], names=names)
         year_rows = await compute(session, Filters(year_period), [], names=names)
         latest = await latest_rectified(session, names, limit=10)
-    counts = total(by_hall)
+        started = Period(min(trend_period.start, year_period.start), period.end, tz)
+        pending = await in_progress(session, Filters(started), names, datetime.now(UTC))
+    counts = attach_in_progress(pending, period, by_hall, Dim.HALL)
+    attach_in_progress(pending, trend_period, trend, Dim.MONTH)
+    year_counts = attach_in_progress(pending, year_period, year_rows)
     all_halls = [(code, name) for code, name in sorted(names.halls.values())]
     return {
         "period": period, "month": month, "previous": add_months(month, -1),
         "is_current": month >= first_of_month(current), "following": add_months(month, 1),
-        "headlines": headlines(counts), "year_headlines": headlines(total(year_rows)), "year": month.year,
+        "headlines": headlines(counts), "year_headlines": headlines(year_counts), "year": month.year,
         "by_hall": by_hall, "by_channel": by_channel, "trend": trend,
         "hall_chart": charts.bar_chart(f"{month:%Y年%m月}各镇（街道）好评率", hall_bars(by_hall), maximum=1.0),
         "trend_chart": charts.line_chart(
@@ -131,8 +143,12 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         windows = await compute(session, Filters(Period.month_of(current, tz), halls=only), [Dim.WINDOW],
                                 names=names)
         latest = await latest_rectified(session, names, hall_code=hall_code, limit=6)
-    month_counts, today_counts = total(month_rows), total(today_rows)
+        month = Period.month_of(current, tz)
+        pending = await in_progress(session, Filters(month, halls=only), names, datetime.now(UTC))
+    month_counts, today_counts = attach_in_progress(pending, month, month_rows), total(today_rows)
+    form_url = scan_url(services, hall_code)
     return {
+        "form_url": form_url, "qr": qr_svg(form_url) if form_url else None,
         "hall_code": hall_code, "hall_name": hall[1], "today": current,
         "updated": datetime.now(UTC).astimezone(ZoneInfo(tz)),
         "month_headlines": headlines(month_counts), "today_counts": today_counts,
@@ -142,9 +158,25 @@ async def screen_view(services: Services, hall_code: str) -> dict[str, Any] | No
         "window_chart": charts.bar_chart("本月各窗口好评率", [
             charts.Bar(r.label(Dim.WINDOW).split("·")[-1], r.counts.rate("good_rate"),
                        percent(r.counts.rate("good_rate"))) for r in windows], maximum=1.0,
-            css_class="chart screen-windows", label_width=170),
+            css_class="chart screen-windows", label_width=170, bar_height=40, gap=16),
         "latest": latest, "tz": ZoneInfo(tz),
     }
+
+
+def scan_url(services: Services, hall_code: str) -> str | None:
+    """The evaluation form of the hall, for the screen's QR code; ``None`` without HCP_PUBLIC_URL (a
+    local address in a code citizens scan with their own phones would lead nowhere)."""
+    settings = services.settings
+    if not settings.public_url_configured:
+        return None
+    return f"{settings.public_url.rstrip('/')}/f?{urlencode({'hall': hall_code})}"
+
+
+def qr_svg(url: str) -> Markup:
+    """The QR code of ``url`` as inline SVG (the window posters' code, ``channels.paper.codes``)."""
+    svg = poster_qr(url).svg_inline(scale=8, border=2, dark="#0b1f3a", light="#ffffff", svgclass="screen-qr",
+                                    omitsize=True)
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="扫码评价二维码" ', 1))
 
 
 def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str, Any]:
@@ -158,10 +190,14 @@ def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str,
     top = max((n for _, n in series), default=0) or 1
     columns = [{"day": day, "value": n, "level": round(n / top * 20),
                 "label": f"{day.month}/{day.day}" if (i % 5 == 0 or i == days - 1) else "",
-                "title": f"{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
+                "title": f"{day.year}年{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
     busiest = max(series, key=lambda item: item[1])
+    first = series[0][0]
     return {"columns": columns, "total": sum(n for _, n in series), "top": top,
-            "busiest": f"{busiest[0].month}月{busiest[0].day}日" if busiest[1] else ""}
+            "range": f"{first.year}年{first.month}月{first.day}日—"
+                     + (f"{last.month}月{last.day}日" if last.year == first.year else
+                        f"{last.year}年{last.month}月{last.day}日"),
+            "busiest": f"{busiest[0].year}年{busiest[0].month}月{busiest[0].day}日" if busiest[1] else ""}
 
 
 def figure_columns() -> list[tuple[str, str]]:

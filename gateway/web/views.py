@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from channels.contact import mask_phone
+from channels.ratings import Rating
 from channels.web.tokens import status_pin
 from gateway.core.domain import CaseStatus, Category
 from gateway.web.lookup import Receipt
@@ -60,26 +61,42 @@ class NextSteps:
     uncertain: bool
 
 
+def _is_good(rating: str | None) -> bool:
+    try:
+        return bool(rating) and Rating(rating).is_good
+    except ValueError:
+        return False
+
+
 def next_steps(receipt: Receipt, key: bytes, tz: ZoneInfo, *, sms: bool = True) -> NextSteps:
     """The receipt's promises; ``sms`` is whether SMS can be sent now (a case that asked for SMS
     while it could, read after it was switched off, is promised a call, not an SMS)."""
     category = Category(receipt.category) if receipt.category else None
-    if receipt.needs_review or receipt.status == CaseStatus.NEEDS_REVIEW:
+    praised = _is_good(receipt.rating)
+    reachable = bool(receipt.phone)  # nobody can call a citizen who left no number
+    if praised:
+        # A 好评 is thanked, whatever its text was sorted as: nothing is promised to be rectified.
+        deadline = "感谢您的好评！您的评价已记录。"
+    elif receipt.needs_review or receipt.status == CaseStatus.NEEDS_REVIEW:
         deadline = "工作人员将核定办理方式和时限，并尽快处理。"
     elif category is Category.IMMEDIATE and receipt.first_response_due:
-        deadline = (f"属于“立整立改”：工作人员将在 {when(receipt.first_response_due, tz)} 前"
-                    "与您联系并当场处理（办公时间 1 小时内）。")
+        due = when(receipt.first_response_due, tz)
+        deadline = (f"属于“立整立改”：工作人员将在 {due} 前给您回电（办公时间 1 小时内），并立即整改。"
+                    if reachable else f"属于“立整立改”：工作人员将在 {due} 前（办公时间 1 小时内）立即整改。")
     elif category is Category.TIME_LIMITED and receipt.first_response_due:
         deadline = (f"属于“限时整改”：{when(receipt.first_response_due, tz)} 前给您初步答复，"
                     f"{when(receipt.result_due, tz)} 前告诉您整改结果（3 个工作日内）。")
     elif category is Category.COORDINATED:
-        deadline = "需要多个部门协调办理：工作人员会与您联系，说明原因和办理期限。"
+        deadline = ("需要多个部门协调办理：工作人员会打电话说明原因和办理期限。" if reachable
+                    else "需要多个部门协调办理：原因和办理期限会公布在“进度查询”里。")
     elif category is Category.NONE:
         deadline = "您的评价已记录，不需要整改。谢谢您的支持！"
     else:
         deadline = "工作人员将尽快处理。"
     pin = None
-    if receipt.reply_channel == "sms" and receipt.phone and sms:
+    if praised:
+        reply = "好评不需要答复，工作人员不会另行打扰您。"
+    elif receipt.reply_channel == "sms" and receipt.phone and sms:
         reply = f"处理结果将以短信发送到 {mask_phone(receipt.phone)}。"
     elif receipt.reply_channel in ("phone", "sms") and receipt.phone:
         reply = f"工作人员将打电话到 {mask_phone(receipt.phone)} 与您联系。"

@@ -4,7 +4,7 @@ the clock pause, transfer, appeal, and personal data revealed only with an audit
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -231,6 +231,13 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
         assert bulk.status_code == 303 and bulk.headers["location"] == "/triage?done=triage_accepted_many&n=2"
         after = await client.get(bulk.headers["location"])
         assert "队列已清空" in after.text and "已批量确认 2 条" in after.text
+        # The spot-check tab names the category the case has now; the automatic one comes second.
+        spot = (await client.get("/triage?mode=auto")).text
+        corrected = re.search(rf'id="item-{second}".*?</li>', spot, re.S).group(0)
+        assert "当前分类：<strong class=\"label\">协调整改</strong>" in corrected, corrected
+        assert "已人工改分类，原自动分类：限时整改" in corrected and "自动分类：<strong" not in corrected
+        untouched = re.search(rf'id="item-{third}".*?</li>', spot, re.S).group(0)
+        assert "自动分类：<strong class=\"label\">协调整改</strong>" in untouched and "人工改分类" not in untouched
     statuses = {code: (await _get(services, code)).status for code in (first, second, third, fourth)}
     assert set(statuses.values()) == {"triaged"}
     assert (await _get(services, second)).category == "coordinated"
@@ -369,3 +376,64 @@ async def test_a_reclassification_reads_in_chinese_on_the_timeline(services: Ser
         note = (await session.execute(select(CaseEvent.note).join(Case, Case.id == CaseEvent.case_id).where(
             Case.code == code, CaseEvent.kind == "reclassify"))).scalar_one()
     assert note.endswith("→ 限时整改（办事流程）") and note.startswith("立整立改")
+
+
+async def test_supervise_and_reports_agree_on_which_paused_cases_are_overdue(services: Services) -> None:
+    """Paused before its deadline: not overdue while paused.  Paused after it: still overdue."""
+    waiting = await _case(services, source_ref="t-paused-in-time", text="材料问题 #time_limited")
+    late = await _case(services, source_ref="t-paused-late", text="材料问题 #time_limited")
+    now = datetime.now(UTC)
+    async with services.store.write() as session:
+        for code, due, paused in ((waiting, now - timedelta(hours=2), now - timedelta(hours=3)),
+                                  (late, now - timedelta(hours=5), now - timedelta(hours=3))):
+            case = (await session.execute(select(Case).where(Case.code == code))).scalar_one()
+            case.first_response_due, case.result_due, case.paused_at = due, due + timedelta(days=5), paused
+    await make_staff(services, "boss", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "boss") as client:
+        supervise = (await client.get("/supervise")).text
+        reports = (await client.get("/reports")).text
+    town = re.search(r'<table class="grid" id="overdue-by-town">.*?</table>', supervise, re.S).group(0)
+    assert re.search(r'金屯镇</a></td><td class="num">2</td><td class="num late">1</td>', town), town
+    due_soon = re.search(r'id="due-soon">.*?</table>', supervise, re.S).group(0)
+    assert late in due_soon and waiting not in due_soon
+    listed = re.search(r"超期案件（当前）.*?</table>", reports, re.S).group(0)
+    assert late in listed and waiting not in listed
+
+
+async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
+    """The clerk phoned: the button records the answer and the confirmation says recorded."""
+    enable_sms(services.settings)
+    code = await _case(services, source_ref="t-phone-reply", text="窗口人员态度不好 #time_limited",
+                       contact={"name": "王小明", "phone": "13812345678", "real_name": False,
+                                "preferred_channel": "phone"})
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        form = re.search(r'<form method="post" action="/cases/[^"]+/reply".*?</form>', (
+            await client.get(f"/cases/{code}")).text, re.S).group(0)
+        assert re.search(r'<button type="submit"[^>]*>记录答复</button>', form), form
+        assert 'data-send-label="发送答复"' in form and "reply.js" in form, "another method turns it back"
+        done = await client.post_form(f"/cases/{code}/reply", {"channel": "phone", "text": "已电话告知整改结果。"})
+        assert done.status_code == 303
+        page = await client.get(done.headers["location"])
+    shown = re.search(r'role="status"[^>]*>([^<]*)<', page.text).group(1)
+    assert shown == f"{code} 电话答复已记录" and "发送" not in shown
+
+
+async def test_the_header_names_a_person_and_their_roles_once(services: Services) -> None:
+    from gateway.auth.users import add_user
+    from tests.staff import PASSWORD
+
+    await add_user(services.store, "admin", PASSWORD, ["admin"], display_name="系统管理员")
+    await add_user(services.store, "wang", PASSWORD, ["supervisor"], display_name="王科长")
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "admin") as client:
+        admin = (await client.get("/admin/users")).text
+    async with signed_in(app, "wang") as client:
+        wang = (await client.get("/supervise")).text
+    who = re.compile(r'class="logout">.*?<span>([^<]*)</span>', re.S)
+    assert who.search(admin).group(1) == "系统管理员"
+    assert who.search(wang).group(1).startswith("王科长（") and who.search(wang).group(1).endswith("）")

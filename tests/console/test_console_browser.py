@@ -79,9 +79,11 @@ async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: B
     await move("开始整改")
     reply = page.locator("form.reply")
     await reply.locator("textarea[name=text]").fill("已批评教育当事人并调整岗位。")
+    # No SMS here: the method is 电话, the clerk has phoned, so the form records the answer.
     async with page.expect_navigation():
-        await reply.get_by_role("button", name="发送答复").click()
+        await reply.get_by_role("button", name="记录答复").click()
     assert await _status(live_server, code) == ("replied", "immediate")
+    assert "电话答复已记录" in await page.locator("#notice").inner_text()
     assert "已答复" in await page.locator("h1").inner_text()
     visit = page.locator("form.contact-log")
     await visit.get_by_label("满意", exact=True).check()
@@ -117,4 +119,30 @@ async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Bro
         await form.locator("button").click()
     assert await _status(live_server, code) == ("triaged", "time_limited")
     assert "已改为 限时整改" in await page.inner_text("main")
+    await context.close()
+
+
+async def test_the_reply_button_follows_the_method(browser: Browser, live_server: LiveServer) -> None:
+    """发送答复 for an SMS; 记录答复 once the clerk picks 电话 (the answer was given on the phone)."""
+    from gateway.core import cases as case_ops
+    from tests.helpers import enable_sms
+
+    services = live_server.services
+    enable_sms(services.settings)
+    code = (await services.ingestor.ingest(make_intake(
+        source_ref="b-reply", text="窗口工作人员玩手机 #time_limited",
+        contact={"name": "李四", "phone": "13900001111", "real_name": False, "preferred_channel": "sms"}))).case_code
+    for action, note in (("start_verification", None), ("verify_valid", "属实"), ("rectify", None)):
+        await case_ops.transition(services.store, code, action, actor="handler", note=note)
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "handler")
+    await page.goto(f"{live_server.url}/cases/{code}")
+    button = page.locator("#reply-submit")
+    assert await button.inner_text() == "发送答复"
+    await page.locator("form.reply select[name=channel]").select_option("phone")
+    assert await button.inner_text() == "记录答复"
+    await page.locator("form.reply select[name=channel]").select_option("sms")
+    assert await button.inner_text() == "发送答复"
     await context.close()

@@ -88,3 +88,17 @@ def test_the_app_starts_without_libzbar_and_says_so_on_the_mailroom_page(tmp_pat
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "200" and "libzbar0" in done.stdout
+
+
+async def test_the_favicon_is_served_and_linked(services: Services) -> None:
+    import httpx
+
+    app = create_app(services=services, run_workers=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        icon = await client.get("/favicon.ico")
+        home = await client.get("/")
+        screen = await client.get("/screen/jintun")
+    assert icon.status_code == 200 and icon.headers["content-type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert icon.content[:4] == b"\x00\x00\x01\x00", "a real ICO file"
+    for page in (home, screen):
+        assert '<link rel="icon" href="/favicon.ico"' in page.text

@@ -30,8 +30,12 @@ async def test_work_through_the_call_back_list(services: Services) -> None:
         assert [(c["kind"], c["phone"]) for c in listed] == [("missed", "139****1111"),
                                                               ("return_visit", "138****5678")]
         assert "13900001111" not in str(listed)
-        fragment = await client.get("/hotline/callbacks")
+        fragment = await client.get("/hotline/callbacks", headers={"X-HCP-Fragment": "1"})
         assert "未接来电" in fragment.text and "139****1111" in fragment.text and "<html" not in fragment.text
+        # Opened in the browser's address bar: the same list inside the staff layout, not a bare fragment.
+        page = await client.get("/hotline/callbacks")
+        assert page.status_code == 200 and "<html" in page.text and "hcp.css" in page.text
+        assert "139****1111" in page.text and 'href="/hotline"' in page.text and "<title>待回拨" in page.text
         task = listed[0]["task_id"]
         headers = {**JSON, "X-CSRF-Token": client.csrf}
         shown = await client.post("/hotline/reveal", json={"ref": f"task:{task}"}, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from gateway.auth.roles import Principal
@@ -101,3 +102,24 @@ async def test_town_scope_applies_to_visits(services: Services) -> None:
         await record_visit(services, code, reached=True, who=handler)
     assert await open_callbacks(services, town_filter=frozenset({"mandong"})) == []
     assert len(await open_callbacks(services, town_filter=frozenset({"jintun"}))) == 1
+
+
+async def test_a_call_back_retry_is_scheduled_within_office_hours(services: Services) -> None:
+    """Not reached at 16:30 on a Friday: the next try is Monday at opening, not 18:30 that evening."""
+    from gateway.phone.calls import raise_task
+    from gateway.phone.return_visits import record_task_attempt
+
+    friday_late = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)  # 16:30 in Shanghai
+    monday_opening = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+    with time_machine.travel(friday_late, tick=False):
+        code = await _replied_case(services, "rv-late")
+        await record_visit(services, code, reached=False, who="op1", note="无人接听")
+        calendar = await services.calendar.get()
+        async with services.store.write() as session:
+            await session.run_sync(lambda sync: raise_task(
+                sync, services.cipher, calendar, kind="missed", dedup_key="late-call", phone="13812345678",
+                called_at=friday_late - timedelta(hours=2), now=friday_late))
+        [task] = [e for e in await open_callbacks(services) if e.task_id]
+        await record_task_attempt(services, task.task_id, reached=False, who="op1")
+        retries = {e.ref.split(":")[0]: e.retry_at for e in await open_callbacks(services)}
+    assert retries == {"case": monday_opening, "task": monday_opening}

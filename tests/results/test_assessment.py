@@ -187,6 +187,8 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
     assert "逾期未整改差评 1 件（−2）" in text and "未回访实名差评 1 件（−1）" in text
     deducted = text.split('id="assessment"')[1].split("</section>")[0]
     assert loaded["c5"] in deducted and loaded["c8"] not in deducted
+    # 梁宝寺镇 has no 差评: its rectification indicators have no data and earn full marks, and say so.
+    assert "无数据的指标得满分" in deducted and "无数据，按满分计" in deducted
     assert "一次一评" in text and "参评率" in text and "服务态度不好" in text and "未指明事项" in text
     assert windows.status_code == 200 and "<strong>47.00</strong>" in windows.text
     assert wrong.status_code == 400 and "统计维度只能是" in wrong.text
@@ -249,3 +251,12 @@ async def test_reasons_trend_splits_months_at_local_midnight_across_the_year_end
     # 2026-12-31 23:30 in Shanghai is 15:30 UTC the same day; 2027-01-01 00:30 is 16:30 UTC on 12-31.
     assert [(m.code, m.label, m.bad, m.counts["materials"], m.counts["efficiency"]) for m in months] == [
         ("2026-12", "2026年12月", 1, 1, 0), ("2027-01", "2027年1月", 2, 0, 2)]
+
+
+def test_a_bad_review_still_within_its_deadline_does_not_lower_the_rectification_part() -> None:
+    """考核's 差评整改率 is the published one: 整改中 cases are out of the denominator."""
+    rules = read_rules()
+    counts = Counts({"bad_immediate": 2, "rectified_immediate": 1, "bad": 2})
+    counts.in_progress = 1
+    part = next(p for p in score_of(rules, counts, (0, 0), {})[0] if p.name == "rectified_rate")
+    assert (part.rate, part.numerator, part.denominator) == (1.0, 1, 1)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from gateway.app import create_app
+from gateway.core.db.models import Case
 from gateway.core.services import Services
 from gateway.results import views
+from tests.helpers import local, make_intake
 from tests.results import dataset
 from tests.staff import anonymous_client, make_staff, signed_in
 
@@ -104,3 +107,56 @@ async def test_reports_refuse_other_roles(services: Services) -> None:
         page = await client.get("/reports")
         xlsx = await client.get("/reports/export.xlsx")
     assert page.status_code == 403 and xlsx.status_code == 403
+
+
+async def test_public_and_screen_rates_leave_out_cases_still_within_their_deadline(services: Services) -> None:
+    """整改率 = rectified / (rectified + overdue unrectified); a 差评 whose deadline is still ahead
+    is 整改中, shown beside the rate, not counted as a failure."""
+    await dataset.load(services)
+    now = datetime.now(UTC)
+    for ref, due in (("in-time", now + timedelta(days=3)), ("late", now - timedelta(days=3))):
+        result = await services.ingestor.ingest(make_intake(
+            source_ref=ref, received_at=local(2026, 11, 10, 9, 0), text="跑了好几趟 #time_limited",
+            rating="不满意", reasons=["repeat_trips"], hall="jintun", window="w01"))
+        async with services.store.write() as session:
+            case = (await session.execute(select(Case).where(Case.id == result.case_id))).scalar_one()
+            case.first_response_due, case.first_responded_at, case.result_due = due, now, due
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        public = (await client.get("/public")).text
+        screen = (await client.get("/screen/jintun")).text
+    # Three rectified, one overdue: 3 / 4, and one 整改中 (it was 3 / 5 = 60.0%).
+    assert "75.0%" in public and "3 / 4" in public and "整改中 1 件" in public
+    assert '差评整改率</span><span class="h-value">75.0%' in public
+    assert '<td class="num">75.0%</td>' in public, "the town and the month rates follow the same rule"
+    assert '差评整改率</span><span class="t-value">75.0%' in screen and "整改中 1 件" in screen
+
+
+async def test_a_future_month_on_the_public_page_says_so(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        future = await client.get("/public?month=2027-03")
+        malformed = await client.get("/public?month=2026-13")
+    assert future.status_code == 200
+    assert "2027年3月尚未到来，还没有评价数据" in future.text and 'role="status"' in future.text
+    assert "<strong>2026年11月</strong>" in future.text and "57.1%" in future.text, "this month is shown instead"
+    assert malformed.status_code == 400 and "月份格式应为" in malformed.text
+
+
+async def test_the_hall_screen_shows_years_and_a_qr_code_only_with_a_public_address(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        unpublished = (await client.get("/screen/jintun")).text
+        services.settings.public_url = "https://hcp.example.cn"
+        services.settings._public_url_set = True  # as if HCP_PUBLIC_URL had been set
+        published = (await client.get("/screen/jintun")).text
+    # Without HCP_PUBLIC_URL there is nothing to scan: the words go too.
+    assert "扫码评价" not in unpublished and "screen-qr" not in unpublished
+    assert "扫码评价" in published and 'class="screen-qr"' in published
+    assert "https://hcp.example.cn/f?hall=jintun" in published, "the address is printed under the code"
+    assert 'role="img"' in published and 'aria-label="扫码评价' in published
+    # Dates carry their year: the rectified case (answered 2 November) and the 30 days' range.
+    assert "整改答复 2026-11-02" in published
+    assert "2026年10月22日—11月20日" in published

@@ -16,7 +16,8 @@ def test_days_without_evaluations_are_zero_and_the_month_turns() -> None:
     values = {c["day"]: c["value"] for c in chart["columns"]}
     assert values[date(2026, 11, 9)] == 0 and values[date(2026, 12, 1)] == 0 and values[date(2026, 11, 20)] == 8
     assert [c["level"] for c in chart["columns"] if c["value"]] == [5, 20, 10]
-    assert chart["total"] == 14 and chart["busiest"] == "11月20日"
+    assert chart["total"] == 14 and chart["busiest"] == "2026年11月20日", "dates on the screen carry the year"
+    assert chart["range"] == "2026年11月8日—12月7日"
     assert [c["label"] for c in chart["columns"] if c["label"]] == ["11/8", "11/13", "11/18", "11/23", "11/28",
                                                                      "12/3", "12/7"]
     assert day_columns(date(2026, 12, 7), {})["busiest"] == ""

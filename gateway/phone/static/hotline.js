@@ -275,7 +275,8 @@
   async function refreshCallbacks() {
     const section = document.getElementById("callbacks");
     try {
-      const response = await fetch("/hotline/callbacks", { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      const response = await fetch("/hotline/callbacks", {
+        headers: { Accept: "text/html", "X-HCP-Fragment": "1" }, credentials: "same-origin" });
       if (!response.ok) return;
       const fragment = document.createRange().createContextualFragment(await response.text());
       section.replaceChildren(fragment);

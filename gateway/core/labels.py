@@ -22,6 +22,7 @@ __all__ = [
     "CHANNEL_LABELS",
     "EVENT_LABELS",
     "HALL_KIND_LABELS",
+    "IN_PROGRESS_LABEL",
     "MESSAGE_CHANNEL_LABELS",
     "MESSAGE_NOTICE_LABELS",
     "PAPER_BATCH_LABELS",
@@ -50,6 +51,10 @@ CATEGORY_LABELS: dict[str, str] = {
     "coordinated": "协调整改",
     "none": "无需整改",
 }
+
+# A 差评 not yet rectified whose deadline is still ahead: neither rectified nor a failure, so left
+# out of every 整改率 and counted beside it (gateway.results.figures.in_progress).
+IN_PROGRESS_LABEL = "整改中（期限未到）"
 
 # Where a case stands (gateway.core.workflow says which moves are legal).
 STATUS_LABELS: dict[str, str] = {

@@ -310,7 +310,7 @@ async def assess(session: AsyncSession, filters: Filters, unit: Dim, rules: Asse
         key_by_unit[unit_id] = row.key[unit]
     for unit_id, pending in (await in_progress_by(session, filters, names, now, UNIT_COLUMNS[unit],
                                                   towns=unit is Dim.HALL)).items():
-        counts_by_unit.setdefault(unit_id, Counts()).in_progress = pending
+        counts_by_unit.setdefault(unit_id, Counts()).pending = pending
     deductions = await deduction_cases(session, filters, unit, names, now)
     participated = await participation(session, filters, unit, names)
     units = set(counts_by_unit) | set(deductions) | {u for u in participated if u is not None}

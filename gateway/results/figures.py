@@ -25,8 +25,10 @@ Vocabulary (each a predicate below, used by every counter that needs it):
 * **rectified** (已整改), per category — an adopted 差评 of that category with a result
   (``result_at``, set when the citizen is answered after rectification).  **差评整改率 = rectified /
   (差评 of the tracks − 整改中)**, where 整改中 (``in_progress``) are the unrectified ones whose deadline
-  is still ahead — computed live, by the hour, on the pages that show the rate.  The per-category
-  整改率 (reports only) stay rectified / 差评 of the category.
+  is still ahead — computed live, by the hour, wherever the rate is shown.  The per-category
+  整改率 follow the same rule within their track: rectified / (差评 of the track − its 整改中).  The rule
+  is written once: a ``Rate``'s ``pending`` names the tracks whose 整改中 leave its denominator, and
+  ``attach_in_progress`` gives every row of any grouping its own 整改中.
 * **on time** (按时整改) — rectified, and every deadline the case had was met: the first response
   (``first_responded_at``, or the result if no separate first response was recorded) by
   ``first_response_due``, and the result by ``result_due``.  A deadline the case never had (a
@@ -184,6 +186,9 @@ class Rate:
     label: str
     numerator: tuple[str, ...]
     denominator: tuple[str, ...]
+    # Tracks (``Category`` values) whose 整改中 cases leave the denominator: neither rectified nor
+    # a failure yet.  Only the 整改率 have any.
+    pending: tuple[str, ...] = ()
 
 
 def _sum(names: Iterable[str]) -> tuple[str, ...]:
@@ -194,11 +199,12 @@ RATES: tuple[Rate, ...] = (
     Rate("good_rate", "好评率", ("good",), ("rated",)),
     Rate("reply_rate", "差评答复率", ("replied",), ("bad",)),
     Rate("rectified_rate", "差评整改率", _sum(f"rectified_{c.value}" for c in RECTIFY_CATEGORIES),
-         _sum(f"bad_{c.value}" for c in RECTIFY_CATEGORIES)),
+         _sum(f"bad_{c.value}" for c in RECTIFY_CATEGORIES), _sum(c.value for c in RECTIFY_CATEGORIES)),
     Rate("on_time_rate", "按时整改率", _sum(f"on_time_{c.value}" for c in RECTIFY_CATEGORIES),
          _sum(f"rectified_{c.value}" for c in RECTIFY_CATEGORIES)),
     *[r for c in RECTIFY_CATEGORIES for r in (
-        Rate(f"rectified_rate_{c.value}", f"{c.label}整改率", (f"rectified_{c.value}",), (f"bad_{c.value}",)),
+        Rate(f"rectified_rate_{c.value}", f"{c.label}整改率", (f"rectified_{c.value}",), (f"bad_{c.value}",),
+             (c.value,)),
         Rate(f"on_time_rate_{c.value}", f"{c.label}按时整改率", (f"on_time_{c.value}",), (f"rectified_{c.value}",)),
     )],
     Rate("return_visit_rate", "实名差评回访率", ("rn_visited",), ("rn_visit_due",)),
@@ -212,10 +218,15 @@ class Counts(Mapping[str, int]):
 
     def __init__(self, values: Mapping[str, int] | None = None) -> None:
         self._values = {name: int((values or {}).get(name) or 0) for name in COUNTER_COLUMNS}
-        # 整改中: adopted 差评 whose rectification deadline is still ahead (``in_progress``).  Not a
-        # stored counter — it changes by the hour — so pages that know it set it; 差评整改率 then
-        # leaves them out of its denominator: neither rectified nor a failure yet.
-        self.in_progress = 0
+        # 整改中 per track: adopted 差评 whose rectification deadline is still ahead (``in_progress``).
+        # Not a stored counter — it changes by the hour — so whoever shows a 整改率 sets it
+        # (``attach_in_progress``); each 整改率 then leaves its tracks' 整改中 out of its denominator.
+        self.pending: dict[str, int] = {}
+
+    @property
+    def in_progress(self) -> int:
+        """整改中 of every track."""
+        return sum(self.pending.values())
 
     def __getitem__(self, name: str) -> int:
         return self._values[name]
@@ -229,12 +240,14 @@ class Counts(Mapping[str, int]):
     def add(self, other: Mapping[str, int]) -> None:
         for name in COUNTER_COLUMNS:
             self._values[name] += int(other.get(name) or 0)
-        self.in_progress += getattr(other, "in_progress", 0)
+        for category, count in getattr(other, "pending", {}).items():
+            self.pending[category] = self.pending.get(category, 0) + count
 
     def denominator(self, name: str) -> int:
-        """The rate's denominator; 差评整改率 leaves out the cases 整改中 (see ``in_progress``)."""
-        denominator = sum(self._values[n] for n in RATES_BY_NAME[name].denominator)
-        return denominator - self.in_progress if name == "rectified_rate" else denominator
+        """The rate's denominator; a 整改率 leaves out its tracks' cases 整改中 (see ``in_progress``)."""
+        rate = RATES_BY_NAME[name]
+        return (sum(self._values[n] for n in rate.denominator)
+                - sum(self.pending.get(category, 0) for category in rate.pending))
 
     def rate(self, name: str) -> float | None:
         rate = RATES_BY_NAME[name]
@@ -648,21 +661,33 @@ def _in_progress(now: datetime) -> ColumnElement[bool]:
 
 
 async def in_progress_by(session: AsyncSession, filters: Filters, names: Names, now: datetime, column: Any, *,
-                         towns: bool = False) -> dict[Any, int]:
-    """The 整改中 count (see ``in_progress``) per value of ``column`` (a unit id; a point's cases
-    under its town when ``towns``), for the 考核 of each unit."""
-    rows = (await session.execute(select(column, func.count()).where(
-        *_case_filters(filters, names), _in_progress(now)).group_by(column))).all()
-    result: dict[Any, int] = {}
-    for value, count in rows:
-        key = names.town_of(value) if towns else value
-        result[key] = result.get(key, 0) + count
+                         towns: bool = False) -> dict[Any, dict[str, int]]:
+    """The 整改中 count per track (see ``in_progress``) per value of ``column`` (a unit id; a point's
+    cases under its town when ``towns``), for the 考核 of each unit (``Counts.pending``)."""
+    rows = (await session.execute(select(column, Case.category, func.count()).where(
+        *_case_filters(filters, names), _in_progress(now)).group_by(column, Case.category))).all()
+    result: dict[Any, dict[str, int]] = {}
+    for value, category, count in rows:
+        pending = result.setdefault(names.town_of(value) if towns else value, {})
+        pending[category] = pending.get(category, 0) + count
     return result
 
 
-async def in_progress(session: AsyncSession, filters: Filters, names: Names,
-                      now: datetime) -> list[tuple[str | None, date]]:
-    """(town code, local day of receipt) of every 整改中 case of ``filters`` at ``now``.
+@dataclass
+class Pending:
+    """One 整改中 case: its group code in every dimension, its local day of receipt and its track."""
+
+    codes: dict[Dim, str]
+    day: date
+    category: str
+
+    def code(self, dim: Dim) -> str:
+        """The case's key in ``dim``, as ``FigureRow.code`` spells it."""
+        return time_bucket(self.day, dim) if dim.is_time else self.codes[dim]
+
+
+async def in_progress(session: AsyncSession, filters: Filters, names: Names, now: datetime) -> list[Pending]:
+    """Every 整改中 case of ``filters`` at ``now`` (``Pending``: its groups, day and track).
 
     整改中: an adopted 差评 on a rectification track with no result, not closed, whose result
     deadline has not passed on its clock (``gateway.core.overdue``; no deadline yet counts as not
@@ -671,25 +696,38 @@ async def in_progress(session: AsyncSession, filters: Filters, names: Names,
     few (unfinished ones only), so they are read one by one and grouped by the caller.
     """
     tz = ZoneInfo(filters.period.tz)
-    rows = (await session.execute(select(Case.hall_id, Case.received_at).where(
-        *_case_filters(filters, names), _in_progress(now)))).all()
-    return [(names.key_of(Dim.HALL, names.town_of(hall_id))[0],
-             (received if received.tzinfo else received.replace(tzinfo=UTC)).astimezone(tz).date())
-            for hall_id, received in rows]
+    rows = (await session.execute(select(
+        Case.hall_id, Case.window_id, Case.staff_id, Case.service_item_id, Case.channel, SOURCE_SQL,
+        Case.received_at, Case.category).where(*_case_filters(filters, names), _in_progress(now)))).all()
+    result = []
+    for hall_id, window_id, staff_id, item_id, channel, source, received, category in rows:
+        codes = {Dim.HALL: names.key_of(Dim.HALL, names.town_of(hall_id))[0],
+                 Dim.WINDOW: names.key_of(Dim.WINDOW, window_id)[0],
+                 Dim.STAFF: names.key_of(Dim.STAFF, staff_id)[0],
+                 Dim.SERVICE_ITEM: names.key_of(Dim.SERVICE_ITEM, item_id)[0],
+                 Dim.CHANNEL: names.key_of(Dim.CHANNEL, channel)[0],
+                 Dim.SOURCE: names.key_of(Dim.SOURCE, source)[0]}
+        day = (received if received.tzinfo else received.replace(tzinfo=UTC)).astimezone(tz).date()
+        result.append(Pending(codes, day, category))
+    return result
 
 
-def attach_in_progress(cases: list[tuple[str | None, date]], period: Period, rows: list[FigureRow],
-                       dim: Dim | None = None) -> Counts:
-    """Set each row's 整改中 count from ``figures.in_progress`` (by town or by month) and return the
-    total of ``rows`` with the period's count set: the same figure on every public page."""
-    inside = [(town, day) for town, day in cases if period.start <= day <= period.end]
+def _pending_of(cases: Iterable[Pending]) -> dict[str, int]:
+    pending: dict[str, int] = {}
+    for case_ in cases:
+        pending[case_.category] = pending.get(case_.category, 0) + 1
+    return pending
+
+
+def attach_in_progress(cases: list[Pending], period: Period, rows: list[FigureRow]) -> Counts:
+    """Give each row of ``rows`` (grouped by any dimensions) the 整改中 cases of ``period`` in its
+    group, and return the total of ``rows`` with the period's 整改中: every 整改率 of any page or
+    sheet is then the same rule over the same cases."""
+    inside = [p for p in cases if period.start <= p.day <= period.end]
     for row in rows:
-        if dim is Dim.HALL:
-            row.counts.in_progress = sum(1 for town, _ in inside if town == row.code(Dim.HALL))
-        elif dim is Dim.MONTH:
-            row.counts.in_progress = sum(1 for _, day in inside if f"{day:%Y-%m}" == row.code(Dim.MONTH))
+        row.counts.pending = _pending_of(p for p in inside if all(p.code(d) == row.code(d) for d in row.key))
     counts = total(rows)
-    counts.in_progress = len(inside)
+    counts.pending = _pending_of(inside)
     return counts
 
 

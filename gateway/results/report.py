@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gateway.core.labels import CHANNEL_LABELS
+from gateway.core.labels import CHANNEL_LABELS, IN_PROGRESS_LABEL
 from gateway.core.safe_text import is_formula_like, printable
 from gateway.core.services import Services
 from gateway.results import rollup
@@ -67,7 +67,8 @@ DEFINITIONS = (
     ("好评率", "（非常满意＋满意＋基本满意）÷ 有评价等级的采纳评价。"),
     ("差评", "评价等级为不满意、非常不满意，或未评等级但分拣为立整立改、限时整改、协调整改的意见。"),
     ("差评整改率", "已整改（已答复整改结果）的采纳差评 ÷（已整改＋逾期未整改的采纳差评）；整改期限未到的为“整改中”，"
-                  "单独列出，不计入分母。分类整改率按三类整改分别计算（含整改中）。"),
+                  "单独列出，不计入分母。分类整改率与各分组（趋势、渠道、窗口、工作人员、服务事项、来源）的整改率口径相同，"
+                  "各自不含其整改中的差评。"),
     ("按时整改率", "期限内完成的整改 ÷ 已整改：首次响应不晚于首次响应期限，整改结果不晚于办结期限；"
                    "协调整改未设期限的不计超期。"),
     ("差评答复率", "已首次响应、已答复结果或已向群众发出回复的采纳差评 ÷ 采纳差评。"),
@@ -126,18 +127,18 @@ def _rate_cell(sheet: Worksheet, row: int, column: int, value: float | None) -> 
 def _figure_table(sheet: Worksheet, rows: list[FigureRow], dims: list[Dim], *, start_row: int = 1,
                   rank: bool = False) -> None:
     titles = (["名次"] if rank else []) + [d.label for d in dims] + [COUNTER_LABELS[n] for n in TABLE_COUNTS] \
-        + [RATES_BY_NAME[n].label for n in TABLE_RATES]
+        + [IN_PROGRESS_LABEL] + [RATES_BY_NAME[n].label for n in TABLE_RATES]
     _header(sheet, start_row, titles)
     for offset, row in enumerate(rows, start=1):
         r = start_row + offset
         values: list[Any] = ([offset] if rank else []) + [row.label(d) for d in dims]
-        values += [row.counts[n] for n in TABLE_COUNTS]
+        values += [row.counts[n] for n in TABLE_COUNTS] + [row.counts.in_progress]
         for column, value in enumerate(values, start=1):
             _put(sheet, r, column, value)
         for i, name in enumerate(TABLE_RATES):
             _rate_cell(sheet, r, len(values) + 1 + i, row.counts.rate(name))
     sheet.freeze_panes = sheet.cell(row=start_row + 1, column=1 + len(dims) + (1 if rank else 0))
-    _widths(sheet, ([6] if rank else []) + [22] * len(dims) + [11] * (len(TABLE_COUNTS) + len(TABLE_RATES)))
+    _widths(sheet, ([6] if rank else []) + [22] * len(dims) + [11] * (len(TABLE_COUNTS) + 1 + len(TABLE_RATES)))
     _print_setup(sheet)
 
 
@@ -165,17 +166,18 @@ def _summary_sheet(sheet: Worksheet, filters: Filters, counts: Counts, generated
     _put(sheet, row, 2, counts.in_progress)
     row += 1
     row += 1
-    _header(sheet, row, ["整改类别", "采纳差评", "已整改", "整改率", "按时整改", "按时整改率"])
+    _header(sheet, row, ["整改类别", "采纳差评", "已整改", IN_PROGRESS_LABEL, "整改率", "按时整改", "按时整改率"])
     for category in RECTIFY_CATEGORIES:
         row += 1
         c = category.value
         _put(sheet, row, 1, category.label)
         _put(sheet, row, 2, counts[f"bad_{c}"])
         _put(sheet, row, 3, counts[f"rectified_{c}"])
-        _rate_cell(sheet, row, 4, counts.rate(f"rectified_rate_{c}"))
-        _put(sheet, row, 5, counts[f"on_time_{c}"])
-        _rate_cell(sheet, row, 6, counts.rate(f"on_time_rate_{c}"))
-    _widths(sheet, [30, 14, 12, 12, 12, 12])
+        _put(sheet, row, 4, counts.pending.get(c, 0))
+        _rate_cell(sheet, row, 5, counts.rate(f"rectified_rate_{c}"))
+        _put(sheet, row, 6, counts[f"on_time_{c}"])
+        _rate_cell(sheet, row, 7, counts.rate(f"on_time_rate_{c}"))
+    _widths(sheet, [30, 14, 12, 14, 12, 12, 12])
     _print_setup(sheet)
 
 
@@ -350,7 +352,9 @@ async def build_workbook(services: Services, filters: Filters, rules: Assessment
             if not (cursor := page.cursor):
                 break
         pending = await in_progress(session, filters, names, now)
-    counts = attach_in_progress(pending, filters.period, by_hall, Dim.HALL)
+    counts = attach_in_progress(pending, filters.period, by_hall)
+    for rows in (trend, by_channel, by_window, by_staff, by_item, extra["by_source"]):
+        attach_in_progress(pending, filters.period, rows)  # every sheet's 整改率 by the one rule
     workbook = Workbook()
     _summary_sheet(workbook.active, filters, counts, datetime.now(UTC).astimezone(tz))
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from gateway.auth.access import current_user, public, staff
 from gateway.auth.audit import audit
-from gateway.core.labels import SOURCE_LABELS
+from gateway.core.labels import IN_PROGRESS_LABEL, SOURCE_LABELS
 from gateway.results import rollup, views
 from gateway.results.assessment import (
     NO_DATA_CELL_LABELS,
@@ -186,7 +186,9 @@ async def reports_page(request: Request) -> Response:
     assert user is not None
     allowed = user.town_filter()
     halls = [(code, name) for code, name in names.town_halls() if allowed is None or code in allowed]
-    counts = attach_in_progress(pending, filters.period, by_hall, Dim.HALL)
+    counts = attach_in_progress(pending, filters.period, by_hall)
+    for rows in (by_channel, extra["by_source"]):  # every 整改率 on the page by the one rule
+        attach_in_progress(pending, filters.period, rows)
     ranking = sorted(by_hall, key=lambda r: (-(r.counts.rate("good_rate") or -1), r.code(Dim.HALL)))
     return request.app.state.templates.TemplateResponse(request, "reports.html", {
         "filters": filters, "query": _query(filters, request), "headlines": views.headlines(counts),
@@ -200,7 +202,8 @@ async def reports_page(request: Request) -> Response:
         "unit_dim": unit, "units": {k: DIM_LABELS[v] for k, v in UNIT_CHOICES.items()},
         "reasons_by": reasons_name, "reasons_dim": reasons_by,
         "reason_groupings": {k: DIM_LABELS[v] for k, v in REASON_CHOICES.items()},
-        "reason_labels": REASON_LABELS, "sources": SOURCE_LABELS, "source": params.get("source") or "",
+        "reason_labels": REASON_LABELS,
+        "in_progress_label": IN_PROGRESS_LABEL, "sources": SOURCE_LABELS, "source": params.get("source") or "",
     })
 
 

@@ -107,8 +107,8 @@ async def public_view(services: Services, *, month: date | None = None) -> dict[
         latest = await latest_rectified(session, names, limit=10)
         started = Period(min(trend_period.start, year_period.start), period.end, tz)
         pending = await in_progress(session, Filters(started), names, datetime.now(UTC))
-    counts = attach_in_progress(pending, period, by_hall, Dim.HALL)
-    attach_in_progress(pending, trend_period, trend, Dim.MONTH)
+    counts = attach_in_progress(pending, period, by_hall)
+    attach_in_progress(pending, trend_period, trend)
     year_counts = attach_in_progress(pending, year_period, year_rows)
     all_halls = [(code, name) for code, name in sorted(names.halls.values())]
     return {

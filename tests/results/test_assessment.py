@@ -257,6 +257,6 @@ def test_a_bad_review_still_within_its_deadline_does_not_lower_the_rectification
     """考核's 差评整改率 is the published one: 整改中 cases are out of the denominator."""
     rules = read_rules()
     counts = Counts({"bad_immediate": 2, "rectified_immediate": 1, "bad": 2})
-    counts.in_progress = 1
+    counts.pending = {"immediate": 1}
     part = next(p for p in score_of(rules, counts, (0, 0), {})[0] if p.name == "rectified_rate")
     assert (part.rate, part.numerator, part.denominator) == (1.0, 1, 1)

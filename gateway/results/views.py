@@ -179,18 +179,27 @@ def qr_svg(url: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" aria-label="扫码评价二维码" ', 1))
 
 
+LABEL_STEP = 7  # days between two labels of the screen's 30-day chart
+
+
 def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str, Any]:
     """The hall screen's 30 days as HTML columns (CSS pixels, so labels stay ≥ 20 px on any screen).
 
     Every day is there, a day without evaluations as 0 (the chart used to skip it); heights are
-    classes ``h0``…``h20`` (5 % steps) because the page's CSP allows no inline style.
+    classes ``h0``…``h20`` (5 % steps) because the page's CSP allows no inline style.  A day is
+    labelled every seven, counted back from the last: the last day always has its label, and every
+    label is a week from the next.  (Every fifth from the first plus the last put "11/23" and "11/27"
+    on top of each other at 1366 px: the last label, right-aligned, was only four days on.)
     """
     series = [(day, counts.get(day.isoformat(), 0)) for day in
               (last - timedelta(days=offset) for offset in range(days - 1, -1, -1))]
     top = max((n for _, n in series), default=0) or 1
     columns = [{"day": day, "value": n, "level": round(n / top * 20),
-                "label": f"{day.month}/{day.day}" if (i % 5 == 0 or i == days - 1) else "",
+                "label": f"{day.month}/{day.day}" if (days - 1 - i) % LABEL_STEP == 0 else "", "edge": "",
                 "title": f"{day.year}年{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
+    labelled = [c for c in columns if c["label"]]
+    # A label is wider than its column: the outermost two are aligned inwards, not cut off at the edge.
+    labelled[0]["edge"], labelled[-1]["edge"] = "start", "end"
     busiest = max(series, key=lambda item: item[1])
     first = series[0][0]
     return {"columns": columns, "total": sum(n for _, n in series), "top": top,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import time_machine
 from playwright.async_api import Browser
 
 from tests.browser import LiveServer
 from tests.results.dataset import load
 
+# The 30-day chart's visible day labels, left to right, with their horizontal extent on screen.
+DAY_LABEL_BOXES = """() => Array.from(document.querySelectorAll("ol.day-columns .d"))
+  .filter(d => d.textContent.trim()).map(d => {
+    const box = d.getBoundingClientRect();
+    return {text: d.textContent.trim(), left: box.left, right: box.right};
+  })"""
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN"}
 # Every chart text's size on screen: its CSS size in the SVG's units times the SVG's scale.
@@ -27,6 +38,11 @@ async def test_public_chart_labels_are_at_least_12_px_on_a_phone(browser: Browse
     await context.close()
 
 
+# The day the overlapping labels were seen: the 30 days end on 11/27, with the hand-made cases in them.
+SCREEN_DAY = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@time_machine.travel(SCREEN_DAY)  # ticking: the live server and the browser need time to pass
 async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Browser, live_server: LiveServer) -> None:
     await load(live_server.services)
     for width, height in ((1920, 1080), (1366, 768)):
@@ -39,4 +55,12 @@ async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Bro
         # The 30 days reach down to the bottom of the screen's main area (it used to stop half way).
         assert main["y"] + main["height"] - (days["y"] + days["height"]) < 60, (width, main, days)
         assert await page.evaluate("document.documentElement.scrollHeight - window.innerHeight") <= 0
+        # No two day labels touch ("11/23" and "11/27" used to overlap at the right end at 1366).
+        labels = await page.evaluate(DAY_LABEL_BOXES)
+        assert len(labels) >= 5, labels
+        # ... and none is cut off at the chart's edges ("10/30" lost its "1" at 1366).
+        assert days["x"] - 0.5 <= labels[0]["left"] and labels[-1]["right"] <= days["x"] + days["width"] + 0.5, \
+            (width, days, labels[0], labels[-1])
+        for left, right in pairwise(labels):
+            assert left["right"] <= right["left"], (width, left, right)
         await context.close()

@@ -18,8 +18,10 @@ def test_days_without_evaluations_are_zero_and_the_month_turns() -> None:
     assert [c["level"] for c in chart["columns"] if c["value"]] == [5, 20, 10]
     assert chart["total"] == 14 and chart["busiest"] == "2026年11月20日", "dates on the screen carry the year"
     assert chart["range"] == "2026年11月8日—12月7日"
-    assert [c["label"] for c in chart["columns"] if c["label"]] == ["11/8", "11/13", "11/18", "11/23", "11/28",
-                                                                     "12/3", "12/7"]
+    # A label a week, counted back from the last day: evenly spaced to the end (no crowded last step).
+    assert [c["label"] for c in chart["columns"] if c["label"]] == ["11/9", "11/16", "11/23", "11/30", "12/7"]
+    assert [(c["label"], c["edge"]) for c in chart["columns"] if c["edge"]] == [("11/9", "start"), ("12/7", "end")], \
+        "the outermost labels are aligned inwards"
     assert day_columns(date(2026, 12, 7), {})["busiest"] == ""
 
 

@@ -199,7 +199,8 @@ def day_columns(last: date, counts: dict[str, int], days: int = 30) -> dict[str,
                 "title": f"{day.year}年{day.month}月{day.day}日 {n} 件"} for i, (day, n) in enumerate(series)]
     labelled = [c for c in columns if c["label"]]
     # A label is wider than its column: the outermost two are aligned inwards, not cut off at the edge.
-    labelled[0]["edge"], labelled[-1]["edge"] = "start", "end"
+    if labelled:
+        labelled[0]["edge"], labelled[-1]["edge"] = "start", "end"
     busiest = max(series, key=lambda item: item[1])
     first = series[0][0]
     return {"columns": columns, "total": sum(n for _, n in series), "top": top,

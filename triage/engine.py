@@ -26,7 +26,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ from .segment import Segmenter
 log = logging.getLogger(__name__)
 
 COMPLAINT_LABELS = ("immediate", "time_limited", "coordinated")
+#: the rubric's precedence: coordinated over time_limited over immediate; no rectification lowest
+_PRECEDENCE = {"none": 0, "immediate": 1, "time_limited": 2, "coordinated": 3}
 NONE_REASONS = ("spam", "inquiry", "suggestion", "praise")
 
 # Clause breakers that are always present, independent of the rules file.
@@ -250,12 +252,25 @@ class Triager:
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
         body, tokens, res = self._run(text, rating, reasons)
-        if not tokens:  # empty or meaningless text: the rules' spam/praise decision stands
+        if tokens:  # empty or meaningless text: the rules' spam/praise decision stands
+            model = self.learned_model()
+            if model is not None:
+                res = self._learned_decision(model, body, tokens, res)
+        return self._check_ticked(res, reasons)
+
+    def _check_ticked(self, res: TriageResult, reason_codes: Sequence[str]) -> TriageResult:
+        """A person looks when the citizen ticked a problem that outranks the decision.
+
+        Why: the ticked reasons (slip, web form, 一次一评 pads) weigh little against the text, which is
+        right when the text shows a problem of higher precedence (absent staff *and* half an hour's
+        wait is 限时整改); but a decision below what the citizen ticked (部门推诿 ticked, the text read
+        as 立整立改, or as no problem at all) contradicts the citizen's own words and must not be
+        auto-routed."""
+        codes = self._c.rules.reason_codes
+        ticked = {REASONS[codes[c][0]] for c in reason_codes if c in codes}
+        if res.needs_review or not ticked or max(_PRECEDENCE[lab] for lab in ticked) <= _PRECEDENCE[res.label]:
             return res
-        model = self.learned_model()
-        if model is None:
-            return res
-        return self._learned_decision(model, body, tokens, res)
+        return replace(res, needs_review=True)
 
     def analyse(self, text: str, *, channel: str | None = None, rating: str | None = None,
                 reasons: Sequence[str] = ()) -> tuple[str, list[str], TriageResult]:

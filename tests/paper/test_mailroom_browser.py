@@ -60,7 +60,7 @@ async def test_upload_and_transcribe_by_keyboard(browser: Browser, live_server: 
     await page.keyboard.type("窗口人员让我跑了三趟")
     await page.keyboard.press("Escape")
     await page.evaluate("document.activeElement.blur()")
-    await page.keyboard.press("5")
+    await page.keyboard.press("1")  # the score, as on the hotline: 1 = 非常不满意
     assert await page.locator("input[name=rating][value=very_dissatisfied]").is_checked()
     image_ok = await page.evaluate("document.getElementById('slip-image').naturalWidth > 500")
     assert image_ok

@@ -2,7 +2,7 @@
  *
  * Queue: J/K move the selection through the table, Enter opens it, U focuses the upload field,
  * M jumps to the pages that need a manual id.  Draft page: Ctrl+Enter confirms, Ctrl+S saves,
- * and outside text fields 1–5 pick the rating (1 = 非常满意 … 5 = 非常不满意), T goes to the text,
+ * and outside text fields 1–5 pick the rating by its score, as on the hotline (5 = 非常满意 … 1 = 非常不满意), T goes to the text,
  * N/P open the next/previous draft.  Everything also works without JavaScript (plain forms/links).
  */
 (function () {

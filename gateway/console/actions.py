@@ -188,7 +188,7 @@ async def reopen(services: Services, code: str, actor: Actor, reason: str) -> Ca
         case, _ = await _load_for(session, code, actor)
         case = await case_ops.reopen(services.store, calendar, code, actor=actor.name, reason=reason,
                                      policy=DeadlinePolicy.from_settings(services.settings), now=now, session=session)
-        add_audit(session, actor.principal, "case:reopen", ip=actor.ip, target_type="case", target_id=code,
+        add_audit(session, actor.principal, "case:reopen_closed", ip=actor.ip, target_type="case", target_id=code,
                   note=reason, detail={"reopen_count": case.reopen_count})
         return case
 

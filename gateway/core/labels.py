@@ -307,6 +307,15 @@ AUDIT_DETAIL_LABELS: dict[str, str] = {
     "claim": "申诉理由", "label": "分类", "employee_no": "工号", "added": "新增", "unchanged": "未变",
     "errors": "错误行数", "actor": "操作者", "solved": "问题解决", "note": "说明", "rows": "行数",
     "period": "期间", "scope": "范围", "visit_id": "回访记录号",
+    "accepted": "确认", "batch": "批次", "blank_reason": "空白原因", "candidates": "候选案件",
+    "case_status": "案件状态", "confidence": "把握度", "counts": "数量", "deadline_uncertain": "期限待定",
+    "department": "部门", "due_at": "期限", "ends_at": "结束时间", "evaluations": "评价数", "files": "文件",
+    "first_response_due": "首次回复期限", "halls": "大厅", "message_id": "消息号", "method": "方式",
+    "new": "新值", "new_due": "新期限", "ocr_corrected": "识别结果已更正", "old": "原值", "old_due": "原期限",
+    "orders": "工单数", "paused_seconds": "暂停秒数", "raw_messages": "原始消息", "raw_originals": "原件",
+    "removed": "已清除", "reminder": "提醒", "result_due": "办结期限", "starts_at": "开始时间",
+    "already": "已有", "answered": "已接听", "matched": "已匹配", "unmatched": "未匹配", "callbacks": "回拨",
+    "merged": "合并", "reached_later": "后来接通", "no_number": "无号码", "tasks_closed": "关闭的任务",
 }
 _DETAIL_VALUES: dict[str, str] = {
     "call_back": "回电", "return_visit": "回访", "phone": "电话号码", "email": "电子邮箱", "name": "姓名",

@@ -108,5 +108,5 @@ def next_steps(receipt: Receipt, key: bytes, tz: ZoneInfo, *, sms: bool = True) 
         lookup_hint = "查询进度时，请输入受理编号和您的电话号码后四位。"
     else:
         pin = status_pin(key, receipt.code)
-        lookup_hint = "查询进度时，请输入受理编号和下面的查询码。请一起记下来（可以截图保存）。"
+        lookup_hint = "查询进度时，请输入受理编号和上面的查询码。请一起记下来（可以截图保存）。"
     return NextSteps(deadline, reply, lookup_hint, pin, receipt.deadline_uncertain)

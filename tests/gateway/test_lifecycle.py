@@ -249,7 +249,8 @@ async def test_a_supervisor_reopens_a_closed_case_with_a_reason(services: Servic
     async with services.store.read() as session:
         events = list((await session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id)
                                              .order_by(CaseEvent.id))).scalars())
-        audit = (await session.execute(select(AuditEntry).where(AuditEntry.action == "case:reopen"))).scalar_one()
+        audit = (await session.execute(select(AuditEntry).where(
+            AuditEntry.action == "case:reopen_closed"))).scalar_one()
     assert [e.kind for e in events][-2:] == ["reopen_closed", "deadlines_restarted"]
     assert events[-2].note == "群众反映整改后问题复现" and events[-2].data["previous"]["closed_at"]
     assert audit.username == "chief" and audit.note == "群众反映整改后问题复现"

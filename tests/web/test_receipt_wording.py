@@ -39,6 +39,8 @@ def test_an_anonymous_case_is_never_promised_a_call() -> None:
         words = steps.deadline + steps.reply
         assert "回电" not in words and "联系您" not in words and "与您联系" not in words, (category, words)
         assert "进度查询" in words
+        # the receipt page shows the PIN above this sentence (form_done.html)
+        assert steps.pin and "上面的查询码" in steps.lookup_hint
 
 
 def test_a_satisfied_evaluation_is_thanked_and_not_told_of_rectification() -> None:

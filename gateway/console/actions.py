@@ -159,7 +159,8 @@ async def reply(services: Services, code: str, actor: Actor, text: str, *, chann
         source_ref = f"reply:{case.code}:{reply_count + 1}"
         # An SMS answer may arrive as a notice pointing at the status lookup, which then shows it.
         session.add(Message(case_id=case.id, direction="out", channel=channel, source_ref=source_ref, at=now,
-                            author=actor.name, subject=f"[{case.code}] 办理答复", text=text, public=public,
+                            author=actor.name, subject=f"[{case.code}] 办理答复" if channel == "email" else None,
+                            text=text, public=public,
                             extra={"to_citizen": True} if channel == "sms" else {}))
         if channel == "phone":  # a call made and logged: the citizen has the answer
             await session.execute(mark_answer_delivered(case.id, now))

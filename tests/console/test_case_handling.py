@@ -421,6 +421,9 @@ async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
         page = await client.get(done.headers["location"])
     shown = re.search(r'role="status"[^>]*>([^<]*)<', page.text).group(1)
     assert shown == f"{code} 电话答复已记录" and "发送" not in shown
+    # a phone call has no e-mail subject line, and the timeline does not repeat a step as its status
+    assert "办理答复" not in page.text
+    assert "核实属实</strong> → 核实属实" not in page.text and "核实属实</strong>" in page.text
 
 
 async def test_the_header_names_a_person_and_their_roles_once(services: Services) -> None:

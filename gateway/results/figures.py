@@ -443,6 +443,11 @@ class Names:
     def key_of_window(self, window_id: int | None) -> tuple[str, str]:
         return self.key_of(Dim.WINDOW, window_id)
 
+    def window_name(self, window_id: int | None) -> str:
+        """The window's own name, for a row that names its hall beside it (the ranking label
+        ``key_of_window`` carries the hall too: 金屯镇·综合受理窗口)."""
+        return self.windows[window_id][1] if window_id in self.windows else ""
+
     def key_of(self, dim: Dim, value: Any) -> tuple[str, str]:
         """(code, label) of a group value."""
         if dim is Dim.HALL:

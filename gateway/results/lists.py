@@ -45,13 +45,12 @@ def _label(mapping: dict[Any, str], value: str | None) -> str:
 def case_row(case: Case, names: Names) -> dict[str, Any]:
     """What a list shows of a case: no personal data (contacts are never read here)."""
     hall_code, hall_name = names.key_of_hall(case.hall_id)
-    window = names.key_of_window(case.window_id)
     return {
         "id": case.id, "code": case.code, "channel": case.channel, "status": case.status,
         "status_label": _label(STATUS_LABELS, case.status),
         "category": case.category, "category_label": _label(CATEGORY_LABELS, case.category),
         "rating": case.rating, "rating_label": Rating(case.rating).label if case.rating else "",
-        "hall": hall_code, "hall_name": hall_name, "window_name": window[1] if case.window_id else "",
+        "hall": hall_code, "hall_name": hall_name, "window_name": names.window_name(case.window_id),
         "received_at": _iso(case.received_at), "first_response_due": _iso(case.first_response_due),
         "result_due": _iso(case.result_due), "first_responded_at": _iso(case.first_responded_at),
         "result_at": _iso(case.result_at), "real_name": case.real_name, "verdict": case.verdict,
@@ -238,7 +237,7 @@ async def latest_rectified(session: AsyncSession, names: Names, *, hall_code: st
         reasons = [REASONS_BY_CODE[r].label for r in (case.reasons or []) if r in REASONS_BY_CODE]
         result.append({
             "hall_name": names.key_of_hall(case.hall_id)[1],
-            "window_name": names.key_of_window(case.window_id)[1] if case.window_id else "",
+            "window_name": names.window_name(case.window_id),
             "category_label": CATEGORY_LABELS.get(Category(case.category), "") if case.category else "",
             "reasons": reasons,
             "received_on": case.received_at,

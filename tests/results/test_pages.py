@@ -64,7 +64,7 @@ async def test_hall_screen_refreshes_itself_and_stays_anonymous(services: Servic
         script = await client.get("/static/screen.js")
     assert screen.status_code == 200
     assert_anonymous(screen.text)
-    assert "金屯镇为民服务中心" in screen.text and 'src="http://testserver/static/screen.js"' in screen.text
+    assert "金屯镇为民服务大厅" in screen.text and 'src="http://testserver/static/screen.js"' in screen.text
     assert 'data-refresh-seconds="60"' in screen.text and "<svg" in screen.text
     assert dataset.PUBLIC_REPLY in screen.text
     assert "<script>" not in screen.text, "no inline script under the CSP"
@@ -130,6 +130,8 @@ async def test_public_and_screen_rates_leave_out_cases_still_within_their_deadli
     assert '差评整改率</span><span class="h-value">75.0%' in public
     assert '<td class="num">75.0%</td>' in public, "the town and the month rates follow the same rule"
     assert '差评整改率</span><span class="t-value">75.0%' in screen and "整改中 1 件" in screen
+    # the rectified list names the town once: "金屯镇 · 综合受理窗口", not "金屯镇 · 金屯镇·综合受理窗口"
+    assert '<p class="meta">金屯镇 · ' in public and "金屯镇 · 金屯镇·" not in public
 
 
 async def test_a_future_month_on_the_public_page_says_so(services: Services) -> None:

@@ -106,7 +106,7 @@ async def test_public_screen_and_excel_at_the_turn_of_the_year(services: Service
         assert "下个月" not in december.text
     else:
         assert 'href="/public?month=2027-01"' in december.text
-    assert screen.status_code == 200 and "金屯镇为民服务中心" in screen.text
+    assert screen.status_code == 200 and "金屯镇为民服务大厅" in screen.text
     assert f"{local_today:%Y-%m-%d}" in screen.text or f"{local_today.year}年" in screen.text
     assert reports.status_code == 200 and f"{first_of_month(local_today)}" in reports.text
     for response in (xlsx, year):

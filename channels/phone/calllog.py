@@ -129,13 +129,20 @@ def call_log_intake(form: Mapping[str, Any], *, received_at: datetime, operator:
             tracking_code=follow_up, extra={"medium": "hotline", "operator": operator[:64]},
         )
     except IntakeError as exc:
-        raise CallLogError({_INTAKE_FIELDS.get(field, "intake"): _chinese(reason)
+        raise CallLogError({_INTAKE_FIELDS.get(field, "intake"): _chinese(reason, _INTAKE_FIELDS.get(field, ""),
+                                                                            form)
                             for field, reason in exc.problems.items()}) from None
 
 
-def _chinese(reason: str) -> str:
+_FIELD_NAMES = {"hall": "乡镇（街道）", "window": "窗口", "service_item": "办理事项"}
+
+
+def _chinese(reason: str, field: str = "", form: Mapping[str, Any] | None = None) -> str:
     if "window is given without its hall" in reason:
         return "填写窗口时必须同时选择乡镇/大厅"
     if "String should match pattern" in reason:
-        return "没有找到这个名称，请从提示列表中选择（也可输入代码，如 jintun、w01、SB001）"
+        what = _FIELD_NAMES.get(field, "")
+        typed = _text(form or {}, field) if field else ""
+        named = f"{what}“{typed}”" if what and typed else (what or "这个名称")
+        return f"没有找到{named}，请从提示列表中选择"
     return f"无法保存：{reason}"

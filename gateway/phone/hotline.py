@@ -191,14 +191,20 @@ async def caller_history(services: Services, raw_phone: str, user: Principal, *,
 
 async def _names_to_codes(services: Services, form: Mapping[str, Any]) -> dict[str, Any]:
     """An operator types what the caller says (金屯镇, 社保窗口); the suggestion lists show names, the
-    intake takes codes.  A value that is exactly one hall's, window's or item's name becomes its code;
-    anything else is left for the intake to check (a code, or a clear error)."""
+    intake takes codes.  A value that is exactly one hall's, window's or item's name becomes its code,
+    and so does a part of a name that only one of them has (黄垓 → 黄垓镇: an operator typing fast
+    presses Enter before picking the suggestion); anything else is left for the intake to check (a
+    code, or a clear error)."""
     choices = await form_choices(services)
     translated = dict(form)
     for field, key in (("hall", "halls"), ("window", "windows"), ("service_item", "items")):
         value = str(form.get(field) or "").strip()
+        if not value or any(row["code"] == value for row in choices[key]):
+            continue
         codes = {row["code"] for row in choices[key] if row["name"] == value}
-        if value and len(codes) == 1:
+        if not codes:
+            codes = {row["code"] for row in choices[key] if value in row["name"]}
+        if len(codes) == 1:
             translated[field] = codes.pop()
     return translated
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from channels.ratings import REASONS, Rating
 from gateway.auth.access import current_user, require_town, staff
 from gateway.auth.audit import client_ip
 from gateway.auth.roles import Principal
+from gateway.core.db.models_staff import User
 from gateway.core.labels import PAPER_BATCH_LABELS, REPLY_METHOD_LABELS, SLIP_IMAGE_REMOVED
 from gateway.core.registry import list_halls
 from gateway.paper import drafts as ops
@@ -59,6 +61,17 @@ async def _halls(request: Request, user: Principal) -> list[dict[str, Any]]:
             if h.active and (towns is None or h.code in towns)]
 
 
+async def _people(services: Any, usernames: list[str | None]) -> dict[str, str]:
+    """Display names of the staff who uploaded (the pages show 王小红, not the account name)."""
+    wanted = {u for u in usernames if u}
+    if not wanted:
+        return {}
+    async with services.store.read() as session:
+        rows = (await session.execute(select(User.username, User.display_name).where(
+            User.username.in_(wanted)))).all()
+    return {username: name for username, name in rows if name}
+
+
 def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status)
 
@@ -72,17 +85,20 @@ async def mailroom(request: Request) -> Response:
         status = "open"
     hall = request.query_params.get("hall") or None
     towns = user.town_filter()
+    scans = await ops.recent_scans(services, user)
+    batches = await ops.recent_batches(services, user)
     return _render(request, "mailroom.html", {
+        "people": await _people(services, [x["uploaded_by"] for x in (*scans, *batches)]),
         "status": status, "statuses": STATUSES, "hall": hall,
         "rows": await ops.queue(services, towns, status=status, hall=hall),
         "counts": await ops.counts(services, towns),
         "needs_id": await ops.pages_needing_id(services, user),
-        "scans": await ops.recent_scans(services, user),
+        "scans": scans,
         "halls": await _halls(request, user),
         "max_mb": services.settings.max_blob_bytes // 1048576,
         "decoder_missing": zbar.UNAVAILABLE,
         "ocr_missing": ocr.unavailable(),
-        "batches": await ops.recent_batches(services, user),
+        "batches": batches,
         "ocr_quality": await ops.ocr_quality(services, towns), "batch_labels": PAPER_BATCH_LABELS,
     })
 
@@ -175,6 +191,7 @@ async def batch_page(request: Request) -> Response:
     if _wants_json(request):
         return JSONResponse({"batch": jsonable(progress), "files": files})
     return _render(request, "mailroom_batch.html", {
+        "people": await _people(services, [progress["uploaded_by"]]),
         "batch": progress, "files": files, "ratings": _rating_labels(), "ocr_missing": ocr.unavailable(),
         "worker": await ops.worker_seen(services), "batch_labels": PAPER_BATCH_LABELS})
 

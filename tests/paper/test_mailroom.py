@@ -98,6 +98,17 @@ async def test_upload_makes_drafts_and_a_repeat_upload_makes_none(services: Serv
         # The page (not JSON) names the hall and window as the queue does.
         shown = await upload(client, [("renamed.tiff", batch)])
         assert "金屯镇 / " in shown.text and "jintun" not in shown.text
+        # who uploaded is named as staff know each other (the display name), not by the account
+        from sqlalchemy import update
+
+        from gateway.core.db.models_staff import User
+
+        async with services.store.write() as session:
+            await session.execute(update(User).where(User.username == "clerk").values(display_name="王小红"))
+        queue = (await client.get("/mailroom")).text
+        assert "<td>王小红</td>" in queue and "<td>clerk</td>" not in queue
+        batch_page = (await client.get(f"/mailroom/batches/{body['batch']['id']}")).text
+        assert "王小红 上传于" in batch_page
         queue = await client.get("/mailroom")
         assert queue.status_code == 200
         assert slips[0].serial_text in queue.text and "待补录编号" in queue.text

@@ -232,8 +232,9 @@ async def case_page(request: Request) -> Response:
     return await _render_case(request, _code(request))
 
 
-async def _act(request: Request, operation: Any) -> Response:
-    """Run one case operation; redirect to the case on success, re-render it with the reason on refusal."""
+async def _act(request: Request, operation: Any, done: str | None = None) -> Response:
+    """Run one case operation; redirect to the case on success (with the ``done`` notice, so the
+    clerk sees it took), re-render it with the reason on refusal."""
     code = _code(request)
     form = await request.form()
     try:
@@ -250,6 +251,8 @@ async def _act(request: Request, operation: Any) -> Response:
         draft = _form_text(form, "text") if "text" in form else None
         return await _render_case(request, code, error=str(exc), status=409, reply_draft=draft,
                                   reply_public=form.get("public") == "1")
+    if done:
+        return RedirectResponse(notice_url(f"/cases/{code}", done, case=code), status_code=303)
     return RedirectResponse(f"/cases/{code}", status_code=303)
 
 
@@ -263,7 +266,7 @@ async def move(request: Request) -> Response:
             raise ScopeError("分拣组只能转人工复核或退回分拣")
         await case_actions.transition(request.app.state.services, code, action, actor, _form_text(form, "note"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_moved")
 
 
 @staff(*HANDLERS)
@@ -303,7 +306,7 @@ async def contact(request: Request) -> Response:
                            satisfied=satisfied if reached else None, note=_form_text(form, "note") or None,
                            questionnaire=answers, ip=actor.ip)
 
-    return await _act(request, operation)
+    return await _act(request, operation, "contact_recorded")
 
 
 @staff(*HANDLERS)

@@ -411,7 +411,11 @@ async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
     app = create_app(services=services, run_workers=False)
     async with signed_in(app, "handler") as client:
         for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
-            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+            moved = await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})
+            assert moved.status_code == 303
+        # each step says it took (the page used to come back without a word)
+        after_step = (await client.get(moved.headers["location"])).text
+        assert re.search(r'role="status"[^>]*>([^<]*)<', after_step).group(1) == f"{code} 已办理，当前状态见页首"
         form = re.search(r'<form method="post" action="/cases/[^"]+/reply".*?</form>', (
             await client.get(f"/cases/{code}")).text, re.S).group(0)
         assert re.search(r'<button type="submit"[^>]*>记录答复</button>', form), form
@@ -440,3 +444,4 @@ async def test_the_header_names_a_person_and_their_roles_once(services: Services
     who = re.compile(r'class="logout">.*?<span>([^<]*)</span>', re.S)
     assert who.search(admin).group(1) == "系统管理员"
     assert who.search(wang).group(1).startswith("王科长（") and who.search(wang).group(1).endswith("）")
+

@@ -71,16 +71,17 @@ NOTE_LIMIT = 500
 
 
 async def review_requests(session: AsyncSession, case_ids: list[int]) -> dict[int, dict[str, str]]:
-    """The latest note a person sent with 转人工复核 or 退回分拣, by case id: what it says, which move,
-    and who sent it (in words).  The page shows it escaped beside the item."""
+    """The note sent with the latest 转人工复核 or 退回分拣 of each case, by case id: what it says,
+    which move, and who sent it (in words); absent when that move had no note (an older note is about
+    an earlier review).  The page shows it escaped beside the item."""
     if not case_ids:
         return {}
     latest = (select(CaseEvent.case_id, func.max(CaseEvent.id).label("id"))
-              .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind.in_(REVIEW_REQUESTS),
-                     CaseEvent.note.is_not(None), CaseEvent.note != "")
+              .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind.in_(REVIEW_REQUESTS))
               .group_by(CaseEvent.case_id).subquery())
     rows = (await session.execute(select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.actor, CaseEvent.note)
-                                  .join(latest, latest.c.id == CaseEvent.id))).all()
+                                  .join(latest, latest.c.id == CaseEvent.id)
+                                  .where(CaseEvent.note.is_not(None), CaseEvent.note != ""))).all()
     actors = {actor for _, _, actor, _ in rows if actor}
     names = dict((await session.execute(select(User.username, User.display_name).where(
         User.username.in_(actors)))).all()) if actors else {}

@@ -44,7 +44,14 @@ from gateway.phone import routes as phone_routes
 from gateway.results import routes as results_routes
 from gateway.sms import routes as sms_routes
 from gateway.ui.body_limit import BodyLimitMiddleware, NulGuardMiddleware
-from gateway.ui.format import case_countdown, local_date, local_time, rating_label, reason_label
+from gateway.ui.format import (
+    case_countdown,
+    local_date,
+    local_time,
+    rating_label,
+    rating_reason_label,
+    triage_reason_label,
+)
 from gateway.ui.http_security import SecurityHeadersMiddleware, http_error
 from gateway.ui.staff_nav import staff_nav
 from gateway.web import routes as web_routes
@@ -127,7 +134,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["actor_label"] = actor_label
     templates.env.filters["audit_action"] = audit_action_label
     templates.env.filters["audit_detail"] = audit_detail_text
-    templates.env.globals["reason_label"] = reason_label
+    templates.env.globals["rating_reason_label"] = rating_reason_label
+    templates.env.globals["triage_reason_label"] = triage_reason_label
     templates.env.globals["retention_notices"] = RETENTION_NOTICES
     https = settings.public_url.startswith("https://")
     metrics = ProcessMetrics()

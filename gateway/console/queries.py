@@ -20,7 +20,7 @@ from sqlalchemy.sql import Select
 
 from channels.contact import mask_name, mask_phone
 from gateway.core.answered import ANSWER_KINDS
-from gateway.core.db.models import Case, Contact, Hall, OutboxMessage
+from gateway.core.db.models import Case, CaseEvent, Contact, Hall, OutboxMessage
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import FAILED
 from gateway.core.overdue import is_overdue, missed
@@ -29,6 +29,8 @@ from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
+# Timeline events by which a person settled a case's category (the spot check leaves these out).
+DECIDED_BY_HAND = ("review", "reclassify")
 # The deadline that is running: the first response until it happened, then the result.
 RUNNING_DUE = sql_case((Case.first_responded_at.is_(None), Case.first_response_due), else_=Case.result_due)
 
@@ -99,7 +101,8 @@ async def triage_queue(session: AsyncSession, cipher: PersonalDataCipher, *, tow
     last, oldest first), then lowest confidence.
 
     ``mode="review"``: the items the classifier was unsure of (待复核); ``"auto"``: the confidently
-    classified open items, for spot checks.
+    classified open items, for spot checks — only those no person has decided yet: a case corrected
+    (分拣更正) or confirmed (复核分类) by hand is done and leaves the list.
     """
     undated = sql_case((Case.first_response_due.is_(None), 1), else_=0)
     due = func.coalesce(Case.first_response_due, Case.received_at)
@@ -108,7 +111,9 @@ async def triage_queue(session: AsyncSession, cipher: PersonalDataCipher, *, tow
     if mode == "review":
         query = query.where(Case.status == CaseStatus.NEEDS_REVIEW.value)
     else:
-        query = query.where(Case.status == CaseStatus.TRIAGED.value)
+        decided = (select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind.in_(DECIDED_BY_HAND))
+                   .correlate(Case).exists())
+        query = query.where(Case.status == CaseStatus.TRIAGED.value, ~decided)
     if after is not None:
         undated_after, due_after, confidence_after, id_after = after
         query = query.where(tuple_(undated, due, confidence, Case.id) > tuple_(

@@ -1,8 +1,11 @@
 """The triage team's review queue: auto-classified items, most urgent first, with the matched terms
-highlighted; accept, or change the category and reason, one key per action; bulk accept.
+highlighted; accept, or change the category and reason; bulk accept.
 
-A correction goes through ``gateway.core.cases.reclassify``, which stores it for ``hcp triage suggest``
-and recomputes the deadlines from the time the item was received.
+A number key or the category list only *chooses* a category: the clerk then picks the reason and
+confirms.  A correction without a reason of its category is refused here (the page comes back with
+the typed note), never completed with a reason nobody chose.  A correction goes through
+``gateway.core.cases.reclassify``, which stores it for ``hcp triage suggest`` and recomputes the
+deadlines from the time the item was received.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from gateway.auth.access import current_user, staff
 from gateway.auth.audit import add_audit, client_ip
 from gateway.console.queries import parse_cursor, queue_cursor, triage_queue
 from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reclassify
-from gateway.core.db.models import Case, Hall, TriageCorrection
+from gateway.core.db.models import Case, CaseEvent, Hall, TriageCorrection
+from gateway.core.db.models_staff import User
 from gateway.core.deadlines import DeadlinePolicy
 from gateway.core.domain import CaseStatus, Category
-from gateway.core.labels import CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS
+from gateway.core.labels import ACTION_LABELS, CATEGORY_LABELS, CHANNEL_LABELS, TRIAGE_REASON_LABELS, actor_label
 from gateway.core.workflow import WorkflowError, apply_transition
 from gateway.ui.notices import notice, notice_url
 
@@ -61,25 +65,79 @@ async def automatic_categories(session: AsyncSession, case_ids: list[int]) -> di
     return {case_id: label for case_id, label in rows.all()}
 
 
-@staff(*TRIAGE_ROLES)
-async def queue_page(request: Request) -> Response:
+# The workflow moves by which a person sends an item to this queue with a note to the triage team.
+REVIEW_REQUESTS = ("flag_for_review", "send_back")
+NOTE_LIMIT = 500
+
+
+async def review_requests(session: AsyncSession, case_ids: list[int]) -> dict[int, dict[str, str]]:
+    """The note sent with the latest 转人工复核 or 退回分拣 of each case, by case id: what it says,
+    which move, and who sent it (in words); absent when that move had no note (an older note is about
+    an earlier review).  The page shows it escaped beside the item."""
+    if not case_ids:
+        return {}
+    latest = (select(CaseEvent.case_id, func.max(CaseEvent.id).label("id"))
+              .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind.in_(REVIEW_REQUESTS))
+              .group_by(CaseEvent.case_id).subquery())
+    rows = (await session.execute(select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.actor, CaseEvent.note)
+                                  .join(latest, latest.c.id == CaseEvent.id)
+                                  .where(CaseEvent.note.is_not(None), CaseEvent.note != ""))).all()
+    actors = {actor for _, _, actor, _ in rows if actor}
+    names = dict((await session.execute(select(User.username, User.display_name).where(
+        User.username.in_(actors)))).all()) if actors else {}
+    return {case_id: {"action": ACTION_LABELS[kind], "by": actor_label(actor, names), "note": note}
+            for case_id, kind, actor, note in rows}
+
+
+def _reason_options() -> dict[str, list[tuple[str, str]]]:
+    return {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category}
+
+
+async def _render_queue(request: Request, mode: str, *, after: str | None = None, error: str | None = None,
+                        draft: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    """The queue page; after a refused correction, with the refusal and that item's form as it was
+    sent (category, reason, the typed note), so the clerk never types the note twice."""
     user = current_user(request)
     assert user is not None
-    mode = "auto" if request.query_params.get("mode") == "auto" else "review"
     services = request.app.state.services
     async with services.store.read() as session:
         rows = await triage_queue(session, services.cipher, towns=user.town_filter(), mode=mode, limit=PAGE,
-                                  after=parse_cursor(request.query_params.get("after")))
-        automatic = await automatic_categories(session, [row.case.id for row in rows])
+                                  after=parse_cursor(after))
+        ids = [row.case.id for row in rows]
+        automatic = await automatic_categories(session, ids)
+        requests = await review_requests(session, ids)
     check_rules = getattr(services.classifier, "check_rules", None)
     rules = await check_rules() if check_rules is not None else None
     return request.app.state.templates.TemplateResponse(request, "triage.html", {
         "rules": rules, "rows": rows, "mode": mode, "automatic": automatic, "highlight": highlight,
-        "categories": CATEGORY_LABELS,
-        "reasons": {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category},
+        "requests": requests, "categories": CATEGORY_LABELS, "reasons": _reason_options(),
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
-        "message": notice(request.query_params),
-    })
+        "after": after or "", "error": error, "draft": draft or {},
+        "message": None if error else notice(request.query_params),
+    }, status_code=status_code)
+
+
+def _mode(value: object) -> str:
+    return "auto" if value == "auto" else "review"
+
+
+@staff(*TRIAGE_ROLES)
+async def queue_page(request: Request) -> Response:
+    return await _render_queue(request, _mode(request.query_params.get("mode")),
+                               after=request.query_params.get("after"))
+
+
+def reason_refusal(label: str, reason: str | None) -> str | None:
+    """Why a correction to ``label`` with ``reason`` cannot be saved, in Chinese; None when it can.
+    A missing reason is refused: the category's first reason is not the clerk's choice."""
+    category = Category(label)
+    allowed = "、".join(TRIAGE_REASON_LABELS[r] for r in TRIAGE_REASONS[category])
+    if not reason:
+        return f"请为“{CATEGORY_LABELS[category]}”选择原因（{allowed}），再确认。案件的分类没有改动。"
+    if reason not in TRIAGE_REASONS[category]:
+        return (f"原因“{TRIAGE_REASON_LABELS.get(reason, '未知原因')}”不属于“{CATEGORY_LABELS[category]}”，"
+                f"请从该类别的原因中选择：{allowed}。案件的分类没有改动。")
+    return None
 
 
 async def _accept(request: Request, codes: list[str]) -> int:
@@ -130,15 +188,14 @@ async def relabel(request: Request) -> Response:
     code = request.path_params["code"].upper()
     form = await request.form()
     label, reason = str(form.get("label", "")), str(form.get("reason", "")) or None
+    note = str(form.get("note", "")).strip()[:NOTE_LIMIT]
+    mode, after = _mode(form.get("mode")), str(form.get("after", ""))[:200] or None
     if label not in Category.__members__.values():
         raise HTTPException(400, "请选择整改类别")
-    if reason is None:
-        reason = TRIAGE_REASONS[Category(label)][0]
-    elif reason not in TRIAGE_REASONS[Category(label)]:
-        allowed = "、".join(TRIAGE_REASON_LABELS[r] for r in TRIAGE_REASONS[Category(label)])
-        raise HTTPException(400, f"原因“{TRIAGE_REASON_LABELS.get(reason, '未知原因')}”不属于"
-                                 f"“{CATEGORY_LABELS[Category(label)]}”，请从该类别的原因中选择：{allowed}。"
-                                 "案件的分类没有改动。")
+    refusal = reason_refusal(label, reason)
+    if refusal is not None:
+        draft = {"code": code, "label": label, "reason": reason or "", "note": note}
+        return await _render_queue(request, mode, after=after, error=refusal, draft=draft, status_code=400)
     services = request.app.state.services
     async with services.store.read() as session:
         hall_code = (await session.execute(select(Hall.code).join(Case, Case.hall_id == Hall.id)
@@ -148,7 +205,7 @@ async def relabel(request: Request) -> Response:
     try:
         calendar = await services.calendar.get()
         result = await reclassify(services.store, calendar, code, label, reason, actor=user.username,
-                                  policy=DeadlinePolicy.from_settings(services.settings))
+                                  policy=DeadlinePolicy.from_settings(services.settings), note=note or None)
     except CaseNotFound:
         raise HTTPException(404, f"没有受理编号为 {code} 的案件") from None
     except WorkflowError as exc:
@@ -156,7 +213,8 @@ async def relabel(request: Request) -> Response:
     async with services.store.write() as session:
         add_audit(session, user, "triage_relabel", ip=client_ip(request), target_type="case", target_id=code,
                   detail={"label": result.category, "reason": result.reason})
-    return RedirectResponse(notice_url("/triage", "triage_relabelled", case=code, category=label), status_code=303)
+    back = "/triage?mode=auto" if mode == "auto" else "/triage"
+    return RedirectResponse(notice_url(back, "triage_relabelled", case=code, category=label), status_code=303)
 
 
 routes = [

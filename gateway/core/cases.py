@@ -203,9 +203,11 @@ def _category_words(category: str | None, reason: str | None) -> str:
 
 
 async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str, reason: str | None,
-                     *, actor: str, now: datetime | None = None, policy: DeadlinePolicy | None = None) -> Reclassified:
+                     *, actor: str, now: datetime | None = None, policy: DeadlinePolicy | None = None,
+                     note: str | None = None) -> Reclassified:
     """The triage team's correction: new category and reason, deadlines recomputed from receipt,
-    the correction kept for ``hcp triage suggest``, and a case waiting for review released."""
+    the correction kept for ``hcp triage suggest``, and a case waiting for review released.
+    ``note`` (why, in the clerk's words) goes on the timeline after the change."""
     category = Category(label)
     if reason is not None and reason not in TRIAGE_REASONS[category]:
         raise WorkflowError(f"原因“{TRIAGE_REASON_LABELS.get(reason, reason)}”不属于{CATEGORY_LABELS[category.value]}；"
@@ -232,7 +234,8 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
         case.updated_at = now
         await session.run_sync(add_events, case.id, now, [EventSpec(
             kind="reclassify", actor=actor,
-            note=f"{_category_words(old_label, old_reason)} → {_category_words(category.value, reason)}",
+            note=f"{_category_words(old_label, old_reason)} → {_category_words(category.value, reason)}"
+                 + (f"；说明：{note.strip()}" if note and note.strip() else ""),
             data={"old": [old_label, old_reason], "new": [category.value, reason]})])
         if case.status == CaseStatus.NEEDS_REVIEW:
             await apply_transition(session, case.id, "review", actor=actor, now=now)

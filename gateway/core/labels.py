@@ -71,7 +71,10 @@ STATUS_LABELS: dict[str, str] = {
     "closed": "已办结",
 }
 
-# The triage's second-level reasons (triage/data/rules.toml).
+# The triage's second-level reasons (triage/data/rules.toml): why a case is in its category
+# (``case.reason``).  Three codes (attitude, efficiency, environment) are also codes of the citizen's
+# own reasons below with other words; they are different things, so a page picks the catalogue by
+# the field it shows (gateway.ui.format.triage_reason_label / rating_reason_label), never by the code.
 TRIAGE_REASON_LABELS: dict[str, str] = {
     "environment": "环境卫生",
     "facilities": "设施设备",
@@ -87,7 +90,7 @@ TRIAGE_REASON_LABELS: dict[str, str] = {
     "spam": "无效信息",
 }
 
-# The ten second-level reasons a citizen ticks with a 差评 (the rules' 二级评价).
+# The ten second-level reasons a citizen ticks with a 差评 (the rules' 二级评价; ``case.reasons``).
 RATING_REASON_LABELS: dict[str, str] = {option.code: option.label for option in REASONS}
 
 # Channels by which an item arrives (the rules' 评价渠道).

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from channels.ratings import REASONS_BY_CODE, Rating
-from gateway.core.labels import TRIAGE_REASON_LABELS
+from channels.ratings import Rating
+from gateway.core.labels import RATING_REASON_LABELS, TRIAGE_REASON_LABELS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -23,10 +23,18 @@ def rating_label(code: str | None) -> str:
         return code
 
 
-def reason_label(code: str) -> str:
-    """The citizen-facing label of a second-level reason code, or the triage reason's label."""
-    option = REASONS_BY_CODE.get(code)
-    return option.label if option else TRIAGE_REASON_LABELS.get(code, code)
+def rating_reason_label(code: str) -> str:
+    """One of the ten second-level reasons a citizen ticks with a 差评 (``case.reasons``).
+
+    Some of its codes are also triage reason codes (``efficiency`` is 办理时间长 here, 办事效率 as
+    the triage's reason): the two catalogues are different things, so each has its own function and
+    a page never shows a triage reason under the citizen's word."""
+    return RATING_REASON_LABELS.get(code, code)
+
+
+def triage_reason_label(code: str) -> str:
+    """The triage's reason of a case's category (``case.reason``), as the timeline names it."""
+    return TRIAGE_REASON_LABELS.get(code, code)
 
 
 def local_time(value: datetime | None, *, with_seconds: bool = False) -> str:

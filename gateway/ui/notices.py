@@ -18,7 +18,7 @@ _CASE = re.compile(r"^[A-Z]{1,8}\d{8}-\d{4,6}$")
 
 def notice_url(path: str, code: str, **values: str | int) -> str:
     assert code in NOTICE_LABELS, code
-    return f"{path}?{urlencode({'done': code, **values})}"
+    return f"{path}{'&' if '?' in path else '?'}{urlencode({'done': code, **values})}"
 
 
 def notice(params: Mapping[str, str]) -> str | None:

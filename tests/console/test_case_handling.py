@@ -215,13 +215,13 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
         assert (await client.post_form(f"/triage/{first}/accept")).status_code == 303
         again = await client.post_form(f"/triage/{first}/accept")
         assert again.status_code == 409
-        # A reason of another category (the old page kept 服务态度 under 限时整改): a Chinese 400 on a
-        # staff page that leads back to the queue, and the case is left as it was.
+        # A reason of another category (the old page kept 服务态度 under 限时整改): the queue again with
+        # a Chinese refusal, and the case is left as it was.
         mismatch = await client.post_form(f"/triage/{second}/label", {"label": "time_limited", "reason": "attitude"},
                                           headers={"referer": "http://testserver/triage"})
         assert mismatch.status_code == 400
         assert "原因“服务态度”不属于“限时整改”" in mismatch.text and "办事流程" in mismatch.text
-        assert 'href="/triage"' in mismatch.text and "返回上一页" in mismatch.text and "belong" not in mismatch.text
+        assert 'id="relabel-error"' in mismatch.text and "belong" not in mismatch.text
         queue = await client.get("/triage")
         assert 'data-category="time_limited"' in queue.text and "console.js" in queue.text
         relabel = await client.post_form(f"/triage/{second}/label", {"label": "coordinated",
@@ -231,13 +231,18 @@ async def test_the_triage_queue_accepts_corrects_and_bulk_accepts(services: Serv
         assert bulk.status_code == 303 and bulk.headers["location"] == "/triage?done=triage_accepted_many&n=2"
         after = await client.get(bulk.headers["location"])
         assert "队列已清空" in after.text and "已批量确认 2 条" in after.text
-        # The spot-check tab names the category the case has now; the automatic one comes second.
+        # Corrected or confirmed by hand: done, so none of them is left to spot-check.
         spot = (await client.get("/triage?mode=auto")).text
-        corrected = re.search(rf'id="item-{second}".*?</li>', spot, re.S).group(0)
+        assert not any(f'id="item-{code}"' in spot for code in (first, second, third, fourth))
+        # Sent back, a corrected case names the category it has now; the automatic one comes second.
+        sent_back = await client.post_form(f"/cases/{second}/move", {"action": "send_back", "note": "请再看一下"})
+        assert sent_back.status_code == 303
+        queue = (await client.get("/triage")).text
+        corrected = re.search(rf'id="item-{second}".*?</li>', queue, re.S).group(0)
         assert "当前分类：<strong class=\"label\">协调整改</strong>" in corrected, corrected
         assert "已人工改分类，原自动分类：限时整改" in corrected and "自动分类：<strong" not in corrected
-        untouched = re.search(rf'id="item-{third}".*?</li>', spot, re.S).group(0)
-        assert "自动分类：<strong class=\"label\">协调整改</strong>" in untouched and "人工改分类" not in untouched
+        assert "退回分拣（triager）：请再看一下" in corrected
+        assert (await client.post_form(f"/triage/{second}/accept")).status_code == 303
     statuses = {code: (await _get(services, code)).status for code in (first, second, third, fourth)}
     assert set(statuses.values()) == {"triaged"}
     assert (await _get(services, second)).category == "coordinated"

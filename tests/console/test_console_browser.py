@@ -28,25 +28,72 @@ async def _status(server: LiveServer, code: str) -> tuple[str, str | None]:
     return case.status, case.category
 
 
+async def _reason(server: LiveServer, code: str) -> str | None:
+    async with server.services.store.read() as session:
+        return (await session.execute(select(Case.reason).where(Case.code == code))).scalar_one()
+
+
+async def _focused(page: Page) -> str:
+    return await page.evaluate("document.activeElement.name || document.activeElement.className")
+
+
 async def test_the_triage_team_reviews_the_queue_with_the_keyboard(browser: Browser, live_server: LiveServer) -> None:
+    """A number key only chooses the category: the old page saved 立整立改（环境卫生）, the category's
+    first reason, the moment ``1`` was pressed."""
     services = live_server.services
     first = (await services.ingestor.ingest(make_intake(source_ref="b1", text="大厅太脏 #immediate #review"))).case_code
     second = (await services.ingestor.ingest(make_intake(source_ref="b2", text="跑三趟 #time_limited #review"))
               ).case_code
+    third = (await services.ingestor.ingest(make_intake(source_ref="b2b", text="态度敷衍 #immediate #review"))
+             ).case_code
     await make_staff(services, "triager", ["triage"])
     context = await browser.new_context(**DESKTOP)
     page = await context.new_page()
     await _sign_in(page, live_server, "triager")
     await page.goto(live_server.url + "/triage")
-    assert await page.locator("#queue .item").count() == 2
+    assert await page.locator("#queue .item").count() == 3
+    keys = await page.locator("#keys").inner_text()
+    assert "只选类别，不保存" in keys and "Enter" in keys and "Esc" in keys
     assert await page.locator("#queue .item.selected").get_attribute("data-code") == first
     async with page.expect_navigation():
         await page.keyboard.press("a")  # accept the first item as classified
     assert await _status(live_server, first) == ("triaged", "immediate")
-    assert await page.locator("#queue .item.selected").get_attribute("data-code") == second
+    # The suggestion is kept when it belongs to the chosen category; Esc gives up and changes nothing.
+    item = page.locator("#queue .item.selected")
+    assert await item.get_attribute("data-code") == third  # 立整立改 is due first
+    await page.keyboard.press("2")
+    await page.keyboard.press("Escape")
+    assert await item.locator("select[name=label]").input_value() == "immediate"
+    assert await item.locator("select[name=reason]").input_value() == "attitude"
+    assert await _focused(page) == "item selected"
+    await page.keyboard.press("1")
+    assert await item.locator("select[name=reason]").input_value() == "attitude"
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("态度问题，确认立整立改")
     async with page.expect_navigation():
-        await page.keyboard.press("3")  # correct the second to 协调整改
+        await page.keyboard.press("Enter")
+    assert await _status(live_server, third) == ("triaged", "immediate")
+    item = page.locator("#queue .item.selected")
+    assert await item.get_attribute("data-code") == second
+    await page.keyboard.press("3")  # choose 协调整改: nothing is saved yet
+    await page.wait_for_timeout(300)
+    assert await _status(live_server, second) == ("needs_review", "time_limited")
+    assert await _focused(page) == "reason"
+    reason = item.locator("select[name=reason]")
+    assert await item.locator("select[name=label]").input_value() == "coordinated"
+    assert await reason.input_value() == "", "the suggestion (办事效率) is not a 协调整改 reason: none chosen"
+    offered = await reason.evaluate("s => Array.from(s.options).map(o => o.value)")
+    assert offered == ["", "complex", "cross_department"]
+    await page.keyboard.press("Enter")  # no reason chosen: the browser asks for one, nothing is sent
+    await page.wait_for_timeout(300)
+    assert await _status(live_server, second) == ("needs_review", "time_limited")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    assert await reason.input_value() == "cross_department"
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
     assert await _status(live_server, second) == ("triaged", "coordinated")
+    assert await _reason(live_server, second) == "cross_department"
     assert "队列已清空" in await page.locator("#queue").inner_text()
     await context.close()
 
@@ -100,7 +147,8 @@ async def test_a_case_is_taken_from_intake_to_closed_on_the_case_page(browser: B
 
 
 async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Browser, live_server: LiveServer) -> None:
-    """The list used to stay on 服务态度 under 限时整改, and 改分类 then failed with an English page."""
+    """The list used to stay on 服务态度 under 限时整改; then it preselected 办事流程, which a click
+    on the button saved for a complaint about 推诿 nobody had read as a 流程 problem."""
     services = live_server.services
     code = (await services.ingestor.ingest(make_intake(source_ref="m1", text="态度差 #immediate #review"))).case_code
     await make_staff(services, "mouse", ["triage"])
@@ -111,13 +159,19 @@ async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Bro
     form = page.locator("form.relabel").first
     assert await form.locator("select[name=reason]").input_value() == "attitude"
     await form.locator("select[name=label]").select_option("time_limited")
-    offered = await form.locator("select[name=reason]").evaluate(
-        "s => Array.from(s.options).filter(o => !o.parentElement.disabled).map(o => o.value)")
-    assert offered == ["procedure", "steps", "efficiency"]
-    assert await form.locator("select[name=reason]").input_value() == "procedure"
+    await page.wait_for_timeout(300)
+    assert await _status(live_server, code) == ("needs_review", "immediate"), "choosing saves nothing"
+    offered = await form.locator("select[name=reason]").evaluate("s => Array.from(s.options).map(o => o.value)")
+    assert offered == ["", "procedure", "steps", "efficiency"]
+    assert await form.locator("select[name=reason]").input_value() == ""
+    await form.get_by_role("button", name="确认改分类").click()  # no reason: the browser asks for one
+    await page.wait_for_timeout(300)
+    assert await _status(live_server, code) == ("needs_review", "immediate")
+    await form.locator("select[name=reason]").select_option("steps")
     async with page.expect_navigation():
-        await form.locator("button").click()
+        await form.get_by_role("button", name="确认改分类").click()
     assert await _status(live_server, code) == ("triaged", "time_limited")
+    assert await _reason(live_server, code) == "steps"
     assert "已改为 限时整改" in await page.inner_text("main")
     await context.close()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -286,7 +288,15 @@ async def test_the_triage_page_shows_the_model_in_use(tmp_path: Path, database_u
         from triage.rules import DEFAULT_RULES_PATH
 
         meta = read_meta(DEFAULT_RULES_PATH.parent / "model.npz")
-        assert f"训练条目 {meta['items']} 条（含分拣纠正 0 条）" in page.text
-        assert f"宏平均 F1 {meta['cv']['macro_f1']:.3f}" in page.text and "5 折交叉验证" in page.text
+        status = page.text.split('id="model-status"')[1].split("</p>")[0]
+        # Issue #19's figures in a clerk's words; the fold count and digits stay in the tooltip.
+        trained = datetime.fromisoformat(meta["trained_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+        shown = status.split(">", 1)[1]
+        expected = f"当前模型：系统内置，{trained:%Y年%m月%d日}训练，用 {meta['items']} 条已标注意见；"
+        assert shown.startswith(expected), shown
+        assert f"交叉验证准确度（宏平均F1）{meta['cv']['macro_f1'] * 100:.1f}%" in shown
+        rules_line = page.text.split('id="rules-status"')[1].split(">", 1)[1].split("</p>")[0]
+        assert "折" not in shown and "版本" not in rules_line
+        assert f"宏平均 F1 {meta['cv']['macro_f1']:.3f}" in status.split(">", 1)[0], "the exact figure in the title"
     finally:
         await services.close()

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
-from gateway.ui.format import case_countdown, countdown, local_date, local_time
+from gateway.core.cases import TRIAGE_REASONS
+from gateway.core.labels import RATING_REASON_LABELS, TRIAGE_REASON_LABELS
+from gateway.ui.format import (
+    case_countdown,
+    countdown,
+    local_date,
+    local_time,
+    rating_reason_label,
+    triage_reason_label,
+)
 from tests.helpers import local
 
 NOW = local(2026, 11, 30, 10, 0)
@@ -39,3 +48,16 @@ def test_the_case_countdown_follows_the_first_response_then_the_result() -> None
 def test_times_are_shown_in_shanghai() -> None:
     utc_noon = local(2026, 11, 28, 20, 5).astimezone(tz=None)
     assert local_time(utc_noon) == "2026-11-28 20:05" and local_date(utc_noon) == "2026年11月28日"
+
+
+def test_a_triage_reason_and_a_citizens_reason_of_the_same_code_keep_their_own_names() -> None:
+    """``efficiency`` is the triage's 办事效率 and the citizen's 办理时间长: two catalogues, and a
+    page showing a case's triage reason never borrows the citizen's word (the case page did)."""
+    shared = set(TRIAGE_REASON_LABELS) & set(RATING_REASON_LABELS)
+    assert shared == {"attitude", "efficiency", "environment"}
+    for code in shared:
+        assert triage_reason_label(code) == TRIAGE_REASON_LABELS[code]
+        assert rating_reason_label(code) == RATING_REASON_LABELS[code]
+    assert (triage_reason_label("efficiency"), rating_reason_label("efficiency")) == ("办事效率", "办理时间长")
+    every_triage_reason = {code for reasons in TRIAGE_REASONS.values() for code in reasons}
+    assert every_triage_reason == set(TRIAGE_REASON_LABELS), "one catalogue names every triage reason"

@@ -1,4 +1,9 @@
 // Keyboard shortcuts of the triage review queue (the page works without them: every action is a form).
+//
+// Nothing is saved by choosing: a number key (or the category list) only chooses the category and
+// moves to the reason list, which offers that category's reasons; the reason is preselected only
+// when the triage's own suggestion belongs to that category.  Enter (or 确认改分类) saves, Esc
+// puts the form back as it was and returns to the item.
 (function () {
   "use strict";
   var items = Array.prototype.slice.call(document.querySelectorAll("#queue .item"));
@@ -14,14 +19,84 @@
     items[current].focus();
   }
 
-  function firstReason(item, label) {
-    var group = item.querySelector('optgroup[data-category="' + label + '"]');
-    return group ? group.querySelector("option").value : "";
+  // The reason list's options by category, read once from the page's optgroups.
+  function reasonsOf(reason) {
+    var byCategory = {};
+    Array.prototype.forEach.call(reason.querySelectorAll("optgroup"), function (group) {
+      byCategory[group.getAttribute("data-category")] = Array.prototype.map.call(
+        group.querySelectorAll("option"), function (option) { return [option.value, option.textContent]; });
+    });
+    return byCategory;
   }
+
+  // Offer only ``label``'s reasons; keep ``keep`` if it is one of them, else none chosen.
+  function offer(form, label, keep) {
+    var reason = form.querySelector('select[name="reason"]');
+    var options = form._reasons[label] || [];
+    reason.textContent = "";
+    var placeholder = document.createElement("option");
+    placeholder.value = "";
+    placeholder.textContent = "请选择原因";
+    reason.appendChild(placeholder);
+    var found = false;
+    options.forEach(function (pair) {
+      var option = document.createElement("option");
+      option.value = pair[0];
+      option.textContent = pair[1];
+      if (pair[0] === keep) { option.selected = true; found = true; }
+      reason.appendChild(option);
+    });
+    if (!found) reason.value = "";
+  }
+
+  // A category chosen by key or by the list: the suggested reason only if it fits, then the reason list.
+  function chooseCategory(form, label) {
+    form.querySelector('select[name="label"]').value = label;
+    offer(form, label, form.getAttribute("data-suggested"));
+    form.querySelector('select[name="reason"]').focus();
+  }
+
+  function reset(form) {
+    var original = form._original;
+    form.querySelector('select[name="label"]').value = original.label;
+    offer(form, original.label, original.reason);
+    form.querySelector('textarea[name="note"]').value = original.note;
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("form.relabel"), function (form) {
+    var label = form.querySelector('select[name="label"]');
+    var reason = form.querySelector('select[name="reason"]');
+    var note = form.querySelector('textarea[name="note"]');
+    form._reasons = reasonsOf(reason);
+    form._original = {label: label.value, reason: reason.value, note: note.value};
+    offer(form, label.value, reason.value);
+    form._original.reason = reason.value;
+    label.addEventListener("change", function () { chooseCategory(form, label.value); });
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.tagName === "SELECT" && !event.altKey) {
+        // Enter on either list confirms (a closed list would otherwise do nothing); the browser
+        // checks that a reason is chosen before anything is sent.
+        event.preventDefault();
+        event.stopPropagation();
+        form.requestSubmit();
+      } else if (event.key === "Enter" && event.target.tagName === "TEXTAREA" && !event.shiftKey) {
+        event.preventDefault();
+        event.stopPropagation();
+        form.requestSubmit();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        reset(form);
+        var item = form.closest(".item");
+        select(items.indexOf(item));
+      }
+    });
+  });
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    if (event.key === "Enter" && target && (target.tagName === "BUTTON" || target.tagName === "A")) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     var item = items[current];
     if (event.key === "j") { select(current + 1); event.preventDefault(); }
@@ -36,39 +111,32 @@
       var box = item.querySelector('input[type="checkbox"]');
       if (box) { box.checked = !box.checked; event.preventDefault(); }
     } else if (event.key >= "1" && event.key <= "4") {
-      var label = labels[Number(event.key) - 1];
-      var form = item.querySelector("form.relabel");
-      form.querySelector('select[name="label"]').value = label;
-      form.querySelector('select[name="reason"]').value = firstReason(item, label);
-      form.submit();
+      chooseCategory(item.querySelector("form.relabel"), labels[Number(event.key) - 1]);
       event.preventDefault();
     } else if (event.key === "Enter") {
       window.location.href = item.querySelector("a.code").href;
       event.preventDefault();
     }
   });
-  select(0);
 
-  // Choosing a category with the mouse offers only that category's reasons (the server refuses
-  // a reason of another category with a message, but the clerk should never get there).
-  function onlyReasonsOf(form, label) {
-    var reason = form.querySelector('select[name="reason"]');
-    var keep = reason.value;
-    var first = "";
-    Array.prototype.forEach.call(reason.querySelectorAll("optgroup"), function (group) {
-      var mine = group.getAttribute("data-category") === label;
-      group.hidden = !mine;
-      group.disabled = !mine;
-      Array.prototype.forEach.call(group.querySelectorAll("option"), function (option) {
-        if (mine && !first) first = option.value;
-        if (!mine && option.value === keep) keep = "";
-      });
+  // Tab or a click into another item makes it the current one, so the keys act where the focus is.
+  items.forEach(function (item, index) {
+    item.addEventListener("focusin", function () {
+      if (index !== current) {
+        items[current].classList.remove("selected");
+        current = index;
+        item.classList.add("selected");
+      }
     });
-    reason.value = keep || first;
-  }
-  Array.prototype.forEach.call(document.querySelectorAll("form.relabel"), function (form) {
-    var label = form.querySelector('select[name="label"]');
-    onlyReasonsOf(form, label.value);
-    label.addEventListener("change", function () { onlyReasonsOf(form, label.value); });
   });
+
+  // After a refused correction the page comes back at that item's reason list.
+  var draft = document.querySelector("form.relabel[data-draft]");
+  if (draft) {
+    var index = items.indexOf(draft.closest(".item"));
+    if (index >= 0) { select(index); }
+    draft.querySelector('select[name="reason"]').focus();
+  } else {
+    select(0);
+  }
 })();

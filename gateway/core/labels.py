@@ -190,10 +190,10 @@ NOTICE_LABELS: dict[str, str] = {
     "visit_unreached": "{case} 未接通，已留在回拨列表中",
     "roster_added": "已添加班次",
     "roster_deleted": "已删除班次",
-    "user_add": "已完成：新建账号",
+    "user_add": "已完成：新建账号（本人首次登录时须修改初始密码）",
     "user_disable": "已完成：停用账号",
     "user_enable": "已完成：启用账号",
-    "user_password": "已完成：重设密码",
+    "user_password": "已完成：重设密码（本人下次登录时须改成自己的密码）",
     "user_roles": "已完成：修改角色",
 }
 

@@ -15,7 +15,6 @@ from gateway.auth.users import UserError, add_user, list_users, set_active, set_
 from gateway.core.registry import list_halls
 from gateway.ui.notices import notice, notice_url
 
-
 ADD_FIELDS = ("username", "display_name", "password", "roles", "towns")
 
 

@@ -197,6 +197,28 @@ NOTICE_LABELS: dict[str, str] = {
     "user_roles": "已完成：修改角色",
 }
 
+# Error pages (gateway/ui/http_security.py): a heading per HTTP status, and the sentence shown when
+# the error carries no Chinese message of its own (Starlette's "Not Found", "Method Not Allowed").
+HTTP_ERROR_TITLES: dict[int, str] = {
+    400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "找不到这个页面", 405: "这个地址不能直接打开",
+    409: "操作与当前状态冲突", 413: "上传的内容太大", 422: "填写的内容有误", 429: "操作太频繁",
+    500: "系统出错了", 503: "系统暂时不可用",
+}
+HTTP_ERROR_TITLE_DEFAULT = "请求无法处理"
+HTTP_ERROR_MESSAGES: dict[int, str] = {
+    400: "提交的内容无法处理，请返回上一页检查后重试。",
+    401: "请先登录后再打开这个页面。",
+    403: "您的账号没有打开这个页面的权限。如需使用，请联系系统管理员。",
+    404: "您要找的页面不存在，可能是链接有误，或者页面已经移走。",
+    405: "这个地址只接收页面上的表单提交，不能从链接或地址栏直接打开。请返回上一页重新操作。",
+    413: "上传的文件或内容太大，请缩小后重试。",
+    429: "操作太频繁，请稍等片刻再试。",
+    500: "系统处理时出错，请稍后再试；如果一直出现，请联系系统管理员。",
+    503: "系统暂时不可用，请稍后再试。",
+}
+HTTP_ERROR_MESSAGE_DEFAULT = "请求无法处理，请返回上一页重试。"
+
+
 # Why an SMS did not go out (gateway/sms/providers.py ERROR_CLASSES), as staff read it.
 SMS_ERROR_LABELS: dict[str, str] = {
     "template": "模板或签名不符",

@@ -197,6 +197,18 @@ NOTICE_LABELS: dict[str, str] = {
     "user_roles": "已完成：修改角色",
 }
 
+# The banner on every staff page while a year's official holiday schedule is missing
+# (gateway/ui/templates/staff_base.html): what is missing for everyone; how to fix it for the admin.
+CALENDAR_MISSING_LABELS: dict[str, str] = {
+    "what": "{year} 年的法定节假日安排尚未导入，{year} 年的截止日期将按普通周末计算（只有周六、周日休息），"
+            "遇到法定节假日和调休上班日会算得不准。",
+    "staff": "系统管理员导入国务院办公厅公布的安排后，未办结案件的期限会自动重算。",
+    "admin": "请在服务器上用下面的命令导入国务院办公厅公布的安排（文件格式见说明文档），"
+             "导入后未办结案件的期限会自动重算：",
+    "admin_command": "hcp calendar import 文件",
+}
+
+
 # Error pages (gateway/ui/http_security.py): a heading per HTTP status, and the sentence shown when
 # the error carries no Chinese message of its own (Starlette's "Not Found", "Method Not Allowed").
 HTTP_ERROR_TITLES: dict[int, str] = {

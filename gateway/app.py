@@ -33,7 +33,13 @@ from gateway.console import rosters as console_rosters
 from gateway.console import supervise as console_supervise
 from gateway.console import triage_queue as console_triage_queue
 from gateway.core.jobs import WorkerRunner
-from gateway.core.labels import RETENTION_NOTICES, actor_label, audit_action_label, audit_detail_text
+from gateway.core.labels import (
+    CALENDAR_MISSING_LABELS,
+    RETENTION_NOTICES,
+    actor_label,
+    audit_action_label,
+    audit_detail_text,
+)
 from gateway.core.services import Services
 from gateway.core.settings import Settings
 from gateway.email import routes as email_routes
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["calendar_missing"] = lambda request: (
         request.app.state.services.calendar.missing_schedule_cached())
     templates.env.globals["staff_nav"] = staff_nav
+    templates.env.globals["calendar_missing_labels"] = CALENDAR_MISSING_LABELS
     templates.env.globals["case_countdown"] = case_countdown
     templates.env.filters["local_time"] = local_time
     templates.env.filters["local_date"] = local_date

@@ -18,11 +18,12 @@ REVEAL_PERSONAL = frozenset({"operator", "handler", "supervisor"})
 
 
 def check_roles(roles: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    """The roles as a set; ``ValueError`` in Chinese (an admin reads it) for none or an unknown one."""
     unknown = sorted(set(roles) - ROLES.keys())
     if unknown:
-        raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
+        raise ValueError(f"没有这个角色：{'、'.join(unknown)}")
     if not roles:
-        raise ValueError("at least one role is required")
+        raise ValueError("至少要选择一个角色")
     return frozenset(roles)
 
 

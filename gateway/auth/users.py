@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from gateway.auth.passwords import hash_password, needs_rehash, random_password, verify_password
-from gateway.auth.roles import Principal, check_roles
+from gateway.auth.roles import ROLES, Principal, check_roles
 from gateway.core.db.models import Hall
 from gateway.core.db.models_staff import User
 from gateway.core.db.store import Store
@@ -17,7 +17,15 @@ from gateway.core.safe_text import check_name
 
 
 class UserError(ValueError):
-    """A user operation that cannot be done; the message is shown to the administrator."""
+    """A user operation that cannot be done; the message (Chinese) is shown to the administrator.
+
+    ``field`` names the form field it is about, so ``/admin/users`` shows it beside that field;
+    ``option`` is the ``hcp users`` option to fix, which only the command line adds to the message.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, option: str | None = None) -> None:
+        super().__init__(message)
+        self.field, self.option = field, option
 
 
 def principal_of(user: User) -> Principal:
@@ -32,34 +40,47 @@ async def _check_towns(store: Store, towns: list[str]) -> None:
         known = set((await session.execute(select(Hall.code).where(Hall.code.in_(towns)))).scalars())
     unknown = sorted(set(towns) - known)
     if unknown:
-        raise UserError(f"unknown town/hall code(s): {', '.join(unknown)}")
+        raise UserError(f"没有这个乡镇：{'、'.join(unknown)}", field="towns", option="--town")
+
+
+def _roles(roles: list[str]) -> frozenset[str]:
+    try:
+        return check_roles(roles)
+    except ValueError as exc:
+        raise UserError(str(exc), field="roles", option="--role") from None
 
 
 async def add_user(store: Store, username: str, password: str, roles: list[str], towns: list[str] = (),  # type: ignore[assignment]
-                   display_name: str | None = None) -> Principal:
-    """Create an account; raise ``UserError`` for a taken name, bad role, unknown town or weak password."""
+                   display_name: str | None = None, *, must_change_password: bool = False) -> Principal:
+    """Create an account; raise ``UserError`` for a taken name, bad role, unknown town or weak password.
+
+    ``must_change_password`` marks an initial password someone else (an admin) chose: its owner
+    must replace it at the first sign-in.
+    """
     try:
         username = check_name(username, "用户名")
-        display_name = check_name(display_name, "显示名") if display_name else None
     except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if not username or len(username) > 64 or (display_name and len(display_name) > 100):
-        raise UserError("user name must be 1–64 characters (display name at most 100)")
+        raise UserError(str(exc), field="username") from None
     try:
-        role_set = check_roles(roles)
+        display_name = check_name(display_name, "姓名") if display_name else None
     except ValueError as exc:
-        raise UserError(str(exc)) from exc
+        raise UserError(str(exc), field="display_name", option="--display-name") from None
+    if not username or len(username) > 64:
+        raise UserError("用户名应为 1–64 个字符", field="username")
+    if display_name and len(display_name) > 100:
+        raise UserError("姓名最多 100 个字符", field="display_name", option="--display-name")
+    role_set = _roles(roles)
     if "handler" in role_set and not towns:
-        raise UserError("a handler needs at least one --town")
+        raise UserError(f"{ROLES['handler']}至少要选择一个乡镇", field="towns", option="--town")
     await _check_towns(store, list(towns))
     password_hash = hash_password(password)
     async with store.write() as session:
         exists = (await session.execute(select(User.id).where(User.username == username))).first()
         if exists:
-            raise UserError(f"user {username!r} already exists")
+            raise UserError(f"用户名 {username} 已存在", field="username")
         user = User(username=username, display_name=display_name or username, password_hash=password_hash,
                     roles=sorted(role_set), towns=sorted(set(towns)), active=True, session_version=1,
-                    created_at=datetime.now(UTC))
+                    created_at=datetime.now(UTC), must_change_password=must_change_password)
         session.add(user)
         await session.flush()
         return principal_of(user)
@@ -68,7 +89,7 @@ async def add_user(store: Store, username: str, password: str, roles: list[str],
 async def _get(session, username: str) -> User:  # type: ignore[no-untyped-def]
     user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
     if user is None:
-        raise UserError(f"no user named {username!r}")
+        raise UserError(f"没有用户名为 {username} 的账号", field="username")
     return user
 
 
@@ -108,10 +129,9 @@ async def set_active(store: Store, username: str, active: bool) -> None:
 
 
 async def set_roles(store: Store, username: str, roles: list[str], towns: list[str]) -> None:
-    try:
-        role_set = check_roles(roles)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+    role_set = _roles(roles)
+    if "handler" in role_set and not towns:
+        raise UserError(f"{ROLES['handler']}至少要选择一个乡镇", field="towns", option="--town")
     await _check_towns(store, towns)
     async with store.write() as session:
         user = await _get(session, username)
@@ -165,9 +185,7 @@ async def ensure_first_admin(store: Store) -> str | None:
         return None
     password = random_password()
     try:
-        await add_user(store, "admin", password, ["admin"], display_name="系统管理员")
+        await add_user(store, "admin", password, ["admin"], display_name="系统管理员", must_change_password=True)
     except UserError:  # another process won the race
         return None
-    async with store.write() as session:
-        (await _get(session, "admin")).must_change_password = True
     return password

@@ -27,7 +27,9 @@ def _read_password() -> str:
 def _run(coroutine_factory) -> None:  # type: ignore[no-untyped-def]
     try:
         coroutine_factory()
-    except (UserError, PasswordPolicyError) as exc:
+    except UserError as exc:
+        raise click.ClickException(f"{exc} ({exc.option})" if exc.option else str(exc)) from None
+    except PasswordPolicyError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -43,13 +45,18 @@ def users_group() -> None:
 @click.option("--town", "towns", multiple=True, help="hall code a handler works for; repeatable")
 @click.option("--display-name", help="name shown in the console (defaults to NAME)")
 def users_add(name: str, roles: tuple[str, ...], towns: tuple[str, ...], display_name: str | None) -> None:
-    """Create account NAME; the password is read from standard input."""
+    """Create account NAME; the password is read from standard input.
+
+    It is an initial password: NAME must choose their own at the first sign-in.
+    """
     password = _read_password()
 
     @with_services
     async def body(services: Services) -> None:
-        principal = await add_user(services.store, name, password, list(roles), list(towns), display_name)
-        click.echo(f"created {principal.username} ({', '.join(sorted(principal.roles))})")
+        principal = await add_user(services.store, name, password, list(roles), list(towns), display_name,
+                                   must_change_password=True)
+        click.echo(f"created {principal.username} ({', '.join(sorted(principal.roles))}); "
+                   "they must choose their own password at the first sign-in")
 
     _run(body)
 
@@ -57,13 +64,16 @@ def users_add(name: str, roles: tuple[str, ...], towns: tuple[str, ...], display
 @users_group.command("passwd")
 @click.argument("name")
 def users_passwd(name: str) -> None:
-    """Set NAME's password (from standard input); signs them out everywhere."""
+    """Reset NAME's password (from standard input); signs them out everywhere.
+
+    NAME must replace it with their own at the next sign-in.
+    """
     password = _read_password()
 
     @with_services
     async def body(services: Services) -> None:
-        await set_password(services.store, name, password)
-        click.echo(f"password of {name} changed")
+        await set_password(services.store, name, password, must_change=True)
+        click.echo(f"password of {name} reset; they must choose their own at the next sign-in")
 
     _run(body)
 

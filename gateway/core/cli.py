@@ -96,7 +96,9 @@ def with_services(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
         try:
             return asyncio.run(body())
         except USER_ERRORS as exc:
-            raise click.ClickException(str(exc)) from None
+            # An error may name the command-line option to fix (``UserError.option``); the web doesn't.
+            option = getattr(exc, "option", None)
+            raise click.ClickException(f"{exc} ({option})" if option else str(exc)) from None
 
     return wrapper
 

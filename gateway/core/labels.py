@@ -195,12 +195,46 @@ NOTICE_LABELS: dict[str, str] = {
     "visit_unreached": "{case} 未接通，已留在回拨列表中",
     "roster_added": "已添加班次",
     "roster_deleted": "已删除班次",
-    "user_add": "已完成：新建账号",
+    "user_add": "已完成：新建账号（本人首次登录时须修改初始密码）",
     "user_disable": "已完成：停用账号",
     "user_enable": "已完成：启用账号",
-    "user_password": "已完成：重设密码",
+    "user_password": "已完成：重设密码（本人下次登录时须改成自己的密码）",
     "user_roles": "已完成：修改角色",
 }
+
+# The banner on every staff page while a year's official holiday schedule is missing
+# (gateway/ui/templates/staff_base.html): what is missing for everyone; how to fix it for the admin.
+CALENDAR_MISSING_LABELS: dict[str, str] = {
+    "what": "{year} 年的法定节假日安排尚未导入，{year} 年的截止日期将按普通周末计算（只有周六、周日休息），"
+            "遇到法定节假日和调休上班日会算得不准。",
+    "staff": "系统管理员导入国务院办公厅公布的安排后，未办结案件的期限会自动重算。",
+    "admin": "请在服务器上用下面的命令导入国务院办公厅公布的安排（文件格式见说明文档），"
+             "导入后未办结案件的期限会自动重算：",
+    "admin_command": "hcp calendar import 文件",
+}
+
+
+# Error pages (gateway/ui/http_security.py): a heading per HTTP status, and the sentence shown when
+# the error carries no Chinese message of its own (Starlette's "Not Found", "Method Not Allowed").
+HTTP_ERROR_TITLES: dict[int, str] = {
+    400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "找不到这个页面", 405: "这个地址不能直接打开",
+    409: "操作与当前状态冲突", 413: "上传的内容太大", 422: "填写的内容有误", 429: "操作太频繁",
+    500: "系统出错了", 503: "系统暂时不可用",
+}
+HTTP_ERROR_TITLE_DEFAULT = "请求无法处理"
+HTTP_ERROR_MESSAGES: dict[int, str] = {
+    400: "提交的内容无法处理，请返回上一页检查后重试。",
+    401: "请先登录后再打开这个页面。",
+    403: "您的账号没有打开这个页面的权限。如需使用，请联系系统管理员。",
+    404: "您要找的页面不存在，可能是链接有误，或者页面已经移走。",
+    405: "这个地址只接收页面上的表单提交，不能从链接或地址栏直接打开。请返回上一页重新操作。",
+    413: "上传的文件或内容太大，请缩小后重试。",
+    429: "操作太频繁，请稍等片刻再试。",
+    500: "系统处理时出错，请稍后再试；如果一直出现，请联系系统管理员。",
+    503: "系统暂时不可用，请稍后再试。",
+}
+HTTP_ERROR_MESSAGE_DEFAULT = "请求无法处理，请返回上一页重试。"
+
 
 # Why an SMS did not go out (gateway/sms/providers.py ERROR_CLASSES), as staff read it.
 SMS_ERROR_LABELS: dict[str, str] = {

@@ -184,9 +184,14 @@ class ImportReport:
 
 
 def _parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip())
+    """A CSV time; ``RosterError`` in Chinese, since the web import shows it to a clerk."""
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise RosterError(f"时间 {text or '（空）'} 格式不对，应写成 2026-11-30T08:30+08:00 这样") from None
     if value.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone (write 2026-11-30T08:30+08:00)")
+        raise RosterError(f"时间 {text} 缺少时区，应写成 2026-11-30T08:30+08:00 这样")
     return value
 
 

@@ -5,6 +5,7 @@ Staff (``operator``, ``supervisor``): ``/hotline`` (the page), ``/hotline/calls`
 URL), ``/hotline/callbacks`` (the call-back list), ``/hotline/callbacks/{id}/attempt``,
 ``/hotline/visits`` (a return visit on a case) and ``/hotline/reveal`` (a full number, audited).
 Forms work without JavaScript (post, then redirect); ``hotline.js`` makes the same calls as JSON.
+Opened as a link (GET), each of these form addresses leads to the page that holds its form.
 
 Twilio (``/twilio/...``): public, but every request must carry a valid ``X-Twilio-Signature`` for
 the URL Twilio called, rebuilt from ``HCP_PUBLIC_URL`` (the app sits behind a proxy); otherwise 403.
@@ -397,8 +398,23 @@ async def twilio_sms_status(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _page_of(target: str):  # type: ignore[no-untyped-def]
+    """A GET on a form-only address (a bookmark, a reload after an error page, a link someone made)
+    goes to the page where that form lives instead of a bare 405."""
+
+    @staff(*ROLES)
+    async def follow(request: Request) -> Response:
+        return RedirectResponse(target, status_code=303)
+
+    return follow
+
+
 routes = [
     Route("/hotline", hotline_page, methods=["GET"], name="hotline"),
+    Route("/hotline/calls", _page_of("/hotline"), methods=["GET"], name="hotline_calls_page"),
+    Route("/hotline/history", _page_of("/hotline#history-title"), methods=["GET"], name="hotline_history_page"),
+    Route("/hotline/visits", _page_of("/hotline/callbacks"), methods=["GET"], name="hotline_visits_page"),
+    Route("/hotline/reveal", _page_of("/hotline"), methods=["GET"], name="hotline_reveal_page"),
     Route("/hotline/calls", save_call, methods=["POST"], name="hotline_save"),
     Route("/hotline/history", history, methods=["POST"], name="hotline_history"),
     Route("/hotline/callbacks", callbacks, methods=["GET"], name="hotline_callbacks"),

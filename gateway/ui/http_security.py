@@ -12,6 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.core.labels import (
+    HTTP_ERROR_MESSAGE_DEFAULT,
+    HTTP_ERROR_MESSAGES,
+    HTTP_ERROR_TITLE_DEFAULT,
+    HTTP_ERROR_TITLES,
+)
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
@@ -61,14 +68,24 @@ def _same_site_referer(request: Request) -> str | None:
     return None if target == request.url.path else target
 
 
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Render an ``HTTPException`` as a short Chinese page, or as JSON for API clients."""
+    """Render an ``HTTPException`` as a short Chinese page, or as JSON for API clients.
+
+    The page is Chinese only: a detail without Chinese (Starlette's own "Not Found", "Method Not
+    Allowed") gives way to the catalogue's sentence for the status; the status code itself is kept.
+    """
     assert isinstance(exc, HTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "请求无法处理"
     headers = dict(exc.headers or {})
     if _wants_json(request):
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=headers)
+    status = exc.status_code
+    message = detail if _has_chinese(detail) else HTTP_ERROR_MESSAGES.get(status, HTTP_ERROR_MESSAGE_DEFAULT)
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "message": detail,
-                                                              "back": _same_site_referer(request)},
-                                      status_code=exc.status_code, headers=headers)
+    return templates.TemplateResponse(request, "error.html", {
+        "status": status, "title": HTTP_ERROR_TITLES.get(status, HTTP_ERROR_TITLE_DEFAULT), "message": message,
+        "back": _same_site_referer(request)}, status_code=status, headers=headers)

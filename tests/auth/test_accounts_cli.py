@@ -27,16 +27,16 @@ from tests.helpers import FixedClassifier, make_intake
 def test_users_are_managed_from_the_command_line(tmp_path: Path) -> None:
     added = hcp(tmp_path, "users", "add", "wang", "--role", "handler", "--town", "jintun", stdin="long-secret-9\n")
     assert added.returncode == 0, added.stderr
-    assert "created wang (handler)" in added.stdout
+    assert "created wang (handler)" in added.stdout and "must choose their own password" in added.stdout
     assert "long-secret-9" not in added.stdout + added.stderr
     taken = hcp(tmp_path, "users", "add", "wang", "--role", "operator", stdin="long-secret-9\n")
-    assert taken.returncode == 1 and "already exists" in taken.stderr
+    assert taken.returncode == 1 and "用户名 wang 已存在" in taken.stderr
     weak = hcp(tmp_path, "users", "add", "li", "--role", "operator", stdin="123\n")
     assert weak.returncode == 1 and "密码至少需要" in weak.stderr
     no_town = hcp(tmp_path, "users", "add", "li", "--role", "handler", stdin="long-secret-9\n")
-    assert no_town.returncode == 1 and "needs at least one --town" in no_town.stderr
+    assert no_town.returncode == 1 and "乡镇承办人至少要选择一个乡镇 (--town)" in no_town.stderr
     bad_town = hcp(tmp_path, "users", "add", "li", "--role", "handler", "--town", "atlantis", stdin="long-secret-9\n")
-    assert bad_town.returncode == 1 and "unknown town/hall code(s): atlantis" in bad_town.stderr
+    assert bad_town.returncode == 1 and "没有这个乡镇：atlantis (--town)" in bad_town.stderr
     assert hcp(tmp_path, "users", "passwd", "wang", stdin="another-secret-8\n").returncode == 0
     assert hcp(tmp_path, "users", "disable", "wang").returncode == 0
     listing = json.loads(hcp(tmp_path, "users", "list", "--json").stdout)
@@ -44,7 +44,18 @@ def test_users_are_managed_from_the_command_line(tmp_path: Path) -> None:
                         "active": False, "last_login_at": None}]
     assert "password" not in json.dumps(listing)
     missing = hcp(tmp_path, "users", "disable", "nobody")
-    assert missing.returncode == 1 and "no user named 'nobody'" in missing.stderr
+    assert missing.returncode == 1 and "没有用户名为 nobody 的账号" in missing.stderr
+    # Every password above was chosen by an admin: its owner must choose their own at the first sign-in.
+    first = hcp(tmp_path, "users", "add", "zhou", "--role", "operator", stdin="long-secret-9\n")
+    assert first.returncode == 0, first.stderr
+    assert _must_change(tmp_path) == {"wang": True, "zhou": True}
+
+
+def _must_change(tmp_path: Path) -> dict[str, bool]:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "hcp.db") as db:
+        return {name: bool(flag) for name, flag in db.execute("select username, must_change_password from users")}
 
 
 def test_the_first_start_creates_an_admin_with_a_one_time_password(tmp_path: Path,

@@ -70,11 +70,15 @@ async def test_csv_import_keeps_good_rows_reports_bad_ones_and_is_idempotent(ser
             "jintun,w01,J001,张敏,2026-11-30T08:30+08:00,2026-11-30T12:00+08:00\n"
             "jintun,w01,J002,刘强,2026-11-30T12:00,2026-11-30T17:30+08:00\n"
             "jintun,w09,J003,王芳,2026-11-30T08:30+08:00,2026-11-30T12:00+08:00\n"
-            "jintun,w02,J003,王芳,2026-11-30T08:30+08:00,2026-11-30T17:00+08:00\n")
+            "jintun,w02,J003,王芳,2026-11-30T08:30+08:00,2026-11-30T17:00+08:00\n"
+            "jintun,w03,J004,李华,明天上午,2026-11-30T17:00+08:00\n")
     first = await import_csv(services.store, text, actor="test")
     assert (first.added, first.unchanged) == (2, 0)
-    assert [line for line, _ in first.errors] == [3, 4]
-    assert "has no time zone" in first.errors[0][1] and "w09" in first.errors[1][1]
+    assert [line for line, _ in first.errors] == [3, 4, 6]
+    # The web import shows these to a clerk: Chinese, with the shape to write.
+    assert first.errors[0][1] == "时间 2026-11-30T12:00 缺少时区，应写成 2026-11-30T08:30+08:00 这样"
+    assert "w09" in first.errors[1][1]
+    assert first.errors[2][1] == "时间 明天上午 格式不对，应写成 2026-11-30T08:30+08:00 这样"
     again = await import_csv(services.store, text, actor="test")
     assert (again.added, again.unchanged) == (0, 2)
     shifts = await shifts_between(services.store, "jintun", local(2026, 11, 30, 0, 0), local(2026, 12, 1, 0, 0))

@@ -9,7 +9,12 @@ from zoneinfo import ZoneInfo
 import time_machine
 from playwright.async_api import Browser
 
+from gateway.core.answered import mark_answer_delivered
+from gateway.core.db.models import Message
+from gateway.core.services import Services
+from gateway.core.workflow import apply_transition
 from tests.browser import LiveServer
+from tests.helpers import local, make_intake
 from tests.results.dataset import load
 
 # The 30-day chart's visible day labels, left to right, with their horizontal extent on screen.
@@ -42,9 +47,26 @@ async def test_public_chart_labels_are_at_least_12_px_on_a_phone(browser: Browse
 SCREEN_DAY = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
+async def _more_rectified(services: Services, count: int) -> None:
+    """Rectified cases with long public answers: more than the screen's list can hold."""
+    for n in range(count):
+        at = local(2026, 11, 20 + n % 5, 9, n)
+        result = await services.ingestor.ingest(make_intake(
+            source_ref=f"screen-more-{n}", received_at=at, text="跑了好几趟 #time_limited", rating="不满意",
+            reasons=["repeat_trips"], hall="jintun", window="w01"))
+        async with services.store.write() as session:
+            for step in ("start_verification", "verify_valid", "rectify", "reply"):
+                await apply_transition(session, result.case_id, step, actor="test", note="说明", now=at)
+            await session.execute(mark_answer_delivered(result.case_id, at))
+            session.add(Message(case_id=result.case_id, direction="out", channel="web", source_ref=f"more-{n}",
+                                at=at, author="test", public=True, extra={},
+                                text="您好，经核实，已优化受理流程，取消重复提交的材料，并在高峰时段增开窗口。" * 2))
+
+
 @time_machine.travel(SCREEN_DAY)  # ticking: the live server and the browser need time to pass
 async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Browser, live_server: LiveServer) -> None:
     await load(live_server.services)
+    await _more_rectified(live_server.services, 6)
     for width, height in ((1920, 1080), (1366, 768)):
         context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         page = await context.new_page()
@@ -63,4 +85,11 @@ async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Bro
             (width, days, labels[0], labels[-1])
         for left, right in pairwise(labels):
             assert left["right"] <= right["left"], (width, left, right)
+        # The rectified list shows whole entries only: none cut off mid-line at its bottom edge.
+        cut = await page.evaluate("""() => {
+            const list = document.querySelector('.latest-list'), edge = list.getBoundingClientRect().bottom;
+            return [...list.querySelectorAll('article')].filter(a => !a.hidden)
+                .filter(a => a.getBoundingClientRect().bottom > edge + 1).length; }""")
+        shown = await page.locator(".latest-list article:not([hidden])").count()
+        assert cut == 0 and shown >= 1, (width, cut, shown)
         await context.close()

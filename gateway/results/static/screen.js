@@ -28,11 +28,30 @@
         var foot = next.querySelector(".screen-foot");
         if (main) { document.getElementById("screen-main").replaceWith(main); }
         if (foot) { document.querySelector(".screen-foot").replaceWith(foot); }
+        fitLatest();
         stale.hidden = true;
       })
       .catch(function () { stale.hidden = false; });
   }
 
+  // A rectified case that does not fit whole under the list's bottom edge is left out, not cut
+  // mid-line (the list shows the newest first; the next refresh brings them again).
+  function fitLatest() {
+    var list = document.querySelector(".latest-list");
+    if (!list || getComputedStyle(list).overflow === "visible") { return; }
+    var bottom = list.getBoundingClientRect().bottom;
+    var items = list.querySelectorAll("article");
+    for (var i = 0; i < items.length; i++) {
+      items[i].hidden = false;
+      if (items[i].getBoundingClientRect().bottom > bottom + 1) {
+        for (var j = i; j < items.length; j++) { items[j].hidden = true; }
+        break;
+      }
+    }
+  }
+
+  fitLatest();
+  window.addEventListener("resize", fitLatest);
   if (clock) { tick(); setInterval(tick, 1000); }
   setInterval(refresh, seconds * 1000);
 }());

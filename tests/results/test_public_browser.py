@@ -40,6 +40,10 @@ async def test_public_chart_labels_are_at_least_12_px_on_a_phone(browser: Browse
     sizes = await page.evaluate(RENDERED_SIZES)
     assert sizes and min(sizes) >= 12, sorted(sizes)[:5]
     assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    # the town table is wider than a phone: it scrolls sideways, and the page says so
+    wide = await page.evaluate("(() => { const d = document.querySelector('.table-scroll');"
+                               " return d.scrollWidth > d.clientWidth; })()")
+    assert wide and await page.locator(".scroll-hint").is_visible()
     await context.close()
 
 

@@ -23,14 +23,13 @@ from gateway.core.answered import ANSWER_KINDS
 from gateway.core.db.models import Case, Contact, Hall, OutboxMessage
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import FAILED
-from gateway.core.overdue import is_overdue, missed
+from gateway.core.overdue import RUNNING_DUE, UNFINISHED, is_overdue, missed
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
 # The deadline that is running: the first response until it happened, then the result.
-RUNNING_DUE = sql_case((Case.first_responded_at.is_(None), Case.first_response_due), else_=Case.result_due)
 
 
 @dataclass
@@ -146,7 +145,7 @@ async def due_soon(session: AsyncSession, cipher: PersonalDataCipher, *, towns: 
     query = (_scoped(_base(), towns)
              .where(Case.status.in_(OPEN), RUNNING_DUE.is_not(None), until > RUNNING_DUE,
                     or_(Case.paused_at.is_(None), missed(RUNNING_DUE, until)),
-                    or_(Case.first_responded_at.is_(None), Case.result_at.is_(None)))
+                    *UNFINISHED)
              .order_by(RUNNING_DUE, Case.id).limit(limit))
     return await _rows(session, query, cipher)
 

@@ -39,6 +39,7 @@ from gateway.core.deadlines import WorkCalendar
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.core.overdue import FIRST_RESPONSE_PENDING
 from gateway.core.sms_config import sms_ready
 from gateway.core.workflow import NOT_ADOPTED, EventSpec, WorkflowError, add_events, apply_transition
 from gateway.phone.calls import CANCELLED, DONE, OPEN
@@ -324,7 +325,7 @@ async def open_callbacks(services: Services, *, now: datetime | None = None,
         if town_filter is not None:
             base = base.where(Hall.code.in_(sorted(town_filter)))
         immediate = (await session.execute(base.where(
-            Case.category == Category.IMMEDIATE.value, Case.first_responded_at.is_(None),
+            Case.category == Category.IMMEDIATE.value, FIRST_RESPONSE_PENDING,
             Case.first_response_due.is_not(None), Case.status.not_in(OPEN_ELSEWHERE))
             .order_by(Case.first_response_due).limit(limit))).all()
         # The cases the workflow will not close before their visit (CaseFacts.needs_return_visit):

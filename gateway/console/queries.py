@@ -25,7 +25,8 @@ from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import FAILED
 from gateway.core.overdue import RUNNING_DUE, UNFINISHED, is_overdue, missed
 from gateway.core.personal import PersonalDataCipher
-from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
+from gateway.core.workflow import ANSWERED_REASONS
+from gateway.results.figures import RN_UNVISITED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
@@ -187,13 +188,11 @@ async def undelivered_replies(session: AsyncSession, cipher: PersonalDataCipher,
 
 async def missing_return_visits(session: AsyncSession, cipher: PersonalDataCipher, *,
                                 towns: Iterable[str] | None) -> list[CaseRow]:
-    """Real-name 差评 (and unrated complaints handled as one) answered but not yet visited: the
-    cases the workflow will not close yet (``CaseFacts.needs_return_visit``; the rule is 100%)."""
-    handled_as_bad = or_(Case.rating.in_(("dissatisfied", "very_dissatisfied")),
-                         and_(Case.rating.is_(None), Case.category.in_(RECTIFY)))
+    """Real-name 差评 (and unrated complaints handled as one) answered but not yet visited
+    (``figures.RN_UNVISITED``, the definition /reports and the hotline use too), still open: the
+    cases the workflow will not close yet (the rule is 100%)."""
     query = (_scoped(_base(), towns)
-             .where(Case.real_name.is_(True), handled_as_bad, Case.status == CaseStatus.REPLIED.value,
-                    or_(Case.verdict.is_(None), Case.verdict.not_in(NOT_ADOPTED)))
+             .where(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
              .order_by(Case.result_at, Case.id).limit(200))
     return await _rows(session, query, cipher)
 

@@ -104,17 +104,27 @@ BAD_RECEIVED: ColumnElement[bool] = Case.rating.in_(BAD_RATINGS)
 COMPLAINT: ColumnElement[bool] = and_(
     Case.rating.is_(None), Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), ADOPTED)
 BAD: ColumnElement[bool] = and_(BAD_RECEIVED, ADOPTED)
+# 差评 as handled (按差评办理): adopted 差评 and unrated complaints, the cases the workflow handles
+# alike (verified, rectified on their track, answered, visited — ``CaseFacts.needs_return_visit``).
+# Every handling figure — the tracks' 差评, 已整改, 整改中, 整改率, 扣分, the real-name return visits
+# — counts these, so an overdue unrated complaint can never sit beside a 100% 整改率.
+HANDLED: ColumnElement[bool] = or_(BAD, COMPLAINT)
 FIRST_RESPONSE = func.coalesce(Case.first_responded_at, Case.result_at)
 DEADLINES_MET: ColumnElement[bool] = and_(
     or_(Case.first_response_due.is_(None), Case.first_response_due >= FIRST_RESPONSE),
     or_(Case.result_due.is_(None), Case.result_at <= Case.result_due),
 )
-RECTIFIED: ColumnElement[bool] = and_(BAD, Case.result_at.is_not(None))
+RECTIFIED: ColumnElement[bool] = and_(HANDLED, Case.result_at.is_not(None))
 REPLIED: ColumnElement[bool] = and_(BAD, Case.reply_delivered_at.is_not(None))
 VISITED_EVENT = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
-RN_BAD: ColumnElement[bool] = and_(BAD, Case.real_name.is_(True))
+RN_BAD: ColumnElement[bool] = and_(HANDLED, Case.real_name.is_(True))
+# Due for its return visit: answered (a result, or a reply that moved it to 已答复 / 已回访) or closed.
+ANSWERED_STATUSES = (CaseStatus.REPLIED.value, CaseStatus.RETURN_VISITED.value, CaseStatus.CLOSED.value)
 RN_VISIT_DUE: ColumnElement[bool] = and_(
-    RN_BAD, or_(Case.result_at.is_not(None), Case.status == CaseStatus.CLOSED.value))
+    RN_BAD, or_(Case.result_at.is_not(None), Case.status.in_(ANSWERED_STATUSES)))
+# The one definition of "real-name 差评 still needing its return visit" (实名差评待回访 on /supervise,
+# the hotline's 实名差评回访 list, /reports' 未回访实名差评 and the 考核 deduction): due, no visit recorded.
+RN_UNVISITED: ColumnElement[bool] = and_(RN_VISIT_DUE, ~VISITED_EVENT)
 VISITED: ColumnElement[bool] = and_(BAD, VISITED_EVENT)
 LATEST_VISIT_SATISFIED = (
     select(CaseEvent.data["satisfied"].as_boolean())
@@ -148,7 +158,7 @@ def _category_counters() -> list[Counter]:
     counters = []
     for c in RECTIFY_CATEGORIES:
         counters += [
-            Counter(f"bad_{c.value}", f"{c.label}差评", _of_category(c, BAD)),
+            Counter(f"bad_{c.value}", f"{c.label}差评", _of_category(c, HANDLED)),
             Counter(f"rectified_{c.value}", f"{c.label}已整改", _of_category(c, RECTIFIED)),
             Counter(f"on_time_{c.value}", f"{c.label}按时整改", _of_category(c, and_(RECTIFIED, DEADLINES_MET))),
         ]
@@ -656,7 +666,7 @@ async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim],
 
 
 def _in_progress(now: datetime) -> ColumnElement[bool]:
-    return and_(BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
+    return and_(HANDLED, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
                 Case.closed_at.is_(None), ~result_missed(now))
 
 

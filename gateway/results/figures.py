@@ -18,11 +18,15 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   ``bad_received`` counts every 差评; ``bad`` only the adopted ones.
 * **unrated complaints** (未评级投诉, ``complaints``) — adopted, unrated items that triage put on a
   rectification track (立整立改 / 限时整改 / 协调整改): a complaint by e-mail or phone without a rating
-  level.  They are handled like 差评 (verified, answered, visited) but counted beside them under their
-  own name, never inside a 差评 figure or rate.
+  level.  They are counted beside the 差评 under their own name (never in 差评, 好评率, 答复率 or
+  the reasons), but they are *handled* like 差评 (verified, rectified on their track, answered,
+  visited), so every handling figure counts them: ``HANDLED`` (差评 as handled) is adopted 差评 and
+  unrated complaints, and the tracks' 差评 / 已整改 / 整改中 / 整改率 / 按时整改率, the 扣分 for
+  overdue rectification and the real-name return visits are over ``HANDLED`` — an overdue
+  unrectified complaint is never beside a 100% 整改率 or 扣分 0.
 * **verdicts of 差评** — ``bad_valid`` (核实属实), ``bad_not_valid``, ``bad_malicious`` (the last two not
   adopted); a 差评 not yet verified is adopted until a verdict says otherwise.
-* **rectified** (已整改), per category — an adopted 差评 of that category with a result
+* **rectified** (已整改), per category — a ``HANDLED`` case of that category with a result
   (``result_at``, set when the citizen is answered after rectification).  **差评整改率 = rectified /
   (差评 of the tracks − 整改中)**, where 整改中 (``in_progress``) are the unrectified ones whose deadline
   is still ahead — computed live, by the hour, wherever the rate is shown.  The per-category
@@ -40,7 +44,9 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   **答复率 = replied / 差评.**
 * **return visit** (回访) — a ``return_visit`` event on the case's timeline (the workflow's
   记录回访 step).  The rule is that *every* real-name 差评 is visited (实名差评回访率 100%).  A
-  real-name 差评 is **due** for its visit once it is answered (``result_at``) or closed (closed
+  real-name 差评 (``HANDLED``: an unrated complaint too, as the workflow's
+  ``CaseFacts.needs_return_visit`` asks) is **due** for its visit once it is answered (``result_at``,
+  or a reply that moved it to 已答复 / 已回访) or closed (closed
   without an answer — e.g. triaged as 无需整改 although rated 差评 — is an exception too).
   **实名差评回访率 = real-name 差评 visited / real-name 差评 due**; every due one without a visit is
   listed by case code (``gateway.results.lists.return_visit_exceptions``).  Cases still being

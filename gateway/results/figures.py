@@ -262,8 +262,14 @@ class Counts(Mapping[str, int]):
     def denominator(self, name: str) -> int:
         """The rate's denominator; a 整改率 leaves out its tracks' cases 整改中 (see ``in_progress``)."""
         rate = RATES_BY_NAME[name]
-        return (sum(self._values[n] for n in rate.denominator)
-                - sum(self.pending.get(category, 0) for category in rate.pending))
+        if not rate.pending:
+            return sum(self._values[n] for n in rate.denominator)
+        # Track by track, never below 0: the 整改中 (counted live) can outnumber a track's 差评 (counted
+        # in the roll-up) for a moment, and one track's surplus must not cancel another track's cases
+        # — the headline's denominator is then exactly the sum of the per-track ones, so a track
+        # shows "—" exactly when its own denominator is empty and the headline only when all are.
+        return sum(max(0, self._values[n] - self.pending.get(category, 0))
+                   for n, category in zip(rate.denominator, rate.pending, strict=True))
 
     def rate(self, name: str) -> float | None:
         rate = RATES_BY_NAME[name]

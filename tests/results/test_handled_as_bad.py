@@ -15,6 +15,7 @@ from gateway.core.db.models import Case
 from gateway.core.domain import CaseStatus
 from gateway.core.services import Services
 from gateway.phone.return_visits import open_callbacks
+from gateway.results.figures import Counts, percent
 from tests.helpers import local, make_intake
 from tests.staff import make_staff, signed_in
 
@@ -76,3 +77,18 @@ async def test_unrated_complaints_count_in_every_handling_figure(services: Servi
     for listed in (exceptions, visits_due, hotline):
         assert unvisited in listed and told in listed, listed
         assert rectified not in listed and overdue not in listed
+
+
+def test_an_empty_denominator_is_empty_in_the_headline_and_in_its_track_alike() -> None:
+    """整改中 counted live may outnumber a track's 差评 in the roll-up: 立整立改 1 差评 and none 整改中
+    (0.0%), 限时整改 2 差评 and 3 整改中 ("—"): the headline is 0 of 1 — 0.0% like its one non-empty
+    track — not "—" with 0/0 beside a track at 0.0%."""
+    counts = Counts({"bad_immediate": 1, "bad_time_limited": 2})
+    counts.pending = {"time_limited": 3}
+    assert percent(counts.rate("rectified_rate_immediate")) == "0.0%"
+    assert percent(counts.rate("rectified_rate_time_limited")) == "—"
+    assert counts.denominator("rectified_rate") == 1 and percent(counts.rate("rectified_rate")) == "0.0%"
+    counts = Counts({"bad_time_limited": 2})
+    counts.pending = {"time_limited": 3}
+    assert [percent(counts.rate(n)) for n in ("rectified_rate", "rectified_rate_time_limited",
+                                              "rectified_rate_immediate")] == ["—", "—", "—"]

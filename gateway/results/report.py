@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gateway.core.labels import CHANNEL_LABELS, IN_PROGRESS_LABEL
+from gateway.core.labels import CHANNEL_LABELS, IN_PROGRESS_LABEL, SURVEY_VISITS_LABEL, SURVEY_VISITS_NOTE
 from gateway.core.safe_text import is_formula_like, printable
 from gateway.core.services import Services
 from gateway.results import rollup
@@ -212,7 +212,7 @@ def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, o
 def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], Survey],
                   unrated: dict[str | None, Unrated], names: Names) -> None:
     """回访整改满意率, the three questionnaire averages and 未评率, per town and for the county."""
-    _header(sheet, 1, ["镇（街道）", "回访问卷数", "回访整改满意率", "问题已解决", "部分解决", "未解决",
+    _header(sheet, 1, ["镇（街道）", SURVEY_VISITS_LABEL, "回访整改满意率", "问题已解决", "部分解决", "未解决",
                        *[f"{label}（均分）" for label in SURVEY_SCORES.values()], "办结办件", "未评", "未评率"])
     hall_names = dict(names.halls.values())
     halls = sorted({hall for hall, _ in survey if hall} | {hall for hall in unrated if hall})
@@ -230,6 +230,7 @@ def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], 
         _put(sheet, row, 10, matters.finished)
         _put(sheet, row, 11, matters.unrated)
         _rate_cell(sheet, row, 12, matters.rate)
+    _put(sheet, len(halls) + 4, 1, SURVEY_VISITS_NOTE)
     _widths(sheet, [16, 12, 14, 10, 10, 10, 14, 14, 14, 10, 8, 10])
 
 

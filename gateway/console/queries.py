@@ -23,16 +23,16 @@ from gateway.core.answered import ANSWER_KINDS
 from gateway.core.db.models import Case, CaseEvent, Contact, Hall, OutboxMessage
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.outbox import FAILED
-from gateway.core.overdue import is_overdue, missed
+from gateway.core.overdue import RUNNING_DUE, UNFINISHED, is_overdue, missed
 from gateway.core.personal import PersonalDataCipher
-from gateway.core.workflow import ANSWERED_REASONS, NOT_ADOPTED
+from gateway.core.workflow import ANSWERED_REASONS
+from gateway.results.figures import RN_UNVISITED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
 # Timeline events by which a person settled a case's category (the spot check leaves these out).
 DECIDED_BY_HAND = ("review", "reclassify")
 # The deadline that is running: the first response until it happened, then the result.
-RUNNING_DUE = sql_case((Case.first_responded_at.is_(None), Case.first_response_due), else_=Case.result_due)
 
 
 @dataclass
@@ -151,7 +151,7 @@ async def due_soon(session: AsyncSession, cipher: PersonalDataCipher, *, towns: 
     query = (_scoped(_base(), towns)
              .where(Case.status.in_(OPEN), RUNNING_DUE.is_not(None), until > RUNNING_DUE,
                     or_(Case.paused_at.is_(None), missed(RUNNING_DUE, until)),
-                    or_(Case.first_responded_at.is_(None), Case.result_at.is_(None)))
+                    *UNFINISHED)
              .order_by(RUNNING_DUE, Case.id).limit(limit))
     return await _rows(session, query, cipher)
 
@@ -193,13 +193,11 @@ async def undelivered_replies(session: AsyncSession, cipher: PersonalDataCipher,
 
 async def missing_return_visits(session: AsyncSession, cipher: PersonalDataCipher, *,
                                 towns: Iterable[str] | None) -> list[CaseRow]:
-    """Real-name 差评 (and unrated complaints handled as one) answered but not yet visited: the
-    cases the workflow will not close yet (``CaseFacts.needs_return_visit``; the rule is 100%)."""
-    handled_as_bad = or_(Case.rating.in_(("dissatisfied", "very_dissatisfied")),
-                         and_(Case.rating.is_(None), Case.category.in_(RECTIFY)))
+    """Real-name 差评 (and unrated complaints handled as one) answered but not yet visited
+    (``figures.RN_UNVISITED``, the definition /reports and the hotline use too), still open: the
+    cases the workflow will not close yet (the rule is 100%)."""
     query = (_scoped(_base(), towns)
-             .where(Case.real_name.is_(True), handled_as_bad, Case.status == CaseStatus.REPLIED.value,
-                    or_(Case.verdict.is_(None), Case.verdict.not_in(NOT_ADOPTED)))
+             .where(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
              .order_by(Case.result_at, Case.id).limit(200))
     return await _rows(session, query, cipher)
 

@@ -35,6 +35,8 @@ __all__ = [
     "ROLE_LABELS",
     "SOURCE_LABELS",
     "STATUS_LABELS",
+    "SURVEY_VISITS_LABEL",
+    "SURVEY_VISITS_NOTE",
     "SYSTEM_ACTOR_LABELS",
     "TRIAGE_REASON_LABELS",
     "VERDICT_LABELS",
@@ -55,6 +57,12 @@ CATEGORY_LABELS: dict[str, str] = {
 # A 差评 not yet rectified whose deadline is still ahead: neither rectified nor a failure, so left
 # out of every 整改率 and counted beside it (gateway.results.figures.in_progress).
 IN_PROGRESS_LABEL = "整改中（期限未到）"
+# The questionnaires of reached hotline return visits (``return_visits`` rows with an answer): not
+# the visits the 实名差评回访率 counts (``return_visit`` events on the timeline, however recorded), so
+# the sheet names the difference rather than let 0 questionnaires read as 0 visits.
+SURVEY_VISITS_LABEL = "热线回访问卷数（接通并作答）"
+SURVEY_VISITS_NOTE = ("回访问卷数只计热线登记、接通并作答的回访问卷；实名差评回访率按案件时间线上的回访记录计算"
+                      "（含案件页登记的回访），见“通报”，两者口径不同。")
 
 # Where a case stands (gateway.core.workflow says which moves are legal).
 STATUS_LABELS: dict[str, str] = {

@@ -19,6 +19,7 @@ from gateway.core.db.models import Case, CaseReminder
 from gateway.core.db.store import Store
 from gateway.core.deadlines import WorkCalendar, coordinated_reminder
 from gateway.core.domain import CaseStatus, Category
+from gateway.core.overdue import FIRST_RESPONSE_PENDING
 from gateway.core.workflow import EventSpec, add_events
 
 FINISHED = (CaseStatus.CLOSED.value, CaseStatus.NOT_VALID.value, CaseStatus.MALICIOUS.value)
@@ -59,7 +60,7 @@ async def sweep(store: Store, calendar: WorkCalendar, policy: ReminderPolicy, no
     async with store.write() as session:
         first_due = (
             select(Case)
-            .where(Case.status.not_in(FINISHED), Case.first_responded_at.is_(None),
+            .where(Case.status.not_in(FINISHED), FIRST_RESPONSE_PENDING,
                    Case.first_response_due.is_not(None), Case.first_response_due <= horizon)
         )
         for case in (await session.execute(first_due)).scalars():

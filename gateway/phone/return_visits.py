@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.contact import mask_name, mask_phone
@@ -39,11 +39,13 @@ from gateway.core.deadlines import WorkCalendar
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CALL_TASK_LABELS, PROBLEM_SOLVED_LABELS
 from gateway.core.outbox import OutgoingMessage, enqueue
+from gateway.core.overdue import FIRST_RESPONSE_PENDING
 from gateway.core.sms_config import sms_ready
-from gateway.core.workflow import NOT_ADOPTED, EventSpec, WorkflowError, add_events, apply_transition
+from gateway.core.workflow import EventSpec, WorkflowError, add_events, apply_transition
 from gateway.phone.calls import CANCELLED, DONE, OPEN
 from gateway.phone.common import OPEN_ELSEWHERE, Countdown, countdown
 from gateway.phone.options import PhoneOptions
+from gateway.results.figures import RN_UNVISITED
 
 if TYPE_CHECKING:
     from gateway.core.services import Services
@@ -324,16 +326,13 @@ async def open_callbacks(services: Services, *, now: datetime | None = None,
         if town_filter is not None:
             base = base.where(Hall.code.in_(sorted(town_filter)))
         immediate = (await session.execute(base.where(
-            Case.category == Category.IMMEDIATE.value, Case.first_responded_at.is_(None),
+            Case.category == Category.IMMEDIATE.value, FIRST_RESPONSE_PENDING,
             Case.first_response_due.is_not(None), Case.status.not_in(OPEN_ELSEWHERE))
             .order_by(Case.first_response_due).limit(limit))).all()
         # The cases the workflow will not close before their visit (CaseFacts.needs_return_visit):
-        # real-name 差评 and unrated complaints, unless found 不属实 / 恶意.
-        handled_as_bad = or_(Case.rating.in_(BAD_RATINGS), and_(Case.rating.is_(None), Case.category.in_(
-            [c.value for c in Category if c is not Category.NONE])))
-        visits = (await session.execute(base.where(
-            Case.status == CaseStatus.REPLIED.value, Case.real_name.is_(True), handled_as_bad,
-            or_(Case.verdict.is_(None), Case.verdict.not_in(sorted(NOT_ADOPTED))))
+        # real-name 差评 and unrated complaints, unless found 不属实 / 恶意 — ``figures.RN_UNVISITED``,
+        # the definition /supervise and /reports use too — still open.
+        visits = (await session.execute(base.where(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
             .order_by(Case.updated_at).limit(limit))).all()
         attempts = await _attempts(session, [row[0].id for row in (*immediate, *visits)])
     for rows, kind, purpose in ((immediate, "immediate", PURPOSE_CALL_BACK),

@@ -27,11 +27,10 @@ from gateway.core.db.models import Case
 from gateway.core.filelines import line_of
 from gateway.core.overdue import result_missed
 from gateway.results.figures import (
-    BAD,
+    HANDLED,
     RATES_BY_NAME,
     RECTIFY_CATEGORIES,
-    RN_VISIT_DUE,
-    VISITED_EVENT,
+    RN_UNVISITED,
     Counts,
     Dim,
     Filters,
@@ -141,12 +140,13 @@ def read_rules(path: Path | None = None) -> AssessmentRules:
 def deduction_predicates(now: datetime) -> dict[str, ColumnElement[bool]]:
     """Which cases each deduction counts, as of ``now``."""
     return {
-        # An adopted 差评 on a rectification track whose result deadline passed without a result in time.
+        # A 差评 as handled (``HANDLED``: adopted 差评 and unrated complaints) on a rectification track
+        # whose result deadline passed without a result in time.
         "unrectified_overdue": and_(
-            BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_due.is_not(None),
+            HANDLED, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_due.is_not(None),
             or_(and_(Case.result_at.is_(None), result_missed(now)), Case.result_at > Case.result_due)),
         # The 100% rule: every real-name 差评 answered or closed gets a return visit.
-        "unvisited_real_name": and_(RN_VISIT_DUE, ~VISITED_EVENT),
+        "unvisited_real_name": RN_UNVISITED,
         "upheld_appeal": Case.appeal_status == "upheld",
     }
 

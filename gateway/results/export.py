@@ -25,6 +25,7 @@ from channels.ratings import REASONS_BY_CODE, Rating
 from gateway.core.db.models import Case, CaseEvent, Contact
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
+from gateway.core.overdue import first_response_done
 from gateway.core.safe_text import inert
 from gateway.core.services import Services
 from gateway.results.figures import CHANNEL_LABELS, RETURN_VISIT_EVENT, Dim, Filters, Names, _case_filters
@@ -43,7 +44,7 @@ def _local(value: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _late(case: Case, now: datetime) -> str:
-    first_done = case.first_responded_at or case.result_at
+    first_done = first_response_done(case)
     if case.first_response_due and (first_done or now) > case.first_response_due:
         return "是"
     if case.result_due and (case.result_at or now) > case.result_due:

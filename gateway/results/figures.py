@@ -18,11 +18,15 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   ``bad_received`` counts every 差评; ``bad`` only the adopted ones.
 * **unrated complaints** (未评级投诉, ``complaints``) — adopted, unrated items that triage put on a
   rectification track (立整立改 / 限时整改 / 协调整改): a complaint by e-mail or phone without a rating
-  level.  They are handled like 差评 (verified, answered, visited) but counted beside them under their
-  own name, never inside a 差评 figure or rate.
+  level.  They are counted beside the 差评 under their own name (never in 差评, 好评率, 答复率 or
+  the reasons), but they are *handled* like 差评 (verified, rectified on their track, answered,
+  visited), so every handling figure counts them: ``HANDLED`` (差评 as handled) is adopted 差评 and
+  unrated complaints, and the tracks' 差评 / 已整改 / 整改中 / 整改率 / 按时整改率, the 扣分 for
+  overdue rectification and the real-name return visits are over ``HANDLED`` — an overdue
+  unrectified complaint is never beside a 100% 整改率 or 扣分 0.
 * **verdicts of 差评** — ``bad_valid`` (核实属实), ``bad_not_valid``, ``bad_malicious`` (the last two not
   adopted); a 差评 not yet verified is adopted until a verdict says otherwise.
-* **rectified** (已整改), per category — an adopted 差评 of that category with a result
+* **rectified** (已整改), per category — a ``HANDLED`` case of that category with a result
   (``result_at``, set when the citizen is answered after rectification).  **差评整改率 = rectified /
   (差评 of the tracks − 整改中)**, where 整改中 (``in_progress``) are the unrectified ones whose deadline
   is still ahead — computed live, by the hour, wherever the rate is shown.  The per-category
@@ -40,7 +44,9 @@ Vocabulary (each a predicate below, used by every counter that needs it):
   **答复率 = replied / 差评.**
 * **return visit** (回访) — a ``return_visit`` event on the case's timeline (the workflow's
   记录回访 step).  The rule is that *every* real-name 差评 is visited (实名差评回访率 100%).  A
-  real-name 差评 is **due** for its visit once it is answered (``result_at``) or closed (closed
+  real-name 差评 (``HANDLED``: an unrated complaint too, as the workflow's
+  ``CaseFacts.needs_return_visit`` asks) is **due** for its visit once it is answered (``result_at``,
+  or a reply that moved it to 已答复 / 已回访) or closed (closed
   without an answer — e.g. triaged as 无需整改 although rated 差评 — is an exception too).
   **实名差评回访率 = real-name 差评 visited / real-name 差评 due**; every due one without a visit is
   listed by case code (``gateway.results.lists.return_visit_exceptions``).  Cases still being
@@ -104,17 +110,27 @@ BAD_RECEIVED: ColumnElement[bool] = Case.rating.in_(BAD_RATINGS)
 COMPLAINT: ColumnElement[bool] = and_(
     Case.rating.is_(None), Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), ADOPTED)
 BAD: ColumnElement[bool] = and_(BAD_RECEIVED, ADOPTED)
+# 差评 as handled (按差评办理): adopted 差评 and unrated complaints, the cases the workflow handles
+# alike (verified, rectified on their track, answered, visited — ``CaseFacts.needs_return_visit``).
+# Every handling figure — the tracks' 差评, 已整改, 整改中, 整改率, 扣分, the real-name return visits
+# — counts these, so an overdue unrated complaint can never sit beside a 100% 整改率.
+HANDLED: ColumnElement[bool] = or_(BAD, COMPLAINT)
 FIRST_RESPONSE = func.coalesce(Case.first_responded_at, Case.result_at)
 DEADLINES_MET: ColumnElement[bool] = and_(
     or_(Case.first_response_due.is_(None), Case.first_response_due >= FIRST_RESPONSE),
     or_(Case.result_due.is_(None), Case.result_at <= Case.result_due),
 )
-RECTIFIED: ColumnElement[bool] = and_(BAD, Case.result_at.is_not(None))
+RECTIFIED: ColumnElement[bool] = and_(HANDLED, Case.result_at.is_not(None))
 REPLIED: ColumnElement[bool] = and_(BAD, Case.reply_delivered_at.is_not(None))
 VISITED_EVENT = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == RETURN_VISIT_EVENT)
-RN_BAD: ColumnElement[bool] = and_(BAD, Case.real_name.is_(True))
+RN_BAD: ColumnElement[bool] = and_(HANDLED, Case.real_name.is_(True))
+# Due for its return visit: answered (a result, or a reply that moved it to 已答复 / 已回访) or closed.
+ANSWERED_STATUSES = (CaseStatus.REPLIED.value, CaseStatus.RETURN_VISITED.value, CaseStatus.CLOSED.value)
 RN_VISIT_DUE: ColumnElement[bool] = and_(
-    RN_BAD, or_(Case.result_at.is_not(None), Case.status == CaseStatus.CLOSED.value))
+    RN_BAD, or_(Case.result_at.is_not(None), Case.status.in_(ANSWERED_STATUSES)))
+# The one definition of "real-name 差评 still needing its return visit" (实名差评待回访 on /supervise,
+# the hotline's 实名差评回访 list, /reports' 未回访实名差评 and the 考核 deduction): due, no visit recorded.
+RN_UNVISITED: ColumnElement[bool] = and_(RN_VISIT_DUE, ~VISITED_EVENT)
 VISITED: ColumnElement[bool] = and_(BAD, VISITED_EVENT)
 LATEST_VISIT_SATISFIED = (
     select(CaseEvent.data["satisfied"].as_boolean())
@@ -148,7 +164,7 @@ def _category_counters() -> list[Counter]:
     counters = []
     for c in RECTIFY_CATEGORIES:
         counters += [
-            Counter(f"bad_{c.value}", f"{c.label}差评", _of_category(c, BAD)),
+            Counter(f"bad_{c.value}", f"{c.label}差评", _of_category(c, HANDLED)),
             Counter(f"rectified_{c.value}", f"{c.label}已整改", _of_category(c, RECTIFIED)),
             Counter(f"on_time_{c.value}", f"{c.label}按时整改", _of_category(c, and_(RECTIFIED, DEADLINES_MET))),
         ]
@@ -246,8 +262,14 @@ class Counts(Mapping[str, int]):
     def denominator(self, name: str) -> int:
         """The rate's denominator; a 整改率 leaves out its tracks' cases 整改中 (see ``in_progress``)."""
         rate = RATES_BY_NAME[name]
-        return (sum(self._values[n] for n in rate.denominator)
-                - sum(self.pending.get(category, 0) for category in rate.pending))
+        if not rate.pending:
+            return sum(self._values[n] for n in rate.denominator)
+        # Track by track, never below 0: the 整改中 (counted live) can outnumber a track's 差评 (counted
+        # in the roll-up) for a moment, and one track's surplus must not cancel another track's cases
+        # — the headline's denominator is then exactly the sum of the per-track ones, so a track
+        # shows "—" exactly when its own denominator is empty and the headline only when all are.
+        return sum(max(0, self._values[n] - self.pending.get(category, 0))
+                   for n, category in zip(rate.denominator, rate.pending, strict=True))
 
     def rate(self, name: str) -> float | None:
         rate = RATES_BY_NAME[name]
@@ -661,7 +683,7 @@ async def _from_cases(session: AsyncSession, filters: Filters, plain: list[Dim],
 
 
 def _in_progress(now: datetime) -> ColumnElement[bool]:
-    return and_(BAD, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
+    return and_(HANDLED, Case.category.in_([c.value for c in RECTIFY_CATEGORIES]), Case.result_at.is_(None),
                 Case.closed_at.is_(None), ~result_missed(now))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ratings import REASONS_BY_CODE, Rating
@@ -22,7 +22,7 @@ from gateway.core.db.models import Case, Message
 from gateway.core.domain import CaseStatus, Category
 from gateway.core.labels import CATEGORY_LABELS, STATUS_LABELS
 from gateway.core.overdue import UNFINISHED, first_response_missed, missed_deadlines, result_missed
-from gateway.results.figures import RN_VISIT_DUE, VISITED_EVENT, Filters, Names
+from gateway.results.figures import RN_UNVISITED, Filters, Names
 
 PAGE = 50
 
@@ -191,8 +191,7 @@ async def return_visit_exceptions(session: AsyncSession, names: Names, filters: 
     the 100% rule, oldest first (see ``figures.RN_VISIT_DUE``)."""
     start, end = filters.period.bounds()
     query = select(Case).where(
-        Case.real_name.is_(True), Case.received_at >= start, Case.received_at < end, RN_VISIT_DUE,
-        not_(VISITED_EVENT), *_hall_filter(names, filters.halls))
+        Case.received_at >= start, Case.received_at < end, RN_UNVISITED, *_hall_filter(names, filters.halls))
     if filters.channels is not None:
         query = query.where(Case.channel.in_(filters.channels))
     if filters.service_items is not None:

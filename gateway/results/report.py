@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gateway.core.labels import CHANNEL_LABELS, IN_PROGRESS_LABEL
+from gateway.core.labels import CHANNEL_LABELS, IN_PROGRESS_LABEL, SURVEY_VISITS_LABEL, SURVEY_VISITS_NOTE
 from gateway.core.safe_text import is_formula_like, printable
 from gateway.core.services import Services
 from gateway.results import rollup
@@ -65,14 +65,15 @@ DEFINITIONS = (
     ("评价总数", "期间内受理的全部评价与意见（按受理日，北京时间）。"),
     ("采纳", "核实结论为“属实”或尚未核实的评价；核实“不属实”和“恶意评价”不纳入统计。"),
     ("好评率", "（非常满意＋满意＋基本满意）÷ 有评价等级的采纳评价。"),
-    ("差评", "评价等级为不满意、非常不满意，或未评等级但分拣为立整立改、限时整改、协调整改的意见。"),
+    ("差评", "评价等级为不满意、非常不满意的评价；未评等级但分拣为立整立改、限时整改、协调整改的意见为“未评级投诉”，"
+            "不计入差评数、好评率和答复率，但按差评办理，计入各整改类别的差评、整改率、按时整改率、扣分和实名差评回访。"),
     ("差评整改率", "已整改（已答复整改结果）的采纳差评 ÷（已整改＋逾期未整改的采纳差评）；整改期限未到的为“整改中”，"
                   "单独列出，不计入分母。分类整改率与各分组（趋势、渠道、窗口、工作人员、服务事项、来源）的整改率口径相同，"
                   "各自不含其整改中的差评。"),
     ("按时整改率", "期限内完成的整改 ÷ 已整改：首次响应不晚于首次响应期限，整改结果不晚于办结期限；"
                    "协调整改未设期限的不计超期。"),
     ("差评答复率", "已首次响应、已答复结果或已向群众发出回复的采纳差评 ÷ 采纳差评。"),
-    ("实名差评回访率", "已记录回访的实名差评 ÷ 已答复或已办结的实名差评（应回访）。要求100%，"
+    ("实名差评回访率", "已记录回访的实名差评（含实名的未评级投诉） ÷ 已答复或已办结的实名差评（应回访）。要求100%，"
                        "未回访的逐件列于“未回访实名差评”表。"),
     ("整改后满意率", "最近一次回访记录为满意的差评 ÷ 回访时记录了满意与否的差评。"),
     ("评价来源", "一次一评（窗口二维码）、一事一评（接口报送的办件）、找茬窗口、意见箱、热线、电子邮箱、监督平台。"),
@@ -211,7 +212,7 @@ def _case_sheet(sheet: Worksheet, rows: list[dict[str, Any]], tz: ZoneInfo, *, o
 def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], Survey],
                   unrated: dict[str | None, Unrated], names: Names) -> None:
     """回访整改满意率, the three questionnaire averages and 未评率, per town and for the county."""
-    _header(sheet, 1, ["镇（街道）", "回访问卷数", "回访整改满意率", "问题已解决", "部分解决", "未解决",
+    _header(sheet, 1, ["镇（街道）", SURVEY_VISITS_LABEL, "回访整改满意率", "问题已解决", "部分解决", "未解决",
                        *[f"{label}（均分）" for label in SURVEY_SCORES.values()], "办结办件", "未评", "未评率"])
     hall_names = dict(names.halls.values())
     halls = sorted({hall for hall, _ in survey if hall} | {hall for hall in unrated if hall})
@@ -229,6 +230,7 @@ def _survey_sheet(sheet: Worksheet, survey: dict[tuple[str | None, str | None], 
         _put(sheet, row, 10, matters.finished)
         _put(sheet, row, 11, matters.unrated)
         _rate_cell(sheet, row, 12, matters.rate)
+    _put(sheet, len(halls) + 4, 1, SURVEY_VISITS_NOTE)
     _widths(sheet, [16, 12, 14, 10, 10, 10, 14, 14, 14, 10, 8, 10])
 
 

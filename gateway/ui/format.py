@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from channels.ratings import Rating
 from gateway.core.labels import RATING_REASON_LABELS, TRIAGE_REASON_LABELS
+from gateway.core.overdue import first_response_done
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -91,12 +92,12 @@ def countdown(due: datetime | None, *, now: datetime | None = None, paused_at: d
 
 
 def case_countdown(case: object, *, now: datetime | None = None, warning: timedelta = timedelta(hours=1)) -> Countdown:
-    """The deadline that matters now: the first response until it happens, then the result."""
-    first_done = getattr(case, "first_responded_at", None)
+    """The deadline that matters now (``gateway.core.overdue.running_due``): the first response
+    until it is met — by a first response or by the result — then the result."""
     paused_at = getattr(case, "paused_at", None)
     if getattr(case, "status", None) == "closed":
         return Countdown("已办结", "done")
-    if first_done is None and getattr(case, "first_response_due", None) is not None:
+    if first_response_done(case) is None and getattr(case, "first_response_due", None) is not None:
         return countdown(case.first_response_due, now=now, paused_at=paused_at, warning=warning)  # type: ignore[attr-defined]
     return countdown(getattr(case, "result_due", None), now=now, paused_at=paused_at,
                      done_at=getattr(case, "result_at", None), warning=warning)

@@ -64,6 +64,7 @@ SPECS = [
          steps=(("start_verification", local(*MON, 15, 5), None), ("verify_malicious", local(*MON, 16, 0), None))),
     # 8: an unrated e-mail complaint on the 限时整改 track: not a 差评 (the rules' 差评 are the two lowest
     #    ratings) but an unrated complaint, counted beside them (``complaints``); adopted, not yet handled.
+    #    Handled as a 差评 (``figures.HANDLED``), it is in its track's 差评 and 整改率 (never rectified).
     Spec("c8", local(*MON, 16, 0), None, "材料要求太多 #time_limited", channel="email", window=None,
          contact={"name": NAMES[2], "email": EMAILS[1], "real_name": False}),
     # 9: real-name 立整立改 差评, rectified on time, visited, not satisfied.
@@ -82,14 +83,14 @@ EXPECTED = {
     "evaluations": 10, "rated": 7, "good": 4, "bad_received": 5, "bad_valid": 3, "bad_not_valid": 1,
     "bad_malicious": 1, "bad": 3, "complaints": 1,
     "bad_immediate": 2, "rectified_immediate": 2, "on_time_immediate": 2,
-    "bad_time_limited": 1, "rectified_time_limited": 1, "on_time_time_limited": 0,
+    "bad_time_limited": 2, "rectified_time_limited": 1, "on_time_time_limited": 0,
     "bad_coordinated": 0, "rectified_coordinated": 0, "on_time_coordinated": 0,
     "replied": 3, "rn_bad": 3, "rn_visit_due": 3, "rn_visited": 2, "visited": 2, "visit_answered": 2,
     "satisfied": 1,
 }
 EXPECTED_RATES = {
-    "good_rate": 4 / 7, "reply_rate": 3 / 3, "rectified_rate": 3 / 3, "on_time_rate": 2 / 3,
-    "rectified_rate_immediate": 1.0, "on_time_rate_immediate": 1.0, "rectified_rate_time_limited": 1.0,
+    "good_rate": 4 / 7, "reply_rate": 3 / 3, "rectified_rate": 3 / 4, "on_time_rate": 2 / 3,
+    "rectified_rate_immediate": 1.0, "on_time_rate_immediate": 1.0, "rectified_rate_time_limited": 1 / 2,
     "on_time_rate_time_limited": 0.0, "rectified_rate_coordinated": None, "on_time_rate_coordinated": None,
     "return_visit_rate": 2 / 3, "satisfaction_rate": 0.5,
 }

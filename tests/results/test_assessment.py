@@ -41,21 +41,22 @@ async def test_town_scores_from_the_shipped_rules(services: Services, loaded: di
     async with services.store.read() as session:
         towns = await assess(session, Filters(NOVEMBER), Dim.HALL, rules, now=ASSESSED_AT)
     # 梁宝寺镇: one 满意, nothing to rectify or visit, no 办件 → every part at full weight: 100.
-    # 金屯镇 under issue 16's 差评 (the two lowest ratings only): the adopted 差评 are c4, c5 and c9; the
-    # unrated e-mail complaint c8 is counted beside them (``complaints``), not in the 差评 figures.
-    # 好评率 3/6 (c1-c3 of c1-c5, c9; c6 and c7 not adopted) → 20, 整改率 3/3 (was 3/4 with c8) → 20,
-    # 按时 2/3 → 10, 回访 2/3 → 10, 参评率 no 办件 → 10 = 70 (was 65);
-    # minus c5 (rectified after its deadline) at 2 and c5 unvisited at 1 → 67 (was 60: c8, never
-    # rectified, cost 2 more; as an unrated complaint it is no 差评 and costs nothing).
-    assert [(s.rank, s.label, s.total) for s in towns] == [(1, "梁宝寺镇", 100.0), (2, "金屯镇", 67.0)]
+    # 金屯镇: the adopted 差评 are c4, c5 and c9 (issue 16: the two lowest ratings only); the unrated
+    # e-mail complaint c8 on the 限时整改 track is handled as a 差评 (``figures.HANDLED``), so the
+    # rectification parts and deductions count it: an overdue unrectified complaint cannot leave a
+    # town at 整改率 100% and 扣分 0.
+    # 好评率 3/6 (c1-c3 of c1-c5, c9; c6 and c7 not adopted) → 20, 整改率 3/4 (c8 overdue) → 15,
+    # 按时 2/3 → 10, 回访 2/3 → 10, 参评率 no 办件 → 10 = 65;
+    # minus c5 (rectified after its deadline) and c8 (never rectified) at 2 each and c5 unvisited at 1 → 60.
+    assert [(s.rank, s.label, s.total) for s in towns] == [(1, "梁宝寺镇", 100.0), (2, "金屯镇", 60.0)]
     jintun = towns[1]
     parts = {p.name: (p.rate, p.numerator, p.denominator, p.points) for p in jintun.parts}
-    assert parts == {"good_rate": (0.5, 3, 6, 20.0), "rectified_rate": (1.0, 3, 3, 20.0),
+    assert parts == {"good_rate": (0.5, 3, 6, 20.0), "rectified_rate": (0.75, 3, 4, 15.0),
                      "on_time_rate": (pytest.approx(2 / 3), 2, 3, 10.0),
                      "return_visit_rate": (pytest.approx(2 / 3), 2, 3, 10.0),
                      "participation_rate": (None, 0, 0, 10.0)}
     deductions = {d.name: (d.codes, d.points) for d in jintun.deductions}
-    assert deductions == {"unrectified_overdue": ([loaded["c5"]], 2.0),
+    assert deductions == {"unrectified_overdue": (sorted([loaded["c5"], loaded["c8"]]), 4.0),
                           "unvisited_real_name": ([loaded["c5"]], 1.0), "upheld_appeal": ([], 0.0)}
 
 
@@ -67,10 +68,11 @@ async def test_window_scores(services: Services, loaded: dict[str, str]) -> None
     # w02: 满意 c2 and 非常不满意 c5 → 好评率 1/2 → 20; c5 rectified (1/1 → 20) but late (0/1 → 0) and never
     # visited (0/1 → 0); no 办件 → 10.  50 − 2 (late) − 1 (unvisited) = 47.
     assert by_code["jintun:w02"].total == 47.0
-    # The e-mail complaint c8 names no window: it is assessed under 未指明窗口 (code ""), where, being
-    # unrated (no 差评 since issue 16), it counts as an evaluation but costs no deduction (was [c8]).
+    # The e-mail complaint c8 names no window: it is assessed under 未指明窗口 (code ""), where, handled
+    # as a 差评 and never rectified, it costs its deduction.
     unnamed = by_code[""]
-    assert unnamed.evaluations == 1 and unnamed.deductions[0].codes == [] and unnamed.total == 100.0
+    assert unnamed.evaluations == 1 and unnamed.deductions[0].codes == [loaded["c8"]]
+    assert unnamed.total < 100.0
 
 
 def test_no_data_policies_and_the_floor() -> None:
@@ -182,11 +184,11 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
             xlsx = await client.get("/reports/export.xlsx?from=2026-11-01&to=2026-11-30")
     assert page.status_code == 200
     text = page.text
-    # 金屯镇 67 (see test_town_scores_from_the_shipped_rules; was 60): one late 差评, c5 (was c5 and c8).
-    assert "考核排名 · 镇（街道）" in text and "<strong>67.00</strong>" in text and "<strong>100.00</strong>" in text
-    assert "逾期未整改差评 1 件（−2）" in text and "未回访实名差评 1 件（−1）" in text
+    # 金屯镇 60 (see test_town_scores_from_the_shipped_rules): c5 late, c8 (an unrated complaint) never rectified.
+    assert "考核排名 · 镇（街道）" in text and "<strong>60.00</strong>" in text and "<strong>100.00</strong>" in text
+    assert "逾期未整改差评 2 件（−4）" in text and "未回访实名差评 1 件（−1）" in text
     deducted = text.split('id="assessment"')[1].split("</section>")[0]
-    assert loaded["c5"] in deducted and loaded["c8"] not in deducted
+    assert loaded["c5"] in deducted and loaded["c8"] in deducted
     # 梁宝寺镇 has no 差评: its rectification indicators have no data and earn full marks, and say so.
     assert "无数据的指标得满分" in deducted and "无数据，按满分计" in deducted
     assert "一次一评" in text and "参评率" in text and "服务态度不好" in text and "未指明事项" in text
@@ -198,9 +200,10 @@ async def test_reports_page_and_workbook_carry_the_assessment(services: Services
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     header = next(r for r in rows if r[1] == "镇（街道）")
     jintun = dict(zip(header, next(r for r in rows if r[1] == "金屯镇"), strict=True))
-    assert jintun["名次"] == 2 and jintun["总分"] == 67.0
-    # Each deduction lists the codes behind it: c5 alone, late and unvisited (c8 is no 差评 any more).
-    assert jintun["逾期未整改差评案件编号"] == loaded["c5"] and jintun["逾期未整改差评（件）"] == 1
+    assert jintun["名次"] == 2 and jintun["总分"] == 60.0
+    # Each deduction lists the codes behind it: c5 late and unvisited, c8 (a complaint) never rectified.
+    assert loaded["c5"] in jintun["逾期未整改差评案件编号"] and loaded["c8"] in jintun["逾期未整改差评案件编号"]
+    assert jintun["逾期未整改差评（件）"] == 2
     assert jintun["未回访实名差评案件编号"] == loaded["c5"], "the unvisited real-name 差评 is listed by code"
     reasons = [[c.value for c in row] for row in book["二级原因"].iter_rows()]
     # 3 adopted 差评, none without a reason (was 4 and 1 with c8).

@@ -125,11 +125,12 @@ async def test_public_and_screen_rates_leave_out_cases_still_within_their_deadli
     async with anonymous_client(app) as client:
         public = (await client.get("/public")).text
         screen = (await client.get("/screen/jintun")).text
-    # Three rectified, one overdue: 3 / 4, and one 整改中 (it was 3 / 5 = 60.0%).
-    assert "75.0%" in public and "3 / 4" in public and "整改中 1 件" in public
-    assert '差评整改率</span><span class="h-value">75.0%' in public
-    assert '<td class="num">75.0%</td>' in public, "the town and the month rates follow the same rule"
-    assert '差评整改率</span><span class="t-value">75.0%' in screen and "整改中 1 件" in screen
+    # Three rectified, two overdue ("late" and the unrated complaint c8, handled as a 差评): 3 / 5,
+    # and one 整改中 (it would be 3 / 6 = 50.0% with it).
+    assert "60.0%" in public and "3 / 5" in public and "整改中 1 件" in public
+    assert '差评整改率</span><span class="h-value">60.0%' in public
+    assert '<td class="num">60.0%</td>' in public, "the town and the month rates follow the same rule"
+    assert '差评整改率</span><span class="t-value">60.0%' in screen and "整改中 1 件" in screen
     # the rectified list names the town once: "金屯镇 · 综合受理窗口", not "金屯镇 · 金屯镇·综合受理窗口"
     assert '<p class="meta">金屯镇 · ' in public and "金屯镇 · 金屯镇·" not in public
 

@@ -67,7 +67,7 @@ async def test_upload_and_transcribe_by_keyboard(browser: Browser, live_server: 
     await page.screenshot(path=str(tmp_path / "draft.png"), full_page=True)
     async with page.expect_navigation():
         await page.keyboard.press("Control+Enter")
-    banner = await page.inner_text(".notice")
+    banner = await page.inner_text(".notice[role=status]")
     assert "已受理为案件" in banner
     assert slips[1].serial_text in await page.inner_text("h1")
     assert "空白" in await page.inner_text("#blank-flag")  # the second slip has no tick and no writing

@@ -198,10 +198,17 @@ async def relabel(request: Request) -> Response:
         return await _render_queue(request, mode, after=after, error=refusal, draft=draft, status_code=400)
     services = request.app.state.services
     async with services.store.read() as session:
-        hall_code = (await session.execute(select(Hall.code).join(Case, Case.hall_id == Hall.id)
-                                           .where(Case.code == code))).scalar_one_or_none()
-    if not user.can_access_town(hall_code):
+        found = (await session.execute(select(Hall.code, Case.category, Case.reason, Case.status)
+                                       .join(Case, Case.hall_id == Hall.id).where(Case.code == code))).first()
+    if not user.can_access_town(found[0] if found else None):
         raise HTTPException(403, "无权处理其他乡镇的案件")
+    back = "/triage?mode=auto" if mode == "auto" else "/triage"
+    if found and (found[1], found[2]) == (label, reason):
+        # The same category and reason again is a confirmation, not a correction that changes nothing.
+        if found[3] == CaseStatus.NEEDS_REVIEW.value:
+            await _accept(request, [code])
+            return RedirectResponse(notice_url(back, "triage_accepted", case=code), status_code=303)
+        return RedirectResponse(notice_url(back, "triage_unchanged", case=code), status_code=303)
     try:
         calendar = await services.calendar.get()
         result = await reclassify(services.store, calendar, code, label, reason, actor=user.username,
@@ -213,7 +220,6 @@ async def relabel(request: Request) -> Response:
     async with services.store.write() as session:
         add_audit(session, user, "triage_relabel", ip=client_ip(request), target_type="case", target_id=code,
                   detail={"label": result.category, "reason": result.reason})
-    back = "/triage?mode=auto" if mode == "auto" else "/triage"
     return RedirectResponse(notice_url(back, "triage_relabelled", case=code, category=label), status_code=303)
 
 

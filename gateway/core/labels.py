@@ -197,6 +197,7 @@ NOTICE_LABELS: dict[str, str] = {
     "call_back_recorded": "{case} 回电已记录",
     "reply_recorded": "{case} 电话答复已记录",
     "case_moved": "{case} 已办理，当前状态见页首",
+    "triage_unchanged": "{case} 的分类和原因与原来相同，没有改动",
     "contact_recorded": "{case} 联系情况已记录",
     "reply_queued": "{case} 答复已提交发送，送达情况见下方消息记录",
     "visit_closed": "{case} 回访已记录，案件转为已回访",

@@ -115,3 +115,26 @@ async def test_a_triage_reason_has_one_name_on_the_case_page(services: Services)
     rating = re.search(r"<dt>评价</dt><dd>(.*?)</dd>", page, re.S).group(1)
     assert "办理时间长" in rating, "the citizen's own reason keeps the citizen's word"
     assert "→ 限时整改（办事效率）" in page
+
+
+async def test_the_same_category_and_reason_again_is_a_confirmation_not_a_correction(services: Services) -> None:
+    """The walk saw "分拣更正：限时整改（办事流程） → 限时整改（办事流程）" after Enter on a preselected reason."""
+    from gateway.core.db.models import TriageCorrection
+
+    code = await _case(services, source_ref="same-1", text="推诿 态度敷衍 #immediate #review")
+    await make_staff(services, "triager", ["triage"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "triager") as client:
+        same = await client.post_form(f"/triage/{code}/label", {"label": "immediate", "reason": "attitude", "note": ""})
+        assert same.status_code == 303 and "done=triage_accepted" in same.headers["location"]
+        again = await client.post_form(f"/triage/{code}/label", {"label": "immediate", "reason": "attitude",
+                                                                "note": "", "mode": "auto"})
+        assert again.status_code == 303 and "done=triage_unchanged" in again.headers["location"]
+        page = await client.get(again.headers["location"])
+        assert "的分类和原因与原来相同，没有改动" in page.text
+    case = await _get(services, code)
+    assert (case.status, case.category, case.reason) == ("triaged", "immediate", "attitude")
+    async with services.store.read() as session:
+        kinds = list((await session.execute(select(CaseEvent.kind).where(CaseEvent.case_id == case.id))).scalars())
+        corrections = list((await session.execute(select(TriageCorrection))).scalars())
+    assert "reclassify" not in kinds and corrections == []

@@ -33,6 +33,14 @@ async def _events(services: Services, code: str) -> list[str]:
                                            .where(Case.code == code).order_by(CaseEvent.id))).scalars())
 
 
+async def _to_rectifying(client, code: str):  # type: ignore[no-untyped-def]
+    """核实 → 属实 → 整改, each step accepted; returns the last step's redirect."""
+    for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+        moved = await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})
+        assert moved.status_code == 303
+    return moved
+
+
 async def test_a_handler_cannot_see_or_touch_another_towns_case(services: Services) -> None:
     code = await _case(services, hall="liangbaosi", source_ref="t-scope")
     await make_staff(services, "jintun-handler", ["handler"], ["jintun"])
@@ -88,8 +96,7 @@ async def test_a_real_name_bad_review_closes_only_after_its_return_visit(service
     await make_staff(services, "handler", ["handler"], ["jintun"])
     app = create_app(services=services, run_workers=False)
     async with signed_in(app, "handler") as client:
-        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
-            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        await _to_rectifying(client, code)
         await client.post_form(f"/cases/{code}/reply", {"channel": "phone", "text": "已电话答复"})
         refused = await client.post_form(f"/cases/{code}/move", {"action": "close"})
         assert refused.status_code == 409 and "回访" in refused.text
@@ -358,8 +365,7 @@ async def test_the_reply_form_offers_only_ways_that_reach_this_citizen_and_keeps
     await make_staff(services, "handler", ["handler"], ["jintun"])
     app = create_app(services=services, run_workers=False)
     async with signed_in(app, "handler") as client:
-        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
-            assert (await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})).status_code == 303
+        await _to_rectifying(client, code)
         page = await client.get(f"/cases/{code}")
         select_box = re.search(r'<select name="channel">(.*?)</select>', page.text, re.S)
         assert select_box is not None
@@ -415,9 +421,7 @@ async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
     await make_staff(services, "handler", ["handler"], ["jintun"])
     app = create_app(services=services, run_workers=False)
     async with signed_in(app, "handler") as client:
-        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
-            moved = await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})
-            assert moved.status_code == 303
+        moved = await _to_rectifying(client, code)
         # each step says it took (the page used to come back without a word)
         after_step = (await client.get(moved.headers["location"])).text
         assert re.search(r'role="status"[^>]*>([^<]*)<', after_step).group(1) == f"{code} 已办理，当前状态见页首"

@@ -331,3 +331,18 @@ def test_signature_is_order_free_and_bound_to_every_part(token: str, nonce: str)
     assert check(token, good, stamp, nonce[:64], now=int(stamp)) == int(stamp) or len(nonce) > 64
     with pytest.raises(SignatureError):
         check(token + "x", good, stamp, nonce, now=int(stamp))
+
+
+async def test_a_slow_message_that_cannot_be_kept_on_disk_is_not_answered_success(
+        services: Services, wechat: httpx.AsyncClient, options: WechatOptions,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk full: WeChat must send the message again, so it gets 503, not "success"."""
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    services.ingestor.classifier = _Slow(services.ingestor.classifier)
+    monkeypatch.setattr(spool, "write", full)
+    wechat.app.state.wechat_options = options.model_copy(update={"reply_seconds": 0.05})  # type: ignore[attr-defined]
+    response = await _post(wechat, text("窗口没人 #immediate", 6201, NOW))
+    assert response.status_code == 503 and response.text != "success"
+    assert list(spool.spool_dir(services.settings).glob("*.msg")) == []

@@ -251,12 +251,26 @@ class Triager:
 
     def classify(self, text: str, *, channel: str | None = None, rating: str | None = None,
                  reasons: Sequence[str] = ()) -> TriageResult:
-        body, tokens, res = self._run(text, rating, reasons)
-        if tokens:  # empty or meaningless text: the rules' spam/praise decision stands
-            model = self.learned_model()
-            if model is not None:
-                res = self._learned_decision(model, body, tokens, res)
-        return self._check_ticked(res, reasons)
+        return self.classify_many([(text, channel, rating, reasons)])[0]
+
+    def classify_many(self, items: Sequence[tuple[str, str | None, str | None, Sequence[str]]]) -> list[TriageResult]:
+        """:meth:`classify` for several (text, channel, rating, reasons) at once: the same results.
+
+        Why: the learned stage's numpy work has a fixed cost per call that, on short texts, was
+        as large as the rules' own work; the worker process, ``hcp triage eval`` and ``cv`` pass
+        batches and pay it once per batch (``benchmarks/triage.py`` measures both)."""
+        runs = [self._run(text, rating, reasons) for text, _channel, rating, reasons in items]
+        results = [res for _body, _tokens, res in runs]
+        # empty or meaningless text (no words): the rules' spam/praise decision stands
+        todo = [i for i, (_body, tokens, _res) in enumerate(runs) if tokens]
+        model = self.learned_model() if todo else None
+        if model is not None:
+            preds = model.predict_many([runs[i][0] for i in todo], [runs[i][1] for i in todo],
+                                       [runs[i][2] for i in todo])
+            for i, pred in zip(todo, preds, strict=True):
+                body, tokens, res = runs[i]
+                results[i] = self._learned_decision(model, pred, body, tokens, res)
+        return [self._check_ticked(res, item[3]) for res, item in zip(results, items, strict=True)]
 
     def _check_ticked(self, res: TriageResult, reason_codes: Sequence[str]) -> TriageResult:
         """A person looks when the citizen ticked a problem that outranks the decision.
@@ -278,13 +292,13 @@ class Triager:
         learned stage is trained on (``triage.train``)."""
         return self._run(text, rating, reasons)
 
-    def _learned_decision(self, model: Any, body: str, tokens: Sequence[str], res: TriageResult) -> TriageResult:
+    def _learned_decision(self, model: Any, pred: Any, body: str, tokens: Sequence[str],
+                          res: TriageResult) -> TriageResult:
         """The learned stage decides (label, reason, calibrated confidence); the evidence shown is
         the rules' terms plus the n-grams and words that weighed most for the model's choice, each
         with its weight and position, and the rules' own decision when it weighed (``[rules:…]``)."""
         lr = self._c.rules.learned
         assert lr is not None
-        pred = model.predict(body, tokens, res)
         terms = list(res.terms)
         personal = [m.span() for m in _PERSONAL.finditer(body)]
         for feat, a, b, w in model.contributions(pred, body, tokens, lr.top_terms):

@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ _DIGITS = re.compile(r"^[0-9.]+$")
 _SPACE = frozenset(" \t\r\n\u3000")
 _NUMERIC = frozenset("0123456789.")
 _SENTINEL = (1 << 64) - 1  # above every n-gram key (at most 63 bits)
+_WORD_MEMO = 200_000  # tokens remembered with their feature row (see LinearModel._word_rows)
 
 
 class ModelError(ValueError):
@@ -108,11 +110,12 @@ class LinearModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     # -- scoring ---------------------------------------------------------------
-    def _index(self) -> tuple[Any, Any, dict[str, int], list[str], Any, tuple[Any, ...]]:
+    def _index(self) -> tuple[Any, Any, dict[str, int], list[str], Any, tuple[Any, ...], Any, Any]:
         """Look-up tables built once: the character n-grams as sorted integer keys (``_gram_key``;
         a sentinel above every key closes the array, so a search never runs off its end) with their
         rows, the words without their ``w:`` prefix, the feature names by row, each class's label
-        index, and for each label the classes of the other labels."""
+        index, for each label the classes of the other labels, and the classes grouped by label
+        with where each group starts."""
         cached = self.__dict__.get("_tables")
         if cached is None:
             import numpy as np
@@ -125,58 +128,163 @@ class LinearModel:
             words = {("\0#" if f == "w:#" else f[2:]): j for f, j in self.vocab.items() if f.startswith("w:")}
             label_of = np.array([LABELS.index(REASONS[c]) for c in self.classes], dtype=np.intp)
             others = tuple(np.flatnonzero(label_of != li) for li in range(len(LABELS)))
-            cached = self.__dict__["_tables"] = (keys, rows, words, names, label_of, others)
+            # the classes grouped by label (in class order within a label) and where each group starts
+            perm = np.argsort(label_of, kind="stable")
+            label_starts = np.searchsorted(label_of.take(perm), np.arange(len(LABELS)))
+            # labels with no class of this model (trained on a few items) have no group
+            present = np.flatnonzero(np.bincount(label_of, minlength=len(LABELS)))
+            label_starts = (present, label_starts.take(present))
+            cached = self.__dict__["_tables"] = (keys, rows, words, names, label_of, others, perm,
+                                                 label_starts)
         return cached
 
     def scores(self, body: str, tokens: Sequence[str], rule_result: Any) -> tuple[Any, Any, Any]:
         """Decision values per class, the rows of the known features and their values.
 
-        Exactly the features of :func:`text_features` (n-grams with a blank are never in
-        the vocabulary, so they need no test here) and :func:`rule_features`.  Why integer keys:
-        looking up every n-gram of a text as a Python string cost two thirds of the learned
-        stage; as 64-bit keys the whole text is one vectorised ``searchsorted``."""
+        Exactly the features of :func:`text_features` and :func:`rule_features`; one text's
+        :meth:`_batch_scores`."""
+        z, rows, vals, bounds = self._batch_scores([body], [tokens], [rule_result])
+        return z[0], rows[bounds[0]:bounds[1]], vals[bounds[0]:bounds[1]]
+
+    def _batch_scores(self, bodies: Sequence[str], tokens_list: Sequence[Sequence[str]],
+                      rule_results: Sequence[Any]) -> tuple[Any, Any, Any, Any]:
+        """Decision values (texts x classes), and the rows and values of every text's known features,
+        one text after another (text ``d``'s are ``rows[bounds[d]:bounds[d + 1]]``: its n-grams and
+        words in row order, then the rules' features).
+
+        Why integer keys: looking up every n-gram of a text as a Python string cost two thirds of
+        the learned stage; as 64-bit keys the texts are one vectorised ``searchsorted``.  Why
+        batches: on short texts the learned stage was mostly the fixed cost of a dozen numpy calls
+        per text; a batch pays it once.  One text is a batch of one, so both give the same numbers.
+        The texts are joined with a newline: an n-gram across it has a blank, and n-grams with a
+        blank are never in the vocabulary (:func:`text_features`), so none crosses from one text
+        into the next."""
         import numpy as np
 
-        gram_keys, gram_rows, words, _names, _lab, _oth = self._index()
-        keys = _ngram_keys(body, self.ngram_min, self.ngram_max)
+        gram_keys, gram_rows = self._index()[:2]
+        n_docs = len(bodies)
+        n_feat = len(self.vocab)
+        single = n_docs == 1  # the in-line case: no text boundaries to find
+        keys, offsets = _ngram_keys(bodies[0] if single else "\n".join(bodies), self.ngram_min,
+                                    self.ngram_max, offsets=not single)
+        # searched in sorted order: each search starts near the last one (twice as fast on a batch)
+        order = keys.argsort()
+        keys = keys.take(order)
         at = gram_keys.searchsorted(keys)
-        found = gram_rows[at[gram_keys[at] == keys]]
-        wget = words.get
-        wrows = [j for t in tokens
-                 if (j := wget("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t)) is not None]
-        if wrows:
-            found = np.concatenate((found, np.array(wrows, dtype=np.intp)))
+        hit = gram_keys.take(at) == keys
+        found = gram_rows.take(at[hit])
+        tokens_all = tokens_list[0] if single else list(chain.from_iterable(tokens_list))
+        word_rows = self._word_rows(tokens_all)
+        known = word_rows >= 0
+        found = np.concatenate((found, word_rows[known]))
+        if not single:
+            doc_ids = np.arange(n_docs)
+            char_doc = np.repeat(doc_ids, [len(b) + 1 for b in bodies])
+            token_doc = np.repeat(doc_ids, [len(tokens) for tokens in tokens_list])
+            doc = np.concatenate((char_doc.take(offsets.take(order[hit])), token_doc[known]))
         get = self.vocab.get
-        extra = [(j, v * self.rule_scale) for f, v in rule_features(rule_result).items()
-                 if (j := get(f)) is not None]
-        if len(found):
+        extra = [(d, j, v * self.rule_scale) for d, res in enumerate(rule_results)
+                 for f, v in rule_features(res).items() if (j := get(f)) is not None]
+        if single:
             rows, counts = np.unique(found, return_counts=True)
             vals = np.log(counts)
             vals += 1.0
             weighted = vals * self.idf.take(rows)
-            vals /= math.sqrt(weighted.dot(weighted)) or 1.0
-        elif not extra:
-            return self.intercept.copy(), np.zeros(0, dtype=np.intp), np.zeros(0)
+            weighted *= weighted
+            # summed as the batch sums it (bincount, in order), so one text gets a batch's numbers
+            vals /= math.sqrt(np.bincount(np.zeros(len(rows), dtype=np.intp), weights=weighted,
+                                          minlength=1)[0]) or 1.0
+            if extra:  # the rules' features after the words
+                rows = np.concatenate((rows, np.array([j for _d, j, _v in extra], dtype=np.intp)))
+                vals = np.concatenate((vals, np.array([v for _d, _j, v in extra])))
+            bounds = np.array([0, len(rows)])
         else:
-            rows, vals = np.zeros(0, dtype=np.intp), np.zeros(0)
-        if extra:
-            rows = np.concatenate((rows, np.array([j for j, _v in extra], dtype=np.intp)))
-            vals = np.concatenate((vals, np.array([v for _j, v in extra])))
-        return self.intercept + vals @ self.coef.take(rows, axis=0), rows, vals
+            # (text, row) pairs with their counts, sorted by text, then row
+            pairs, counts = np.unique(doc * n_feat + found, return_counts=True)
+            rows = pairs % n_feat
+            doc = pairs // n_feat
+            vals = np.log(counts)
+            vals += 1.0
+            weighted = vals * self.idf.take(rows)
+            norms = np.sqrt(np.bincount(doc, weights=weighted * weighted, minlength=n_docs))
+            norms[norms == 0.0] = 1.0
+            vals /= norms.take(doc)
+            if extra:
+                edoc = np.array([d for d, _j, _v in extra], dtype=np.intp)
+                order = np.argsort(np.concatenate((doc, edoc)), kind="stable")  # each text's rules after its words
+                doc = np.concatenate((doc, edoc)).take(order)
+                rows = np.concatenate((rows, np.array([j for _d, j, _v in extra], dtype=np.intp))).take(order)
+                vals = np.concatenate((vals, np.array([v for _d, _j, v in extra]))).take(order)
+            bounds = np.searchsorted(doc, np.arange(n_docs + 1))
+        z = np.tile(self.intercept, (n_docs, 1))
+        if len(rows):
+            # each text's sum of value x coefficient rows, added in row order (the same sum, in the
+            # same order, whatever the batch: a text's decision never depends on its neighbours)
+            weighted_coef = self.coef.take(rows, axis=0)
+            weighted_coef *= vals[:, None]
+            present = np.flatnonzero(bounds[1:] > bounds[:-1])
+            z[present] += np.add.reduceat(weighted_coef, bounds[present], axis=0)
+        return z, rows, vals, bounds
+
+    def _word_rows(self, tokens: Sequence[str]) -> Any:
+        """The row of each token's ``w:`` feature, -1 for a token that is none (numbers are ``#``).
+
+        Why a memo: one dictionary look-up per token, in C (``map``), where testing every token for
+        a number first cost a fifth of the learned stage.  Tokens repeat across texts; the memo
+        starts again past ``_WORD_MEMO`` entries."""
+        import numpy as np
+
+        memo = self.__dict__.get("_word_memo")
+        if memo is None or len(memo) > _WORD_MEMO:
+            memo = self.__dict__["_word_memo"] = {}
+        rows = np.fromiter(map(memo.get, tokens, repeat(-2)), dtype=np.intp, count=len(tokens))
+        unseen = np.flatnonzero(rows == -2)
+        if len(unseen):
+            words = self._index()[2]
+            for i in unseen.tolist():
+                t = tokens[i]
+                j = words.get("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t)
+                rows[i] = memo[t] = -1 if j is None else j
+        return rows
 
     def predict(self, body: str, tokens: Sequence[str], rule_result: Any) -> Prediction:
         """The model's reason, label, calibrated confidence and the features behind it."""
+        return self.predict_many([body], [tokens], [rule_result])[0]
+
+    def predict_many(self, bodies: Sequence[str], tokens_list: Sequence[Sequence[str]],
+                     rule_results: Sequence[Any]) -> list[Prediction]:
+        """:meth:`predict` for several texts at once: the same results, bit for bit, at a batch's
+        cost.  Each prediction carries how much each of its features pushed the chosen reason up
+        against the runner-up class of another label (:meth:`contributions`)."""
         import numpy as np
 
-        label_of = self._index()[4]
-        z, rows, vals = self.scores(body, tokens, rule_result)
-        p = np.exp(z - z.max())
-        p /= p.sum()
-        by_label = np.bincount(label_of, weights=p, minlength=len(LABELS))
-        li = int(by_label.argmax())  # the first of equals, as max() over LABELS
-        k = int(np.where(label_of == li, p, -1.0).argmax())
-        prob = float(by_label[li])
-        return Prediction(LABELS[li], self.classes[k], prob, self.calibrate(prob), k, p, rows, vals)
+        tables = self._index()
+        label_of, perm, label_starts = tables[4], tables[6], tables[7]
+        n_docs = len(bodies)
+        z, rows, vals, bounds = self._batch_scores(bodies, tokens_list, rule_results)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        # each label's probability: its classes' summed in class order (reduceat, not a matrix product,
+        # whose rounding may depend on the batch's shape)
+        has_classes, group_starts = label_starts
+        by_label = np.zeros((n_docs, len(LABELS)))
+        if n_docs:
+            by_label[:, has_classes] = np.add.reduceat(p.take(perm, axis=1), group_starts, axis=1)
+        chosen = by_label.argmax(axis=1)  # the first of equals, as max() over LABELS
+        same = label_of[None, :] == chosen[:, None]
+        best = np.where(same, p, -1.0).argmax(axis=1)
+        runner_up = np.where(same, -1.0, p).argmax(axis=1)  # the likeliest class of another label
+        # every feature's push towards the chosen class against that runner-up
+        doc = np.repeat(np.arange(n_docs), np.diff(bounds))
+        contrib = vals * (self.coef[rows, best.take(doc)] - self.coef[rows, runner_up.take(doc)])
+        contrib *= (~same).any(axis=1).take(doc)  # no class of another label: nothing to push against
+        out = []
+        for d, (li, k) in enumerate(zip(chosen.tolist(), best.tolist(), strict=True)):
+            prob = float(by_label[d, li])
+            a, b = int(bounds[d]), int(bounds[d + 1])
+            out.append(Prediction(LABELS[li], self.classes[k], prob, self.calibrate(prob), k, p[d],
+                                  rows[a:b], vals[a:b], contrib[a:b]))
+        return out
 
     def calibrate(self, prob: float) -> float:
         """P(the label is right | the model's top probability), from the isotonic curve."""
@@ -202,25 +310,18 @@ class LinearModel:
         feature's first occurrence in ``body`` (0, 0 for the rules' decision)."""
         import numpy as np
 
-        tables = self._index()
-        other = tables[5][LABELS.index(pred.label)]
-        if not len(pred.rows) or not len(other):
-            return []
-        k2 = int(other[pred.probs.take(other).argmax()])
-        picked = self.coef.take(pred.rows, axis=0)
-        contrib = pred.vals * (picked[:, pred.index] - picked[:, k2])
-        names = tables[3]
-        order = np.argpartition(-contrib, top)[:top] if len(contrib) > top else np.arange(len(contrib))
-        order = order[np.argsort(-contrib[order], kind="stable")]
+        names = self._index()[3]
         out = []
-        for i in order.tolist():
-            if contrib[i] <= 0:
+        # strongest first; equals in row order (a stable sort, not argpartition: the same every time)
+        for i in np.argsort(-pred.contrib, kind="stable")[:top].tolist():
+            weight = float(pred.contrib[i])
+            if weight <= 0:
                 break
             name = names[int(pred.rows[i])]
             a = b = 0
             if not name.startswith("r:"):
                 a, b = _locate(name, body, tokens)
-            out.append((name, a, b, float(contrib[i])))
+            out.append((name, a, b, weight))
         return out
 
     # -- persistence -------------------------------------------------------------
@@ -317,9 +418,10 @@ def _gram_key(gram: str) -> int:
     return key
 
 
-def _ngram_keys(body: str, ngram_min: int, ngram_max: int) -> Any:
-    """The keys (:func:`_gram_key`) of every ``ngram_min``..``ngram_max``-gram of ``body``, in one
-    numpy pass over its code points (a k-gram's key is the (k-1)-gram's shifted, or the next point)."""
+def _ngram_keys(body: str, ngram_min: int, ngram_max: int, offsets: bool = True) -> tuple[Any, Any]:
+    """The keys (:func:`_gram_key`) of every ``ngram_min``..``ngram_max``-gram of ``body`` and where
+    each starts (None without ``offsets``), in one numpy pass over its code points (a k-gram's key
+    is the (k-1)-gram's shifted, or the next point)."""
     import numpy as np
 
     cp = np.frombuffer(body.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
@@ -334,8 +436,10 @@ def _ngram_keys(body: str, ngram_min: int, ngram_max: int) -> Any:
         if k >= ngram_min:
             parts.append(key)
     if not parts:
-        return cp[:0]
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return cp[:0], np.zeros(0, dtype=np.intp) if offsets else None
+    where = np.concatenate([np.arange(len(x), dtype=np.intp) for x in parts]) if offsets else None
+    return (np.concatenate(parts) if len(parts) > 1 else parts[0]), where
+
 
 def _locate(name: str, body: str, tokens: Sequence[str]) -> tuple[int, int]:
     """Where a text feature first occurs in ``body``: an n-gram or a word (``#``: the first number)."""
@@ -361,3 +465,5 @@ class Prediction:
     probs: Any
     rows: Any
     vals: Any
+    #: each feature's push towards ``reason`` against the runner-up of another label (aligned with ``rows``)
+    contrib: Any

@@ -53,7 +53,14 @@ def classify_many(items: Sequence[tuple[str, str | None, str | None, Sequence[st
     """Several items in one round trip (the pool's messages cost more than a short item's triage).
 
     Each item's outcome is ``(True, result)`` or ``(False, exception)``: one bad item
-    must not fail the others."""
+    must not fail the others.  The batch is classified together (``Triager.classify_many``: the same
+    results at a batch's cost); should that fail, item by item, so only the bad one fails."""
+    if _triager is None:  # pragma: no cover - the pool always runs ``start`` first
+        raise RuntimeError("triage worker not started")
+    try:
+        return [(True, res) for res in _triager.classify_many(items)]
+    except Exception:
+        pass  # each item again, alone: its own exception is its outcome
     out: list[tuple[bool, Any]] = []
     for text, channel, rating, reasons in items:
         try:

@@ -274,10 +274,16 @@ class LinearModel:
         same = label_of[None, :] == chosen[:, None]
         best = np.where(same, p, -1.0).argmax(axis=1)
         runner_up = np.where(same, -1.0, p).argmax(axis=1)  # the likeliest class of another label
-        # every feature's push towards the chosen class against that runner-up
-        doc = np.repeat(np.arange(n_docs), np.diff(bounds))
-        contrib = vals * (self.coef[rows, best.take(doc)] - self.coef[rows, runner_up.take(doc)])
-        contrib *= (~same).any(axis=1).take(doc)  # no class of another label: nothing to push against
+        # every feature's push towards the chosen class against that runner-up (none when no class
+        # of another label exists: nothing to push against)
+        pushes = (~same).any(axis=1)
+        if n_docs == 1:
+            picked = self.coef.take(rows, axis=0)
+            contrib = vals * (picked[:, best[0]] - picked[:, runner_up[0]]) * pushes[0]
+        else:
+            doc = np.repeat(np.arange(n_docs), np.diff(bounds))
+            contrib = vals * (self.coef[rows, best.take(doc)] - self.coef[rows, runner_up.take(doc)])
+            contrib *= pushes.take(doc)
         out = []
         for d, (li, k) in enumerate(zip(chosen.tolist(), best.tolist(), strict=True)):
             prob = float(by_label[d, li])

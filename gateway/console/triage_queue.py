@@ -94,6 +94,13 @@ def _reason_options() -> dict[str, list[tuple[str, str]]]:
     return {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category}
 
 
+def _missing_reason_messages() -> dict[str, str]:
+    """What the page says, by category, when 确认改分类 is pressed with no reason chosen: the
+    server's own refusal (``reason_refusal``), so the browser check and the server say the same
+    thing, in Chinese whatever the browser's language."""
+    return {c.value: reason_refusal(c.value, None) or "" for c in Category}
+
+
 async def _render_queue(request: Request, mode: str, *, after: str | None = None, error: str | None = None,
                         draft: dict[str, str] | None = None, status_code: int = 200) -> Response:
     """The queue page; after a refused correction, with the refusal and that item's form as it was
@@ -112,6 +119,7 @@ async def _render_queue(request: Request, mode: str, *, after: str | None = None
     return request.app.state.templates.TemplateResponse(request, "triage.html", {
         "rules": rules, "rows": rows, "mode": mode, "automatic": automatic, "highlight": highlight,
         "requests": requests, "categories": CATEGORY_LABELS, "reasons": _reason_options(),
+        "missing_reason": _missing_reason_messages(),
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
         "after": after or "", "error": error, "draft": draft or {},
         "message": None if error else notice(request.query_params),

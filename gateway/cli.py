@@ -329,13 +329,25 @@ def cases_move(code: str, action: str, note: str | None, actor: str) -> None:
     click.echo(f"{code}: {run()}")
 
 
-@cases.command("reclassify")
+# The help lists each category's reasons from the rule itself, so it cannot drift from it.
+RECLASSIFY_HELP = (
+    "Correct the triage of a case to LABEL with REASON; deadlines are recomputed and the correction kept.\n\n"
+    "REASON must be one of LABEL's reasons (the rule of the /triage page): "
+    + "; ".join(f"{category.value}: {', '.join(reasons)}" for category, reasons in case_ops.TRIAGE_REASONS.items())
+    + ".")
+
+
+@cases.command("reclassify", help=RECLASSIFY_HELP)
 @click.argument("code")
-@click.argument("label", type=click.Choice(["immediate", "time_limited", "coordinated", "none"]))
-@click.argument("reason", required=False)
+@click.argument("label", type=click.Choice([category.value for category in case_ops.TRIAGE_REASONS]))
+@click.argument("reason", required=False, metavar="REASON")
 @click.option("--actor", default="admin:cli", show_default=True)
 def cases_reclassify(code: str, label: str, reason: str | None, actor: str) -> None:
-    """Correct the triage of a case; deadlines are recomputed and the correction kept."""
+    # REASON stays optional for click, so that a missing one is refused in Chinese with the
+    # category's reasons (click's own "Missing argument" names none of them).
+    refusal = case_ops.reason_refusal(label, reason, codes=True)
+    if refusal is not None:
+        raise click.ClickException(f"{refusal}\n用法：hcp cases reclassify {code} {label} 原因代码")
 
     @with_services
     async def run(services: Services):  # type: ignore[no-untyped-def]

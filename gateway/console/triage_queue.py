@@ -3,7 +3,8 @@ highlighted; accept, or change the category and reason; bulk accept.
 
 A number key or the category list only *chooses* a category: the clerk then picks the reason and
 confirms.  A correction without a reason of its category is refused here (the page comes back with
-the typed note), never completed with a reason nobody chose.  A correction goes through
+the typed note), never completed with a reason nobody chose; the rule is ``reason_refusal``, shared
+with ``hcp cases reclassify``.  A correction goes through
 ``gateway.core.cases.reclassify``, which stores it for ``hcp triage suggest`` and recomputes the
 deadlines from the time the item was received.
 """
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from gateway.auth.access import current_user, staff
 from gateway.auth.audit import add_audit, client_ip
 from gateway.console.queries import parse_cursor, queue_cursor, triage_queue
-from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reclassify
+from gateway.core.cases import TRIAGE_REASONS, CaseNotFound, reason_refusal, reclassify
 from gateway.core.db.models import Case, CaseEvent, Hall, TriageCorrection
 from gateway.core.db.models_staff import User
 from gateway.core.deadlines import DeadlinePolicy
@@ -93,6 +94,13 @@ def _reason_options() -> dict[str, list[tuple[str, str]]]:
     return {c.value: [(r, TRIAGE_REASON_LABELS[r]) for r in TRIAGE_REASONS[c]] for c in Category}
 
 
+def _missing_reason_messages() -> dict[str, str]:
+    """What the page says, by category, when 确认改分类 is pressed with no reason chosen: the
+    server's own refusal (``reason_refusal``), so the browser check and the server say the same
+    thing, in Chinese whatever the browser's language."""
+    return {c.value: reason_refusal(c.value, None) or "" for c in Category}
+
+
 async def _render_queue(request: Request, mode: str, *, after: str | None = None, error: str | None = None,
                         draft: dict[str, str] | None = None, status_code: int = 200) -> Response:
     """The queue page; after a refused correction, with the refusal and that item's form as it was
@@ -111,6 +119,7 @@ async def _render_queue(request: Request, mode: str, *, after: str | None = None
     return request.app.state.templates.TemplateResponse(request, "triage.html", {
         "rules": rules, "rows": rows, "mode": mode, "automatic": automatic, "highlight": highlight,
         "requests": requests, "categories": CATEGORY_LABELS, "reasons": _reason_options(),
+        "missing_reason": _missing_reason_messages(),
         "channels": CHANNEL_LABELS, "next_after": queue_cursor(rows[-1]) if len(rows) == PAGE else None,
         "after": after or "", "error": error, "draft": draft or {},
         "message": None if error else notice(request.query_params),
@@ -125,19 +134,6 @@ def _mode(value: object) -> str:
 async def queue_page(request: Request) -> Response:
     return await _render_queue(request, _mode(request.query_params.get("mode")),
                                after=request.query_params.get("after"))
-
-
-def reason_refusal(label: str, reason: str | None) -> str | None:
-    """Why a correction to ``label`` with ``reason`` cannot be saved, in Chinese; None when it can.
-    A missing reason is refused: the category's first reason is not the clerk's choice."""
-    category = Category(label)
-    allowed = "、".join(TRIAGE_REASON_LABELS[r] for r in TRIAGE_REASONS[category])
-    if not reason:
-        return f"请为“{CATEGORY_LABELS[category]}”选择原因（{allowed}），再确认。案件的分类没有改动。"
-    if reason not in TRIAGE_REASONS[category]:
-        return (f"原因“{TRIAGE_REASON_LABELS.get(reason, '未知原因')}”不属于“{CATEGORY_LABELS[category]}”，"
-                f"请从该类别的原因中选择：{allowed}。案件的分类没有改动。")
-    return None
 
 
 async def _accept(request: Request, codes: list[str]) -> int:

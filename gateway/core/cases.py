@@ -44,6 +44,31 @@ TRIAGE_REASONS = {
 }
 
 
+def reason_refusal(label: str, reason: str | None, *, codes: bool = False) -> str | None:
+    """Why a triage correction to ``label`` with ``reason`` cannot be saved, in Chinese; None when it can.
+
+    The one rule for every way of correcting the triage (the /triage page, ``hcp cases reclassify``
+    and ``reclassify`` itself): the reason is required and must be one of the category's.  A missing
+    reason is refused, never filled in: the category's first reason is not the clerk's choice.
+    ``codes`` names each reason with the code the command line takes (``procedure（办事流程）``).
+    """
+    category = Category(label)
+
+    def name(code: str) -> str:
+        words = TRIAGE_REASON_LABELS.get(code)
+        if codes:
+            return f"{code}（{words}）" if words else code
+        return words or "未知原因"
+
+    allowed = "、".join(name(r) for r in TRIAGE_REASONS[category])
+    if not reason:
+        return f"请为“{CATEGORY_LABELS[category]}”选择原因：{allowed}。案件的分类没有改动。"
+    if reason not in TRIAGE_REASONS[category]:
+        return (f"原因“{name(reason)}”不属于“{CATEGORY_LABELS[category]}”，"
+                f"请从该类别的原因中选择：{allowed}。案件的分类没有改动。")
+    return None
+
+
 class CaseNotFound(LookupError):
     def __init__(self, code: str) -> None:
         super().__init__(f"no case with tracking code {code!r}")
@@ -207,11 +232,13 @@ async def reclassify(store: Store, calendar: WorkCalendar, code: str, label: str
                      note: str | None = None) -> Reclassified:
     """The triage team's correction: new category and reason, deadlines recomputed from receipt,
     the correction kept for ``hcp triage suggest``, and a case waiting for review released.
-    ``note`` (why, in the clerk's words) goes on the timeline after the change."""
+    A reason of the new category is required (``reason_refusal``), so no caller can store a
+    correction whose reason nobody chose.  ``note`` (why, in the clerk's words) goes on the
+    timeline after the change."""
     category = Category(label)
-    if reason is not None and reason not in TRIAGE_REASONS[category]:
-        raise WorkflowError(f"原因“{TRIAGE_REASON_LABELS.get(reason, reason)}”不属于{CATEGORY_LABELS[category.value]}；"
-                            f"请选择：{'、'.join(TRIAGE_REASON_LABELS.get(r, r) for r in TRIAGE_REASONS[category])}")
+    refusal = reason_refusal(label, reason)
+    if refusal is not None:
+        raise WorkflowError(refusal)
     now = now or datetime.now(UTC)
     async with store.write() as session:
         case = (await session.execute(select(Case).where(Case.code == code).with_for_update())).scalar_one_or_none()

@@ -1,6 +1,7 @@
 """axe-core finds no WCAG 2.0/2.1 A or AA violation on the triage queue at 1366×768: with an item
-sent to review with a note, the model line, and after a refused correction (the error and the
-form as it was sent).  A screenshot of each state is left in the test's tmp_path to look at."""
+sent to review with a note, the model line, with no reason chosen (the message beside the list),
+and after a refused correction (the error and the form as it was sent).  A screenshot of each
+state is left in the test's tmp_path to look at."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ async def test_no_axe_violation_on_the_triage_queue(browser: Browser, live_serve
     async with page.expect_navigation():
         await page.get_by_role("button", name="转人工复核").click()
     await page.goto(live_server.url + "/triage")
-    assert "当前模型：系统内置，2026年12月07日训练，用 821 条已标注意见" in await page.inner_text("#model-status")
+    model_line = await page.inner_text("#model-status")
+    assert "当前模型：系统内置，2026年12月07日训练，用 821 条已标注意见" in model_line
+    assert "交叉验证准确度 97.4%（四个整改类别各自计算后取平均），约 12% 的意见会转人工复核" in model_line
     assert "离岗问题应属服务态度" in await page.inner_text("#queue")
     report: dict[str, list[str]] = {}
     await page.screenshot(path=str(tmp_path / "triage.png"))
@@ -55,6 +58,11 @@ async def test_no_axe_violation_on_the_triage_queue(browser: Browser, live_serve
     await page.screenshot(path=str(tmp_path / "triage-choosing.png"))
     if found := await violations(page):
         report["choosing a category"] = found
+    await page.keyboard.press("Enter")  # no reason chosen: the message beside the list, nothing sent
+    assert "请为“限时整改”选择原因" in await page.locator("form.relabel .field-error").first.inner_text()
+    await page.screenshot(path=str(tmp_path / "triage-no-reason.png"))
+    if found := await violations(page):
+        report["no reason chosen"] = found
     # Sent without a reason (no JavaScript check): the queue again, the refusal and the typed note.
     await page.evaluate("""() => { const f = document.querySelector('form.relabel');
         f.querySelector('textarea[name=note]').value = '应属限时整改'; f.noValidate = true; f.submit(); }""")

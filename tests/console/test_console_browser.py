@@ -84,9 +84,10 @@ async def test_the_triage_team_reviews_the_queue_with_the_keyboard(browser: Brow
     assert await reason.input_value() == "", "the suggestion (办事效率) is not a 协调整改 reason: none chosen"
     offered = await reason.evaluate("s => Array.from(s.options).map(o => o.value)")
     assert offered == ["", "complex", "cross_department"]
-    await page.keyboard.press("Enter")  # no reason chosen: the browser asks for one, nothing is sent
+    await page.keyboard.press("Enter")  # no reason chosen: the page asks for one, nothing is sent
     await page.wait_for_timeout(300)
     assert await _status(live_server, second) == ("needs_review", "time_limited")
+    assert "请为“协调整改”选择原因" in await item.locator(".field-error").inner_text()
     await page.keyboard.press("ArrowDown")
     await page.keyboard.press("ArrowDown")
     assert await reason.input_value() == "cross_department"
@@ -95,6 +96,50 @@ async def test_the_triage_team_reviews_the_queue_with_the_keyboard(browser: Brow
     assert await _status(live_server, second) == ("triaged", "coordinated")
     assert await _reason(live_server, second) == "cross_department"
     assert "队列已清空" in await page.locator("#queue").inner_text()
+    await context.close()
+
+
+async def test_no_reason_chosen_is_said_in_chinese_even_in_an_english_browser(browser: Browser,
+                                                                              live_server: LiveServer) -> None:
+    """Enter (or 确认改分类) with no reason chosen showed only the browser's own bubble, "Please select
+    an item in the list." in an English browser.  Now the server's refusal is beside the list, tied
+    to it and announced (role=alert), and nothing is sent."""
+    services = live_server.services
+    code = (await services.ingestor.ingest(make_intake(source_ref="e1", text="跑三趟 #time_limited #review"))
+            ).case_code
+    await make_staff(services, "english", ["triage"])
+    context = await browser.new_context(**{**DESKTOP, "locale": "en-US"})
+    page = await context.new_page()
+    await _sign_in(page, live_server, "english")
+    await page.goto(live_server.url + "/triage")
+    url = page.url
+    item = page.locator(f"#item-{code}")
+    reason = item.locator("select[name=reason]")
+    problem = item.locator(".field-error")
+    assert await problem.get_attribute("role") == "alert" and await problem.inner_text() == ""
+    await page.keyboard.press("3")  # 协调整改: the suggestion (办事效率) is not one of its reasons
+    assert await reason.input_value() == ""
+    await page.keyboard.press("Enter")
+    await problem.wait_for(state="visible")
+    expected = "请为“协调整改”选择原因：复杂问题、跨部门协调。案件的分类没有改动。"
+    assert await problem.inner_text() == expected
+    assert await reason.get_attribute("aria-invalid") == "true"
+    assert await reason.get_attribute("aria-describedby") == await problem.get_attribute("id")
+    assert await _focused(page) == "reason"
+    await page.wait_for_timeout(300)
+    assert page.url == url and await _status(live_server, code) == ("needs_review", "time_limited")
+    # Another category: its own reasons named; the button says the same as Enter.
+    await item.locator("select[name=label]").select_option("none")
+    assert await problem.inner_text() == "", "a new category starts without the old message"
+    await item.get_by_role("button", name="确认改分类").click()
+    await page.wait_for_timeout(300)
+    assert await problem.inner_text() == "请为“无需整改”选择原因：表扬、咨询、建议、无效信息。案件的分类没有改动。"
+    assert page.url == url and await _status(live_server, code) == ("needs_review", "time_limited")
+    await reason.select_option("inquiry")
+    assert await problem.inner_text() == "" and await reason.get_attribute("aria-invalid") is None
+    async with page.expect_navigation():
+        await item.get_by_role("button", name="确认改分类").click()
+    assert await _status(live_server, code) == ("triaged", "none")
     await context.close()
 
 
@@ -164,10 +209,12 @@ async def test_choosing_a_category_by_mouse_offers_only_its_reasons(browser: Bro
     offered = await form.locator("select[name=reason]").evaluate("s => Array.from(s.options).map(o => o.value)")
     assert offered == ["", "procedure", "steps", "efficiency"]
     assert await form.locator("select[name=reason]").input_value() == ""
-    await form.get_by_role("button", name="确认改分类").click()  # no reason: the browser asks for one
+    await form.get_by_role("button", name="确认改分类").click()  # no reason: the page asks for one
     await page.wait_for_timeout(300)
     assert await _status(live_server, code) == ("needs_review", "immediate")
+    assert "请为“限时整改”选择原因" in await form.locator(".field-error").inner_text()
     await form.locator("select[name=reason]").select_option("steps")
+    assert await form.locator(".field-error").inner_text() == "", "a chosen reason clears the message"
     async with page.expect_navigation():
         await form.get_by_role("button", name="确认改分类").click()
     assert await _status(live_server, code) == ("triaged", "time_limited")

@@ -72,8 +72,34 @@ async def test_a_triage_correction_recomputes_deadlines_and_is_kept(services: Se
     assert (correction.old_label, correction.new_label, correction.new_reason) == (
         "immediate", "time_limited", "procedure")
     assert correction.text == "材料不全 #immediate #review" and correction.actor == "triage:zhao"
-    with pytest.raises(WorkflowError, match="原因“服务态度”不属于协调整改"):
+    refused = "原因“服务态度”不属于“协调整改”，请从该类别的原因中选择：复杂问题、跨部门协调"
+    with pytest.raises(WorkflowError, match=refused):
         await ops.reclassify(services.store, calendar, code, "coordinated", "attitude", actor="t")
+
+
+async def test_a_triage_correction_without_a_reason_is_refused_and_changes_nothing(services: Services) -> None:
+    """``reclassify`` stored a correction with no reason when none was given (``hcp cases
+    reclassify CODE LABEL``); every caller now meets the /triage page's rule."""
+    code = (await services.ingestor.ingest(make_intake(text="材料不全 #immediate #review"))).case_code
+    calendar = await services.calendar.get()
+    refused = "请为“限时整改”选择原因：办事流程、办理环节、办事效率。案件的分类没有改动。"
+    for reason in (None, ""):
+        with pytest.raises(WorkflowError, match=refused):
+            await ops.reclassify(services.store, calendar, code, "time_limited", reason, actor="t")
+    case = await ops.show_case(services.store, services.cipher, code)
+    assert (case["category"], case["status"]) == ("immediate", "needs_review")
+    assert "reclassify" not in [event["kind"] for event in case["events"]]
+    async with services.store.read() as session:
+        assert (await session.execute(select(func.count()).select_from(TriageCorrection))).scalar_one() == 0
+
+
+def test_the_reason_rule_names_codes_for_the_command_line() -> None:
+    assert ops.reason_refusal("coordinated", "complex") is None
+    assert ops.reason_refusal("coordinated", None, codes=True) == (
+        "请为“协调整改”选择原因：complex（复杂问题）、cross_department（跨部门协调）。案件的分类没有改动。")
+    assert ops.reason_refusal("none", "attitude") == (
+        "原因“服务态度”不属于“无需整改”，请从该类别的原因中选择：表扬、咨询、建议、无效信息。案件的分类没有改动。")
+    assert ops.reason_refusal("none", "typo") is not None and "原因“未知原因”" in ops.reason_refusal("none", "typo")
 
 
 async def test_case_views_mask_personal_data(services: Services) -> None:

@@ -84,6 +84,33 @@ def test_workflow_moves_from_the_command_line(workdir: Path) -> None:
     assert no_note.returncode == 1 and "需要填写说明" in no_note.stderr
 
 
+def test_reclassify_needs_a_reason_of_the_chosen_category(tmp_path: Path) -> None:
+    """``hcp cases reclassify CODE LABEL`` used to store a correction without a reason: the rule of
+    the /triage page (a reason of that category, chosen by a person) now holds here too."""
+    (tmp_path / "in.jsonl").write_text(json.dumps(INTAKES[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert hcp(tmp_path, "ingest", "in.jsonl").returncode == 0
+    code = "JX20261127-0001"
+    allowed = "procedure（办事流程）、steps（办理环节）、efficiency（办事效率）"
+    missing = hcp(tmp_path, "cases", "reclassify", code, "time_limited")
+    assert missing.returncode == 1, missing.stdout
+    assert f"请为“限时整改”选择原因：{allowed}。案件的分类没有改动。" in missing.stderr
+    wrong = hcp(tmp_path, "cases", "reclassify", code, "time_limited", "attitude")
+    assert wrong.returncode == 1
+    assert f"原因“attitude（服务态度）”不属于“限时整改”，请从该类别的原因中选择：{allowed}" in wrong.stderr
+    unknown = hcp(tmp_path, "cases", "reclassify", code, "none", "praised")
+    assert unknown.returncode == 1 and "原因“praised”不属于“无需整改”" in unknown.stderr
+    assert "praise（表扬）、inquiry（咨询）、suggestion（建议）、spam（无效信息）" in unknown.stderr
+    case = json.loads(hcp(tmp_path, "cases", "show", code, "--json").stdout)
+    assert (case["category"], case["reason"]) == ("immediate", "attitude")
+    assert "reclassify" not in [event["kind"] for event in case["events"]], "nothing was stored"
+    done = hcp(tmp_path, "cases", "reclassify", code, "time_limited", "procedure")
+    assert done.returncode == 0, done.stderr
+    case = json.loads(hcp(tmp_path, "cases", "show", code, "--json").stdout)
+    assert (case["category"], case["reason"]) == ("time_limited", "procedure")
+    usage = " ".join(hcp(tmp_path, "cases", "reclassify", "--help").stdout.split())  # as wrapped for a terminal
+    assert "time_limited: procedure, steps, efficiency" in usage and "[REASON]" not in usage
+
+
 def test_halls_list_and_import(workdir: Path) -> None:
     listed = hcp(workdir, "halls", "list", "--json")
     halls = json.loads(listed.stdout)

@@ -3,7 +3,9 @@
 // Nothing is saved by choosing: a number key (or the category list) only chooses the category and
 // moves to the reason list, which offers that category's reasons; the reason is preselected only
 // when the triage's own suggestion belongs to that category.  Enter (or 确认改分类) saves, Esc
-// puts the form back as it was and returns to the item.
+// puts the form back as it was and returns to the item.  Confirmed with no reason chosen, nothing is
+// sent and the server's own refusal (in Chinese, whatever the browser's language) appears beside the
+// reason list and is announced, instead of the browser's bubble.
 (function () {
   "use strict";
   var items = Array.prototype.slice.call(document.querySelectorAll("#queue .item"));
@@ -29,9 +31,33 @@
     return byCategory;
   }
 
+  // What to say, by category, when no reason is chosen (the server's wording, on the optgroups).
+  function missingOf(reason) {
+    var byCategory = {};
+    Array.prototype.forEach.call(reason.querySelectorAll("optgroup"), function (group) {
+      byCategory[group.getAttribute("data-category")] = group.getAttribute("data-missing") || "请选择原因";
+    });
+    return byCategory;
+  }
+
+  // The message beside the reason list: shown and tied to the list, or gone.
+  function tell(form, message) {
+    var reason = form.querySelector('select[name="reason"]');
+    var problem = form.querySelector(".field-error");
+    problem.textContent = message;
+    if (message) {
+      reason.setAttribute("aria-invalid", "true");
+      reason.setAttribute("aria-describedby", problem.id);
+    } else {
+      reason.removeAttribute("aria-invalid");
+      reason.removeAttribute("aria-describedby");
+    }
+  }
+
   // Offer only ``label``'s reasons; keep ``keep`` if it is one of them, else none chosen.
   function offer(form, label, keep) {
     var reason = form.querySelector('select[name="reason"]');
+    tell(form, "");
     var options = form._reasons[label] || [];
     reason.textContent = "";
     var placeholder = document.createElement("option");
@@ -68,14 +94,23 @@
     var reason = form.querySelector('select[name="reason"]');
     var note = form.querySelector('textarea[name="note"]');
     form._reasons = reasonsOf(reason);
+    form._missing = missingOf(reason);
     form._original = {label: label.value, reason: reason.value, note: note.value};
     offer(form, label.value, reason.value);
     form._original.reason = reason.value;
     label.addEventListener("change", function () { chooseCategory(form, label.value); });
+    reason.addEventListener("change", function () { if (reason.value) tell(form, ""); });
+    // Sent with no reason (Enter or the button): no browser bubble, which speaks the browser's
+    // language; the refusal in Chinese beside the list, read out (role=alert), the list focused.
+    reason.addEventListener("invalid", function (event) {
+      event.preventDefault();
+      tell(form, form._missing[label.value] || "请选择原因");
+      reason.focus();
+    });
     form.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && event.target.tagName === "SELECT" && !event.altKey) {
-        // Enter on either list confirms (a closed list would otherwise do nothing); the browser
-        // checks that a reason is chosen before anything is sent.
+        // Enter on either list confirms (a closed list would otherwise do nothing); with no reason
+        // chosen nothing is sent and the "invalid" handler above says so.
         event.preventDefault();
         event.stopPropagation();
         form.requestSubmit();

@@ -48,7 +48,7 @@ async def test_no_axe_violation_on_the_triage_queue(browser: Browser, live_serve
     await page.goto(live_server.url + "/triage")
     model_line = await page.inner_text("#model-status")
     assert "当前模型：系统内置，2026年12月07日训练，用 821 条已标注意见" in model_line
-    assert "交叉验证准确度 97.4%（四个整改类别各自计算后取平均），约 12% 的意见会转人工复核" in model_line
+    assert "交叉验证得分 97.4%（按四个分类各自计分后取平均），约 12% 的意见会转人工复核" in model_line
     assert "离岗问题应属服务态度" in await page.inner_text("#queue")
     report: dict[str, list[str]] = {}
     await page.screenshot(path=str(tmp_path / "triage.png"))

@@ -295,12 +295,12 @@ async def test_the_triage_page_shows_the_model_in_use(tmp_path: Path, database_u
         expected = f"当前模型：系统内置，{trained:%Y年%m月%d日}训练，用 {meta['items']} 条已标注意见；"
         assert shown.startswith(expected), shown
         # The cross-validated macro-F1 named by what it is to a clerk, not by the statistician's term.
-        assert f"交叉验证准确度 {meta['cv']['macro_f1'] * 100:.1f}%（四个整改类别各自计算后取平均）" in shown
+        assert f"交叉验证得分 {meta['cv']['macro_f1'] * 100:.1f}%（按四个分类各自计分后取平均）" in shown
         rules_line = page.text.split('id="rules-status"')[1].split(">", 1)[1].split("</p>")[0]
         assert "折" not in shown and "版本" not in rules_line
         title = status.split(">", 1)[0]
         assert "F1" not in status and "宏平均" not in status, "neither on the line nor in its title"
-        assert f"四个整改类别各自计算后取平均的准确度 {meta['cv']['macro_f1']:.3f}" in title, "the exact figure"
+        assert f"按四个分类各自计分（兼顾分得准与分得全）后取平均 {meta['cv']['macro_f1']:.3f}" in title, "the exact figure"
         assert f"所有意见中分对的比例 {meta['cv']['accuracy']:.3f}" in title
         assert f"{meta['cv']['k']} 折交叉验证（已标注意见分成 {meta['cv']['k']} 份，轮流留出 1 份检验）" in title
     finally:

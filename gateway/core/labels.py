@@ -33,6 +33,7 @@ __all__ = [
     "RATING_REASON_LABELS",
     "REASONS",
     "REPLY_METHOD_LABELS",
+    "RN_UNVISITED_LABELS",
     "ROLE_LABELS",
     "SOURCE_LABELS",
     "STATUS_LABELS",
@@ -223,6 +224,18 @@ NOTICE_LABELS: dict[str, str] = {
     "user_enable": "已完成：启用账号",
     "user_password": "已完成：重设密码（本人下次登录时须改成自己的密码）",
     "user_roles": "已完成：修改角色",
+}
+
+# Real-name 差评 without their return visit, on two pages by the same rule (figures.RN_UNVISITED) but
+# over two periods: /reports lists those received within the chosen dates, /supervise all waiting now.
+# Each heading says which, and points to the other, so the two numbers are never read as a discrepancy.
+RN_UNVISITED_LABELS: dict[str, str] = {
+    "period": "所选期间内受理的未回访实名差评",
+    "period_note": "只列 {period} 受理、已答复但尚未回访的实名差评（要求回访率100%）。"
+                   "不论受理时间、当前所有待回访的，见",
+    "now": "当前待回访的实名差评",
+    "now_note": "所有已答复、尚未回访的实名差评，不论何时受理（实名差评须全部回访后才能办结）。"
+                "“统计报表”只列所选期间内受理的，见",
 }
 
 # The banner on every staff page while a year's official holiday schedule is missing

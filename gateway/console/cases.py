@@ -24,6 +24,7 @@ from gateway.auth.roles import ROLES, Principal
 from gateway.console import actions as case_actions
 from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, PersonalDataInPublicReply, ScopeError
 from gateway.console.queries import MAX_ID, list_cases
+from gateway.console.workload import work_counts
 from gateway.core.cases import CaseNotFound, contact_view
 from gateway.core.db.models import (
     Attachment,
@@ -80,7 +81,8 @@ def _form_text(form: Any, name: str, limit: int = 4000) -> str:
 
 @staff(*ROLES)
 async def console(request: Request) -> Response:
-    """The start page: the areas of this person's roles, and what is failing for those who fix it."""
+    """The start page: the areas of this person's roles with what waits in each (``workload``), and
+    what is failing for those who fix it."""
     user = current_user(request)
     assert user is not None
     failed = 0
@@ -88,8 +90,11 @@ async def console(request: Request) -> Response:
         async with request.app.state.services.store.read() as session:
             failed = (await session.execute(select(func.count()).select_from(OutboxMessage)
                                             .where(OutboxMessage.status == "failed"))).scalar_one()
+    areas = staff_nav(user)
+    work = await work_counts(request.app.state.services, user, areas, datetime.now(UTC),
+                             getattr(request.app.state, "phone_options", None))
     return request.app.state.templates.TemplateResponse(request, "console.html", {
-        "areas": staff_nav(user), "outbox_failed": failed})
+        "areas": areas, "work": work, "outbox_failed": failed})
 
 
 @staff(*VIEWERS)

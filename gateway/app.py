@@ -36,6 +36,7 @@ from gateway.core.jobs import WorkerRunner
 from gateway.core.labels import (
     CALENDAR_MISSING_LABELS,
     RETENTION_NOTICES,
+    RN_UNVISITED_LABELS,
     actor_label,
     audit_action_label,
     audit_detail_text,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         request.app.state.services.calendar.missing_schedule_cached())
     templates.env.globals["staff_nav"] = staff_nav
     templates.env.globals["calendar_missing_labels"] = CALENDAR_MISSING_LABELS
+    templates.env.globals["rn_unvisited_labels"] = RN_UNVISITED_LABELS
     templates.env.globals["case_countdown"] = case_countdown
     templates.env.filters["local_time"] = local_time
     templates.env.filters["local_date"] = local_date

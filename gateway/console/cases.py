@@ -24,6 +24,7 @@ from gateway.auth.roles import ROLES, Principal
 from gateway.console import actions as case_actions
 from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, PersonalDataInPublicReply, ScopeError
 from gateway.console.queries import MAX_ID, list_cases
+from gateway.console.workload import work_counts
 from gateway.core.cases import CaseNotFound, contact_view
 from gateway.core.db.models import (
     Attachment,
@@ -80,7 +81,8 @@ def _form_text(form: Any, name: str, limit: int = 4000) -> str:
 
 @staff(*ROLES)
 async def console(request: Request) -> Response:
-    """The start page: the areas of this person's roles, and what is failing for those who fix it."""
+    """The start page: the areas of this person's roles with what waits in each (``workload``), and
+    what is failing for those who fix it."""
     user = current_user(request)
     assert user is not None
     failed = 0
@@ -88,8 +90,11 @@ async def console(request: Request) -> Response:
         async with request.app.state.services.store.read() as session:
             failed = (await session.execute(select(func.count()).select_from(OutboxMessage)
                                             .where(OutboxMessage.status == "failed"))).scalar_one()
+    areas = staff_nav(user)
+    work = await work_counts(request.app.state.services, user, areas, datetime.now(UTC),
+                             getattr(request.app.state, "phone_options", None))
     return request.app.state.templates.TemplateResponse(request, "console.html", {
-        "areas": staff_nav(user), "outbox_failed": failed})
+        "areas": areas, "work": work, "outbox_failed": failed})
 
 
 @staff(*VIEWERS)
@@ -232,9 +237,9 @@ async def case_page(request: Request) -> Response:
     return await _render_case(request, _code(request))
 
 
-async def _act(request: Request, operation: Any, done: str | None = None) -> Response:
-    """Run one case operation; redirect to the case on success (with the ``done`` notice, so the
-    clerk sees it took), re-render it with the reason on refusal."""
+async def _act(request: Request, operation: Any, done: str | None = None, **values: str) -> Response:
+    """Run one case operation; redirect to the case on success (with the ``done`` notice and its
+    ``values``, so the clerk sees which step took), re-render it with the reason on refusal."""
     code = _code(request)
     form = await request.form()
     try:
@@ -252,7 +257,7 @@ async def _act(request: Request, operation: Any, done: str | None = None) -> Res
         return await _render_case(request, code, error=str(exc), status=409, reply_draft=draft,
                                   reply_public=form.get("public") == "1")
     if done:
-        return RedirectResponse(notice_url(f"/cases/{code}", done, case=code), status_code=303)
+        return RedirectResponse(notice_url(f"/cases/{code}", done, case=code, **values), status_code=303)
     return RedirectResponse(f"/cases/{code}", status_code=303)
 
 
@@ -266,7 +271,8 @@ async def move(request: Request) -> Response:
             raise ScopeError("分拣组只能转人工复核或退回分拣")
         await case_actions.transition(request.app.state.services, code, action, actor, _form_text(form, "note"))
 
-    return await _act(request, operation, "case_moved")
+    form = await request.form()
+    return await _act(request, operation, "case_moved", step=_form_text(form, "action", 40))
 
 
 @staff(*HANDLERS)
@@ -314,7 +320,7 @@ async def note(request: Request) -> Response:
     async def operation(code: str, actor: Actor, form: Any) -> None:
         await case_actions.add_note(request.app.state.services, code, actor, _form_text(form, "note"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="rectification_note")
 
 
 @staff("supervisor")
@@ -322,7 +328,7 @@ async def urge(request: Request) -> Response:
     async def operation(code: str, actor: Actor, form: Any) -> None:
         await case_actions.urge(request.app.state.services, code, actor, _form_text(form, "note"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="urge")
 
 
 @staff("handler", "supervisor", "triage")
@@ -331,7 +337,7 @@ async def transfer(request: Request) -> Response:
         await case_actions.transfer(request.app.state.services, code, actor, to_hall=_form_text(form, "hall", 32),
                                     department=_form_text(form, "department", 100), reason=_form_text(form, "reason"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="transfer")
 
 
 @staff(*HANDLERS)
@@ -339,7 +345,7 @@ async def pause(request: Request) -> Response:
     async def operation(code: str, actor: Actor, form: Any) -> None:
         await case_actions.pause(request.app.state.services, code, actor, _form_text(form, "note"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="pause")
 
 
 @staff(*HANDLERS)
@@ -347,7 +353,7 @@ async def resume(request: Request) -> Response:
     async def operation(code: str, actor: Actor, form: Any) -> None:
         await case_actions.resume(request.app.state.services, code, actor, _form_text(form, "note") or None)
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="resume")
 
 
 @staff(*HANDLERS)
@@ -360,7 +366,7 @@ async def coordinate(request: Request) -> Response:
         await case_actions.notify_new_date(request.app.state.services, code, actor,
                                            reason=_form_text(form, "reason"), new_date=new_date)
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="coordinated_notice")
 
 
 @staff("handler")
@@ -369,7 +375,7 @@ async def appeal(request: Request) -> Response:
         await case_actions.appeal(request.app.state.services, code, actor, claim=_form_text(form, "claim", 20),
                                   evidence=_form_text(form, "evidence"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="appeal")
 
 
 @staff("supervisor")
@@ -381,7 +387,7 @@ async def decide_appeal(request: Request) -> Response:
         await case_actions.decide_appeal(request.app.state.services, code, actor, upheld=decision == "uphold",
                                          note=_form_text(form, "note"))
 
-    return await _act(request, operation)
+    return await _act(request, operation, "case_noted", event="appeal_decided")
 
 
 @staff("operator", "handler", "supervisor")

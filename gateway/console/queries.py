@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
@@ -30,6 +30,12 @@ from gateway.results.figures import RN_UNVISITED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
+# What each list holds, one condition per list, shared by the list and by the count beside its link on
+# the start page (工作台), so the number there is the number of rows the page shows.
+IN_REVIEW = Case.status == CaseStatus.NEEDS_REVIEW.value
+APPEAL_PENDING = Case.appeal_status == "pending"
+# Real-name 差评 answered and not yet visited (``figures.RN_UNVISITED``), still open.
+VISIT_MISSING = and_(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
 # Timeline events by which a person settled a case's category (the spot check leaves these out).
 DECIDED_BY_HAND = ("review", "reclassify")
 # The deadline that is running: the first response until it happened, then the result.
@@ -74,24 +80,40 @@ async def list_cases(session: AsyncSession, cipher: PersonalDataCipher, *, towns
                      phone_hash: str | None = None, before_id: int | None = None, limit: int = 50) -> list[CaseRow]:
     """Newest first.  ``overdue_at``: only open cases whose running deadline passed before it;
     ``phone_hash``: the keyed hash of a normalised phone number (the number itself is never stored)."""
-    query = _scoped(_base(), towns).order_by(Case.id.desc()).limit(limit)
-    if phone_hash:
-        query = query.where(Case.id.in_(select(Contact.case_id).where(Contact.phone_hash == phone_hash)))
-    if status:
-        query = query.where(Case.status == CaseStatus(status).value)
-    if category:
-        query = query.where(Case.category == category)
-    if hall:
-        query = query.where(Hall.code == hall)
-    if channel:
-        query = query.where(Case.channel == channel)
-    if code:
-        query = query.where(Case.code == code.strip().upper())
-    if overdue_at is not None:
-        query = query.where(is_overdue(overdue_at))
+    query = _scoped(_base(), towns).where(*case_filters(
+        status=status, category=category, hall=hall, channel=channel, overdue_at=overdue_at, code=code,
+        phone_hash=phone_hash)).order_by(Case.id.desc()).limit(limit)
     if before_id:
         query = query.where(Case.id < before_id)
     return await _rows(session, query, cipher)
+
+
+def case_filters(*, status: str | None = None, category: str | None = None, hall: str | None = None,
+                 channel: str | None = None, overdue_at: datetime | None = None, code: str | None = None,
+                 phone_hash: str | None = None) -> list[ColumnElement[bool]]:
+    """The case list's filters (``/cases?status=…&overdue=1``) as conditions, for the list and its counts."""
+    conditions: list[ColumnElement[bool]] = []
+    if phone_hash:
+        conditions.append(Case.id.in_(select(Contact.case_id).where(Contact.phone_hash == phone_hash)))
+    if status:
+        conditions.append(Case.status == CaseStatus(status).value)
+    if category:
+        conditions.append(Case.category == category)
+    if hall:
+        conditions.append(Hall.code == hall)
+    if channel:
+        conditions.append(Case.channel == channel)
+    if code:
+        conditions.append(Case.code == code.strip().upper())
+    if overdue_at is not None:
+        conditions.append(is_overdue(overdue_at))
+    return conditions
+
+
+async def count_cases(session: AsyncSession, *conditions: ColumnElement[bool], towns: Iterable[str] | None) -> int:
+    """How many cases of these towns meet ``conditions`` (a list's own, from this module)."""
+    query = select(func.count()).select_from(Case).outerjoin(Hall, Hall.id == Case.hall_id).where(*conditions)
+    return int((await session.execute(_scoped(query, towns))).scalar_one())
 
 
 async def triage_queue(session: AsyncSession, cipher: PersonalDataCipher, *, towns: Iterable[str] | None,
@@ -109,7 +131,7 @@ async def triage_queue(session: AsyncSession, cipher: PersonalDataCipher, *, tow
     confidence = func.coalesce(Case.confidence, 0.0)
     query = _scoped(_base(), towns).order_by(undated, due, confidence, Case.id).limit(limit)
     if mode == "review":
-        query = query.where(Case.status == CaseStatus.NEEDS_REVIEW.value)
+        query = query.where(IN_REVIEW)
     else:
         decided = (select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind.in_(DECIDED_BY_HAND))
                    .correlate(Case).exists())
@@ -174,7 +196,7 @@ async def overdue_by_town(session: AsyncSession, *, now: datetime, towns: Iterab
 
 async def pending_appeals(session: AsyncSession, cipher: PersonalDataCipher, *,
                           towns: Iterable[str] | None) -> list[CaseRow]:
-    query = _scoped(_base(), towns).where(Case.appeal_status == "pending").order_by(Case.id).limit(200)
+    query = _scoped(_base(), towns).where(APPEAL_PENDING).order_by(Case.id).limit(200)
     return await _rows(session, query, cipher)
 
 
@@ -197,7 +219,7 @@ async def missing_return_visits(session: AsyncSession, cipher: PersonalDataCiphe
     (``figures.RN_UNVISITED``, the definition /reports and the hotline use too), still open: the
     cases the workflow will not close yet (the rule is 100%)."""
     query = (_scoped(_base(), towns)
-             .where(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
+             .where(VISIT_MISSING)
              .order_by(Case.result_at, Case.id).limit(200))
     return await _rows(session, query, cipher)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from channels.ratings import RATING_LABELS, REASONS
 
 __all__ = [
+    "ACTION_DONE_LABELS",
     "ACTION_LABELS",
     "APPLICANT_LABELS",
     "ATTRIBUTION_LABELS",
@@ -32,6 +33,7 @@ __all__ = [
     "RATING_REASON_LABELS",
     "REASONS",
     "REPLY_METHOD_LABELS",
+    "RN_UNVISITED_LABELS",
     "ROLE_LABELS",
     "SOURCE_LABELS",
     "STATUS_LABELS",
@@ -127,6 +129,18 @@ ACTION_LABELS: dict[str, str] = {
     "reopen": "重新整改", "close": "办结", "visit_exception": "回访未果", "reopen_closed": "重新办理",
 }
 
+# The notice after a workflow step on the case page: which step was done, in the clerk's words
+# (a verdict with its own label), so the page never just says "已办理".
+ACTION_DONE_LABELS: dict[str, str] = {
+    "triage": "已自动分类", "flag_for_review": "已转人工复核", "review": "已复核分类",
+    "start_verification": "已开始核实", "send_back": "已退回分拣",
+    "verify_valid": f"已记录核实结果：{VERDICT_LABELS['valid']}",
+    "verify_not_valid": f"已记录核实结果：{VERDICT_LABELS['not_valid']}",
+    "verify_malicious": f"已记录核实结果：{VERDICT_LABELS['malicious']}评价",
+    "rectify": "已开始整改", "reply": "已答复群众", "return_visit": "已记录回访", "reopen": "已重新整改",
+    "close": "已办结", "visit_exception": "已记录回访未果", "reopen_closed": "已重新办理",
+}
+
 # Timeline events: every workflow action, plus what happens beside the state machine.
 EVENT_LABELS: dict[str, str] = {
     **ACTION_LABELS,
@@ -196,7 +210,8 @@ NOTICE_LABELS: dict[str, str] = {
     "visit_recorded": "{case} 回访已记录",
     "call_back_recorded": "{case} 回电已记录",
     "reply_recorded": "{case} 电话答复已记录",
-    "case_moved": "{case} 已办理，当前状态见页首",
+    "case_moved": "{case} {step}",
+    "case_noted": "{case} 已记录：{event}",
     "triage_unchanged": "{case} 的分类和原因与原来相同，没有改动",
     "contact_recorded": "{case} 联系情况已记录",
     "reply_queued": "{case} 答复已提交发送，送达情况见下方消息记录",
@@ -209,6 +224,18 @@ NOTICE_LABELS: dict[str, str] = {
     "user_enable": "已完成：启用账号",
     "user_password": "已完成：重设密码（本人下次登录时须改成自己的密码）",
     "user_roles": "已完成：修改角色",
+}
+
+# Real-name 差评 without their return visit, on two pages by the same rule (figures.RN_UNVISITED) but
+# over two periods: /reports lists those received within the chosen dates, /supervise all waiting now.
+# Each heading says which, and points to the other, so the two numbers are never read as a discrepancy.
+RN_UNVISITED_LABELS: dict[str, str] = {
+    "period": "所选期间内受理的未回访实名差评",
+    "period_note": "只列 {period} 受理、已答复但尚未回访的实名差评（要求回访率100%）。"
+                   "不论受理时间、当前所有待回访的，见",
+    "now": "当前待回访的实名差评",
+    "now_note": "所有已答复、尚未回访的实名差评，不论何时受理（实名差评须全部回访后才能办结）。"
+                "“统计报表”只列所选期间内受理的，见",
 }
 
 # The banner on every staff page while a year's official holiday schedule is missing

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from gateway.core.labels import CATEGORY_LABELS, NOTICE_LABELS
+from gateway.core.labels import ACTION_DONE_LABELS, CATEGORY_LABELS, EVENT_LABELS, NOTICE_LABELS
 
 _CASE = re.compile(r"^[A-Z]{1,8}\d{8}-\d{4,6}$")
 
@@ -33,4 +33,10 @@ def notice(params: Mapping[str, str]) -> str | None:
         return None
     if "{category}" in template and category not in CATEGORY_LABELS:
         return None
-    return template.format(case=case, n=n, category=CATEGORY_LABELS.get(category, ""))  # type: ignore[call-overload]
+    step, event = params.get("step", ""), params.get("event", "")
+    if "{step}" in template and step not in ACTION_DONE_LABELS:
+        return None
+    if "{event}" in template and event not in EVENT_LABELS:
+        return None
+    return template.format(case=case, n=n, category=CATEGORY_LABELS.get(category, ""),  # type: ignore[call-overload]
+                           step=ACTION_DONE_LABELS.get(step, ""), event=EVENT_LABELS.get(event, ""))

@@ -424,7 +424,7 @@ async def test_a_phone_reply_is_recorded_not_sent(services: Services) -> None:
         moved = await _to_rectifying(client, code)
         # each step says it took (the page used to come back without a word)
         after_step = (await client.get(moved.headers["location"])).text
-        assert re.search(r'role="status"[^>]*>([^<]*)<', after_step).group(1) == f"{code} 已办理，当前状态见页首"
+        assert re.search(r'role="status"[^>]*>([^<]*)<', after_step).group(1) == f"{code} 已开始整改"
         form = re.search(r'<form method="post" action="/cases/[^"]+/reply".*?</form>', (
             await client.get(f"/cases/{code}")).text, re.S).group(0)
         assert re.search(r'<button type="submit"[^>]*>记录答复</button>', form), form
@@ -454,3 +454,23 @@ async def test_the_header_names_a_person_and_their_roles_once(services: Services
     assert who.search(admin).group(1) == "系统管理员"
     assert who.search(wang).group(1).startswith("王科长（") and who.search(wang).group(1).endswith("）")
 
+
+
+async def test_each_step_says_which_step_was_done(services: Services) -> None:
+    """The notice after a step names it (it used to say only "已办理，当前状态见页首")."""
+    code = await _case(services, source_ref="t-step-notice", text="窗口人员态度不好 #time_limited")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+    shown = []
+    async with signed_in(app, "handler") as client:
+        for action, note in (("start_verification", ""), ("verify_valid", "属实"), ("rectify", "")):
+            moved = await client.post_form(f"/cases/{code}/move", {"action": action, "note": note})
+            page = (await client.get(moved.headers["location"])).text
+            shown.append(re.search(r'role="status"[^>]*>([^<]*)<', page).group(1))
+        paused = await client.post_form(f"/cases/{code}/pause", {"note": "等待群众补充材料"})
+        page = (await client.get(paused.headers["location"])).text
+        shown.append(re.search(r'role="status"[^>]*>([^<]*)<', page).group(1))
+        forged = (await client.get(f"/cases/{code}?done=case_moved&case={code}&step=系统升级")).text
+    assert shown == [f"{code} 已开始核实", f"{code} 已记录核实结果：属实", f"{code} 已开始整改",
+                     f"{code} 已记录：暂停计时"]
+    assert "系统升级" not in forged, "only the catalogue's steps are shown"

@@ -75,8 +75,8 @@ async def test_unrated_complaints_count_in_every_handling_figure(services: Servi
     assessment = reports.split('id="assessment"')[1].split("</section>")[0]
     assert overdue in assessment, "the overdue unrectified complaint costs its deduction"
 
-    exceptions = reports.split("未回访的实名差评")[1].split("</table>")[0]
-    visits_due = supervise.split("实名差评待回访")[1].split("<h2>")[0]
+    exceptions = reports.split("所选期间内受理的未回访实名差评")[1].split("</table>")[0]
+    visits_due = supervise.split("当前待回访的实名差评")[1].split("<h2>")[0]
     hotline = {c.case_code for c in callbacks if c.kind == "return_visit"}
     for listed in (exceptions, visits_due, hotline):
         assert unvisited in listed and told in listed, listed
@@ -102,3 +102,30 @@ def test_an_empty_denominator_is_empty_in_the_headline_and_in_its_track_alike() 
     counts.pending = {"time_limited": 3}
     assert [percent(counts.rate(n)) for n in ("rectified_rate", "rectified_rate_time_limited",
                                               "rectified_rate_immediate")] == ["—", "—", "—"]
+
+
+@time_machine.travel(NOW, tick=False)
+async def test_reports_and_supervise_say_which_period_their_unvisited_list_covers(services: Services) -> None:
+    """The same rule over two periods: /reports counts the chosen dates, /supervise everything
+    waiting now.  A case received before the dates is on /supervise only, and both headings say so."""
+    answered = local(2026, 12, 3, 9, 0)
+    inside = await _case(services, "t-inside", rating="不满意", real_name=True, status=CaseStatus.REPLIED.value,
+                         first_responded_at=answered, result_at=answered)
+    before = await _case(services, "t-before", rating="不满意", real_name=True, status=CaseStatus.REPLIED.value,
+                         first_responded_at=answered, result_at=answered, received_at=local(2026, 11, 20, 10, 0))
+    await make_staff(services, "boss", ["supervisor"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "boss") as client:
+        reports = (await client.get(f"/reports?{PERIOD}")).text
+        supervise = (await client.get("/supervise")).text
+    section = re.search(r'<h2 id="unvisited-title">([^<]*)</h2>\s*<p class="hint">(.*?)</p>(.*?)</table>',
+                        reports, re.S)
+    assert section, reports
+    assert section.group(1) == "所选期间内受理的未回访实名差评（2026-12-01 至 2026-12-08）"
+    assert "只列 2026-12-01 至 2026-12-08 受理" in section.group(2) and "当前待回访的实名差评" in section.group(2)
+    assert inside in section.group(3) and before not in section.group(3)
+    now = re.search(r'<h2 id="unvisited-title">([^<]*)</h2>\s*<p class="hint">(.*?)</p>(.*?)<h2', supervise, re.S)
+    assert now, supervise
+    assert now.group(1) == "当前待回访的实名差评" and "不论何时受理" in now.group(2)
+    assert "所选期间内受理" in now.group(2)
+    assert inside in now.group(3) and before in now.group(3)

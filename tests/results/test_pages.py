@@ -158,8 +158,10 @@ async def test_the_hall_screen_shows_years_and_a_qr_code_only_with_a_public_addr
     # Without HCP_PUBLIC_URL there is nothing to scan: the words go too.
     assert "扫码评价" not in unpublished and "screen-qr" not in unpublished
     assert "扫码评价" in published and 'class="screen-qr"' in published
-    assert "https://hcp.example.cn/f?hall=jintun" in published, "the address is printed under the code"
+    # The code is the address: a wall screen prints no URL beside it (nobody types one off a wall); the
+    # code keeps its accessible name.
+    assert "https://hcp.example.cn/f" not in published and "hcp.example.cn" not in published.split("<svg")[0]
     assert 'role="img"' in published and 'aria-label="扫码评价' in published
     # Dates carry their year: the rectified case (answered 2 November) and the 30 days' range.
-    assert "整改答复 2026-11-02" in published
+    assert '<span class="when">整改答复 <time datetime="2026-11-02">2026-11-02</time></span>' in published
     assert "2026年10月22日—11月20日" in published

@@ -23,6 +23,29 @@ DAY_LABEL_BOXES = """() => Array.from(document.querySelectorAll("ol.day-columns 
     const box = d.getBoundingClientRect();
     return {text: d.textContent.trim(), left: box.left, right: box.right};
   })"""
+# Text that must stay on one line, whatever the markup: "整改答复 2026-11-24" to the end of each shown
+# entry's line, and the words beside today's numbers.  Returns those that span two lines.
+UNBROKEN = """() => {
+  const lines = range => new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  const broken = [];
+  for (const meta of document.querySelectorAll('.latest-list article:not([hidden]) .meta')) {
+    const walker = document.createTreeWalker(meta, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const at = node.data.indexOf('整改答复');
+      if (at < 0) continue;
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEndAfter(meta.lastChild);
+      if (lines(range) !== 1) broken.push(meta.textContent);
+    }
+  }
+  for (const small of document.querySelectorAll('.today .big small')) {
+    const range = document.createRange();
+    range.selectNodeContents(small);
+    if (lines(range) !== 1) broken.push(small.textContent);
+  }
+  return broken;
+}"""
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN"}
 # Every chart text's size on screen: its CSS size in the SVG's units times the SVG's scale.
@@ -71,6 +94,8 @@ async def _more_rectified(services: Services, count: int) -> None:
 async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Browser, live_server: LiveServer) -> None:
     await load(live_server.services)
     await _more_rectified(live_server.services, 6)
+    live_server.services.settings.public_url = "https://hcp.example.cn"
+    live_server.services.settings._public_url_set = True  # as if HCP_PUBLIC_URL had been set: the QR code shows
     for width, height in ((1920, 1080), (1366, 768)):
         context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         page = await context.new_page()
@@ -96,4 +121,11 @@ async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Bro
                 .filter(a => a.getBoundingClientRect().bottom > edge + 1).length; }""")
         shown = await page.locator(".latest-list article:not([hidden])").count()
         assert cut == 0 and shown >= 1, (width, cut, shown)
+        # No date or label breaks inside itself ("整改答复 2026-" / "12-07", "好" / "评率" were seen).
+        broken = await page.evaluate(UNBROKEN)
+        assert broken == [], (width, broken)
+        # The QR code, named for screen readers, and no web address printed beside it.
+        scan = page.locator("figure.scan")
+        assert await scan.is_visible() and await page.locator("svg.screen-qr[aria-label]").count() == 1
+        assert "http" not in await scan.inner_text() and "example" not in await scan.inner_text(), width
         await context.close()

@@ -300,7 +300,8 @@ async def test_the_triage_page_shows_the_model_in_use(tmp_path: Path, database_u
         assert "折" not in shown and "版本" not in rules_line
         title = status.split(">", 1)[0]
         assert "F1" not in status and "宏平均" not in status, "neither on the line nor in its title"
-        assert f"按四个分类各自计分（兼顾分得准与分得全）后取平均 {meta['cv']['macro_f1']:.3f}" in title, "the exact figure"
+        exact = f"按四个分类各自计分（兼顾分得准与分得全）后取平均 {meta['cv']['macro_f1']:.3f}"
+        assert exact in title, "the exact figure"
         assert f"所有意见中分对的比例 {meta['cv']['accuracy']:.3f}" in title
         assert f"{meta['cv']['k']} 折交叉验证（已标注意见分成 {meta['cv']['k']} 份，轮流留出 1 份检验）" in title
     finally:

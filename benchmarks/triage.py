@@ -13,8 +13,8 @@ dictionary in one pass per block; its own speed is printed, after a check that i
 returns exactly jieba's words for every text.
 
 "triage" classifies one text per call (a web form in-line); "triage, batches" passes
-``--batch`` texts per ``classify_many`` call, as the worker process, ``hcp triage eval`` and
-``cv`` do (the same results, checked here; the learned stage's numpy work is paid once a batch).
+``--batch`` texts per ``classify_many`` call, as the worker process and ``hcp triage eval``
+do (the same results, checked here; the learned stage's numpy work is paid once a batch).
 
 The machine is shared, so passes are interleaved (bare, triage, bare, triage…)
 and timed two ways: wall clock, and the CPU time of this thread (not inflated

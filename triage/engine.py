@@ -257,8 +257,9 @@ class Triager:
         """:meth:`classify` for several (text, channel, rating, reasons) at once: the same results.
 
         Why: the learned stage's numpy work has a fixed cost per call that, on short texts, was
-        as large as the rules' own work; the worker process, ``hcp triage eval`` and ``cv`` pass
-        batches and pay it once per batch (``benchmarks/triage.py`` measures both)."""
+        as large as the rules' own work; the worker process and ``hcp triage eval`` pass batches
+        and pay it once per batch (``benchmarks/triage.py`` measures both).  One text alone costs
+        a little more than before batches existed (~30 µs; the in-line web form path)."""
         runs = [self._run(text, rating, reasons) for text, _channel, rating, reasons in items]
         results = [res for _body, _tokens, res in runs]
         # empty or meaningless text (no words): the rules' spam/praise decision stands

@@ -43,6 +43,7 @@ _SPACE = frozenset(" \t\r\n\u3000")
 _NUMERIC = frozenset("0123456789.")
 _SENTINEL = (1 << 64) - 1  # above every n-gram key (at most 63 bits)
 _WORD_MEMO = 200_000  # tokens remembered with their feature row (see LinearModel._word_rows)
+_WORD_MEMO_LONGEST = 16  # longer tokens (pasted runs of letters) are looked up, not remembered
 
 
 class ModelError(ValueError):
@@ -230,8 +231,10 @@ class LinearModel:
         """The row of each token's ``w:`` feature, -1 for a token that is none (numbers are ``#``).
 
         Why a memo: one dictionary look-up per token, in C (``map``), where testing every token for
-        a number first cost a fifth of the learned stage.  Tokens repeat across texts; the memo
-        starts again past ``_WORD_MEMO`` entries."""
+        a number first cost a fifth of the learned stage.  Tokens repeat across texts; the memo keeps
+        tokens of up to ``_WORD_MEMO_LONGEST`` characters and starts again past ``_WORD_MEMO``
+        entries (a few MB at most).  Punctuation tokens are no feature, as in training (until
+        2026-12-08 a run of dots counted as a number here but not in training)."""
         import numpy as np
 
         memo = self.__dict__.get("_word_memo")
@@ -243,8 +246,11 @@ class LinearModel:
             words = self._index()[2]
             for i in unseen.tolist():
                 t = tokens[i]
-                j = words.get("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t)
-                rows[i] = memo[t] = -1 if j is None else j
+                # as text_features makes them: punctuation ("...", "。") is no word, numbers are "#"
+                j = None if _SKIP.match(t) else words.get("\0#" if t[:1] in _NUMERIC and _DIGITS.match(t) else t)
+                rows[i] = -1 if j is None else j
+                if len(t) <= _WORD_MEMO_LONGEST:  # a 30,000-letter run pasted into a form is not kept
+                    memo[t] = -1 if j is None else j
         return rows
 
     def predict(self, body: str, tokens: Sequence[str], rule_result: Any) -> Prediction:

@@ -7,6 +7,7 @@ the jieba dictionary and the rules, not the gateway.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 from .engine import Triager
 from .result import TriageResult
 
+log = logging.getLogger(__name__)
 _triager: Triager | None = None
 PARENT_CHECK_SECONDS = 0.5
 
@@ -57,10 +59,14 @@ def classify_many(items: Sequence[tuple[str, str | None, str | None, Sequence[st
     results at a batch's cost); should that fail, item by item, so only the bad one fails."""
     if _triager is None:  # pragma: no cover - the pool always runs ``start`` first
         raise RuntimeError("triage worker not started")
-    try:
-        return [(True, res) for res in _triager.classify_many(items)]
-    except Exception:
-        pass  # each item again, alone: its own exception is its outcome
+    if all(isinstance(item[0], str) for item in items):
+        try:
+            return [(True, res) for res in _triager.classify_many(items)]
+        except Exception as exc:  # each item again, alone: its own exception is its outcome
+            # logged (the kind, never the texts): a fault only batches have would otherwise cost
+            # twice the CPU unnoticed
+            log.warning("triage worker: a batch of %d failed (%s); classified one by one", len(items),
+                        type(exc).__name__)
     out: list[tuple[bool, Any]] = []
     for text, channel, rating, reasons in items:
         try:

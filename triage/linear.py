@@ -457,9 +457,16 @@ def _locate(name: str, body: str, tokens: Sequence[str]) -> tuple[int, int]:
     """Where a text feature first occurs in ``body``: an n-gram or a word (``#``: the first number)."""
     kind, s = name[:2], name[2:]
     if kind == "w:":
+        if s != "#":
+            try:
+                k = tokens.index(s)  # the first occurrence, found in C
+            except ValueError:
+                return 0, 0
+            pos = sum(map(len, tokens[:k]))
+            return pos, pos + len(s)
         pos = 0
         for t in tokens:
-            if t == s or (s == "#" and _DIGITS.match(t)):
+            if _DIGITS.match(t) and not _SKIP.match(t):
                 return pos, pos + len(t)
             pos += len(t)
         return 0, 0

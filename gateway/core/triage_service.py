@@ -42,7 +42,12 @@ from triage import worker
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 5.0
-BATCH_MAX = 8
+BATCH_MAX = 16
+"""Items per round trip to the worker.  The worker classifies a batch together
+(``Triager.classify_many``): 8 per call gave ~1,900 items/s of worker CPU, 16 ~2,100, more barely
+more (``benchmarks/triage.py``).  Small enough that this process commits the first results while the
+worker triages the rest; the e-mail intake ran at the same speed with 8 and 16 (434 and 428 msg/s,
+``benchmarks/email_ingest.py``, where this process, not the worker, is the limit)."""
 INLINE_BELOW = 400
 """Items of one turn of the event loop with fewer characters than this between them, and nothing
 in the worker ahead of them, are classified here: under a millisecond of the loop, where a round

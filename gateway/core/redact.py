@@ -24,7 +24,21 @@ MASK = "***"
 
 
 def scrub(text: str) -> str:
-    """Phone numbers, e-mail addresses and ID numbers become ``***``."""
+    """Phone numbers, e-mail addresses, ID and bank-card numbers become ``***``.
+
+    Everything the retention job removes for good (``gateway.ops.redaction``: bank cards, landlines
+    written ``(0531)8234 5678``, …) is masked too, so a text that leaves the staff side never shows
+    what the database would later erase; this module's own patterns stay as a wider net (any
+    separators inside a mobile number)."""
+    from gateway.ops.redaction import personal_spans
+
+    spans = personal_spans(text)
+    if spans:
+        parts, last = [], 0
+        for start, end, _kind in spans:
+            parts += [text[last:start], MASK]
+            last = end
+        text = "".join(parts) + text[last:]
     return ID_CARD.sub(MASK, EMAIL.sub(MASK, PHONE.sub(MASK, text)))
 
 

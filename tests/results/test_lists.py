@@ -111,3 +111,11 @@ def test_scrub_removes_phones_emails_and_id_numbers() -> None:
     text = "电话 138 1234 5678、+86 13912345678、0537-6851890，邮箱 a.b@163.com，身份证 37082919800101123X"
     assert scrub(text) == "电话 ***、***、***，邮箱 ***，身份证 ***"
     assert scrub("2026年11月28日 第3窗口") == "2026年11月28日 第3窗口"
+
+
+def test_scrub_also_masks_what_retention_would_erase() -> None:
+    """A bank card typed into a complaint, or a landline written with its area code in brackets, must
+    not reach an export or the public page (the retention job erases them later; the guard on text
+    leaving the staff side used to let them through); tracking codes, dates and amounts stay."""
+    text = "退款请打到 6222 0212 3456 7890 123，办公室(0531)8234 5678，案件 JX20261128-0007，金额 13800元，2026-12-08"
+    assert scrub(text) == "退款请打到 ***，办公室***，案件 JX20261128-0007，金额 13800元，2026-12-08"

@@ -61,7 +61,10 @@ def headlines(counts: Counts) -> list[Headline]:
         Headline("评价总数", f"{counts['evaluations']:,}", f"有等级 {counts['rated']:,}"),
         rate("good_rate"),
         Headline("差评（采纳）", f"{counts['bad']:,}",
-                 f"不属实 {counts['bad_not_valid']} · 恶意 {counts['bad_malicious']}"),
+                 f"不属实 {counts['bad_not_valid']} · 恶意 {counts['bad_malicious']}"
+                 # unrated complaints are handled like 差评 and counted in every 整改率 and 回访率 beside
+                 # this card: say so, or "差评 0" sits next to "整改率 100% (1/1)" unexplained
+                 + (f" · 另有未评级投诉 {counts['complaints']}（按差评办理）" if counts["complaints"] else "")),
         rate("rectified_rate"),
         rate("on_time_rate"),
         rate("reply_rate"),

@@ -165,3 +165,19 @@ async def test_the_hall_screen_shows_years_and_a_qr_code_only_with_a_public_addr
     # Dates carry their year: the rectified case (answered 2 November) and the 30 days' range.
     assert '<span class="when">整改答复 <time datetime="2026-11-02">2026-11-02</time></span>' in published
     assert "2026年10月22日—11月20日" in published
+
+
+async def test_unrated_complaints_are_named_beside_the_bad_review_count(services: Services) -> None:
+    """The walk saw 差评（采纳）0 beside 整改率 100% (1/1): the 整改率 counts unrated complaints handled
+    like 差评, and the count beside it must say they exist (issue 24's rule, one rule everywhere)."""
+    await dataset.load(services)
+    await make_staff(services, "sup", ["supervisor"], [])
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        public = (await client.get("/public")).text
+    async with signed_in(app, "sup") as client:
+        reports = (await client.get("/reports?from=2026-11-01&to=2026-11-30")).text
+    assert dataset.EXPECTED["complaints"] == 1
+    assert '<span class="cell-note">另有投诉 1</span>' in public
+    assert "也计未评等级但需整改的投诉" in public
+    assert "另有未评级投诉 1（按差评办理）" in public and "另有未评级投诉 1（按差评办理）" in reports

@@ -82,6 +82,7 @@ async def email_page(request: Request) -> Response:
         "resolved": [_times(e) for e in status["resolved"]],
         "failures": status["outbox_failures"], "codes": codes, "kinds": KINDS, "states": STATES,
         "outcomes": OUTCOMES, "reason_gist": reason_gist, "may_act": user is not None and user.has(*ACTING_ROLES),
+        "is_admin": user is not None and user.has("admin"),
         "done": request.query_params.get("done"), "error": request.query_params.get("error"),
     })
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth.access import current_user, public, staff
@@ -88,6 +88,13 @@ async def screen_page(request: Request) -> Response:
     big, asked = big_text(request)
     response = request.app.state.templates.TemplateResponse(request, "screen.html", {**context, "big": big})
     return remember_big_text(request, response, asked)
+
+
+@public
+async def screen_index(request: Request) -> Response:
+    """``/screen`` without a hall: the public page, whose towns' table links every hall's screen
+    (a clerk setting up a display typed the short address and got "not found")."""
+    return RedirectResponse("/public#h-towns", status_code=303)
 
 
 # ----- supervisors' reports -----------------------------------------------------------------------
@@ -243,6 +250,7 @@ async def reports_csv(request: Request) -> Response:
 
 routes = [
     Route("/public", public_page, methods=["GET"], name="results_public"),
+    Route("/screen", screen_index, methods=["GET"], name="results_screen_index"),
     Route("/screen/{hall}", screen_page, methods=["GET"], name="results_screen"),
     Route("/reports", reports_page, methods=["GET"], name="results_reports"),
     Route("/reports/export.xlsx", reports_xlsx, methods=["GET"], name="results_xlsx"),

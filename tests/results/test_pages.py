@@ -181,3 +181,13 @@ async def test_unrated_complaints_are_named_beside_the_bad_review_count(services
     assert '<span class="cell-note">另有投诉 1</span>' in public
     assert "也计未评等级但需整改的投诉" in public
     assert "另有未评级投诉 1（按差评办理）" in public and "另有未评级投诉 1（按差评办理）" in reports
+
+
+async def test_screen_without_a_hall_leads_to_the_list_of_screens(services: Services) -> None:
+    await dataset.load(services)
+    app = create_app(services=services, run_workers=False)
+    async with anonymous_client(app) as client:
+        bare = await client.get("/screen", follow_redirects=False)
+        public = await client.get("/public")
+    assert bare.status_code == 303 and bare.headers["location"] == "/public#h-towns"
+    assert 'id="h-towns"' in public.text and '<a href="/screen/jintun">查看</a>' in public.text

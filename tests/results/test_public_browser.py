@@ -44,6 +44,16 @@ UNBROKEN = """() => {
     range.selectNodeContents(small);
     if (lines(range) !== 1) broken.push(small.textContent);
   }
+  // the words beside the QR code: "扫码评价" and the line under it ("扫码评" / "价" was seen in 大字 mode)
+  for (const caption of document.querySelectorAll('figure.scan figcaption')) {
+    const walker = document.createTreeWalker(caption, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.data.trim() || !node.parentElement.offsetParent) continue;  // blank, or not shown
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      if (lines(range) !== 1) broken.push(node.data);
+    }
+  }
   return broken;
 }"""
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True,
@@ -96,10 +106,10 @@ async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Bro
     await _more_rectified(live_server.services, 6)
     live_server.services.settings.public_url = "https://hcp.example.cn"
     live_server.services.settings._public_url_set = True  # as if HCP_PUBLIC_URL had been set: the QR code shows
-    for width, height in ((1920, 1080), (1366, 768)):
+    for width, height, big in ((1920, 1080, False), (1366, 768, False), (1920, 1080, True), (1366, 768, True)):
         context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         page = await context.new_page()
-        await page.goto(live_server.url + "/screen/jintun")
+        await page.goto(live_server.url + "/screen/jintun" + ("?big=1" if big else ""))
         main = await page.locator("#screen-main").bounding_box()
         days = await page.locator("ol.day-columns").bounding_box()
         assert main and days
@@ -123,9 +133,15 @@ async def test_the_hall_screen_fills_1920_by_1080_without_scrolling(browser: Bro
         assert cut == 0 and shown >= 1, (width, cut, shown)
         # No date or label breaks inside itself ("整改答复 2026-" / "12-07", "好" / "评率" were seen).
         broken = await page.evaluate(UNBROKEN)
-        assert broken == [], (width, broken)
+        assert broken == [], (width, big, broken)
         # The QR code, named for screen readers, and no web address printed beside it.
         scan = page.locator("figure.scan")
         assert await scan.is_visible() and await page.locator("svg.screen-qr[aria-label]").count() == 1
         assert "http" not in await scan.inner_text() and "example" not in await scan.inner_text(), width
+        # ... and its words are whole: not cut at the column's edge ("评价本大厅的" was seen)
+        clipped = await page.evaluate("""() => [...document.querySelectorAll('figure.scan figcaption')]
+            .filter(c => c.scrollWidth > c.clientWidth + 1
+                      || c.getBoundingClientRect().right > c.closest('section').getBoundingClientRect().right + 1)
+            .map(c => c.textContent)""")
+        assert clipped == [], (width, big, clipped)
         await context.close()

@@ -76,8 +76,15 @@ def _not_finished(case: Case) -> None:
         raise WorkflowError("该案件已办结，不能再进行此操作")
 
 
+#: The timeline events a person records here, each audited under its own kind (the audit log's filter
+#: offers them: ``gateway.console.supervise``).
+AUDITED_EVENTS: tuple[str, ...] = ("rectification_note", "urge", "transfer", "pause", "resume",
+                                   "coordinated_notice", "appeal")
+
+
 async def _event(session: AsyncSession, case: Case, actor: Actor, kind: str, *, now: datetime,
                  note: str | None = None, data: dict[str, Any] | None = None) -> None:
+    assert kind in AUDITED_EVENTS, kind  # the audit filter must know every kind audited here
     await session.run_sync(add_events, case.id, now, [EventSpec(kind=kind, actor=actor.name, note=note,
                                                                 data=data or {})])
     add_audit(session, actor.principal, kind, ip=actor.ip, target_type="case", target_id=case.code,

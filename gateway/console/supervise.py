@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.auth.access import current_user, staff
+from gateway.console.actions import AUDITED_EVENTS
 from gateway.console.queries import (
     due_soon,
     missing_return_visits,
@@ -89,6 +90,7 @@ async def audit_log(request: Request) -> Response:
         names = dict((await session.execute(select(User.username, User.display_name))).all())
     filters = {k: params.get(k, "") for k in ("user", "action", "case")}
     choices = sorted({**{code: audit_action_label(code) for code in AUDIT_ACTION_LABELS},
+                      **{code: audit_action_label(code) for code in AUDITED_EVENTS},
                       **{f"case:{code}": text for code, text in ACTION_LABELS.items()}}.items(), key=lambda kv: kv[1])
     return request.app.state.templates.TemplateResponse(request, "audit.html", {
         "entries": entries, "filters": filters, "user_names": names, "action_choices": choices,

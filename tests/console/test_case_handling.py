@@ -474,3 +474,21 @@ async def test_each_step_says_which_step_was_done(services: Services) -> None:
     assert shown == [f"{code} 已开始核实", f"{code} 已记录核实结果：属实", f"{code} 已开始整改",
                      f"{code} 已记录：暂停计时"]
     assert "系统升级" not in forged, "only the catalogue's steps are shown"
+
+
+async def test_the_audit_filter_offers_every_recorded_case_note(services: Services) -> None:
+    """整改情况, 督办, 转办 … are audited under their own kind; the audit log's filter must offer them
+    (the walk found 整改情况 in the log but not in the filter)."""
+    code = await _case(services, source_ref="t-audit", text="窗口没人 #immediate")
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    await make_staff(services, "boss", ["supervisor"], [])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "handler") as client:
+        await _to_rectifying(client, code)
+        assert (await client.post_form(f"/cases/{code}/note", {"note": "已安排专人值守"})).status_code == 303
+    async with signed_in(app, "boss") as client:
+        page = (await client.get("/audit")).text
+        filtered = (await client.get("/audit?action=rectification_note")).text
+    assert '<option value="rectification_note"' in page and ">整改情况</option>" in page
+    rows = filtered.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert rows.count("<tr>") == 1 and code in rows and "整改情况" in rows and "核实" not in rows

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from gateway.core.redaction import personal_spans
+
 PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)|(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 ID_CARD = re.compile(r"(?<![0-9])\d{17}[\dXx](?![0-9])")
@@ -26,12 +28,10 @@ MASK = "***"
 def scrub(text: str) -> str:
     """Phone numbers, e-mail addresses, ID and bank-card numbers become ``***``.
 
-    Everything the retention job removes for good (``gateway.ops.redaction``: bank cards, landlines
+    Everything the retention job removes for good (``gateway.core.redaction``: bank cards, landlines
     written ``(0531)8234 5678``, …) is masked too, so a text that leaves the staff side never shows
     what the database would later erase; this module's own patterns stay as a wider net (any
     separators inside a mobile number)."""
-    from gateway.ops.redaction import personal_spans
-
     spans = personal_spans(text)
     if spans:
         parts, last = [], 0

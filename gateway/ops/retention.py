@@ -15,7 +15,7 @@ OpenID and their search hashes), the recipients of finished outgoing messages, t
 the paper slip, the caller's number of its calls and finished call-back tasks, and personal numbers
 typed into texts (phone, ID card, e-mail, bank card in the case's text and subject, its messages,
 its finished outgoing messages, its slip's transcription and OCR, the copy kept with a triage
-correction, timeline, return-visit and call-back notes; see ``gateway.ops.redaction``) are kept;
+correction, timeline, return-visit and call-back notes; see ``gateway.core.redaction``) are kept;
 ``cases.personal_removed_at`` marks a case done, so its texts are read once.
 
 Each case so treated gets a ``retention`` event saying what was removed and when, so the record
@@ -49,8 +49,8 @@ from gateway.core.db.schema import Base
 from gateway.core.domain import CaseStatus
 from gateway.core.jobs import Job
 from gateway.core.labels import retention_note
+from gateway.core.redaction import redact_personal
 from gateway.core.services import Services
-from gateway.ops.redaction import redact_personal
 
 BATCH = 200
 ACTOR = "system:retention"

@@ -1,4 +1,4 @@
-"""Redaction of personal data typed into complaint texts (gateway/ops/redaction.py): every embedded
+"""Redaction of personal data typed into complaint texts (gateway/core/redaction.py): every embedded
 phone, ID card, e-mail and bank-card number goes, nothing else in the text changes, a second pass
 changes nothing, and the numbers hcp and the matter need (codes, serials, dates, money) stay."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.ops.redaction import MARKER, redact_personal
+from gateway.core.redaction import MARKER, redact_personal
 
 DIGITS = "0123456789"
 

@@ -35,6 +35,7 @@ from gateway.console import triage_queue as console_triage_queue
 from gateway.core.jobs import WorkerRunner
 from gateway.core.labels import (
     CALENDAR_MISSING_LABELS,
+    CALLBACKS_LABEL,
     RETENTION_NOTICES,
     RN_UNVISITED_LABELS,
     actor_label,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     templates.env.globals["staff_nav"] = staff_nav
     templates.env.globals["calendar_missing_labels"] = CALENDAR_MISSING_LABELS
     templates.env.globals["rn_unvisited_labels"] = RN_UNVISITED_LABELS
+    templates.env.globals["callbacks_label"] = CALLBACKS_LABEL
     templates.env.globals["case_countdown"] = case_countdown
     templates.env.filters["local_time"] = local_time
     templates.env.filters["local_date"] = local_date

@@ -23,7 +23,7 @@ from gateway.auth.audit import audit, client_ip
 from gateway.auth.roles import ROLES, Principal
 from gateway.console import actions as case_actions
 from gateway.console.actions import APPEAL_VERDICTS, REPLY_CHANNELS, Actor, PersonalDataInPublicReply, ScopeError
-from gateway.console.queries import MAX_ID, list_cases
+from gateway.console.queries import MAX_ID, WORK_LISTS, list_cases
 from gateway.console.workload import work_counts
 from gateway.core.cases import CaseNotFound, contact_view
 from gateway.core.db.models import (
@@ -48,6 +48,7 @@ from gateway.core.labels import (
     MESSAGE_CHANNEL_LABELS,
     MESSAGE_NOTICE_LABELS,
     STATUS_LABELS,
+    WORK_LIST_LABELS,
 )
 from gateway.core.registry import list_halls
 from gateway.core.sms_config import sms_ready
@@ -116,7 +117,7 @@ async def _render_cases(request: Request, *, phone: str) -> Response:
     services = request.app.state.services
     params = request.query_params
     filters = {key: params.get(key) or None for key in ("status", "category", "hall", "channel", "code")}
-    if filters["status"] and filters["status"] not in CaseStatus.__members__.values():
+    if filters["status"] and filters["status"] not in (*CaseStatus.__members__.values(), *WORK_LISTS):
         raise HTTPException(400, "未知的状态筛选")
     before = params.get("before")
     if before and not (before.isascii() and before.isdigit() and int(before) <= MAX_ID):
@@ -139,7 +140,8 @@ async def _render_cases(request: Request, *, phone: str) -> Response:
     return request.app.state.templates.TemplateResponse(request, "cases.html", {
         "rows": rows, "filters": filters, "overdue": overdue, "halls": halls, "query": query, "phone": phone,
         "next_before": rows[-1].case.id if len(rows) == 50 and not phone else None,
-        "statuses": STATUS_LABELS, "categories": CATEGORY_LABELS, "channels": CHANNEL_LABELS,
+        "statuses": STATUS_LABELS, "work_lists": WORK_LIST_LABELS, "categories": CATEGORY_LABELS,
+        "channels": CHANNEL_LABELS,
     })
 
 

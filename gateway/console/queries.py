@@ -26,7 +26,7 @@ from gateway.core.outbox import FAILED
 from gateway.core.overdue import RUNNING_DUE, UNFINISHED, is_overdue, missed
 from gateway.core.personal import PersonalDataCipher
 from gateway.core.workflow import ANSWERED_REASONS
-from gateway.results.figures import RN_UNVISITED
+from gateway.results.figures import BAD_RATINGS, RN_UNVISITED
 
 OPEN = tuple(s.value for s in CaseStatus if s not in (CaseStatus.CLOSED, CaseStatus.NOT_VALID, CaseStatus.MALICIOUS))
 RECTIFY = tuple(c.value for c in Category if c is not Category.NONE)
@@ -36,6 +36,14 @@ IN_REVIEW = Case.status == CaseStatus.NEEDS_REVIEW.value
 APPEAL_PENDING = Case.appeal_status == "pending"
 # Real-name 差评 answered and not yet visited (``figures.RN_UNVISITED``), still open.
 VISIT_MISSING = and_(RN_UNVISITED, Case.status != CaseStatus.CLOSED.value)
+# Classified and waiting for a handler to start verifying (待核实): every 差评 and anything on a
+# rectification track — ``CaseFacts.needs_verification``, the guard of 开始核实.
+TO_VERIFY = and_(Case.status == CaseStatus.TRIAGED.value,
+                 or_(Case.rating.in_(BAD_RATINGS),
+                     and_(Case.category.is_not(None), Case.category != Category.NONE.value)))
+# The case list's work lists beside its plain statuses (``/cases?status=to_verify``): what a handler
+# does next, counted on the start page by the same condition (labels: ``labels.WORK_LIST_LABELS``).
+WORK_LISTS: dict[str, ColumnElement[bool]] = {"to_verify": TO_VERIFY, "to_visit": VISIT_MISSING}
 # Timeline events by which a person settled a case's category (the spot check leaves these out).
 DECIDED_BY_HAND = ("review", "reclassify")
 # The deadline that is running: the first response until it happened, then the result.
@@ -91,11 +99,15 @@ async def list_cases(session: AsyncSession, cipher: PersonalDataCipher, *, towns
 def case_filters(*, status: str | None = None, category: str | None = None, hall: str | None = None,
                  channel: str | None = None, overdue_at: datetime | None = None, code: str | None = None,
                  phone_hash: str | None = None) -> list[ColumnElement[bool]]:
-    """The case list's filters (``/cases?status=…&overdue=1``) as conditions, for the list and its counts."""
+    """The case list's filters (``/cases?status=…&overdue=1``) as conditions, for the list and its counts.
+
+    ``status`` is a case status or one of the work lists (``WORK_LISTS``: 待核实, 待回访)."""
     conditions: list[ColumnElement[bool]] = []
     if phone_hash:
         conditions.append(Case.id.in_(select(Contact.case_id).where(Contact.phone_hash == phone_hash)))
-    if status:
+    if status in WORK_LISTS:
+        conditions.append(WORK_LISTS[status])
+    elif status:
         conditions.append(Case.status == CaseStatus(status).value)
     if category:
         conditions.append(Case.category == category)

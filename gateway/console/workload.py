@@ -16,14 +16,17 @@ from datetime import datetime
 from gateway.auth.roles import Principal
 from gateway.console.queries import APPEAL_PENDING, IN_REVIEW, VISIT_MISSING, case_filters, count_cases
 from gateway.core.domain import CaseStatus
-from gateway.core.labels import STATUS_LABELS
+from gateway.core.labels import CALLBACKS_LABEL, STATUS_LABELS, WORK_LIST_LABELS
 from gateway.core.services import Services
 from gateway.phone.options import PhoneOptions
 from gateway.ui.staff_nav import NavItem
 
-# What a handler acts on next, by the status filter of /cases (核实中: record the verdict; 核实属实:
-# start the rectification; 整改中: answer the citizen).
-HANDLER_STATUSES = (CaseStatus.VERIFYING, CaseStatus.VALID, CaseStatus.RECTIFYING)
+# What a handler acts on next, in the order of the work, by the status filter of /cases (待核实:
+# start verifying a classified complaint; 核实中: record the verdict; 核实属实: start the
+# rectification; 整改中: answer the citizen; 待回访: the return visit of an answered real-name 差评,
+# which the case page lets a handler record as well as the hotline's operators).
+HANDLER_LISTS = ("to_verify", CaseStatus.VERIFYING.value, CaseStatus.VALID.value, CaseStatus.RECTIFYING.value,
+                 "to_visit")
 CALLBACK_LIMIT = 100  # the hotline page lists this many
 
 
@@ -48,9 +51,10 @@ async def work_counts(services: Services, user: Principal, areas: Iterable[NavIt
         if "/cases" in hrefs and user.has("handler", "supervisor"):
             listed = []
             if user.has("handler"):
-                for status in HANDLER_STATUSES:
-                    listed.append(WorkCount(STATUS_LABELS[status.value], await count(*case_filters(status=status)),
-                                            f"/cases?status={status.value}"))
+                for status in HANDLER_LISTS:
+                    label = WORK_LIST_LABELS.get(status) or STATUS_LABELS[status]
+                    listed.append(WorkCount(label, await count(*case_filters(status=status)),
+                                            f"/cases?status={status}"))
             listed.append(WorkCount("逾期", await count(*case_filters(overdue_at=now)), "/cases?overdue=1",
                                     urgent=True))
             counts["/cases"] = listed
@@ -71,5 +75,5 @@ async def work_counts(services: Services, user: Principal, areas: Iterable[NavIt
 
         waiting = await open_callbacks(services, now=now, town_filter=towns, limit=CALLBACK_LIMIT,
                                        options=phone_options)
-        counts["/hotline"] = [WorkCount("待回电、回访", len(waiting), "/hotline#callbacks")]
+        counts["/hotline"] = [WorkCount(CALLBACKS_LABEL, len(waiting), "/hotline#callbacks")]
     return counts

@@ -18,6 +18,7 @@ __all__ = [
     "ATTRIBUTION_LABELS",
     "AUDIT_ACTION_LABELS",
     "AUDIT_DETAIL_LABELS",
+    "CALLBACKS_LABEL",
     "CALL_TASK_LABELS",
     "CATEGORY_LABELS",
     "CHANNEL_LABELS",
@@ -42,6 +43,7 @@ __all__ = [
     "SYSTEM_ACTOR_LABELS",
     "TRIAGE_REASON_LABELS",
     "VERDICT_LABELS",
+    "WORK_LIST_LABELS",
     "actor_label",
     "audit_action_label",
     "audit_detail_text",
@@ -80,6 +82,17 @@ STATUS_LABELS: dict[str, str] = {
     "return_visited": "已回访",
     "closed": "已办结",
 }
+
+# The case list's work lists (``queries.WORK_LISTS``, ``/cases?status=to_verify``): what a handler
+# does next, beside the plain statuses; the start page counts them under the same words.
+WORK_LIST_LABELS: dict[str, str] = {
+    "to_verify": "待核实",
+    "to_visit": "待回访",
+}
+
+# The hotline's list of calls to make (silent calls to ring back, 立整立改 call backs, return visits):
+# one name on /hotline, its own page and the start page's count.
+CALLBACKS_LABEL = "待回电、回访"
 
 # The triage's second-level reasons (triage/data/rules.toml): why a case is in its category
 # (``case.reason``).  Three codes (attitude, efficiency, environment) are also codes of the citizen's

@@ -45,3 +45,23 @@ async def test_no_axe_violation_on_the_refused_account_form_and_the_error_pages(
     report["/supervise"] = await violations(page)
     await context.close()
     assert not {name: found for name, found in report.items() if found}, report
+
+
+async def test_no_axe_violation_on_the_pages_of_the_third_walk(browser: Browser, live_server: LiveServer) -> None:
+    """The handler's start page with its work counts, the case list's work list (待办 beside the
+    statuses), and the hotline's form with name suggestions and its 待回电、回访 list."""
+    services = live_server.services
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    await make_staff(services, "clerk", ["operator"])
+    report: dict[str, list[str]] = {}
+    for user, paths in (("handler", ("/console", "/cases?status=to_verify", "/cases?status=to_visit")),
+                        ("clerk", ("/console", "/hotline"))):
+        context = await browser.new_context(**SIZES["desktop"], **AXE_CONTEXT)
+        page = await context.new_page()
+        await _sign_in(page, live_server, user)
+        for path in paths:
+            response = await page.goto(live_server.url + path)
+            assert response is not None and response.status == 200, path
+            report[f"{user} {path}"] = await violations(page)
+        await context.close()
+    assert not {name: found for name, found in report.items() if found}, report

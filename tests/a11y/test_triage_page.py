@@ -71,5 +71,11 @@ async def test_no_axe_violation_on_the_triage_queue(browser: Browser, live_serve
     await page.screenshot(path=str(tmp_path / "triage-refused.png"))
     if found := await violations(page):
         report["refused"] = found
+    # The spot check (自动分类抽查): its own keys, the two views as tabs with the current one marked.
+    await services.ingestor.ingest(make_intake(source_ref="a3", text="跑了三趟 #time_limited"))
+    await page.goto(live_server.url + "/triage?mode=auto")
+    await page.screenshot(path=str(tmp_path / "triage-auto.png"))
+    if found := await violations(page):
+        report["spot check"] = found
     await context.close()
     assert not report, "\n".join(f"{name}: {line}" for name, lines in report.items() for line in lines)

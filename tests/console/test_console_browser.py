@@ -247,3 +247,51 @@ async def test_the_reply_button_follows_the_method(browser: Browser, live_server
     await page.locator("form.reply select[name=channel]").select_option("sms")
     assert await button.inner_text() == "发送答复"
     await context.close()
+
+
+async def test_each_triage_view_offers_only_the_keys_it_answers_to(browser: Browser, live_server: LiveServer) -> None:
+    """The spot check (自动分类抽查) offered "a 确认原分类 · x 勾选 · Shift+A 批量确认" but has no boxes and
+    no bulk confirm: x then Shift+A led to a bare 请求有误 page.  Each view now lists its own keys, the
+    others do nothing there, and the current tab is marked (aria-current) and looks it."""
+    services = live_server.services
+    auto = (await services.ingestor.ingest(make_intake(source_ref="s1", text="跑三趟 #time_limited"))).case_code
+    review = (await services.ingestor.ingest(make_intake(source_ref="s2", text="态度敷衍 #immediate #review"))
+              ).case_code
+    await make_staff(services, "checker", ["triage"])
+    context = await browser.new_context(**DESKTOP)
+    page = await context.new_page()
+    await _sign_in(page, live_server, "checker")
+
+    await page.goto(live_server.url + "/triage?mode=auto")
+    url = page.url
+    assert await page.locator("#queue .item").count() == 1
+    keys = await page.locator("#keys p").first.inner_text()
+    assert "勾选" not in keys and "批量确认" not in keys and "确认原分类" not in keys, keys
+    assert "上下移动" in keys and "打开案件" in keys
+    assert await page.locator("#bulk").count() == 0
+    for key in ("a", "x", "Shift+A"):
+        await page.keyboard.press(key)
+    await page.wait_for_timeout(400)
+    assert page.url == url and "请求有误" not in await page.content()
+    assert await _status(live_server, auto) == ("triaged", "time_limited")
+    tabs = page.get_by_role("navigation", name="队列").get_by_role("link")
+    assert await tabs.all_inner_texts() == ["待复核", "自动分类抽查"]
+    current, other = tabs.nth(1), tabs.nth(0)
+    assert await current.get_attribute("aria-current") == "page" and await other.get_attribute("aria-current") is None
+    look = "a => { const s = getComputedStyle(a); return [s.fontWeight, s.borderTopStyle, s.borderTopColor]; }"
+    current_look, other_look = await current.evaluate(look), await other.evaluate(look)
+    assert current_look != other_look and int(current_look[0]) >= 700, (current_look, other_look)
+
+    await page.goto(live_server.url + "/triage")
+    keys = await page.locator("#keys p").first.inner_text()
+    assert "x 勾选" in keys and "Shift+A 批量确认所选" in keys and "a 确认原分类" in keys, keys
+    url = page.url
+    await page.keyboard.press("Shift+A")  # nothing ticked: nothing sent
+    await page.wait_for_timeout(400)
+    assert page.url == url and await _status(live_server, review) == ("needs_review", "immediate")
+    await page.keyboard.press("x")
+    async with page.expect_navigation():
+        await page.keyboard.press("Shift+A")
+    assert "已批量确认 1 条" in await page.content()
+    assert await _status(live_server, review) == ("triaged", "immediate")
+    await context.close()

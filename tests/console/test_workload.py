@@ -69,9 +69,9 @@ async def test_each_role_sees_the_counts_of_its_own_pages(services: Services) ->
         listed = {status: _codes((await client.get(f"/cases?status={status}")).text)
                   for status in ("verifying", "valid", "rectifying")}
         overdue = _codes((await client.get("/cases?overdue=1")).text)
-    assert home["案件"] == {"核实中": len(listed["verifying"]), "核实属实": len(listed["valid"]),
-                          "整改中": len(listed["rectifying"]), "逾期": len(overdue)}
-    assert home["案件"] == {"核实中": 1, "核实属实": 1, "整改中": 3, "逾期": 1}, "金屯镇 only"
+    assert home["案件"] == {"待核实": 0, "核实中": len(listed["verifying"]), "核实属实": len(listed["valid"]),
+                          "整改中": len(listed["rectifying"]), "待回访": 1, "逾期": len(overdue)}
+    assert home["案件"] == {"待核实": 0, "核实中": 1, "核实属实": 1, "整改中": 3, "待回访": 1, "逾期": 1}, "金屯镇 only"
     assert "督办" not in home and "分拣复核" not in home, "no counts for pages the handler cannot open"
 
     async with signed_in(app, "boss") as client:
@@ -96,3 +96,40 @@ async def test_each_role_sees_the_counts_of_its_own_pages(services: Services) ->
         hotline = (await client.get("/hotline")).text
     callbacks = re.search(r'id="callbacks".*?</section>', hotline, re.S).group(0)
     assert home["热线登记"] == {"待回电、回访": len(_codes(callbacks))} == {"待回电、回访": 1}, "the visit due"
+
+
+@time_machine.travel(NOW, tick=False)
+async def test_a_handler_counts_new_complaints_to_verify_and_visits_due(services: Services) -> None:
+    """The walk-through's 工作台 read 核实中 0 · 核实属实 0 · 整改中 0 · 逾期 0 while two classified
+    complaints waited for verification and an answered real-name 差评 for its return visit (which
+    the case page lets the handler record): both are counted, and each count opens exactly its list."""
+    past = NOW - timedelta(hours=3)
+    new = {await _case(services, "new-1", status="triaged", category="time_limited"),
+           await _case(services, "new-2", status="triaged", category="immediate", rating=None)}
+    await _case(services, "question", status="triaged", category="none", rating=None, reason="inquiry")
+    await _case(services, "new-elsewhere", hall="mandong", status="triaged", category="time_limited")
+    await _case(services, "verifying", status="verifying", category="time_limited")
+    visit = await _case(services, "answered", status="replied", verdict="valid", category="time_limited",
+                        first_responded_at=past, result_at=past)
+    await _case(services, "answered-not-real-name", status="replied", verdict="valid", real_name=False,
+                category="time_limited", first_responded_at=past, result_at=past)
+    await _case(services, "answered-not-valid", status="replied", verdict="not_valid", category="time_limited",
+                first_responded_at=past, result_at=past)
+    await make_staff(services, "handler", ["handler"], ["jintun"])
+    app = create_app(services=services, run_workers=False)
+
+    async with signed_in(app, "handler") as client:
+        page = (await client.get("/console")).text
+        to_verify = await client.get("/cases?status=to_verify")
+        to_visit = await client.get("/cases?status=to_visit")
+        case_page = (await client.get(f"/cases/{visit}")).text
+    home = _counts(page)["案件"]
+    assert home["待核实"] == 2 and home["待回访"] == 1, home
+    assert 'href="/cases?status=to_verify">待核实 <strong>2' in page
+    assert 'href="/cases?status=to_visit">待回访 <strong>1' in page
+    assert to_verify.status_code == to_visit.status_code == 200
+    assert _codes(to_verify.text, "case-list") == new, "classified complaints of 金屯镇; no inquiry"
+    assert _codes(to_visit.text, "case-list") == {visit}
+    assert '<option value="to_verify" selected>待核实</option>' in to_verify.text, "the filter shows itself"
+    assert "登记回访" in case_page, "the handler records the visit on the case page"
+    assert list(home) == ["待核实", "核实中", "核实属实", "整改中", "待回访", "逾期"], "in the order of the work"

@@ -35,7 +35,7 @@ async def test_work_through_the_call_back_list(services: Services) -> None:
         # Opened in the browser's address bar: the same list inside the staff layout, not a bare fragment.
         page = await client.get("/hotline/callbacks")
         assert page.status_code == 200 and "<html" in page.text and "hcp.css" in page.text
-        assert "139****1111" in page.text and 'href="/hotline"' in page.text and "<title>待回拨" in page.text
+        assert "139****1111" in page.text and 'href="/hotline"' in page.text and "<title>待回电、回访" in page.text
         task = listed[0]["task_id"]
         headers = {**JSON, "X-CSRF-Token": client.csrf}
         shown = await client.post("/hotline/reveal", json={"ref": f"task:{task}"}, headers=headers)

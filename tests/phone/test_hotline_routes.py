@@ -134,3 +134,36 @@ async def test_an_operator_may_type_the_town_as_the_caller_says_it(services: Ser
     async with services.store.read() as session:
         hall_codes = set((await session.execute(select(Hall.code).join(Case, Case.hall_id == Hall.id))).scalars())
     assert hall_codes == {"jintun"}
+
+
+async def test_the_suggestions_put_names_in_the_fields_and_the_server_takes_them(services: Services) -> None:
+    """Picking 孟姑集镇 from the suggestions put its code "menggu" in the field (the option's value): the
+    suggestions' values are the names an operator reads, and each one, sent as it is, is accepted."""
+    from gateway.core.db.models import Hall, ServiceItem, Window
+
+    await make_staff(services, "op", ["operator"])
+    app = create_app(services=services, run_workers=False)
+    async with signed_in(app, "op") as client:
+        page = (await client.get("/hotline")).text
+
+        def offered(list_id: str) -> list[str]:
+            found = re.search(rf'<datalist id="{list_id}">(.*?)</datalist>', page, re.S)
+            assert found, list_id
+            return re.findall(r'<option value="([^"]+)"', found.group(1))
+
+        halls, windows, items = offered("halls"), offered("windows"), offered("items")
+        assert "孟姑集镇" in halls and "menggu" not in halls
+        assert all(not value.isascii() for value in halls + windows + items), (halls, windows, items)
+        item = next(name for name in items if "养老保险" in name)
+        saved = await client.post_form("/hotline/calls", call(
+            "hl-picked-names-01", hall="孟姑集镇", window="社保医保窗口", service_item=item), headers=JSON)
+        assert saved.status_code == 200, saved.text
+        for n, hall in enumerate(halls):  # every town offered is accepted as offered
+            each = await client.post_form("/hotline/calls", call(f"hl-picked-hall-{n:03d}", hall=hall), headers=JSON)
+            assert each.status_code == 200, (hall, each.text)
+    async with services.store.read() as session:
+        picked = (await session.execute(
+            select(Hall.code, Window.code, ServiceItem.name).select_from(Case)
+            .join(Hall, Hall.id == Case.hall_id).join(Window, Window.id == Case.window_id)
+            .join(ServiceItem, ServiceItem.id == Case.service_item_id))).all()
+    assert picked == [("menggu", "w02", item)]

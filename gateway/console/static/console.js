@@ -140,8 +140,12 @@
       var accept = item.querySelector("form.accept");
       if (accept) { accept.submit(); event.preventDefault(); }
     } else if (event.key === "A") {
+      // Only where there is a bulk form (待复核) and something is ticked: elsewhere the key does nothing.
       var bulk = document.getElementById("bulk");
-      if (bulk) { bulk.submit(); event.preventDefault(); }
+      if (bulk && document.querySelector('#queue input[type="checkbox"][form="bulk"]:checked')) {
+        bulk.submit();
+        event.preventDefault();
+      }
     } else if (event.key === "x") {
       var box = item.querySelector('input[type="checkbox"]');
       if (box) { box.checked = !box.checked; event.preventDefault(); }
